@@ -1,0 +1,124 @@
+// The verb table, in the spirit of wireguard-tools' wg.c: name, one-line description, and a
+// loader. Loading is lazy so that `wgm genkey` loads only what genkey needs.
+
+import type { VerbRun } from './context.js';
+import { unavailable } from './unavailable.js';
+
+export interface VerbModule {
+  run: VerbRun;
+}
+
+export interface Verb {
+  name: string;
+  /** Words after the verb, for help output. */
+  args: string;
+  describe: string;
+  /** 'wg' verbs behave like wg's, 'quick' like wg-quick's, 'wgm' are wgm's own. */
+  family: 'wg' | 'quick' | 'wgm';
+  load: () => Promise<VerbModule>;
+}
+
+export const VERBS: readonly Verb[] = [
+  {
+    name: 'show',
+    args: '[{ <interface> | all | interfaces } [<field> | dump]] [--json]',
+    describe: 'Shows the current configuration and device information',
+    family: 'wg',
+    load: unavailable('show'),
+  },
+  {
+    name: 'showconf',
+    args: '<interface>',
+    describe: "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
+    family: 'wg',
+    load: unavailable('showconf'),
+  },
+  {
+    name: 'set',
+    args: '<interface> [listen-port <port>] [fwmark <mark>] [private-key <file>] [peer <key> ...]...',
+    describe: 'Change the current configuration, add peers, remove peers, or change peers',
+    family: 'wg',
+    load: unavailable('set'),
+  },
+  {
+    name: 'setconf',
+    args: '<interface> <configuration filename>',
+    describe: 'Applies a configuration file to a WireGuard interface',
+    family: 'wg',
+    load: unavailable('setconf'),
+  },
+  {
+    name: 'addconf',
+    args: '<interface> <configuration filename>',
+    describe: 'Appends a configuration file to a WireGuard interface',
+    family: 'wg',
+    load: unavailable('addconf'),
+  },
+  {
+    name: 'syncconf',
+    args: '<interface> <configuration filename>',
+    describe: 'Synchronizes a configuration file to a WireGuard interface',
+    family: 'wg',
+    load: unavailable('syncconf'),
+  },
+  {
+    name: 'genkey',
+    args: '',
+    describe: 'Generates a new private key and writes it to stdout',
+    family: 'wg',
+    load: () => import('./genkey.js'),
+  },
+  {
+    name: 'genpsk',
+    args: '',
+    describe: 'Generates a new preshared key and writes it to stdout',
+    family: 'wg',
+    load: () => import('./genpsk.js'),
+  },
+  {
+    name: 'pubkey',
+    args: '',
+    describe: 'Reads a private key from stdin and writes a public key to stdout',
+    family: 'wg',
+    load: () => import('./pubkey.js'),
+  },
+  {
+    name: 'up',
+    args: '<CONFIG_FILE | INTERFACE>',
+    describe: 'Sets up an interface from its configuration file',
+    family: 'quick',
+    load: unavailable('up'),
+  },
+  {
+    name: 'down',
+    args: '<CONFIG_FILE | INTERFACE>',
+    describe: 'Tears down an interface set up by up',
+    family: 'quick',
+    load: unavailable('down'),
+  },
+  {
+    name: 'save',
+    args: '<CONFIG_FILE | INTERFACE>',
+    describe: 'Saves the running configuration to its file',
+    family: 'quick',
+    load: unavailable('save'),
+  },
+  {
+    name: 'strip',
+    args: '<CONFIG_FILE | INTERFACE>',
+    describe: 'Prints the configuration without the wg-quick additions',
+    family: 'quick',
+    load: unavailable('strip'),
+  },
+  {
+    name: 'probe',
+    args: '[<interface>] [--json]',
+    describe: 'Tells which WireGuard backends this host has and what each can hold',
+    family: 'wgm',
+    load: unavailable('probe'),
+  },
+];
+
+export function findVerb(name: string): Verb | undefined {
+  return VERBS.find((v) => v.name === name);
+}

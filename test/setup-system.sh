@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests use as oracles and harnesses, when running as root and
+# they are missing. Without root, it says what is missing; the tests that need it then skip,
+# naming the reason.
+set -u
+
+# command → Debian package
+declare -A NEED=(
+  [wg]=wireguard-tools
+  [wg-quick]=wireguard-tools
+  [wireguard-go]=wireguard-go
+  [iperf3]=iperf3
+  [ncat]=ncat
+  [iptables]=iptables
+  [qemu-system-x86_64]=qemu-system-x86
+  [busybox]=busybox-static
+)
+
+missing=()
+for cmd in "${!NEED[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
+done
+# The VM harness needs a Debian 6.12 kernel with wireguard.ko (../shared/reference/kernel-vm.md).
+if ! ls /lib/modules/6.12.*/kernel/drivers/net/wireguard/wireguard.ko* >/dev/null 2>&1; then
+  missing+=(linux-image-6.12-amd64)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test setup: not root, so not installing: ${missing[*]} (tests that need them will skip)" >&2
+  exit 0
+fi
+echo "test setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/tmp/wgm-apt.log 2>&1; then
+  echo "test setup: apt-get failed (log in /tmp/wgm-apt.log):" >&2
+  tail -20 /tmp/wgm-apt.log >&2
+  exit 1
+fi
