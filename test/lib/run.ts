@@ -6,10 +6,18 @@ import { dirname, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-/** The project root (tests run from dist/test/...). */
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-export const WGM = join(ROOT, 'dist/src/bin/wgm.js');
-export const WGM_ENGINE = join(ROOT, 'dist/src/bin/wgm-engine.js');
+/** The build these tests were compiled into (dist/, or a private .build/NAME/ while developing). */
+export const BUILD = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+function findRoot(dir: string): string {
+  for (let d = dir; d !== dirname(d); d = dirname(d)) if (existsSync(join(d, 'package.json'))) return d;
+  throw new Error(`no package.json above ${dir}`);
+}
+
+/** The project root: sources, fixtures, vectors. */
+export const ROOT = findRoot(BUILD);
+export const WGM = join(BUILD, 'src/bin/wgm.js');
+export const WGM_ENGINE = join(BUILD, 'src/bin/wgm-engine.js');
 
 export interface RunResult {
   status: number | null;
