@@ -77,6 +77,11 @@ export interface Peer {
   protocolVersion?: number;
   /** Per-candidate state, from a backend that holds several endpoints. */
   endpointStates?: EndpointState[];
+  /**
+   * The one endpoint the backend sends to now (UAPI `endpoint=`), when read from a backend that
+   * also reports candidates: what `wg show` prints. Otherwise the last of `endpoints` is it.
+   */
+  activeEndpoint?: SockAddr;
 }
 
 export interface Device {
