@@ -1,0 +1,154 @@
+// AEAD as WireGuard uses it (whitepaper 5.4): ChaCha20-Poly1305 (RFC 8439 §2.8) with a
+// 96-bit nonce of 32 zero bits and a 64-bit little-endian counter, and XChaCha20-Poly1305
+// (draft-irtf-cfrg-xchacha) for cookie replies.
+//
+// ChaCha20-Poly1305 runs on node:crypto (OpenSSL) when this node has it, otherwise on
+// @noble/ciphers; both behave the same and are cross-checked by test/unit/crypto/aead.test.ts.
+// XChaCha20-Poly1305 is not in OpenSSL, so it is always @noble/ciphers. Open returns undefined
+// on an authentication failure; it never throws for bad input of the right sizes.
+
+import { createCipheriv, createDecipheriv, getCiphers } from 'node:crypto';
+import { chacha20poly1305, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+
+export const AEAD_KEY_LEN = 32;
+export const AEAD_TAG_LEN = 16;
+export const AEAD_NONCE_LEN = 12;
+export const XAEAD_NONCE_LEN = 24;
+
+const EMPTY = new Uint8Array(0);
+
+/** ChaCha20-Poly1305 with an explicit 12-byte nonce. Output is ciphertext followed by the tag. */
+export interface ChaChaPoly {
+  readonly name: string;
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Uint8Array;
+  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad?: Uint8Array): Uint8Array | undefined;
+}
+
+function checkSizes(key: Uint8Array, nonce: Uint8Array, nonceLen: number): void {
+  if (key.length !== AEAD_KEY_LEN) throw new RangeError(`AEAD key must be ${AEAD_KEY_LEN} bytes`);
+  if (nonce.length !== nonceLen) throw new RangeError(`AEAD nonce must be ${nonceLen} bytes`);
+}
+
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
+}
+
+/** OpenSSL's ChaCha20-Poly1305 through node:crypto. */
+export const nodeChaChaPoly: ChaChaPoly = {
+  name: 'node:crypto',
+  seal(key, nonce, plaintext, ad = EMPTY) {
+    checkSizes(key, nonce, AEAD_NONCE_LEN);
+    const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
+    c.setAAD(ad, { plaintextLength: plaintext.length });
+    const head = c.update(plaintext);
+    const tail = c.final();
+    const out = new Uint8Array(plaintext.length + AEAD_TAG_LEN);
+    out.set(head, 0);
+    out.set(tail, head.length);
+    out.set(c.getAuthTag(), plaintext.length);
+    return out;
+  },
+  open(key, nonce, sealed, ad = EMPTY) {
+    checkSizes(key, nonce, AEAD_NONCE_LEN);
+    if (sealed.length < AEAD_TAG_LEN) return undefined;
+    const n = sealed.length - AEAD_TAG_LEN;
+    const d = createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: AEAD_TAG_LEN });
+    d.setAuthTag(sealed.subarray(n));
+    d.setAAD(ad, { plaintextLength: n });
+    const head = d.update(sealed.subarray(0, n));
+    try {
+      const tail = d.final();
+      if (tail.length === 0) return view(head);
+      return view(Buffer.concat([head, tail]));
+    } catch {
+      head.fill(0);
+      return undefined;
+    }
+  },
+};
+
+/** The portable ChaCha20-Poly1305 of @noble/ciphers. */
+export const nobleChaChaPoly: ChaChaPoly = {
+  name: '@noble/ciphers',
+  seal(key, nonce, plaintext, ad = EMPTY) {
+    checkSizes(key, nonce, AEAD_NONCE_LEN);
+    return chacha20poly1305(key, nonce, ad).encrypt(plaintext);
+  },
+  open(key, nonce, sealed, ad = EMPTY) {
+    checkSizes(key, nonce, AEAD_NONCE_LEN);
+    if (sealed.length < AEAD_TAG_LEN) return undefined;
+    try {
+      return chacha20poly1305(key, nonce, ad).decrypt(sealed);
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/** The implementation in use: OpenSSL when this node build has it. */
+export const chachaPoly: ChaChaPoly = getCiphers().includes('chacha20-poly1305')
+  ? nodeChaChaPoly
+  : nobleChaChaPoly;
+
+/** WireGuard's nonce for a message counter: 32 zero bits, then the counter as u64 LE. */
+export function counterNonce(counter: number, out: Uint8Array = new Uint8Array(AEAD_NONCE_LEN)): Uint8Array {
+  if (!(Number.isSafeInteger(counter) && counter >= 0)) throw new RangeError(`bad AEAD counter ${counter}`);
+  out.fill(0, 0, 4);
+  const lo = counter >>> 0;
+  const hi = Math.floor(counter / 2 ** 32);
+  out[4] = lo & 0xff;
+  out[5] = (lo >>> 8) & 0xff;
+  out[6] = (lo >>> 16) & 0xff;
+  out[7] = lo >>> 24;
+  out[8] = hi & 0xff;
+  out[9] = (hi >>> 8) & 0xff;
+  out[10] = (hi >>> 16) & 0xff;
+  out[11] = hi >>> 24;
+  return out;
+}
+
+/** AEAD(key, counter, plaintext, authtext) of the whitepaper. */
+export function aeadSeal(
+  key: Uint8Array,
+  counter: number,
+  plaintext: Uint8Array,
+  ad?: Uint8Array,
+): Uint8Array {
+  return chachaPoly.seal(key, counterNonce(counter), plaintext, ad);
+}
+
+/** The inverse of aeadSeal; undefined when the tag does not verify. */
+export function aeadOpen(
+  key: Uint8Array,
+  counter: number,
+  sealed: Uint8Array,
+  ad?: Uint8Array,
+): Uint8Array | undefined {
+  return chachaPoly.open(key, counterNonce(counter), sealed, ad);
+}
+
+/** XAEAD(key, nonce, plaintext, authtext) of the whitepaper: XChaCha20-Poly1305. */
+export function xaeadSeal(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  plaintext: Uint8Array,
+  ad?: Uint8Array,
+): Uint8Array {
+  checkSizes(key, nonce, XAEAD_NONCE_LEN);
+  return xchacha20poly1305(key, nonce, ad ?? EMPTY).encrypt(plaintext);
+}
+
+export function xaeadOpen(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  sealed: Uint8Array,
+  ad?: Uint8Array,
+): Uint8Array | undefined {
+  checkSizes(key, nonce, XAEAD_NONCE_LEN);
+  if (sealed.length < AEAD_TAG_LEN) return undefined;
+  try {
+    return xchacha20poly1305(key, nonce, ad ?? EMPTY).decrypt(sealed);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,71 @@
+// BLAKE2s as WireGuard uses it (whitepaper 5.4, "Symbols and functions"), over @noble/hashes:
+//   HASH(input)        = BLAKE2s(input, 32)
+//   MAC(key, input)    = Keyed-BLAKE2s(key, input, 16)
+//   HMAC(key, input)   = HMAC-BLAKE2s(key, input, 32)      (RFC 2104, 64-byte block)
+//   KDFn(key, input)   = τ1..τn with τ0 = HMAC(key, input), τi = HMAC(τ0, τi−1 ‖ i)  (HKDF, RFC 5869)
+
+import { blake2s } from '@noble/hashes/blake2.js';
+import { hmac } from '@noble/hashes/hmac.js';
+
+export const HASH_LEN = 32;
+export const MAC_LEN = 16;
+
+/** HASH(a ‖ b ‖ ...): BLAKE2s-256 of the concatenation. */
+export function hash(...parts: Uint8Array[]): Uint8Array {
+  const h = blake2s.create({ dkLen: HASH_LEN });
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** MAC(key, input): keyed BLAKE2s with a 16-byte output. `key` is 1 to 32 bytes. */
+export function mac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const h = blake2s.create({ key, dkLen: MAC_LEN });
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+/** HMAC(key, input) with BLAKE2s-256. */
+export function hmacBlake2s(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+  const h = hmac.create(blake2s, key);
+  for (const p of parts) h.update(p);
+  return h.digest();
+}
+
+const ONE = Uint8Array.of(1);
+const TWO = Uint8Array.of(2);
+const THREE = Uint8Array.of(3);
+
+/** KDF1(key, input) = τ1. */
+export function kdf1(key: Uint8Array, input: Uint8Array): Uint8Array {
+  const t0 = hmacBlake2s(key, input);
+  const t1 = hmacBlake2s(t0, ONE);
+  t0.fill(0);
+  return t1;
+}
+
+/** KDF2(key, input) = (τ1, τ2). */
+export function kdf2(key: Uint8Array, input: Uint8Array): [Uint8Array, Uint8Array] {
+  const t0 = hmacBlake2s(key, input);
+  const t1 = hmacBlake2s(t0, ONE);
+  const t2 = hmacBlake2s(t0, t1, TWO);
+  t0.fill(0);
+  return [t1, t2];
+}
+
+/** KDF3(key, input) = (τ1, τ2, τ3). */
+export function kdf3(key: Uint8Array, input: Uint8Array): [Uint8Array, Uint8Array, Uint8Array] {
+  const t0 = hmacBlake2s(key, input);
+  const t1 = hmacBlake2s(t0, ONE);
+  const t2 = hmacBlake2s(t0, t1, TWO);
+  const t3 = hmacBlake2s(t0, t2, THREE);
+  t0.fill(0);
+  return [t1, t2, t3];
+}
+
+/** Constant-time equality of two byte strings of equal length (false if lengths differ). */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc |= a[i]! ^ b[i]!;
+  return acc === 0;
+}

@@ -1,0 +1,245 @@
+// The allowed-IPs table (whitepaper 4, "cryptokey routing"): a longest-prefix-match table per
+// address family, mapping prefixes to peers. On send it picks the peer for a destination; on
+// receive it checks that a decrypted packet's source belongs to the peer that sent it.
+//
+// Semantics as wg-compat 1.5.5 records them for the kernel and wireguard-go:
+// - prefixes are stored masked (10.0.3.1/24 is 10.0.3.0/24);
+// - a peer's prefixes are listed in insertion order, and a prefix added again keeps its place;
+// - a prefix that belonged to another peer moves to the new peer (to the end of its list).
+//
+// The trie is path-compressed and binary: each node holds a masked prefix, an optional owner,
+// and two children chosen by the first bit after the prefix. Pure; no I/O at import time.
+
+export type Family = 4 | 6;
+
+export interface Prefix {
+  family: Family;
+  /** Masked network-order bytes, 4 or 16. */
+  address: Uint8Array;
+  cidr: number;
+}
+
+interface Node<P> {
+  bits: Uint8Array;
+  cidr: number;
+  owner: P | undefined;
+  parent: Node<P> | undefined;
+  child: [Node<P> | undefined, Node<P> | undefined];
+}
+
+const lengthOf = (f: Family) => (f === 4 ? 4 : 16);
+
+/** Bit `i` (0 = most significant of byte 0) of `b` starting at `off`. */
+function bitAt(b: Uint8Array, off: number, i: number): 0 | 1 {
+  return ((b[off + (i >> 3)]! >> (7 - (i & 7))) & 1) as 0 | 1;
+}
+
+/** Leading bits that `a` and `b` (at `off`) share, up to `max`. */
+function commonBits(a: Uint8Array, b: Uint8Array, off: number, max: number): number {
+  let n = 0;
+  for (let i = 0; n < max; i++) {
+    const x = a[i]! ^ b[off + i]!;
+    if (x === 0) {
+      n += 8;
+      continue;
+    }
+    n += Math.clz32(x) - 24;
+    break;
+  }
+  return Math.min(n, max);
+}
+
+export function maskPrefix(address: Uint8Array, cidr: number): Uint8Array {
+  const out = Uint8Array.from(address);
+  for (let i = 0; i < out.length; i++) {
+    const keep = Math.max(0, Math.min(8, cidr - i * 8));
+    out[i]! &= keep === 0 ? 0 : (0xff << (8 - keep)) & 0xff;
+  }
+  return out;
+}
+
+function prefixKey(family: Family, bits: Uint8Array, cidr: number): string {
+  let s = `${family}/${cidr}/`;
+  for (const b of bits) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+export class AllowedIPs<P> {
+  private readonly roots: Record<Family, Node<P> | undefined> = { 4: undefined, 6: undefined };
+  /** Per owner, its prefixes in insertion order. */
+  private readonly byOwner = new Map<P, Map<string, Prefix>>();
+
+  /** Maps `address/cidr` to `owner`, moving it from any other owner. Throws on a bad cidr. */
+  insert(family: Family, address: Uint8Array, cidr: number, owner: P): void {
+    const len = lengthOf(family);
+    if (address.length !== len) throw new RangeError(`IPv${family} address must be ${len} bytes`);
+    if (!(Number.isInteger(cidr) && cidr >= 0 && cidr <= len * 8)) throw new RangeError(`bad cidr ${cidr}`);
+    const bits = maskPrefix(address, cidr);
+    const node = this.findOrCreate(family, bits, cidr);
+    const key = prefixKey(family, bits, cidr);
+    if (node.owner !== undefined && node.owner !== owner) this.byOwner.get(node.owner)?.delete(key);
+    node.owner = owner;
+    let list = this.byOwner.get(owner);
+    if (!list) {
+      list = new Map();
+      this.byOwner.set(owner, list);
+    }
+    if (!list.has(key)) list.set(key, { family, address: bits, cidr });
+  }
+
+  /** Removes `address/cidr` if `owner` holds it (wireguard-go's `-prefix`). True if removed. */
+  remove(family: Family, address: Uint8Array, cidr: number, owner: P): boolean {
+    const len = lengthOf(family);
+    if (address.length !== len || !(cidr >= 0 && cidr <= len * 8)) return false;
+    const bits = maskPrefix(address, cidr);
+    const node = this.findExact(family, bits, cidr);
+    if (!node || node.owner !== owner) return false;
+    this.byOwner.get(owner)?.delete(prefixKey(family, bits, cidr));
+    this.detach(family, node);
+    return true;
+  }
+
+  /** Removes every prefix of `owner`. */
+  removeOwner(owner: P): void {
+    const list = this.byOwner.get(owner);
+    if (!list) return;
+    for (const p of [...list.values()]) this.remove(p.family, p.address, p.cidr, owner);
+    this.byOwner.delete(owner);
+  }
+
+  /** The prefixes of `owner` in insertion order (copies). */
+  entries(owner: P): Prefix[] {
+    const list = this.byOwner.get(owner);
+    if (!list) return [];
+    return [...list.values()].map((p) => ({
+      family: p.family,
+      address: Uint8Array.from(p.address),
+      cidr: p.cidr,
+    }));
+  }
+
+  /** Longest-prefix match of the address at `bytes[offset..]`. */
+  lookup(family: Family, bytes: Uint8Array, offset = 0): P | undefined {
+    const max = lengthOf(family) * 8;
+    if (bytes.length < offset + max / 8) return undefined;
+    let node = this.roots[family];
+    let best: P | undefined;
+    while (node) {
+      if (commonBits(node.bits, bytes, offset, node.cidr) < node.cidr) break;
+      if (node.owner !== undefined) best = node.owner;
+      if (node.cidr === max) break;
+      node = node.child[bitAt(bytes, offset, node.cidr)];
+    }
+    return best;
+  }
+
+  /** The peer for an IP packet's destination (routing on send); undefined if not IPv4/IPv6. */
+  lookupDestination(packet: Uint8Array): P | undefined {
+    const v = packet.length > 0 ? packet[0]! >> 4 : 0;
+    if (v === 4 && packet.length >= 20) return this.lookup(4, packet, 16);
+    if (v === 6 && packet.length >= 40) return this.lookup(6, packet, 24);
+    return undefined;
+  }
+
+  /** The peer owning an IP packet's source (the check on receive). */
+  lookupSource(packet: Uint8Array): P | undefined {
+    const v = packet.length > 0 ? packet[0]! >> 4 : 0;
+    if (v === 4 && packet.length >= 20) return this.lookup(4, packet, 12);
+    if (v === 6 && packet.length >= 40) return this.lookup(6, packet, 8);
+    return undefined;
+  }
+
+  private findExact(family: Family, bits: Uint8Array, cidr: number): Node<P> | undefined {
+    let node = this.roots[family];
+    while (node && node.cidr <= cidr) {
+      if (commonBits(node.bits, bits, 0, node.cidr) < node.cidr) return undefined;
+      if (node.cidr === cidr) return node;
+      node = node.child[bitAt(bits, 0, node.cidr)];
+    }
+    return undefined;
+  }
+
+  private findOrCreate(family: Family, bits: Uint8Array, cidr: number): Node<P> {
+    const fresh = (parent: Node<P> | undefined): Node<P> => ({
+      bits,
+      cidr,
+      owner: undefined,
+      parent,
+      child: [undefined, undefined],
+    });
+    const root = this.roots[family];
+    if (!root) {
+      const first = fresh(undefined);
+      this.roots[family] = first;
+      return first;
+    }
+    let node: Node<P> = root;
+    for (;;) {
+      const common = commonBits(node.bits, bits, 0, Math.min(node.cidr, cidr));
+      if (common === node.cidr && node.cidr === cidr) return node;
+      if (common === node.cidr) {
+        // `node` is a proper prefix of the new one: go down, or hang it here.
+        const side = bitAt(bits, 0, node.cidr);
+        const next: Node<P> | undefined = node.child[side];
+        if (!next) {
+          const leaf = fresh(node);
+          node.child[side] = leaf;
+          return leaf;
+        }
+        node = next;
+        continue;
+      }
+      // They diverge above node.cidr: put a node at `common` in node's place.
+      const parent = node.parent;
+      let top: Node<P>;
+      if (common === cidr) {
+        top = fresh(parent);
+        top.child[bitAt(node.bits, 0, cidr)] = node;
+      } else {
+        top = {
+          bits: maskPrefix(bits, common),
+          cidr: common,
+          owner: undefined,
+          parent,
+          child: [undefined, undefined],
+        };
+        const leaf = fresh(top);
+        top.child[bitAt(node.bits, 0, common)] = node;
+        top.child[bitAt(bits, 0, common)] = leaf;
+        node.parent = top;
+        this.replaceLink(family, parent, node, top);
+        return leaf;
+      }
+      node.parent = top;
+      this.replaceLink(family, parent, node, top);
+      return top;
+    }
+  }
+
+  private replaceLink(
+    family: Family,
+    parent: Node<P> | undefined,
+    old: Node<P>,
+    by: Node<P> | undefined,
+  ): void {
+    if (!parent) this.roots[family] = by;
+    else if (parent.child[0] === old) parent.child[0] = by;
+    else parent.child[1] = by;
+    if (by) by.parent = parent;
+  }
+
+  /** Clears a node's owner and removes nodes that no longer route anything. */
+  private detach(family: Family, node: Node<P>): void {
+    node.owner = undefined;
+    let n: Node<P> | undefined = node;
+    while (n && n.owner === undefined) {
+      const [a, b] = n.child;
+      if (a && b) return;
+      const only = a ?? b;
+      const parent: Node<P> | undefined = n.parent;
+      this.replaceLink(family, parent, n, only);
+      if (only) return;
+      n = parent;
+    }
+  }
+}

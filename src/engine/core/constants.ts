@@ -1,0 +1,65 @@
+// WireGuard's constants, named as in the protocol paper (whitepaper section 6.1, "Timers"),
+// with their units in the name. The specification constants come first; the implementation
+// knobs after them are what wireguard-go chose where the paper leaves a choice.
+//
+// Times are milliseconds on the monotonic timeline the engine feeds the core (`now`).
+
+// ---- Specification constants (whitepaper 6.1, and section 5.4 for the labels) ----
+
+/** Rekey after this many messages on one keypair: 2^60. */
+export const REKEY_AFTER_MESSAGES = 2n ** 60n;
+/** A keypair may not carry more than this many messages: 2^64 − 2^13 − 1. */
+export const REJECT_AFTER_MESSAGES = 2n ** 64n - 2n ** 13n - 1n;
+/** The initiator of the current keypair starts a new handshake on send after this age. */
+export const REKEY_AFTER_TIME_MS = 120_000;
+/** A keypair older than this is never used, in either direction. */
+export const REJECT_AFTER_TIME_MS = 180_000;
+/** Handshake retries stop after this long. */
+export const REKEY_ATTEMPT_TIME_MS = 90_000;
+/** An unanswered initiation is retransmitted after this long (plus jitter). */
+export const REKEY_TIMEOUT_MS = 5_000;
+/** A passive keepalive goes out this long after data was received and nothing was sent back. */
+export const KEEPALIVE_TIMEOUT_MS = 10_000;
+
+export const CONSTRUCTION = 'Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s';
+export const IDENTIFIER = 'WireGuard v1 zx2c4 Jason@zx2c4.com';
+export const LABEL_MAC1 = 'mac1----';
+export const LABEL_COOKIE = 'cookie--';
+
+// ---- Implementation constants (wireguard-go device/constants.go; kernel messages.h) ----
+
+/** Jitter added to REKEY_TIMEOUT and to the new-handshake timer: 0 ≤ jitter < 334 ms. */
+export const REKEY_TIMEOUT_JITTER_MAX_MS = 334;
+/** Retries after the first initiation before giving up: REKEY_ATTEMPT_TIME / REKEY_TIMEOUT. */
+export const MAX_TIMER_HANDSHAKES = REKEY_ATTEMPT_TIME_MS / REKEY_TIMEOUT_MS;
+/** A responder consumes at most one initiation per peer in this interval (50 per second). */
+export const HANDSHAKE_INITIATION_RATE_MS = 20;
+/** A cookie (and the responder's cookie secret) is valid this long. */
+export const COOKIE_REFRESH_TIME_MS = 120_000;
+/** Once under load, the device stays under load this long. */
+export const UNDER_LOAD_AFTER_TIME_MS = 1_000;
+/**
+ * Handshake messages per second above which the core counts itself under load. wireguard-go
+ * uses the depth of its handshake queue (1024 / 8); a sans-I/O core has no queue, so it
+ * counts arrivals over the last second instead. The engine may also declare load itself.
+ */
+export const UNDER_LOAD_HANDSHAKES_PER_SEC = 128;
+/** Per source address under load: this many handshake messages per second... */
+export const RATELIMIT_PACKETS_PER_SEC = 20;
+/** ...with this burst. */
+export const RATELIMIT_BURST = 5;
+/** Packets queued per peer while a handshake is in progress (the oldest is dropped). */
+export const MAX_STAGED_PACKETS = 128;
+/** Plaintexts are padded to a multiple of this (whitepaper 5.4.6). */
+export const PADDING_MULTIPLE = 16;
+/** The tunnel MTU assumed when the engine does not say (wg-quick's default). */
+export const DEFAULT_MTU = 1420;
+
+/**
+ * Transport counters are JavaScript numbers, so this core refuses counters at or above 2^53
+ * (it neither sends nor accepts them). That bound is far below REKEY_AFTER_MESSAGES (2^60) and
+ * can never be reached within REJECT_AFTER_TIME: it would take 5·10^13 packets per second.
+ */
+export const COUNTER_LIMIT = 2 ** 53;
+/** The sliding replay window of transport counters, in messages (wireguard-go and the kernel). */
+export const REPLAY_WINDOW = 8128;
