@@ -108,7 +108,7 @@ export const VERBS: readonly Verb[] = [
     args: '<CONFIG_FILE | INTERFACE>',
     describe: 'Prints the configuration without the wg-quick additions',
     family: 'quick',
-    load: unavailable('strip'),
+    load: () => import('./strip.js'),
   },
   {
     name: 'probe',
