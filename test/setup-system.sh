@@ -14,6 +14,10 @@ declare -A NEED=(
   [iptables]=iptables
   [qemu-system-x86_64]=qemu-system-x86
   [busybox]=busybox-static
+  [groff]=groff-base
+  [man]=man-db
+  [zsh]=zsh
+  [fish]=fish
 )
 
 missing=()
