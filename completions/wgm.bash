@@ -142,13 +142,12 @@ _wgm() {
 		if ((cword == 2)); then
 			_wgm_add "$(_wgm_interfaces)"$'\nall\ninterfaces'
 		elif ((cword == 3)) && [[ ${words[2]} != interfaces && ${words[2]} != --json ]]; then
+			# --json goes with an interface or `all', never with a field.
 			if [[ $cur == -* ]]; then
 				_wgm_add '--json'
 			else
 				_wgm_add "$(printf '%s\n' $_wgm_fields)"
 			fi
-		elif ((cword == 4)) && [[ $cur == -* && ${words[3]} != --json ]]; then
-			_wgm_add '--json'
 		fi
 		;;
 	showconf)

@@ -111,7 +111,12 @@ function __wgm_args
     set -l token (commandline -ct)
     if string match -q -- '-*' $token
         switch $verb
-            case show probe
+            case show
+                # --json goes with an interface or `all', never with a field or `interfaces'.
+                if test $n -le 3; and not contains -- --json $words; and not contains -- interfaces $words
+                    echo --json
+                end
+            case probe
                 contains -- --json $words; or echo --json
         end
         test $n -eq 2; and echo --help

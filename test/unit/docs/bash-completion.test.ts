@@ -66,6 +66,8 @@ test('bash: verbs, show, set keywords, files and configuration names', async (t)
     fields: `wgm show ${IF} `,
     fieldPrefix: `wgm show ${IF} pe`,
     json: `wgm show ${IF} -`,
+    noJsonAfterField: `wgm show ${IF} endpoints -`,
+    noJsonAfterInterfaces: 'wgm show interfaces -',
     afterInterfaces: 'wgm show interfaces ',
     showconf: 'wgm showconf ',
     setDevice: `wgm set ${IF} `,
@@ -104,6 +106,8 @@ test('bash: verbs, show, set keywords, files and configuration names', async (t)
   assert.deepEqual(got(q.fields), SHOW_FIELDS);
   assert.deepEqual(got(q.fieldPrefix), ['peers', 'persistent-keepalive']);
   assert.deepEqual(got(q.json), ['--json']);
+  assert.deepEqual(got(q.noJsonAfterField), [], '--json never goes with a field');
+  assert.deepEqual(got(q.noJsonAfterInterfaces), []);
   assert.deepEqual(got(q.afterInterfaces), []);
   assert.deepEqual(got(q.showconf), [IF]);
 

@@ -40,6 +40,7 @@ test('fish: real completions with complete -C', async (t) => {
     show: 'wgm show ',
     fields: `wgm show ${IF} `,
     json: `wgm show ${IF} -`,
+    noJsonAfterField: `wgm show ${IF} endpoints -`,
     setDevice: `wgm set ${IF} `,
     setAfterMark: `wgm set ${IF} fwmark off `,
     setPeer: `wgm set ${IF} peer ${PEER_KEY} endpoint 192.0.2.1:51820 `,
@@ -57,6 +58,7 @@ test('fish: real completions with complete -C', async (t) => {
   assert.deepEqual(sorted(got(q.show)), sorted([IF, 'all', 'interfaces']));
   assert.deepEqual(got(q.fields), SHOW_FIELDS);
   assert.deepEqual(got(q.json), ['--json']);
+  assert.deepEqual(got(q.noJsonAfterField), [], '--json never goes with a field');
   assert.deepEqual(got(q.setDevice), ['listen-port', 'fwmark', 'private-key', 'peer']);
   assert.deepEqual(got(q.setAfterMark), ['listen-port', 'private-key', 'peer']);
   assert.deepEqual(got(q.setPeer), [

@@ -149,6 +149,11 @@ test('wgm(8) documents every environment variable the CLI side reads', (t) => {
   for (const [v, file] of envReads(['cli', 'config', 'quick', 'backend', 'uapi', 'bin/wgm.ts'])) {
     assert.ok(documented.includes(v), `${file} reads ${v}, which wgm(8) ENVIRONMENT does not list`);
   }
+  // wg ignores NO_COLOR; the page says whether wgm does, and must say what the code does.
+  const reads = envReads(['cli']);
+  const noColor = env.slice(env.indexOf('NO_COLOR'));
+  const saysNotRead = /^\s*NO_COLOR\s+Not read/.test(noColor);
+  assert.equal(saysNotRead, !reads.has('NO_COLOR'), 'the NO_COLOR entry of wgm(8) matches src/cli');
 });
 
 test('wgm.conf(5) describes every key of wg and wg-quick, in its section', (t) => {

@@ -68,6 +68,7 @@ test('zsh: real completions through compinit', async (t) => {
   assert.deepEqual(sorted(complete(scene, 'wgm show ')), sorted([IF, 'all', 'interfaces']));
   assert.deepEqual(sorted(complete(scene, `wgm show ${IF} `)), sorted(SHOW_FIELDS));
   assert.deepEqual(complete(scene, `wgm show ${IF} -`), ['--json']);
+  assert.deepEqual(complete(scene, `wgm show ${IF} endpoints -`), [], '--json never goes with a field');
   assert.deepEqual(sorted(complete(scene, `wgm set ${IF} `)), [
     'fwmark',
     'listen-port',
