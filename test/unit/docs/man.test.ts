@@ -8,7 +8,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { VERBS } from '../../../src/cli/commands.js';
+import { deviceJson } from '../../../src/cli/show-json.js';
 import { keyFromBase64 } from '../../../src/crypto/keys.js';
+import { newDevice, newPeer } from '../../../src/model/index.js';
 import { need, ROOT, run } from '../../lib/run.js';
 import { SHOW_FIELDS } from './fixture.js';
 
@@ -241,4 +243,22 @@ test('the keys in the examples are canonical WireGuard keys', (t) => {
   const keys = [...text.matchAll(/(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{43}=/g)].map((m) => m[0]);
   assert.ok(keys.length >= 5, 'the pages show keys');
   for (const k of keys) assert.ok(keyFromBase64(k) !== undefined, `${k} is a valid key`);
+});
+
+test('wgm(8) JSON OUTPUT names every member that show --json prints', (t) => {
+  if (!need(t, { commands: ['groff'] })) return;
+  const json = section(render('man/wgm.8'), 'JSON OUTPUT');
+  const addr = { family: 4 as const, address: '192.0.2.1', port: 51820 };
+  const peer = newPeer({
+    endpointStates: [{ addr, state: 'active', rttMs: 1, lastSeenSec: 1 }],
+    activeEndpoint: addr,
+  });
+  const doc = deviceJson(newDevice({ peers: [peer] }), 'wg0') as Record<string, unknown>;
+  const members = (o: object) => Object.keys(o);
+  const p = (doc['peers'] as Record<string, unknown>[])[0]!;
+  const c = (p['candidates'] as Record<string, unknown>[])[0]!;
+  for (const m of [...members(doc), ...members(p)]) {
+    assert.match(json, new RegExp(`^ +(\\S+, )*${m}(,|$| )`, 'm'), `member ${m} of show --json is described`);
+  }
+  for (const m of members(c)) assert.ok(json.includes(`"${m}"`), `candidate member ${m} is described`);
 });
