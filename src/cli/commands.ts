@@ -24,14 +24,14 @@ export const VERBS: readonly Verb[] = [
     args: '[{ <interface> | all | interfaces } [<field> | dump]] [--json]',
     describe: 'Shows the current configuration and device information',
     family: 'wg',
-    load: unavailable('show'),
+    load: () => import('./show.js'),
   },
   {
     name: 'showconf',
     args: '<interface>',
     describe: "Shows the current configuration of a given WireGuard interface, for use with `setconf'",
     family: 'wg',
-    load: unavailable('showconf'),
+    load: () => import('./showconf.js'),
   },
   {
     name: 'set',
@@ -115,7 +115,7 @@ export const VERBS: readonly Verb[] = [
     args: '[<interface>] [--json]',
     describe: 'Tells which WireGuard backends this host has and what each can hold',
     family: 'wgm',
-    load: unavailable('probe'),
+    load: () => import('./probe.js'),
   },
 ];
 
