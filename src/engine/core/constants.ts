@@ -63,3 +63,8 @@ export const DEFAULT_MTU = 1420;
 export const COUNTER_LIMIT = 2 ** 53;
 /** The sliding replay window of transport counters, in messages (wireguard-go and the kernel). */
 export const REPLAY_WINDOW = 8128;
+/**
+ * REKEY_AFTER_MESSAGES within the safe bound: a sender starts a new handshake past 2^52
+ * messages on one keypair (instead of 2^60), well before it would hit COUNTER_LIMIT.
+ */
+export const REKEY_AFTER_MESSAGES_SAFE = 2 ** 52;

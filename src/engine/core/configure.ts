@@ -1,0 +1,142 @@
+// Applying a configuration change (the typed form of a UAPI `set`) and reading the device back
+// (the typed form of a UAPI `get`), with the semantics of wg-compat 4.3: changes apply in
+// order, `replace_peers` and `replace_allowed_ips` act when met, a peer with our own public
+// key is ignored, `update_only` does not create, all-zero keys mean "none".
+
+import { publicKeyOf } from '../../crypto/x25519.js';
+import { WgError } from '../../model/errors.js';
+import { type Device, isZeroKey, keysEqual, newDevice, newPeer, type Peer } from '../../model/index.js';
+import { addrKey, sameAddr } from './addr.js';
+import type { Family } from './allowedips.js';
+import { COUNTER_LIMIT, REKEY_TIMEOUT_MS } from './constants.js';
+import type { CoreContext } from './context.js';
+import { dh } from './handshake.js';
+import { dropInitiations } from './handshake-flow.js';
+import { PeerState } from './peer.js';
+import { sendKeepalive, zeroAndFlush } from './transport.js';
+
+export interface DeviceSettings {
+  listenPort: number;
+  fwmark: number;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+export function removePeer(ctx: CoreContext, peer: PeerState): void {
+  zeroAndFlush(ctx, peer);
+  peer.timers.clearAll();
+  ctx.allowedIPs.removeOwner(peer);
+  peer.cookies.clear();
+  ctx.peers.delete(peer.keyHex);
+}
+
+/** wireguard-go ExpireCurrentKeypairs: no more sending on them; a new handshake may start at once. */
+function expireCurrentKeypairs(ctx: CoreContext, peer: PeerState, now: number): void {
+  dropInitiations(ctx, peer);
+  peer.responding = undefined;
+  peer.lastSentHandshake = now - REKEY_TIMEOUT_MS - 1000;
+  const { current, next } = peer.keypairs;
+  if (current) current.sendCounter = COUNTER_LIMIT;
+  if (next) next.sendCounter = COUNTER_LIMIT;
+  if (current || next) ctx.keypairsChanged(peer);
+}
+
+function setPrivateKey(ctx: CoreContext, key: Uint8Array, now: number): void {
+  if (isZeroKey(key)) ctx.identity = undefined;
+  else {
+    const publicKey = publicKeyOf(key);
+    ctx.identity = { privateKey: Uint8Array.from(key), publicKey };
+    const self = ctx.peers.get(hex(publicKey));
+    if (self) removePeer(ctx, self);
+  }
+  for (const peer of ctx.peers.values()) {
+    peer.staticStatic = ctx.identity ? dh(ctx.identity.privateKey, peer.publicKey) : undefined;
+    expireCurrentKeypairs(ctx, peer, now);
+  }
+}
+
+function applyPeer(ctx: CoreContext, change: Peer, now: number, jitter: () => number): void {
+  if (!change.publicKey) throw new WgError('protocol', 'peer without a public key');
+  if (ctx.identity && keysEqual(change.publicKey, ctx.identity.publicKey)) return;
+  const keyHex = hex(change.publicKey);
+  let peer = ctx.peers.get(keyHex);
+  if (change.remove) {
+    if (peer) removePeer(ctx, peer);
+    return;
+  }
+  if (!peer) {
+    if (change.updateOnly) return;
+    peer = new PeerState(Uint8Array.from(change.publicKey), jitter);
+    peer.staticStatic = ctx.identity ? dh(ctx.identity.privateKey, peer.publicKey) : undefined;
+    ctx.peers.set(keyHex, peer);
+  }
+  if (change.presharedKey)
+    peer.presharedKey = isZeroKey(change.presharedKey) ? undefined : Uint8Array.from(change.presharedKey);
+  const addrs = change.endpoints.flatMap((e) => (e.addr ? [e.addr] : []));
+  if (addrs.length > 0) {
+    peer.setCandidates(addrs);
+    ctx.endpointChanged(peer);
+  }
+  if (change.persistentKeepalive !== undefined) {
+    const was = peer.persistentKeepalive;
+    peer.persistentKeepalive = change.persistentKeepalive;
+    // Turning it on sends a keepalive at once (when the device is up).
+    if (was === 0 && change.persistentKeepalive > 0 && ctx.identity) sendKeepalive(ctx, peer, now);
+    if (change.persistentKeepalive === 0) peer.timers.del('persistentKeepalive');
+  }
+  if (change.replaceAllowedIPs) ctx.allowedIPs.removeOwner(peer);
+  for (const a of change.allowedIPs) {
+    if (a.remove) ctx.allowedIPs.remove(a.family as Family, a.address, a.cidr, peer);
+    else ctx.allowedIPs.insert(a.family as Family, a.address, a.cidr, peer);
+  }
+  ctx.touch(peer);
+}
+
+/** Applies `change` in order. Throws WgError for a peer without a public key (after earlier changes stay). */
+export function configure(
+  ctx: CoreContext,
+  settings: DeviceSettings,
+  change: Device,
+  now: number,
+  jitter: () => number,
+): void {
+  if (change.privateKey) setPrivateKey(ctx, change.privateKey, now);
+  if (change.listenPort !== undefined) settings.listenPort = change.listenPort;
+  if (change.fwmark !== undefined) settings.fwmark = change.fwmark;
+  if (change.replacePeers) for (const p of [...ctx.peers.values()]) removePeer(ctx, p);
+  for (const p of change.peers) applyPeer(ctx, p, now, jitter);
+}
+
+/** The device as a UAPI `get` reports it, with wgm's extras (candidates, active endpoint). */
+export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device {
+  const d = newDevice();
+  if (ctx.identity) {
+    d.privateKey = Uint8Array.from(ctx.identity.privateKey);
+    d.publicKey = Uint8Array.from(ctx.identity.publicKey);
+  }
+  d.listenPort = settings.listenPort;
+  d.fwmark = settings.fwmark;
+  for (const peer of ctx.peers.values()) {
+    const ns = peer.lastHandshakeNs ?? 0n;
+    const p = newPeer({
+      publicKey: Uint8Array.from(peer.publicKey),
+      presharedKey: peer.presharedKey ? Uint8Array.from(peer.presharedKey) : new Uint8Array(32),
+      endpoints: peer.candidates.map((addr) => ({ addr: { ...addr } })),
+      persistentKeepalive: peer.persistentKeepalive,
+      allowedIPs: ctx.allowedIPs.entries(peer),
+      lastHandshake: { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) },
+      rxBytes: BigInt(peer.rxBytes),
+      txBytes: BigInt(peer.txBytes),
+      protocolVersion: 1,
+    });
+    if (peer.endpoint) p.activeEndpoint = { ...peer.endpoint };
+    if (peer.endpoint && p.endpoints.length === 0) p.endpoints = [{ addr: { ...peer.endpoint } }];
+    p.endpointStates = p.endpoints.map((e) => ({
+      addr: e.addr!,
+      state: sameAddr(e.addr, peer.endpoint) ? 'active' : 'standby',
+      lastSeenSec: peer.lastSeen.get(addrKey(e.addr!)) ?? 0,
+    }));
+    d.peers.push(p);
+  }
+  return d;
+}

@@ -1,0 +1,326 @@
+// The sans-I/O WireGuard core: events and `now` in, actions out (architecture.md section 3).
+//
+//   const core = new Core({ wallEpochNs });
+//   core.configure(device, now)        a typed UAPI `set`
+//   core.datagram(from, bytes, now)    a UDP datagram arrived
+//   core.packetFromTun(bytes, now)     an IP packet was read from the TUN device
+//   core.tick(now)                     a requested wake-up time came
+//   core.getDevice()                   a typed UAPI `get`, with exact counters
+//
+// Each call returns the actions to perform, in order (actions.ts). `now` is a monotonic time
+// in milliseconds chosen by the owner; it must not go backwards. The core reads no clock,
+// owns no socket or timer, and takes its randomness from `options.random`.
+
+import { randomBytes } from '../../crypto/random.js';
+import { WgError } from '../../model/errors.js';
+import type { Device, Key, SockAddr } from '../../model/index.js';
+import type { Action, LogLevel } from './actions.js';
+import { cookieSource, rateLimitKey } from './addr.js';
+import { AllowedIPs } from './allowedips.js';
+import { configure, type DeviceSettings, readDevice } from './configure.js';
+import {
+  DEFAULT_MTU,
+  KEEPALIVE_TIMEOUT_MS,
+  MAX_TIMER_HANDSHAKES,
+  REJECT_AFTER_TIME_MS,
+  REKEY_TIMEOUT_MS,
+  UNDER_LOAD_AFTER_TIME_MS,
+  UNDER_LOAD_HANDSHAKES_PER_SEC,
+} from './constants.js';
+import { type CoreContext, type Identity, IndexTable } from './context.js';
+import { CookieChecker } from './cookie.js';
+import {
+  handleCookieReply,
+  handleInitiation,
+  handleResponse,
+  type RoundOptions,
+  sendInitiation,
+} from './handshake-flow.js';
+import {
+  MESSAGE_COOKIE_REPLY,
+  MESSAGE_INITIATION,
+  MESSAGE_RESPONSE,
+  MESSAGE_TRANSPORT,
+  messageType,
+} from './messages.js';
+import type { PeerState } from './peer.js';
+import { RateLimiter } from './ratelimit.js';
+import { jitterFrom, type TimerName } from './timers.js';
+import { handleTransport, packetFromTun, sendKeepalive, zeroAndFlush } from './transport.js';
+
+export interface CoreOptions {
+  /** Wall time in ns since the Unix epoch at core time 0 (for TAI64N and latest-handshake). */
+  wallEpochNs: bigint;
+  /** Cryptographic randomness; default: the operating system's. */
+  random?: (n: number) => Uint8Array;
+  /** The tunnel MTU, for padding (default 1420). */
+  mtu?: number;
+  /** Handshake messages per second above which the core counts itself under load. */
+  underLoadThreshold?: number;
+}
+
+export class Core implements CoreContext {
+  identity: Identity | undefined;
+  readonly peers = new Map<string, PeerState>();
+  readonly index: IndexTable;
+  readonly allowedIPs = new AllowedIPs<PeerState>();
+  checker: CookieChecker | undefined;
+  readonly mtu: number;
+  private readonly rand: (n: number) => Uint8Array;
+  private readonly jitter: () => number;
+  private wallEpochNs: bigint;
+  private readonly settings: DeviceSettings = { listenPort: 0, fwmark: 0 };
+  private out: Action[] = [];
+  private readonly touched = new Set<PeerState>();
+  private wake: number | undefined;
+  private readonly underLoadThreshold: number;
+  private underLoadUntil = Number.NEGATIVE_INFINITY;
+  private loadWindowStart = Number.NEGATIVE_INFINITY;
+  private loadCount = 0;
+  private readonly limiter = new RateLimiter();
+
+  constructor(options: CoreOptions) {
+    this.rand = options.random ?? randomBytes;
+    this.jitter = jitterFrom(this.rand);
+    this.index = new IndexTable(this.rand);
+    this.mtu = options.mtu ?? DEFAULT_MTU;
+    this.wallEpochNs = options.wallEpochNs;
+    this.underLoadThreshold = options.underLoadThreshold ?? UNDER_LOAD_HANDSHAKES_PER_SEC;
+  }
+
+  // ---- Entry points ----
+
+  /**
+   * Applies a configuration change (UAPI `set` semantics, wg-compat 4.3). Throws WgError,
+   * before changing anything, when a peer has no public key.
+   */
+  configure(change: Device, now: number): Action[] {
+    for (const p of change.peers)
+      if (p.publicKey?.length !== 32) throw new WgError('protocol', 'peer without a valid public key');
+    return this.run(now, false, () => {
+      const before = this.identity?.publicKey;
+      try {
+        configure(this, this.settings, change, now, this.jitter);
+      } finally {
+        if (this.identity?.publicKey !== before)
+          this.checker = this.identity ? new CookieChecker(this.identity.publicKey, this.rand) : undefined;
+      }
+    });
+  }
+
+  /** A UDP datagram arrived from `from`. Never throws. */
+  datagram(from: SockAddr, bytes: Uint8Array, now: number): Action[] {
+    return this.run(now, false, () => {
+      switch (messageType(bytes)) {
+        case MESSAGE_INITIATION:
+        case MESSAGE_RESPONSE:
+          this.handshakeMessage(from, bytes, now);
+          break;
+        case MESSAGE_COOKIE_REPLY:
+          handleCookieReply(this, from, bytes, now);
+          break;
+        case MESSAGE_TRANSPORT:
+          handleTransport(this, from, bytes, now);
+          break;
+      }
+    });
+  }
+
+  /** An IP packet was read from the TUN device. Never throws. */
+  packetFromTun(bytes: Uint8Array, now: number): Action[] {
+    return this.run(now, false, () => packetFromTun(this, bytes, now));
+  }
+
+  /** Runs the timers that are due. */
+  tick(now: number): Action[] {
+    return this.run(now, true, () => {
+      for (const peer of [...this.peers.values()])
+        for (const name of peer.timers.due(now)) this.expired(peer, name, now);
+      this.limiter.collect(now);
+    });
+  }
+
+  /**
+   * Sends one initiation round to `targets` (default: the active endpoint), all with the
+   * same timestamp; the hook for endpoint selection (endpoint-selection.md 4.3).
+   */
+  initiate(peerKey: Key, now: number, options: RoundOptions = {}): Action[] {
+    return this.run(now, false, () => {
+      const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+      if (peer) sendInitiation(this, peer, now, options);
+    });
+  }
+
+  /** The device with exact counters, for a UAPI `get`. */
+  getDevice(): Device {
+    return readDevice(this, this.settings);
+  }
+
+  /** Declares the device under load until `until` (e.g. from the engine's queue depth). */
+  setUnderLoad(until: number): void {
+    this.underLoadUntil = Math.max(this.underLoadUntil, until);
+  }
+
+  /** Re-anchors wall time (e.g. after the system clock was stepped). */
+  setWallEpoch(wallEpochNs: bigint): void {
+    this.wallEpochNs = wallEpochNs;
+  }
+
+  /** The earliest pending timer of any peer. */
+  nextWake(): number | undefined {
+    let min: number | undefined;
+    for (const p of this.peers.values()) {
+      const d = p.timers.next();
+      if (d !== undefined && (min === undefined || d < min)) min = d;
+    }
+    return min;
+  }
+
+  // ---- CoreContext ----
+
+  random(n: number): Uint8Array {
+    return this.rand(n);
+  }
+
+  wallNs(now: number): bigint {
+    return this.wallEpochNs + BigInt(Math.round(now * 1e6));
+  }
+
+  emit(a: Action): void {
+    this.out.push(a);
+  }
+
+  log(level: LogLevel, msg: string): void {
+    this.out.push({ type: 'log', level, msg });
+  }
+
+  startHandshake(peer: PeerState, now: number, isRetry: boolean): void {
+    sendInitiation(this, peer, now, { isRetry });
+  }
+
+  keypairsChanged(peer: PeerState): void {
+    this.out.push({ type: 'keypairChanged', peer: peer.publicKey, keypairs: peer.keypairsInfo() });
+  }
+
+  endpointChanged(peer: PeerState): void {
+    if (peer.endpoint)
+      this.out.push({ type: 'endpointChanged', peer: peer.publicKey, endpoint: { ...peer.endpoint } });
+  }
+
+  touch(peer: PeerState): void {
+    this.touched.add(peer);
+  }
+
+  // ---- Internals ----
+
+  private run(now: number, full: boolean, body: () => void): Action[] {
+    this.out = [];
+    try {
+      body();
+    } catch (e) {
+      // A bug, not bad input: the entry points check what they are given.
+      this.log('error', `internal error: ${(e as Error)?.message ?? String(e)}`);
+    }
+    this.scheduleWake(now, full);
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  private scheduleWake(now: number, full: boolean): void {
+    let min: number | undefined;
+    const peers = full ? this.peers.values() : this.touched.values();
+    for (const p of peers) {
+      const d = p.timers.next();
+      if (d !== undefined && (min === undefined || d < min)) min = d;
+    }
+    this.touched.clear();
+    if (full) {
+      this.wake = min;
+      if (min !== undefined) this.out.push({ type: 'wakeAt', at: min });
+    } else if (min !== undefined && (this.wake === undefined || min < this.wake || this.wake < now)) {
+      this.wake = min;
+      this.out.push({ type: 'wakeAt', at: min });
+    }
+  }
+
+  private handshakeMessage(from: SockAddr, bytes: Uint8Array, now: number): void {
+    if (!this.checker?.checkMac1(bytes)) {
+      this.log('verbose', 'Received packet with invalid mac1');
+      return;
+    }
+    if (this.underLoad(now)) {
+      if (!this.checker.checkMac2(bytes, cookieSource(from), now)) {
+        this.emit({
+          type: 'send',
+          to: from,
+          bytes: this.checker.createReply(bytes, cookieSource(from), now),
+        });
+        return;
+      }
+      if (!this.limiter.allow(rateLimitKey(from), now)) return;
+    }
+    if (messageType(bytes) === MESSAGE_INITIATION) handleInitiation(this, from, bytes, now);
+    else {
+      const peer = handleResponse(this, from, bytes, now);
+      // Confirm the new session at once: staged packets, or a keepalive.
+      if (peer) sendKeepalive(this, peer, now);
+    }
+  }
+
+  /** Counts handshake messages per second; past the threshold, under load for a second. */
+  private underLoad(now: number): boolean {
+    if (now - this.loadWindowStart >= 1000) {
+      this.loadWindowStart = now;
+      this.loadCount = 0;
+    }
+    if (++this.loadCount > this.underLoadThreshold) this.underLoadUntil = now + UNDER_LOAD_AFTER_TIME_MS;
+    return now < this.underLoadUntil;
+  }
+
+  private expired(peer: PeerState, name: TimerName, now: number): void {
+    switch (name) {
+      case 'retransmitHandshake':
+        if (peer.timers.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
+          this.log(
+            'verbose',
+            `${peer} - Handshake did not complete after ${MAX_TIMER_HANDSHAKES + 2} attempts, giving up`,
+          );
+          peer.timers.del('sendKeepalive');
+          peer.staged = [];
+          peer.timers.scheduleZeroing(now);
+        } else {
+          peer.timers.handshakeAttempts++;
+          this.log(
+            'verbose',
+            `${peer} - Handshake did not complete after ${REKEY_TIMEOUT_MS / 1000} seconds, retrying (try ${peer.timers.handshakeAttempts + 1})`,
+          );
+          if (peer.rotateCandidate()) this.endpointChanged(peer);
+          sendInitiation(this, peer, now, { isRetry: true });
+        }
+        break;
+      case 'sendKeepalive':
+        sendKeepalive(this, peer, now);
+        peer.timers.keepaliveFired(now);
+        break;
+      case 'newHandshake':
+        this.log(
+          'verbose',
+          `${peer} - Retrying handshake because we stopped hearing back after ${(KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS) / 1000} seconds`,
+        );
+        sendInitiation(this, peer, now, {});
+        break;
+      case 'zeroKeyMaterial':
+        this.log(
+          'verbose',
+          `${peer} - Removing all keys, since we haven't received a new one in ${(3 * REJECT_AFTER_TIME_MS) / 1000} seconds`,
+        );
+        zeroAndFlush(this, peer);
+        break;
+      case 'persistentKeepalive':
+        if (peer.persistentKeepalive > 0) sendKeepalive(this, peer, now);
+        break;
+    }
+    this.touch(peer);
+  }
+}

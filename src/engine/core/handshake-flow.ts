@@ -1,0 +1,276 @@
+// Handshake messages in and out of the core: the rules around handshake.ts that need state
+// (whitepaper 5.1-5.3 and 6; wireguard-go send.go/receive.go/noise-protocol.go).
+//
+// - An initiation round sends one initiation per target, all with the same TAI64N timestamp
+//   (endpoint-selection.md 2.4/4.3): a standard responder consumes at most one of them, so any
+//   response is safe to use. `identical` sends byte-identical copies (one handshake state)
+//   instead of one state per target. A new round drops the states of the old one.
+// - The responder keeps one handshake slot per peer: consuming an initiation drops our own
+//   outstanding initiations, as wireguard-go and the kernel do.
+// - Initiations are consumed only with a strictly newer timestamp (replay) and at most one
+//   per HANDSHAKE_INITIATION_RATE per peer (flood).
+
+import { compareTai64n, nextTai64n } from '../../crypto/tai64n.js';
+import type { SockAddr } from '../../model/index.js';
+import { addrKey, formatAddr } from './addr.js';
+import { HANDSHAKE_INITIATION_RATE_MS, REKEY_TIMEOUT_MS } from './constants.js';
+import type { CoreContext } from './context.js';
+import {
+  consumeResponse,
+  createInitiation,
+  createResponse,
+  deriveTransportKeys,
+  finishInitiation,
+  openInitiation,
+} from './handshake.js';
+import { Keypair } from './keypair.js';
+import { decodeCookieReply, decodeResponse, INITIATION_SIZE, RESPONSE_SIZE } from './messages.js';
+import type { Initiating, PeerState } from './peer.js';
+
+export interface RoundOptions {
+  /** Where to send; default: the peer's active endpoint. */
+  targets?: SockAddr[];
+  /** Send byte-identical copies of one initiation instead of one per target. */
+  identical?: boolean;
+  /** Ignore the REKEY_TIMEOUT rate limit (the selection logic paces its own rounds). */
+  force?: boolean;
+  /** A retransmission: keeps the attempt count. */
+  isRetry?: boolean;
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Drops the states of our outstanding initiations and frees their indices. */
+export function dropInitiations(ctx: CoreContext, peer: PeerState): void {
+  for (const i of peer.initiations.values()) {
+    ctx.index.delete(i.localIndex);
+    i.ephemeralPrivate.fill(0);
+  }
+  peer.initiations.clear();
+}
+
+function newInitiation(
+  ctx: CoreContext,
+  peer: PeerState,
+  timestamp: Uint8Array,
+  target: SockAddr | undefined,
+  now: number,
+) {
+  const id = ctx.identity!;
+  const initiating: Initiating = {
+    localIndex: 0,
+    chain: { chainingKey: new Uint8Array(0), hash: new Uint8Array(0) },
+    ephemeralPrivate: ctx.random(32),
+    target,
+    sentAt: now,
+  };
+  initiating.localIndex = ctx.index.allocate({ peer, initiation: initiating });
+  const made = createInitiation({
+    localPrivate: id.privateKey,
+    localPublic: id.publicKey,
+    remotePublic: peer.publicKey,
+    staticStatic: peer.staticStatic!,
+    ephemeralPrivate: initiating.ephemeralPrivate,
+    timestamp,
+    senderIndex: initiating.localIndex,
+  });
+  if (!made) {
+    ctx.index.delete(initiating.localIndex);
+    return undefined;
+  }
+  initiating.chain = made.chain;
+  peer.initiations.set(initiating.localIndex, initiating);
+  return { initiating, message: made.message };
+}
+
+/** Sends an initiation round. Returns false when rate-limited or impossible. */
+export function sendInitiation(
+  ctx: CoreContext,
+  peer: PeerState,
+  now: number,
+  opts: RoundOptions = {},
+): boolean {
+  if (!opts.isRetry) peer.timers.handshakeAttempts = 0;
+  if (!opts.force && peer.lastSentHandshake !== undefined && now - peer.lastSentHandshake < REKEY_TIMEOUT_MS)
+    return false;
+  if (!ctx.identity || !peer.staticStatic) return false;
+  peer.lastSentHandshake = now;
+  const targets = opts.targets ?? (peer.endpoint ? [peer.endpoint] : []);
+  dropInitiations(ctx, peer);
+  // One timestamp for the whole round, strictly newer than the previous round's.
+  const timestamp = nextTai64n(ctx.wallNs(now), peer.lastSentTimestamp);
+  peer.lastSentTimestamp = timestamp;
+  let shared: Uint8Array | undefined;
+  ctx.log('verbose', `${peer} - Sending handshake initiation`);
+  if (targets.length === 0) {
+    // wireguard-go creates the message, fails to send it, and still arms the retry timer.
+    if (!newInitiation(ctx, peer, timestamp, undefined, now)) return false;
+    ctx.log('error', `${peer} - Failed to send handshake initiation: no known endpoint for peer`);
+  }
+  for (const target of targets) {
+    let message: Uint8Array;
+    if (opts.identical && shared) message = Uint8Array.from(shared);
+    else {
+      const made = newInitiation(ctx, peer, timestamp, target, now);
+      if (!made) {
+        ctx.log('error', `${peer} - Failed to create initiation message: invalid public key`);
+        return false;
+      }
+      message = made.message;
+      shared = made.message;
+    }
+    peer.cookies.addMacs(message, addrKey(target), now);
+    peer.timers.anyAuthenticatedPacketTraversal(now);
+    peer.timers.anyAuthenticatedPacketSent();
+    ctx.emit({ type: 'send', to: target, bytes: message, peer: peer.publicKey });
+    peer.txBytes += message.length;
+  }
+  peer.timers.handshakeInitiated(now);
+  ctx.touch(peer);
+  return true;
+}
+
+function install(ctx: CoreContext, peer: PeerState, kp: Keypair): void {
+  ctx.index.set(kp.localIndex, { peer, keypair: kp });
+  for (const d of peer.keypairs.install(kp)) {
+    ctx.index.delete(d.localIndex);
+    d.wipe();
+  }
+}
+
+function roam(ctx: CoreContext, peer: PeerState, from: SockAddr, now: number): void {
+  if (peer.roamTo(from, Number(ctx.wallNs(now) / 1_000_000_000n))) ctx.endpointChanged(peer);
+}
+
+/** Message 1 arrived (MACs already checked). */
+export function handleInitiation(ctx: CoreContext, from: SockAddr, bytes: Uint8Array, now: number): void {
+  const id = ctx.identity;
+  if (!id) return;
+  const opened = openInitiation(bytes, id.privateKey, id.publicKey);
+  const peer = opened && ctx.peers.get(hex(opened.remoteStatic));
+  const finished = peer?.staticStatic && finishInitiation(bytes, opened!, peer.staticStatic);
+  if (!peer || !finished) {
+    ctx.log('verbose', `Received invalid initiation message from ${formatAddr(from)}`);
+    return;
+  }
+  if (peer.lastReceivedTimestamp && compareTai64n(finished.timestamp, peer.lastReceivedTimestamp) <= 0) {
+    ctx.log('verbose', `${peer} - ConsumeMessageInitiation: handshake replay`);
+    return;
+  }
+  if (
+    peer.lastInitiationConsumption !== undefined &&
+    now - peer.lastInitiationConsumption <= HANDSHAKE_INITIATION_RATE_MS
+  ) {
+    ctx.log('verbose', `${peer} - ConsumeMessageInitiation: handshake flood`);
+    return;
+  }
+  peer.lastReceivedTimestamp = finished.timestamp;
+  peer.lastInitiationConsumption = now;
+  dropInitiations(ctx, peer);
+  peer.responding = {
+    chain: finished.chain,
+    remoteEphemeral: opened!.remoteEphemeral,
+    remoteIndex: opened!.senderIndex,
+  };
+  peer.timers.anyAuthenticatedPacketTraversal(now);
+  peer.timers.anyAuthenticatedPacketReceived();
+  roam(ctx, peer, from, now);
+  ctx.log('verbose', `${peer} - Received handshake initiation`);
+  peer.rxBytes += INITIATION_SIZE;
+  sendResponse(ctx, peer, now);
+}
+
+function sendResponse(ctx: CoreContext, peer: PeerState, now: number): void {
+  const r = peer.responding;
+  if (!r) return;
+  peer.responding = undefined;
+  peer.lastSentHandshake = now;
+  const ephemeralPrivate = ctx.random(32);
+  const placeholder = new Keypair(new Uint8Array(32), new Uint8Array(32), 0, 0, now, false);
+  const localIndex = ctx.index.allocate({ peer, keypair: placeholder });
+  const made = createResponse({
+    chain: r.chain,
+    remoteStatic: peer.publicKey,
+    remoteEphemeral: r.remoteEphemeral,
+    receiverIndex: r.remoteIndex,
+    senderIndex: localIndex,
+    ephemeralPrivate,
+    presharedKey: peer.presharedKey,
+  });
+  ephemeralPrivate.fill(0);
+  if (!made) {
+    ctx.index.delete(localIndex);
+    ctx.log('error', `${peer} - Failed to create response message`);
+    return;
+  }
+  const target = peer.endpoint;
+  peer.cookies.addMacs(made.message, target ? addrKey(target) : '', now);
+  const keys = deriveTransportKeys(made.chain, false);
+  install(ctx, peer, new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false));
+  peer.timers.sessionDerived(now);
+  peer.timers.anyAuthenticatedPacketTraversal(now);
+  peer.timers.anyAuthenticatedPacketSent();
+  ctx.log('verbose', `${peer} - Sending handshake response`);
+  if (target) {
+    ctx.emit({ type: 'send', to: target, bytes: made.message, peer: peer.publicKey });
+    peer.txBytes += RESPONSE_SIZE;
+  }
+  ctx.keypairsChanged(peer);
+  ctx.touch(peer);
+}
+
+/** Message 2 arrived (MACs already checked). Returns the peer when a session began. */
+export function handleResponse(
+  ctx: CoreContext,
+  from: SockAddr,
+  bytes: Uint8Array,
+  now: number,
+): PeerState | undefined {
+  const m = decodeResponse(bytes);
+  const entry = m && ctx.index.get(m.receiver);
+  if (!ctx.identity || !entry || !('initiation' in entry)) return undefined;
+  const { peer, initiation } = entry;
+  const res = consumeResponse(
+    bytes,
+    initiation.chain,
+    initiation.ephemeralPrivate,
+    ctx.identity.privateKey,
+    peer.presharedKey,
+  );
+  if (!res) {
+    ctx.log('verbose', `${peer} - Received invalid response message`);
+    return undefined;
+  }
+  // The first valid response of the round wins; the other states of the round go.
+  peer.initiations.delete(initiation.localIndex);
+  initiation.ephemeralPrivate.fill(0);
+  dropInitiations(ctx, peer);
+  roam(ctx, peer, from, now);
+  ctx.log('verbose', `${peer} - Received handshake response`);
+  peer.rxBytes += RESPONSE_SIZE;
+  peer.timers.anyAuthenticatedPacketTraversal(now);
+  peer.timers.anyAuthenticatedPacketReceived();
+  const keys = deriveTransportKeys(res.chain, true);
+  install(
+    ctx,
+    peer,
+    new Keypair(keys.sendKey, keys.recvKey, initiation.localIndex, res.senderIndex, now, true),
+  );
+  peer.timers.sessionDerived(now);
+  peer.timers.handshakeComplete();
+  peer.lastHandshakeNs = ctx.wallNs(now);
+  ctx.keypairsChanged(peer);
+  ctx.touch(peer);
+  return peer;
+}
+
+/** Message 3 arrived: a cookie for one of our messages. */
+export function handleCookieReply(ctx: CoreContext, from: SockAddr, bytes: Uint8Array, now: number): void {
+  const r = decodeCookieReply(bytes);
+  const entry = r && ctx.index.get(r.receiver);
+  if (!entry) return;
+  const { peer } = entry;
+  ctx.log('verbose', `${peer} - Receiving cookie response from ${formatAddr(from)}`);
+  if (!peer.cookies.consumeReply(bytes, addrKey(from), now))
+    ctx.log('verbose', `${peer} - Could not decrypt invalid cookie response`);
+}

@@ -1,0 +1,120 @@
+// Transport keypairs and the current/previous/next rotation (whitepaper 5.4.5 and 6.1;
+// wireguard-go BeginSymmetricSession / ReceivedWithKeypair).
+//
+// - The initiator's new keypair becomes `current` at once (it has key confirmation from the
+//   response). The old `next` (if any) or the old `current` becomes `previous`.
+// - The responder's new keypair waits in `next` until the first transport message arrives on
+//   it ("key confirmation"); then it becomes `current` and the old current `previous`. The
+//   responder never sends with `next`.
+// The set reports which keypairs it dropped, so the owner can free their indices.
+
+import { COUNTER_LIMIT, REJECT_AFTER_TIME_MS } from './constants.js';
+import { ReplayFilter } from './replay.js';
+
+export class Keypair {
+  /**
+   * The next counter to send with, in shared memory: a data plane in worker threads reserves
+   * counters from the same cell with Atomics.add, so no counter is ever used twice.
+   */
+  readonly sendCounterCell = new BigInt64Array(new SharedArrayBuffer(8));
+  readonly replay = new ReplayFilter();
+
+  constructor(
+    readonly sendKey: Uint8Array,
+    readonly recvKey: Uint8Array,
+    /** Our index: transport messages to us carry it as receiver. */
+    readonly localIndex: number,
+    /** The peer's index: we put it in transport messages we send. */
+    readonly remoteIndex: number,
+    /** Core time (ms) of creation. */
+    readonly created: number,
+    readonly isInitiator: boolean,
+  ) {}
+
+  /** The next counter that would be used (without reserving it). */
+  get sendCounter(): number {
+    return Number(Atomics.load(this.sendCounterCell, 0));
+  }
+
+  set sendCounter(v: number) {
+    Atomics.store(this.sendCounterCell, 0, BigInt(v));
+  }
+
+  /** Reserves the next counter, or returns undefined when none is left. */
+  takeCounter(): number | undefined {
+    const c = Number(Atomics.add(this.sendCounterCell, 0, 1n));
+    if (c < COUNTER_LIMIT) return c;
+    Atomics.store(this.sendCounterCell, 0, BigInt(COUNTER_LIMIT));
+    return undefined;
+  }
+
+  /** Past REJECT_AFTER_TIME: unusable in both directions. */
+  expired(now: number): boolean {
+    return now - this.created >= REJECT_AFTER_TIME_MS;
+  }
+
+  /** Can still send: not expired and counters left. */
+  canSend(now: number): boolean {
+    return !this.expired(now) && this.sendCounter < COUNTER_LIMIT;
+  }
+
+  wipe(): void {
+    this.sendKey.fill(0);
+    this.recvKey.fill(0);
+    this.sendCounter = COUNTER_LIMIT;
+  }
+}
+
+export class KeypairSet {
+  current: Keypair | undefined;
+  previous: Keypair | undefined;
+  next: Keypair | undefined;
+
+  /** Installs a freshly derived keypair. Returns the keypairs that were dropped. */
+  install(kp: Keypair): Keypair[] {
+    const dropped: Keypair[] = [];
+    if (kp.isInitiator) {
+      if (this.next) {
+        if (this.previous) dropped.push(this.previous);
+        this.previous = this.next;
+        this.next = undefined;
+        if (this.current) dropped.push(this.current);
+      } else {
+        if (this.previous) dropped.push(this.previous);
+        this.previous = this.current;
+      }
+      this.current = kp;
+    } else {
+      if (this.next) dropped.push(this.next);
+      if (this.previous) dropped.push(this.previous);
+      this.next = kp;
+      this.previous = undefined;
+    }
+    return dropped;
+  }
+
+  /**
+   * Called when a transport message authenticated under `kp`. If `kp` is `next`, it is
+   * confirmed: next → current → previous, and the old previous is returned in `dropped`.
+   */
+  receivedWith(kp: Keypair): { confirmed: boolean; dropped: Keypair[] } {
+    if (this.next !== kp) return { confirmed: false, dropped: [] };
+    const dropped = this.previous ? [this.previous] : [];
+    this.previous = this.current;
+    this.current = kp;
+    this.next = undefined;
+    return { confirmed: true, dropped };
+  }
+
+  /** Every keypair held, for index cleanup. */
+  all(): Keypair[] {
+    return [this.current, this.previous, this.next].filter((k): k is Keypair => k !== undefined);
+  }
+
+  /** Drops everything (zeroing key material). Returns what was dropped. */
+  clear(): Keypair[] {
+    const all = this.all();
+    this.current = this.previous = this.next = undefined;
+    return all;
+  }
+}

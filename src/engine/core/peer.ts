@@ -1,0 +1,128 @@
+// The state the core keeps per peer. Behaviour lives in the flow modules (handshake-flow.ts,
+// transport.ts); this file holds the data and the small rules that only touch one peer.
+//
+// Endpoint policy until endpoint selection lands (documented in the report of issue 5):
+// - `candidates` are the configured endpoints in order; the active `endpoint` starts at the
+//   first one.
+// - Each handshake retry after REKEY_TIMEOUT moves to the next candidate (round robin).
+// - Any authenticated packet moves `endpoint` to its source (roaming), as standard WireGuard.
+
+import type { Key, SockAddr } from '../../model/index.js';
+import type { KeypairInfo, KeypairsInfo } from './actions.js';
+import { addrKey, sameAddr } from './addr.js';
+import { MAX_STAGED_PACKETS } from './constants.js';
+import { CookieGenerator } from './cookie.js';
+import type { Chain } from './handshake.js';
+import { type Keypair, KeypairSet } from './keypair.js';
+import { PeerTimers } from './timers.js';
+
+/** One initiation we sent and wait a response for. */
+export interface Initiating {
+  localIndex: number;
+  chain: Chain;
+  ephemeralPrivate: Uint8Array;
+  target: SockAddr | undefined;
+  sentAt: number;
+}
+
+/** An initiation we consumed, before our response is created. */
+export interface Responding {
+  chain: Chain;
+  remoteEphemeral: Uint8Array;
+  remoteIndex: number;
+}
+
+export class PeerState {
+  readonly keyHex: string;
+  presharedKey: Uint8Array | undefined;
+  /** DH(Spriv_local, Spub_peer); undefined without a private key or for a bad public key. */
+  staticStatic: Uint8Array | undefined;
+  candidates: SockAddr[] = [];
+  endpoint: SockAddr | undefined;
+  private cursor = 0;
+  persistentKeepalive = 0;
+  readonly keypairs = new KeypairSet();
+  /** Our outstanding initiations: one per target of the latest round, by local index. */
+  readonly initiations = new Map<number, Initiating>();
+  responding: Responding | undefined;
+  lastReceivedTimestamp: Uint8Array | undefined;
+  lastInitiationConsumption: number | undefined;
+  lastSentHandshake: number | undefined;
+  lastSentTimestamp: Uint8Array | undefined;
+  staged: Uint8Array[] = [];
+  rxBytes = 0;
+  txBytes = 0;
+  /** Wall time (ns since the Unix epoch) of the last completed handshake. */
+  lastHandshakeNs: bigint | undefined;
+  /** Wall seconds of the last authenticated packet per source address. */
+  readonly lastSeen = new Map<string, number>();
+  readonly timers: PeerTimers;
+  readonly cookies: CookieGenerator;
+
+  constructor(
+    readonly publicKey: Key,
+    jitter: () => number,
+  ) {
+    this.keyHex = Buffer.from(publicKey).toString('hex');
+    this.timers = new PeerTimers(jitter, () => this.persistentKeepalive);
+    this.cookies = new CookieGenerator(publicKey);
+  }
+
+  /** wireguard-go's short form: peer(AbCd…WxYz), from the public key (not a secret). */
+  toString(): string {
+    const b64 = Buffer.from(this.publicKey).toString('base64');
+    return `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;
+  }
+
+  /** Sets the configured candidates; the active endpoint becomes the first. */
+  setCandidates(list: SockAddr[]): void {
+    this.candidates = list.slice();
+    this.cursor = 0;
+    this.endpoint = list[0];
+  }
+
+  /** After an unanswered initiation: move to the next candidate. True if the endpoint changed. */
+  rotateCandidate(): boolean {
+    if (this.candidates.length < 2) return false;
+    this.cursor = (this.cursor + 1) % this.candidates.length;
+    const next = this.candidates[this.cursor]!;
+    if (sameAddr(next, this.endpoint)) return false;
+    this.endpoint = next;
+    return true;
+  }
+
+  /** Roaming: the endpoint follows an authenticated packet. True if it changed. */
+  roamTo(from: SockAddr, wallSec: number): boolean {
+    this.lastSeen.set(addrKey(from), wallSec);
+    if (sameAddr(from, this.endpoint)) return false;
+    this.endpoint = { ...from };
+    const i = this.candidates.findIndex((c) => sameAddr(c, from));
+    if (i >= 0) this.cursor = i;
+    return true;
+  }
+
+  /** Queues a packet for when a keypair exists; the oldest is dropped when full. */
+  stage(packet: Uint8Array): void {
+    if (this.staged.length >= MAX_STAGED_PACKETS) this.staged.shift();
+    this.staged.push(packet);
+  }
+
+  keypairsInfo(): KeypairsInfo {
+    const info = (k: Keypair | undefined): KeypairInfo | undefined =>
+      k && {
+        localIndex: k.localIndex,
+        remoteIndex: k.remoteIndex,
+        sendKey: Uint8Array.from(k.sendKey),
+        recvKey: Uint8Array.from(k.recvKey),
+        created: k.created,
+        isInitiator: k.isInitiator,
+        sendCounterCell: k.sendCounterCell,
+      };
+    const out: KeypairsInfo = {};
+    const { current, previous, next } = this.keypairs;
+    if (current) out.current = info(current)!;
+    if (previous) out.previous = info(previous)!;
+    if (next) out.next = info(next)!;
+    return out;
+  }
+}

@@ -1,0 +1,186 @@
+// Transport data (whitepaper 5.4.6) through the core: routing a TUN packet to its peer by the
+// allowed-IPs table, staging it until a keypair exists, sealing it with the peer's current
+// keypair; and on receive: index → keypair, open, replay window, key confirmation, roaming,
+// the keepalive/rekey timer rules, and the allowed-IPs source check.
+
+import { aeadOpen, aeadSeal } from '../../crypto/aead.js';
+import type { SockAddr } from '../../model/index.js';
+import {
+  KEEPALIVE_TIMEOUT_MS,
+  PADDING_MULTIPLE,
+  REJECT_AFTER_TIME_MS,
+  REKEY_AFTER_MESSAGES_SAFE,
+  REKEY_AFTER_TIME_MS,
+  REKEY_TIMEOUT_MS,
+} from './constants.js';
+import type { CoreContext } from './context.js';
+import { dropInitiations } from './handshake-flow.js';
+import type { Keypair } from './keypair.js';
+import { DATA_HEADER_SIZE, decodeTransportHeader, writeTransportHeader } from './messages.js';
+import type { PeerState } from './peer.js';
+
+/**
+ * The padded plaintext length (whitepaper 5.4.6: a multiple of 16, never above the MTU),
+ * computed as wireguard-go does for packets longer than the MTU too.
+ */
+export function paddedLength(length: number, mtu: number): number {
+  if (mtu <= 0) return Math.ceil(length / PADDING_MULTIPLE) * PADDING_MULTIPLE;
+  const last = length > mtu ? length % mtu : length;
+  const padded = Math.min(Math.ceil(last / PADDING_MULTIPLE) * PADDING_MULTIPLE, mtu);
+  return length + Math.max(0, padded - last);
+}
+
+/**
+ * Seals one plaintext with `kp` at its next counter: header ‖ AEAD(Tsend, counter, P ‖ pad, ε).
+ * Undefined when the keypair has no counter left.
+ */
+export function sealTransport(kp: Keypair, plaintext: Uint8Array, mtu: number): Uint8Array | undefined {
+  const counter = kp.takeCounter();
+  if (counter === undefined) return undefined;
+  const padded = new Uint8Array(paddedLength(plaintext.length, mtu));
+  padded.set(plaintext);
+  const sealed = aeadSeal(kp.sendKey, counter, padded);
+  const out = new Uint8Array(DATA_HEADER_SIZE + sealed.length);
+  writeTransportHeader(out, kp.remoteIndex, counter);
+  out.set(sealed, DATA_HEADER_SIZE);
+  return out;
+}
+
+/** A packet read from the TUN device. */
+export function packetFromTun(ctx: CoreContext, packet: Uint8Array, now: number): void {
+  if (!ctx.identity) return;
+  const peer = ctx.allowedIPs.lookupDestination(packet);
+  if (!peer) return;
+  peer.stage(packet);
+  sendStaged(ctx, peer, now);
+}
+
+/** Sends what is staged with the current keypair, or starts a handshake for it. */
+export function sendStaged(ctx: CoreContext, peer: PeerState, now: number): void {
+  if (peer.staged.length === 0) return;
+  const kp = peer.keypairs.current;
+  if (!kp || !kp.canSend(now)) {
+    ctx.startHandshake(peer, now, false);
+    return;
+  }
+  const target = peer.endpoint;
+  if (!target) {
+    ctx.log('error', `${peer} - Failed to send data packets: no known endpoint for peer`);
+    peer.staged = [];
+    return;
+  }
+  while (peer.staged.length > 0 && kp.canSend(now)) {
+    const plaintext = peer.staged[0]!;
+    const bytes = sealTransport(kp, plaintext, ctx.mtu);
+    if (!bytes) break;
+    peer.staged.shift();
+    peer.timers.anyAuthenticatedPacketTraversal(now);
+    peer.timers.anyAuthenticatedPacketSent();
+    if (plaintext.length > 0) peer.timers.dataSent(now);
+    peer.txBytes += bytes.length;
+    ctx.emit({ type: 'send', to: target, bytes, peer: peer.publicKey });
+  }
+  if (peer.staged.length > 0) ctx.startHandshake(peer, now, false);
+  keepKeyFreshSending(ctx, peer, now);
+  ctx.touch(peer);
+}
+
+/** Sends a keepalive (an empty transport message), or whatever is staged. */
+export function sendKeepalive(ctx: CoreContext, peer: PeerState, now: number): void {
+  if (peer.staged.length === 0) peer.stage(new Uint8Array(0));
+  sendStaged(ctx, peer, now);
+}
+
+/** The initiator of the current keypair rekeys after REKEY_AFTER_TIME (or many messages). */
+function keepKeyFreshSending(ctx: CoreContext, peer: PeerState, now: number): void {
+  const kp = peer.keypairs.current;
+  if (!kp) return;
+  if (
+    kp.sendCounter > REKEY_AFTER_MESSAGES_SAFE ||
+    (kp.isInitiator && now - kp.created > REKEY_AFTER_TIME_MS)
+  )
+    ctx.startHandshake(peer, now, false);
+}
+
+/** Before the keypair dies on receive: REJECT_AFTER_TIME − KEEPALIVE_TIMEOUT − REKEY_TIMEOUT. */
+function keepKeyFreshReceiving(ctx: CoreContext, peer: PeerState, now: number): void {
+  if (peer.timers.sentLastMinuteHandshake) return;
+  const kp = peer.keypairs.current;
+  if (kp?.isInitiator && now - kp.created > REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS) {
+    peer.timers.sentLastMinuteHandshake = true;
+    ctx.startHandshake(peer, now, false);
+  }
+}
+
+/** The IP packet inside a decrypted plaintext, without padding; undefined if malformed. */
+export function innerPacket(plaintext: Uint8Array): Uint8Array | undefined {
+  const v = plaintext[0]! >> 4;
+  if (v === 4) {
+    if (plaintext.length < 20) return undefined;
+    const len = (plaintext[2]! << 8) | plaintext[3]!;
+    return len < 20 || len > plaintext.length ? undefined : plaintext.subarray(0, len);
+  }
+  if (v === 6) {
+    if (plaintext.length < 40) return undefined;
+    const len = ((plaintext[4]! << 8) | plaintext[5]!) + 40;
+    return len > plaintext.length ? undefined : plaintext.subarray(0, len);
+  }
+  return undefined;
+}
+
+/** A transport message arrived. */
+export function handleTransport(ctx: CoreContext, from: SockAddr, bytes: Uint8Array, now: number): void {
+  const h = decodeTransportHeader(bytes);
+  if (!h || h.counter === undefined) return;
+  const entry = ctx.index.get(h.receiver);
+  if (!entry || !('keypair' in entry)) return;
+  const { peer, keypair: kp } = entry;
+  if (kp.expired(now)) return;
+  const plaintext = aeadOpen(kp.recvKey, h.counter, h.encrypted);
+  if (!plaintext) return;
+  if (!kp.replay.validate(h.counter)) return;
+  if (peer.roamTo(from, Number(ctx.wallNs(now) / 1_000_000_000n))) ctx.endpointChanged(peer);
+  const confirmation = peer.keypairs.receivedWith(kp);
+  if (confirmation.confirmed) {
+    for (const d of confirmation.dropped) {
+      ctx.index.delete(d.localIndex);
+      d.wipe();
+    }
+    peer.timers.handshakeComplete();
+    peer.lastHandshakeNs = ctx.wallNs(now);
+    ctx.keypairsChanged(peer);
+    sendStaged(ctx, peer, now);
+  }
+  keepKeyFreshReceiving(ctx, peer, now);
+  peer.timers.anyAuthenticatedPacketTraversal(now);
+  peer.timers.anyAuthenticatedPacketReceived();
+  peer.rxBytes += bytes.length;
+  ctx.touch(peer);
+  if (plaintext.length === 0) {
+    ctx.log('verbose', `${peer} - Receiving keepalive packet`);
+    return;
+  }
+  peer.timers.dataReceived(now);
+  const packet = innerPacket(plaintext);
+  if (!packet) {
+    ctx.log('verbose', `${peer} - Packet with invalid IP version or length`);
+    return;
+  }
+  if (ctx.allowedIPs.lookupSource(packet) !== peer) {
+    ctx.log('verbose', `${peer} - Packet with disallowed source address`);
+    return;
+  }
+  ctx.emit({ type: 'writeTun', bytes: packet, peer: peer.publicKey });
+}
+
+/** Erases all keys and staged packets of a peer (zeroKeyMaterial, key changes, removal). */
+export function zeroAndFlush(ctx: CoreContext, peer: PeerState): void {
+  for (const kp of peer.keypairs.clear()) {
+    ctx.index.delete(kp.localIndex);
+    kp.wipe();
+  }
+  dropInitiations(ctx, peer);
+  peer.responding = undefined;
+  peer.staged = [];
+  ctx.keypairsChanged(peer);
+}
