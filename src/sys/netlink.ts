@@ -1,0 +1,154 @@
+// AF_NETLINK sockets through koffi (socket(7), netlink(7)): open and bind with a kernel-chosen
+// port id, send one message to the kernel, receive one datagram, close. Also the interface
+// name/index lookups (if_nametoindex(3)) the WireGuard backend needs for IPv6 scopes.
+//
+// Calls are synchronous: the kernel answers netlink requests in the caller's context, so a
+// receive waits only for work already queued; SO_RCVTIMEO bounds it anyway.
+
+import { check, errno, libc, SysError } from './libc.js';
+
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_GENERIC = 16;
+
+const SOCK_RAW = 3;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
+const SOL_NETLINK = 270;
+/** Keep ACKs short: do not echo the whole request back in an NLMSG_ERROR. */
+const NETLINK_CAP_ACK = 10;
+const MSG_TRUNC = 0x20;
+const EINTR = 4;
+const EMSGSIZE = 90;
+/** struct sockaddr_nl: u16 family, u16 pad, u32 pid, u32 groups. */
+const SOCKADDR_NL_LEN = 12;
+const IF_NAMESIZE = 16;
+/** Socket structures hold integers in host byte order. */
+const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+interface Fns {
+  socket: (domain: number, type: number, protocol: number) => number;
+  bind: (fd: number, addr: Uint8Array, len: number) => number;
+  getsockname: (fd: number, addr: Uint8Array, len: number[]) => number;
+  setsockopt: (fd: number, level: number, name: number, val: Uint8Array, len: number) => number;
+  sendto: (fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number;
+  recv: (fd: number, buf: Uint8Array, len: number, flags: number) => number;
+  close: (fd: number) => number;
+  if_nametoindex: (name: string) => number;
+  if_indextoname: (index: number, buf: Uint8Array) => unknown;
+}
+
+let fns: Fns | undefined;
+
+function f(): Fns {
+  if (fns) return fns;
+  const lib = libc();
+  fns = {
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    bind: lib.func('int bind(int fd, const void *addr, uint32_t len)'),
+    getsockname: lib.func('int getsockname(int fd, void *addr, _Inout_ uint32_t *len)'),
+    setsockopt: lib.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)'),
+    sendto: lib.func(
+      'intptr_t sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t alen)',
+    ),
+    recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
+    close: lib.func('int close(int fd)'),
+    if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
+    if_indextoname: lib.func('void *if_indextoname(unsigned int index, void *buf)'),
+  } as Fns;
+  return fns;
+}
+
+function sockaddrNl(pid: number): Uint8Array {
+  const sa = new Uint8Array(SOCKADDR_NL_LEN);
+  const v = new DataView(sa.buffer);
+  v.setUint16(0, AF_NETLINK, LE);
+  v.setUint32(4, pid, LE);
+  return sa;
+}
+
+/** Retries a call interrupted by a signal (EINTR), as blocking socket code must. */
+function retrying(name: string, call: () => number): number {
+  for (;;) {
+    const r = Number(call());
+    if (r !== -1) return r;
+    const e = errno();
+    if (e !== EINTR) throw new SysError(name, e);
+  }
+}
+
+export class NetlinkSocket {
+  readonly fd: number;
+  /** The port id the kernel assigned at bind time; replies are addressed to it. */
+  readonly portId: number;
+  private closed = false;
+
+  private constructor(fd: number, portId: number) {
+    this.fd = fd;
+    this.portId = portId;
+  }
+
+  /** socket(AF_NETLINK, SOCK_RAW, protocol) bound to a kernel-chosen port id. */
+  static open(protocol: number, opts: { recvTimeoutMs?: number } = {}): NetlinkSocket {
+    const fn = f();
+    const fd = check('socket', fn.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
+    try {
+      check('bind', fn.bind(fd, sockaddrNl(0), SOCKADDR_NL_LEN));
+      const sa = new Uint8Array(SOCKADDR_NL_LEN);
+      const len = [SOCKADDR_NL_LEN];
+      check('getsockname', fn.getsockname(fd, sa, len));
+      const portId = new DataView(sa.buffer).getUint32(4, LE);
+      // Best effort: older kernels lack NETLINK_CAP_ACK and then echo requests in ACKs.
+      fn.setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, new Uint8Array(new Uint32Array([1]).buffer), 4);
+      const ms = opts.recvTimeoutMs ?? 30_000;
+      const tv = new Uint8Array(16); // struct timeval { long tv_sec; long tv_usec; } on LP64
+      const tvv = new DataView(tv.buffer);
+      tvv.setBigInt64(0, BigInt(Math.floor(ms / 1000)), LE);
+      tvv.setBigInt64(8, BigInt((ms % 1000) * 1000), LE);
+      check('setsockopt', fn.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, tv.length));
+      return new NetlinkSocket(fd, portId);
+    } catch (e) {
+      fn.close(fd);
+      throw e;
+    }
+  }
+
+  /** Sends one complete message to the kernel (port id 0). */
+  send(msg: Uint8Array): void {
+    const n = retrying('sendto', () =>
+      f().sendto(this.fd, msg, msg.length, 0, sockaddrNl(0), SOCKADDR_NL_LEN),
+    );
+    if (n !== msg.length) throw new SysError('sendto', EMSGSIZE);
+  }
+
+  /**
+   * Receives one datagram into `buf` and returns the part that holds it. A datagram larger
+   * than `buf` would lose its tail, so it is an error (EMSGSIZE) rather than a short read.
+   */
+  recv(buf: Uint8Array): Uint8Array {
+    const n = retrying('recv', () => f().recv(this.fd, buf, buf.length, MSG_TRUNC));
+    if (n > buf.length) throw new SysError('recv', EMSGSIZE);
+    return buf.subarray(0, n);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    f().close(this.fd);
+  }
+}
+
+/** if_nametoindex(3): 0 when there is no such interface. */
+export function ifNameToIndex(name: string): number {
+  return f().if_nametoindex(name) >>> 0;
+}
+
+/** if_indextoname(3): undefined when there is no such interface. */
+export function ifIndexToName(index: number): string | undefined {
+  const buf = new Uint8Array(IF_NAMESIZE);
+  const r = f().if_indextoname(index >>> 0, buf);
+  if (r === null) return undefined;
+  const nul = buf.indexOf(0);
+  return new TextDecoder().decode(buf.subarray(0, nul < 0 ? buf.length : nul));
+}
