@@ -59,7 +59,7 @@ export function packetFromTun(ctx: CoreContext, packet: Uint8Array, now: number)
 export function sendStaged(ctx: CoreContext, peer: PeerState, now: number): void {
   if (peer.staged.length === 0) return;
   const kp = peer.keypairs.current;
-  if (!kp || !kp.canSend(now)) {
+  if (!kp?.canSend(now)) {
     ctx.startHandshake(peer, now, false);
     return;
   }
