@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { allocNative, EAGAIN, freeNative, POLLERR, POLLIN, PollSet } from '../../../src/sys/native.js';
+import { isLinkGone, TunDevice, tunRead, tunReadBatch, tunWrite, validIfname } from '../../../src/sys/tun.js';
+import { MsgBatch, UdpSocket } from '../../../src/sys/udp.js';
+import { isRoot, need } from '../../lib/run.js';
+import { addNetns, deleteNetns, inNetns, ip, nsName } from './netns.js';
+
+const NS = nsName('tun');
+
+before(() => {
+  if (isRoot) addNetns(NS);
+});
+after(() => {
+  if (isRoot) deleteNetns(NS);
+});
+
+/** IPv4 header checksum (RFC 791). */
+function ipChecksum(b: Uint8Array, off: number): number {
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (b[off + i]! << 8) | b[off + i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
+}
+
+/** An IPv4/UDP packet (UDP checksum 0 = none, allowed for IPv4). */
+function udp4(src: number[], sport: number, dst: number[], dport: number, payload: Uint8Array): Uint8Array {
+  const p = new Uint8Array(28 + payload.length);
+  const v = new DataView(p.buffer);
+  p[0] = 0x45;
+  v.setUint16(2, p.length);
+  p[8] = 64;
+  p[9] = 17;
+  p.set(src, 12);
+  p.set(dst, 16);
+  v.setUint16(10, ipChecksum(p, 0));
+  v.setUint16(20, sport);
+  v.setUint16(22, dport);
+  v.setUint16(24, 8 + payload.length);
+  p.set(payload, 28);
+  return p;
+}
+
+function waitReadable(fd: number, ms: number): number {
+  const ps = new PollSet([{ fd, events: POLLIN }]);
+  try {
+    ps.wait(ms);
+    return ps.revents(0);
+  } finally {
+    ps.free();
+  }
+}
+
+test('interface names are checked as the kernel does', () => {
+  assert.equal(validIfname('wg0'), true);
+  assert.equal(validIfname('a'.repeat(15)), true);
+  assert.equal(validIfname('a'.repeat(16)), false);
+  assert.equal(validIfname(''), false);
+  assert.equal(validIfname('a/b'), false);
+  assert.equal(validIfname('a b'), false);
+  assert.throws(() => TunDevice.open('bad/name'), /Invalid argument/);
+});
+
+test('MTU, up/down and ifindex by ioctl match what `ip` reports', (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const tun = inNetns(NS, () => TunDevice.open('dptun0'));
+  try {
+    tun.mtu = 1380;
+    assert.equal(tun.mtu, 1380);
+    const link = JSON.parse(ip(NS, '-j', 'link', 'show', 'dptun0'))[0];
+    assert.equal(link.mtu, 1380);
+    assert.equal(link.ifindex, tun.ifindex);
+    assert.ok(!link.flags.includes('UP'));
+    tun.up = true;
+    assert.equal(tun.up, true);
+    assert.ok(JSON.parse(ip(NS, '-j', 'link', 'show', 'dptun0'))[0].flags.includes('UP'));
+    tun.up = false;
+    assert.ok(!JSON.parse(ip(NS, '-j', 'link', 'show', 'dptun0'))[0].flags.includes('UP'));
+    assert.throws(() => {
+      tun.mtu = 40;
+    }, RangeError);
+  } finally {
+    tun.close();
+  }
+  assert.throws(
+    () => ip(NS, 'link', 'show', 'dptun0'),
+    /does not exist/,
+    'closing the last queue deletes it',
+  );
+});
+
+test('a packet routed into the TUN is read from it, and a packet written to it is delivered', (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const { tun, sock } = inNetns(NS, () => ({
+    tun: TunDevice.open('dptun1'),
+    sock: UdpSocket.open({ port: 0 }),
+  }));
+  const mem = allocNative(2048);
+  const batch = new MsgBatch(4, 2048, sock.family);
+  try {
+    tun.mtu = 1420;
+    tun.up = true;
+    ip(NS, 'addr', 'add', '10.9.0.1/24', 'dev', 'dptun1');
+    const fd = tun.queues[0]!;
+    // Out through the TUN: a datagram to 10.9.0.2 routes via dptun1.
+    const payload = new TextEncoder().encode('through the tunnel');
+    mem.bytes.set(payload, 0);
+    assert.equal(
+      sock.sendTo(
+        { family: 4, address: Uint8Array.of(10, 9, 0, 2), port: 9999, scopeId: 0 },
+        mem.addr,
+        payload.length,
+      ),
+      payload.length,
+    );
+    let pkt: Uint8Array | undefined;
+    for (let i = 0; i < 20 && !pkt; i++) {
+      assert.ok(waitReadable(fd, 1000) & POLLIN, 'TUN readable');
+      const n = tunRead(fd, mem.addr, 2048);
+      if (n <= 0) continue;
+      const p = mem.bytes.slice(0, n);
+      if (p[0]! >> 4 === 4 && p[9] === 17 && p[19] === 2) pkt = p; // skip IPv6 router solicitations etc.
+    }
+    assert.ok(pkt, 'the UDP packet came out of the TUN');
+    assert.deepEqual([...pkt.subarray(16, 20)], [10, 9, 0, 2]);
+    assert.equal(new DataView(pkt.buffer).getUint16(22), 9999);
+    assert.equal(Buffer.from(pkt.subarray(28)).toString(), 'through the tunnel');
+    // In through the TUN: a datagram from 10.9.0.2 to our socket's port at 10.9.0.1.
+    const back = udp4([10, 9, 0, 2], 7777, [10, 9, 0, 1], sock.port, new TextEncoder().encode('reply'));
+    mem.bytes.set(back, 0);
+    assert.equal(tunWrite(fd, mem.addr, back.length), back.length);
+    let got = -EAGAIN;
+    for (let i = 0; i < 100 && got === -EAGAIN; i++) {
+      waitReadable(sock.fd, 20);
+      got = batch.recv(sock.fd);
+    }
+    assert.equal(got, 1);
+    assert.equal(
+      Buffer.from(
+        batch.bytes.subarray(batch.slotOffset(0), batch.slotOffset(0) + batch.length(0)),
+      ).toString(),
+      'reply',
+    );
+    assert.equal(batch.source(0)!.port, 7777);
+    // Batch reads stop at the first empty read.
+    const lens = new Int32Array(8);
+    while (tunRead(fd, mem.addr, 2048) > 0);
+    assert.equal(tunReadBatch(fd, mem.addr, 256, 256, 8, lens), -EAGAIN);
+  } finally {
+    batch.free();
+    freeNative(mem);
+    sock.close();
+    tun.close();
+  }
+});
+
+test('multi-queue: each queue is its own fd, and flows spread over them', (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const { tun, sock } = inNetns(NS, () => ({
+    tun: TunDevice.open('dptun2', 2),
+    sock: UdpSocket.open({ port: 0 }),
+  }));
+  const mem = allocNative(2048);
+  try {
+    assert.equal(tun.queues.length, 2);
+    tun.up = true;
+    ip(NS, 'addr', 'add', '10.9.2.1/24', 'dev', 'dptun2');
+    const seen = new Set<number>();
+    for (let port = 1000; port < 1064; port++) {
+      assert.equal(
+        sock.sendTo({ family: 4, address: Uint8Array.of(10, 9, 2, 2), port, scopeId: 0 }, mem.addr, 1),
+        1,
+      );
+    }
+    let total = 0;
+    for (let round = 0; round < 50 && total < 64; round++) {
+      for (const [q, fd] of tun.queues.entries()) {
+        for (;;) {
+          const n = tunRead(fd, mem.addr, 2048);
+          if (n <= 0) break;
+          if (mem.bytes[0]! >> 4 === 4 && mem.bytes[9] === 17) {
+            total++;
+            seen.add(q);
+          }
+        }
+      }
+      if (total < 64) waitReadable(tun.queues[0]!, 20);
+    }
+    assert.equal(total, 64);
+    assert.deepEqual([...seen].sort(), [0, 1], '64 flows should use both queues');
+  } finally {
+    freeNative(mem);
+    sock.close();
+    tun.close();
+  }
+});
+
+test('deleting the link makes its queue report POLLERR and EBADFD (link gone)', (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const tun = inNetns(NS, () => TunDevice.open('dptun3'));
+  const mem = allocNative(2048);
+  try {
+    const fd = tun.queues[0]!;
+    assert.equal(tunRead(fd, mem.addr, 2048), -EAGAIN);
+    assert.equal(isLinkGone(-EAGAIN), false);
+    ip(NS, 'link', 'del', 'dptun3');
+    assert.ok(waitReadable(fd, 1000) & POLLERR);
+    const r = tunRead(fd, mem.addr, 2048);
+    assert.equal(isLinkGone(r), true, `read returned ${r}`);
+  } finally {
+    freeNative(mem);
+    tun.close();
+  }
+});
