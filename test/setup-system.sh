@@ -10,6 +10,7 @@ declare -A NEED=(
   [wg-quick]=wireguard-tools
   [wireguard-go]=wireguard-go
   [iperf3]=iperf3
+  [ping]=iputils-ping
   [ncat]=ncat
   [iptables]=iptables
   [qemu-system-x86_64]=qemu-system-x86
