@@ -2,6 +2,7 @@
 // reply and records every `set` request verbatim (wg-compat section 8). It is how the tests see
 // exactly what stock `wg` sends for a command, and how they feed any client crafted replies.
 
+import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -9,12 +10,19 @@ import { join } from 'node:path';
 export const UAPI_DIR = '/var/run/wireguard';
 
 export interface FakeUapiOptions {
-  /** Reply to `get=1`, without the final empty line. Default: `errno=0`. */
+  /**
+   * Reply to `get=1`, without the final empty line. Default: `errno=0`. `{{NOW}}`, `{{NOW+n}}`
+   * and `{{NOW-n}}` become the Unix second at the time of the request (see expandNow).
+   */
   getReply?: string;
   /** Reply to `set=1`, without the final empty line. Default: `errno=0`. */
   setReply?: string;
   /** Full control: given each request's text (up to and including the blank line), return raw bytes to send, or null to close. */
   raw?: (request: string) => string | Buffer | null;
+  /** Never answer: keep the connection open and silent (a hung daemon). */
+  hang?: boolean;
+  /** Close the connection after sending each reply (a daemon that exits, or a truncated reply). */
+  closeAfterReply?: boolean;
 }
 
 export interface FakeUapi {
@@ -47,13 +55,18 @@ export async function startFakeUapi(name: string, options: FakeUapiOptions = {})
         const req = buf.slice(0, end + 2);
         buf = buf.slice(end + 2);
         requests.push(req);
+        if (options.hang) continue;
         let reply: string | Buffer | null;
         if (options.raw) reply = options.raw(req);
-        else if (req.startsWith('get=1\n')) reply = `${options.getReply ?? 'errno=0'}\n\n`;
+        else if (req.startsWith('get=1\n')) reply = `${expandNow(options.getReply ?? 'errno=0')}\n\n`;
         else if (req.startsWith('set=1\n')) reply = `${options.setReply ?? 'errno=0'}\n\n`;
         else reply = null;
         if (reply === null) {
           sock.destroy();
+          return;
+        }
+        if (options.closeAfterReply) {
+          sock.end(reply);
           return;
         }
         sock.write(reply);
@@ -76,4 +89,123 @@ export async function startFakeUapi(name: string, options: FakeUapiOptions = {})
       rmSync(path, { force: true });
     },
   };
+}
+
+/**
+ * Runs a command without blocking this process's event loop, so that fake servers started here
+ * can answer it (spawnSync would deadlock them). Kills it after `timeoutMs`.
+ */
+export function runAsync(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<{
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({
+        status,
+        signal,
+        stdout: Buffer.concat(out).toString('latin1'),
+        stderr: Buffer.concat(err).toString('latin1'),
+        ms: performance.now() - started,
+      });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Replaces `{{NOW}}`, `{{NOW+n}}`, `{{NOW-n}}` with the current Unix second (plus or minus n). */
+export function expandNow(text: string, now: bigint = BigInt(Math.floor(Date.now() / 1000))): string {
+  return text.replace(/\{\{NOW(?:([+-])([0-9]+))?\}\}/g, (_m, sign?: string, n?: string) => {
+    if (!sign || !n) return String(now);
+    return String(sign === '+' ? now + BigInt(n) : now - BigInt(n));
+  });
+}
+
+export interface IsolatedDevice {
+  name: string;
+  options: Omit<FakeUapiOptions, 'raw'>;
+}
+
+export interface IsolatedCommand {
+  cmd: string;
+  args: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface IsolatedResult {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * Runs commands against fake UAPI servers in a private mount namespace whose
+ * /var/run/wireguard is an empty tmpfs, so that `show all` and listing see exactly these
+ * devices, whatever else runs on the machine. Each pair runs back to back; with `sameSecond`,
+ * a pair starts just after a second boundary and is repeated (up to 5 times) until both ran
+ * within one wall-clock second, so that "ago" texts are comparable.
+ * Needs root and unshare(1).
+ */
+export async function runIsolated(
+  devices: IsolatedDevice[],
+  pairs: Array<[IsolatedCommand, IsolatedCommand]>,
+  opts: { timeoutMs?: number; sameSecond?: boolean } = {},
+): Promise<Array<[IsolatedResult, IsolatedResult]>> {
+  const self = new URL(import.meta.url).pathname;
+  const code = `
+    import { startFakeUapi, runAsync } from ${JSON.stringify(self)};
+    const spec = JSON.parse(process.env.WGM_ISOLATED_SPEC);
+    for (const d of spec.devices) await startFakeUapi(d.name, d.options);
+    const sec = () => Math.floor(Date.now() / 1000);
+    const run = (c) => runAsync(c.cmd, c.args, { env: { ...process.env, WGM_ISOLATED_SPEC: '', ...(c.env ?? {}) }, timeoutMs: c.timeoutMs });
+    const out = [];
+    const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10));
+    for (const [a, b] of spec.pairs) {
+      let ra, rb;
+      for (let i = 0; i < 5; i++) {
+        if (spec.sameSecond) await nextSecond();
+        const s0 = sec();
+        ra = await run(a);
+        rb = await run(b);
+        if (!spec.sameSecond || sec() === s0) break;
+      }
+      out.push([ra, rb]);
+    }
+    process.stdout.write(JSON.stringify(out));
+    process.exit(0);
+  `;
+  const script = `mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 tmpfs /run/wireguard && exec ${JSON.stringify(process.execPath)} --input-type=module -e "$WGM_ISOLATED_CODE"`;
+  const r = await runAsync('unshare', ['-m', 'sh', '-c', script], {
+    env: {
+      ...process.env,
+      WGM_ISOLATED_SPEC: JSON.stringify({ devices, pairs, sameSecond: opts.sameSecond === true }),
+      WGM_ISOLATED_CODE: code,
+    },
+    timeoutMs: opts.timeoutMs ?? 120_000,
+  });
+  if (r.status !== 0) throw new Error(`isolated run failed (${r.status} ${r.signal}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as Array<[IsolatedResult, IsolatedResult]>;
 }
