@@ -88,6 +88,7 @@ export function expectedSet(device: Device, mode: 'setconf' | 'set'): Req {
 
 export interface WgResult {
   status: number | null;
+  stdout: string;
   stderr: string;
   /** The set requests the fake server received during this run. */
   sets: string[];
@@ -116,10 +117,12 @@ export class WgOracle {
     const before = this.uapi.requests.length;
     const child = spawn('wg', [verb, this.uapi.name, ...args], {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks: Buffer[] = [];
+    const outChunks: Buffer[] = [];
     child.stderr.on('data', (d: Buffer) => chunks.push(d));
+    child.stdout.on('data', (d: Buffer) => outChunks.push(d));
     const status = await new Promise<number | null>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
@@ -132,7 +135,8 @@ export class WgOracle {
       });
     });
     const sets = this.uapi.requests.slice(before).filter((r) => r.startsWith('set=1\n'));
-    return { status, stderr: Buffer.concat(chunks).toString('utf8'), sets };
+    const stdout = Buffer.concat(outChunks).toString('utf8');
+    return { status, stdout, stderr: Buffer.concat(chunks).toString('utf8'), sets };
   }
 
   close(): Promise<void> {
