@@ -13,6 +13,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { MessageBuilder } from '../../src/backend/netlink/attrs.js';
 import { encodeGetDevice } from '../../src/backend/netlink/device-get.js';
+import type { NetlinkError } from '../../src/backend/netlink/errors.js';
 import { encodeGetFamily, resolveFamily } from '../../src/backend/netlink/family.js';
 import { kernelGet, kernelList, kernelSet, kernelStatus } from '../../src/backend/netlink/index.js';
 import { encodeGetLinks } from '../../src/backend/netlink/links.js';
@@ -125,12 +126,18 @@ function capture(
     sock.send(request);
     const datagrams: string[] = [];
     const buf = new Uint8Array(recvSize);
+    let errno = 0;
     for (let i = 0; i < 100_000; i++) {
       const d = sock.recv(buf);
       datagrams.push(hex(d));
-      if (readReply(d, seq, sock.portId, () => {})) break;
+      try {
+        if (readReply(d, seq, sock.portId, () => {})) break;
+      } catch (e) {
+        errno = (e as NetlinkError).errno;
+        break;
+      }
     }
-    return { familyId, request: hex(request), recvSize, datagrams };
+    return { familyId, request: hex(request), recvSize, datagrams, errno };
   } finally {
     sock.close();
   }
