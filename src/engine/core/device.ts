@@ -46,7 +46,14 @@ import {
 import type { PeerState } from './peer.js';
 import { RateLimiter } from './ratelimit.js';
 import { jitterFrom, type TimerName } from './timers.js';
-import { handleTransport, packetFromTun, sendKeepalive, zeroAndFlush } from './transport.js';
+import {
+  afterReceive,
+  handleTransport,
+  packetFromTun,
+  sendKeepalive,
+  transportSent,
+  zeroAndFlush,
+} from './transport.js';
 
 export interface CoreOptions {
   /** Wall time in ns since the Unix epoch at core time 0 (for TAI64N and latest-handshake). */
@@ -148,6 +155,38 @@ export class Core implements CoreContext {
     return this.run(now, false, () => {
       const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
       if (peer) sendInitiation(this, peer, now, options);
+    });
+  }
+
+  /**
+   * For a data plane that opens transport messages itself: one message authenticated under
+   * our index `localIndex` and passed its own replay check. The core does roaming, key
+   * confirmation, rekey and keepalive timers and counters (delivery stays with the data plane).
+   * `datagramLength` is the whole UDP payload; `isKeepalive` when the plaintext was empty.
+   */
+  transportReceived(
+    localIndex: number,
+    from: SockAddr,
+    datagramLength: number,
+    isKeepalive: boolean,
+    now: number,
+  ): Action[] {
+    return this.run(now, false, () => {
+      const entry = this.index.get(localIndex);
+      if (entry && 'keypair' in entry && !entry.keypair.expired(now))
+        afterReceive(this, entry.peer, entry.keypair, from, datagramLength, isKeepalive, now);
+    });
+  }
+
+  /**
+   * For a data plane that seals transport messages itself (reserving counters from the
+   * keypair's shared cell): it sent messages totalling `bytes` to `peerKey`, `dataPackets` of
+   * them with data (the rest keepalives).
+   */
+  transportSent(peerKey: Key, bytes: number, dataPackets: number, now: number): Action[] {
+    return this.run(now, false, () => {
+      const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+      if (peer) transportSent(this, peer, bytes, dataPackets, now);
     });
   }
 

@@ -74,13 +74,31 @@ export function sendStaged(ctx: CoreContext, peer: PeerState, now: number): void
     const bytes = sealTransport(kp, plaintext, ctx.mtu);
     if (!bytes) break;
     peer.staged.shift();
-    peer.timers.anyAuthenticatedPacketTraversal(now);
-    peer.timers.anyAuthenticatedPacketSent();
-    if (plaintext.length > 0) peer.timers.dataSent(now);
-    peer.txBytes += bytes.length;
     ctx.emit({ type: 'send', to: target, bytes, peer: peer.publicKey });
+    noteSent(peer, bytes.length, plaintext.length === 0, now);
   }
   if (peer.staged.length > 0) ctx.startHandshake(peer, now, false);
+  keepKeyFreshSending(ctx, peer, now);
+  ctx.touch(peer);
+}
+
+/** The timer and counter rules for one transport message sent (by the core or a data plane). */
+function noteSent(peer: PeerState, length: number, isKeepalive: boolean, now: number): void {
+  peer.timers.anyAuthenticatedPacketTraversal(now);
+  peer.timers.anyAuthenticatedPacketSent();
+  if (!isKeepalive) peer.timers.dataSent(now);
+  peer.txBytes += length;
+}
+
+/** A data plane sent `count` transport messages of `bytes` in total for `peer`. */
+export function transportSent(
+  ctx: CoreContext,
+  peer: PeerState,
+  bytes: number,
+  dataPackets: number,
+  now: number,
+): void {
+  noteSent(peer, bytes, dataPackets === 0, now);
   keepKeyFreshSending(ctx, peer, now);
   ctx.touch(peer);
 }
@@ -139,6 +157,36 @@ export function handleTransport(ctx: CoreContext, from: SockAddr, bytes: Uint8Ar
   const plaintext = aeadOpen(kp.recvKey, h.counter, h.encrypted);
   if (!plaintext) return;
   if (!kp.replay.validate(h.counter)) return;
+  afterReceive(ctx, peer, kp, from, bytes.length, plaintext.length === 0, now);
+  if (plaintext.length === 0) {
+    ctx.log('verbose', `${peer} - Receiving keepalive packet`);
+    return;
+  }
+  const packet = innerPacket(plaintext);
+  if (!packet) {
+    ctx.log('verbose', `${peer} - Packet with invalid IP version or length`);
+    return;
+  }
+  if (ctx.allowedIPs.lookupSource(packet) !== peer) {
+    ctx.log('verbose', `${peer} - Packet with disallowed source address`);
+    return;
+  }
+  ctx.emit({ type: 'writeTun', bytes: packet, peer: peer.publicKey });
+}
+
+/**
+ * What follows an authenticated, non-replayed transport message, whoever opened it: roaming,
+ * key confirmation, the receive-side rekey rule, timers and counters.
+ */
+export function afterReceive(
+  ctx: CoreContext,
+  peer: PeerState,
+  kp: Keypair,
+  from: SockAddr,
+  length: number,
+  isKeepalive: boolean,
+  now: number,
+): void {
   if (peer.roamTo(from, Number(ctx.wallNs(now) / 1_000_000_000n))) ctx.endpointChanged(peer);
   const confirmation = peer.keypairs.receivedWith(kp);
   if (confirmation.confirmed) {
@@ -154,23 +202,9 @@ export function handleTransport(ctx: CoreContext, from: SockAddr, bytes: Uint8Ar
   keepKeyFreshReceiving(ctx, peer, now);
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketReceived();
-  peer.rxBytes += bytes.length;
+  peer.rxBytes += length;
+  if (!isKeepalive) peer.timers.dataReceived(now);
   ctx.touch(peer);
-  if (plaintext.length === 0) {
-    ctx.log('verbose', `${peer} - Receiving keepalive packet`);
-    return;
-  }
-  peer.timers.dataReceived(now);
-  const packet = innerPacket(plaintext);
-  if (!packet) {
-    ctx.log('verbose', `${peer} - Packet with invalid IP version or length`);
-    return;
-  }
-  if (ctx.allowedIPs.lookupSource(packet) !== peer) {
-    ctx.log('verbose', `${peer} - Packet with disallowed source address`);
-    return;
-  }
-  ctx.emit({ type: 'writeTun', bytes: packet, peer: peer.publicKey });
 }
 
 /** Erases all keys and staged packets of a peer (zeroKeyMaterial, key changes, removal). */

@@ -1,0 +1,161 @@
+// Unit tests of the core's small parts: keypair rotation, timers, cookies, addresses, the rate
+// limiter, padding and the inner-packet check.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { publicKeyOf } from '../../../../src/crypto/x25519.js';
+import { addrKey, cookieSource, ipBytes, rateLimitKey } from '../../../../src/engine/core/addr.js';
+import { COOKIE_REFRESH_TIME_MS } from '../../../../src/engine/core/constants.js';
+import { CookieChecker, CookieGenerator } from '../../../../src/engine/core/cookie.js';
+import { Keypair, KeypairSet } from '../../../../src/engine/core/keypair.js';
+import { encodeInitiation } from '../../../../src/engine/core/messages.js';
+import { RateLimiter } from '../../../../src/engine/core/ratelimit.js';
+import { PeerTimers } from '../../../../src/engine/core/timers.js';
+import { innerPacket, paddedLength } from '../../../../src/engine/core/transport.js';
+import { seededRandom, sock } from './sim.js';
+
+const kp = (i: number, initiator: boolean) =>
+  new Keypair(new Uint8Array(32).fill(i), new Uint8Array(32).fill(i), i, 100 + i, 0, initiator);
+
+test('keypair rotation: initiator installs as current, responder as next until confirmed', () => {
+  const s = new KeypairSet();
+  const k1 = kp(1, true);
+  assert.deepEqual(s.install(k1), []);
+  assert.equal(s.current, k1);
+  const k2 = kp(2, false);
+  assert.deepEqual(s.install(k2), []);
+  assert.equal(s.next, k2);
+  assert.equal(s.current, k1, 'the responder never sends with next');
+  assert.equal(s.receivedWith(k1).confirmed, false);
+  const c = s.receivedWith(k2);
+  assert.equal(c.confirmed, true);
+  assert.deepEqual([s.current, s.previous, s.next], [k2, k1, undefined]);
+  const k3 = kp(3, false);
+  assert.deepEqual(s.install(k3), [k1], 'responder: previous goes, next replaced');
+  const k4 = kp(4, true);
+  assert.deepEqual(s.install(k4), [k2], 'initiator with a next: next → previous, current dropped');
+  assert.deepEqual([s.current, s.previous, s.next], [k4, k3, undefined]);
+  assert.deepEqual(s.clear(), [k4, k3]);
+});
+
+test('keypair counters are shared and never reused', () => {
+  const k = kp(1, true);
+  assert.equal(k.takeCounter(), 0);
+  assert.equal(Number(Atomics.add(k.sendCounterCell, 0, 1n)), 1, 'another thread reserves 1');
+  assert.equal(k.takeCounter(), 2);
+  k.sendCounter = 2 ** 53 - 1;
+  assert.equal(k.takeCounter(), 2 ** 53 - 1);
+  assert.equal(k.takeCounter(), undefined);
+  assert.equal(k.canSend(0), false);
+});
+
+test('timers: one-shot deadlines with the paper’s intervals', () => {
+  let pka = 0;
+  const t = new PeerTimers(
+    () => 100,
+    () => pka,
+  );
+  t.handshakeInitiated(1000);
+  assert.equal(t.deadline.retransmitHandshake, 1000 + 5000 + 100);
+  t.dataSent(2000);
+  t.dataSent(3000);
+  assert.equal(t.deadline.newHandshake, 2000 + 15_000 + 100, 'not pushed back by more data');
+  t.anyAuthenticatedPacketReceived();
+  assert.equal(t.deadline.newHandshake, undefined);
+  t.dataReceived(4000);
+  t.dataReceived(4500);
+  assert.equal(t.deadline.sendKeepalive, 14_000);
+  assert.equal(t.needAnotherKeepalive, true);
+  assert.deepEqual(t.due(14_000), ['retransmitHandshake', 'sendKeepalive']);
+  assert.deepEqual(t.due(14_000), [], 'one-shot');
+  t.keepaliveFired(14_000);
+  assert.equal(t.deadline.sendKeepalive, 24_000);
+  t.anyAuthenticatedPacketTraversal(0);
+  assert.equal(t.deadline.persistentKeepalive, undefined, 'off');
+  pka = 25;
+  t.anyAuthenticatedPacketTraversal(30_000);
+  assert.equal(t.deadline.persistentKeepalive, 55_000);
+  t.sessionDerived(0);
+  t.scheduleZeroing(1);
+  assert.equal(t.deadline.zeroKeyMaterial, 540_000, 'not moved when pending');
+  assert.equal(t.next(), 24_000);
+});
+
+test('cookies: generator and checker agree; expiry; bound to the source', () => {
+  const rnd = seededRandom(4);
+  const rPriv = rnd(32);
+  const rPub = publicKeyOf(rPriv);
+  const checker = new CookieChecker(rPub, rnd);
+  const gen = new CookieGenerator(rPub);
+  const msg = encodeInitiation({
+    sender: 42,
+    ephemeral: rnd(32),
+    encryptedStatic: rnd(48),
+    encryptedTimestamp: rnd(28),
+  });
+  const src = cookieSource(sock('192.0.2.1', 1234));
+  gen.addMacs(msg, 'A', 0);
+  assert.equal(checker.checkMac1(msg), true);
+  assert.equal(checker.checkMac2(msg, src, 0), false, 'no cookie yet');
+  const reply = checker.createReply(msg, src, 0);
+  assert.equal(gen.consumeReply(reply, 'A', 10), true);
+  assert.equal(gen.consumeReply(reply, 'A', 10), false, 'one reply per message');
+  gen.addMacs(msg, 'A', 20);
+  assert.equal(checker.checkMac2(msg, src, 20), true);
+  assert.equal(checker.checkMac2(msg, cookieSource(sock('192.0.2.1', 1235)), 20), false, 'other port');
+  gen.addMacs(msg, 'B', 20);
+  assert.equal(checker.checkMac2(msg, src, 20), false, 'no cookie for target B: mac2 is zero');
+  gen.addMacs(msg, 'A', 10 + COOKIE_REFRESH_TIME_MS + 1);
+  assert.equal(checker.checkMac2(msg, src, 20), false, 'an old cookie is not used');
+  assert.equal(checker.checkMac2(msg, src, COOKIE_REFRESH_TIME_MS + 1), false, 'secret expired');
+  msg[10]! ^= 1;
+  assert.equal(checker.checkMac1(msg), false);
+});
+
+test('addresses: IPv6 forms compare equal; cookie source is address ‖ port (big-endian)', () => {
+  const a = { family: 6 as const, address: '2001:db8::1', port: 51820 };
+  const b = { family: 6 as const, address: '2001:0db8:0:0:0:0:0:1', port: 51820 };
+  assert.equal(addrKey(a), addrKey(b));
+  assert.equal(
+    Buffer.from(ipBytes({ family: 6, address: '::ffff:1.2.3.4', port: 0 })!).toString('hex'),
+    '00000000000000000000ffff01020304',
+  );
+  assert.equal(ipBytes({ family: 6, address: '1::2::3', port: 0 }), undefined);
+  assert.equal(ipBytes({ family: 4, address: '1.2.3.256', port: 0 }), undefined);
+  assert.equal(Buffer.from(cookieSource(sock('10.1.2.3', 0x1234))).toString('hex'), '0a0102031234');
+  assert.equal(rateLimitKey({ ...a, address: '2001:db8::ffff' }), rateLimitKey(a), 'IPv6 /64 buckets');
+});
+
+test('rate limiter: burst of 5, then 20 per second', () => {
+  const r = new RateLimiter();
+  let ok = 0;
+  for (let i = 0; i < 10; i++) if (r.allow('x', 0)) ok++;
+  assert.equal(ok, 5);
+  assert.equal(r.allow('x', 49), false);
+  assert.equal(r.allow('x', 50), true);
+  assert.equal(r.allow('y', 50), true, 'per source');
+  r.collect(2000);
+  assert.equal(r.size, 0);
+});
+
+test('padding to 16 within the MTU, and the inner packet length check', () => {
+  assert.equal(paddedLength(0, 1420), 0);
+  assert.equal(paddedLength(1, 1420), 16);
+  assert.equal(paddedLength(1415, 1420), 1420, 'never above the MTU');
+  assert.equal(paddedLength(1420, 1420), 1420);
+  const p = new Uint8Array(48);
+  p[0] = 0x45;
+  p[3] = 28;
+  assert.equal(innerPacket(p)!.length, 28, 'padding removed');
+  p[3] = 60;
+  assert.equal(innerPacket(p), undefined, 'longer than what arrived');
+  const p6 = new Uint8Array(48);
+  p6[0] = 0x60;
+  p6[5] = 8;
+  assert.equal(innerPacket(p6)!.length, 48);
+  p6[5] = 9;
+  assert.equal(innerPacket(p6), undefined, 'IPv6 payload longer than what arrived');
+  assert.equal(innerPacket(p6.subarray(0, 39)), undefined, 'IPv6 shorter than its header');
+  p[0] = 0x10;
+  assert.equal(innerPacket(p), undefined, 'no IP version');
+});
