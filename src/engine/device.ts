@@ -1,0 +1,309 @@
+// One wgm-engine interface: the sans-I/O core (protocol, timers, configuration) fed with real
+// events, and the threaded data plane (TUN and UDP, transport sealing and opening) kept in
+// step with it (mirror.ts).
+//
+//   handshake messages   data plane → core.datagram → actions (send, keypairs, endpoint)
+//   packets, no keypair  data plane 'needKey' → core.packetFromTun (stage, handshake)
+//   transport traffic    counters and activity times polled every POLL_INTERVAL_MS →
+//                        core.transportReceived / transportSent (timers, counters, rekey)
+//   key confirmation     data plane 'confirmed' → core.transportReceived on that keypair
+//   roaming              data plane 'roam' → core.transportReceived from the new address
+//   timers               core wakeAt → setTimeout → core.tick
+//   UAPI get / set       uapi-server.ts → get() / set()
+//
+// The core's clock is the data plane's (monotonic milliseconds), so keypair creation times
+// mean the same to both. Transport messages the core seals itself (keepalives, packets staged
+// during a handshake) go out through the data plane's socket as they are; the core and the
+// workers take nonces from the same counter cell.
+//
+// Counters are exact when read: a get polls the data plane first. Endpoint candidates follow
+// the core's documented rule until selection lands (core/peer.ts: the first candidate, the next
+// one on each unanswered handshake, and always the source of the latest authenticated packet).
+
+import { publicKeyOf } from '../crypto/x25519.js';
+import { type Device, isZeroKey, keysEqual } from '../model/index.js';
+import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
+import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
+import type { Action } from './core/actions.js';
+import { Core } from './core/device.js';
+import { DataPlane } from './dataplane/dataplane.js';
+import type { Logger } from './log.js';
+import { PeerMirror } from './mirror.js';
+import type { SetRequest, UapiDevice } from './uapi-server.js';
+
+/** Kept in step with package.json by test/unit/engine/device.test.ts. */
+export const ENGINE_VERSION = '0.1.0';
+
+/** How often the data plane's counters and activity are handed to the core. */
+export const POLL_INTERVAL_MS = 250;
+/** How often the interface MTU is re-read (wg-quick sets it with `ip link` after start). */
+const MTU_INTERVAL_MS = 1000;
+/** Peers one interface holds unless WGM_ENGINE_MAX_PEERS says otherwise. */
+export const DEFAULT_MAX_PEERS = 4096;
+
+export interface EngineOptions {
+  /** UDP port to start on (0: any); a UAPI set may change it. */
+  port?: number;
+  maxPeers?: number;
+  txThreads?: number;
+  rxThreads?: number;
+}
+
+function maxPeersFromEnv(): number {
+  const v = Number(process.env['WGM_ENGINE_MAX_PEERS']);
+  return Number.isInteger(v) && v > 0 ? v : DEFAULT_MAX_PEERS;
+}
+
+export class EngineDevice implements UapiDevice {
+  readonly ifname: string;
+  readonly ifindex: number;
+  private readonly core: Core;
+  private readonly mirror: PeerMirror;
+  private readonly maxPeers: number;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt: number | undefined;
+  private readonly pollTimer: NodeJS.Timeout;
+  private readonly mtuTimer: NodeJS.Timeout;
+  private mtu: number;
+  private closed = false;
+  private readonly linkGone: (() => void)[] = [];
+  private readonly onClose: (() => void)[] = [];
+
+  private constructor(
+    private readonly dp: DataPlane,
+    private readonly log: Logger,
+    maxPeers: number,
+  ) {
+    this.ifname = dp.tun.name;
+    this.ifindex = dp.ifindex;
+    this.maxPeers = maxPeers;
+    this.mtu = dp.tun.mtu;
+    const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
+    this.core = new Core({ wallEpochNs, mtu: this.mtu });
+    this.mirror = new PeerMirror(dp);
+    dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
+    dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
+    dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
+    dp.on('roam', (slot, from) => this.received(slot, undefined, from));
+    dp.on('linkGone', () => this.fireLinkGone());
+    dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
+    this.pollTimer = setInterval(() => this.pollTraffic(), POLL_INTERVAL_MS);
+    this.mtuTimer = setInterval(() => this.checkMtu(), MTU_INTERVAL_MS);
+  }
+
+  /** Creates the TUN interface `ifname`, binds a UDP port and starts the data plane. */
+  static async open(ifname: string, log: Logger, opts: EngineOptions = {}): Promise<EngineDevice> {
+    const maxPeers = opts.maxPeers ?? maxPeersFromEnv();
+    const dp = await DataPlane.start({
+      tunName: ifname,
+      port: opts.port ?? 0,
+      maxPeers,
+      txThreads: opts.txThreads ?? 1,
+      rxThreads: opts.rxThreads ?? 1,
+    });
+    return new EngineDevice(dp, log, maxPeers);
+  }
+
+  get listenPort(): number {
+    return this.dp.port;
+  }
+
+  onLinkGone(fn: () => void): void {
+    this.linkGone.push(fn);
+  }
+
+  onClosed(fn: () => void): void {
+    this.onClose.push(fn);
+  }
+
+  // ---- UAPI ----
+
+  get(): { device: Device; ext: GetExtensions } {
+    this.pollTraffic();
+    const device = this.core.getDevice();
+    device.listenPort = this.dp.port;
+    // The core counts handshake messages and what it sealed itself; the workers count the rest.
+    for (const peer of device.peers) {
+      const c = peer.publicKey && this.mirror.counters(peer.publicKey);
+      if (!c) continue;
+      peer.rxBytes = (peer.rxBytes ?? 0n) + c.rxBytes;
+      peer.txBytes = (peer.txBytes ?? 0n) + c.txBytes;
+    }
+    return {
+      device,
+      ext: { implementation: `wgm-engine/${ENGINE_VERSION}`, capabilities: [CAPABILITY_MULTI_ENDPOINT] },
+    };
+  }
+
+  async set(req: SetRequest): Promise<number> {
+    const { change } = req;
+    const now = this.dp.now();
+    if (this.peersAfter(change) > this.maxPeers) {
+      this.log.error(`UAPI: more than ${this.maxPeers} peers (WGM_ENGINE_MAX_PEERS)`);
+      return ENOMEM;
+    }
+    // What can fail comes first, so that a failure leaves everything as it was.
+    const oldMark = this.core.getDevice().fwmark ?? 0;
+    if (change.fwmark !== undefined) {
+      this.log.verbose('UAPI: Updating fwmark');
+      try {
+        this.dp.setFwmark(change.fwmark);
+      } catch (e) {
+        this.log.error(`UAPI: failed to update fwmark: ${(e as Error).message}`);
+        return EADDRINUSE;
+      }
+    }
+    if (change.listenPort !== undefined) {
+      this.log.verbose('UAPI: Updating listen port');
+      try {
+        await this.dp.setListenPort(change.listenPort);
+      } catch (e) {
+        this.log.error(`UAPI: failed to set listen_port: ${(e as Error).message}`);
+        if (change.fwmark !== undefined) this.dp.setFwmark(oldMark);
+        return EADDRINUSE;
+      }
+    }
+    this.pollTraffic();
+    this.apply(this.core.configure(change, now));
+    for (const p of req.clearEndpoints) {
+      // `wgm_replace_endpoints=true` with no candidate after it: the peer has no endpoint.
+      const state = p.publicKey && this.core.peers.get(Buffer.from(p.publicKey).toString('hex'));
+      if (state) state.setCandidates([]);
+    }
+    this.mirror.syncDevice(this.core.getDevice());
+    return 0;
+  }
+
+  /** Peers the device would hold after `change` (an upper bound: removals inside it count). */
+  private peersAfter(change: Device): number {
+    const own =
+      change.privateKey && !isZeroKey(change.privateKey) ? publicKeyOf(change.privateKey) : undefined;
+    const fresh = new Set<string>();
+    for (const p of change.peers) {
+      if (!p.publicKey || p.remove || p.updateOnly) continue;
+      if (own && keysEqual(own, p.publicKey)) continue;
+      const k = Buffer.from(p.publicKey).toString('hex');
+      if (change.replacePeers || !this.core.peers.has(k)) fresh.add(k);
+    }
+    return (change.replacePeers ? 0 : this.core.peers.size) + fresh.size;
+  }
+
+  // ---- Events ----
+
+  private received(
+    slot: number,
+    kpSlot: number | undefined,
+    from?: import('../model/index.js').SockAddr,
+  ): void {
+    const p = this.mirror.ofSlot(slot);
+    if (!p) return;
+    const index = kpSlot !== undefined ? this.mirror.indexOfSlot(p, kpSlot) : p.currentIndex;
+    const source = from ?? p.endpoint;
+    if (index === undefined || !source) return;
+    this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()));
+  }
+
+  /** Hands what the workers moved to the core: its timers and counters see all traffic. */
+  private pollTraffic(): void {
+    if (this.closed) return;
+    const now = this.dp.now();
+    for (const t of this.mirror.poll()) {
+      const p = t.peer;
+      const recv = () => {
+        if (t.rxBytes === 0 || p.currentIndex === undefined || !p.endpoint) return;
+        this.apply(this.core.transportReceived(p.currentIndex, p.endpoint, 0, !t.rxData, now));
+      };
+      const send = () => {
+        if (t.txBytes === 0) return;
+        this.apply(this.core.transportSent(p.key, 0, t.txData ? 1 : 0, now));
+      };
+      // In the order they last happened, so that "sent after received" clears the keepalive.
+      if (t.txAt >= t.rxAt) {
+        recv();
+        send();
+      } else {
+        send();
+        recv();
+      }
+    }
+    if (this.wakeAt !== undefined && now >= this.wakeAt) this.tick();
+  }
+
+  private tick(): void {
+    this.wakeAt = undefined;
+    this.apply(this.core.tick(this.dp.now()));
+  }
+
+  private checkMtu(): void {
+    if (this.closed) return;
+    try {
+      const mtu = this.dp.tun.mtu;
+      if (mtu !== this.mtu) {
+        this.mtu = mtu;
+        this.dp.setMtu(mtu);
+        this.log.verbose(`MTU updated: ${mtu}`);
+      }
+    } catch {
+      // The link is going away; linkGone will say so.
+    }
+  }
+
+  private fireLinkGone(): void {
+    for (const fn of this.linkGone.splice(0)) fn();
+  }
+
+  /** Carries out the core's actions, in order. */
+  private apply(actions: Action[]): void {
+    if (this.closed) return;
+    for (const a of actions) {
+      switch (a.type) {
+        case 'send':
+          if (!this.dp.sendHandshake(a.bytes, a.to))
+            this.log.verbose(`Failed to send a packet to ${fmt(a.to)}`);
+          break;
+        case 'writeTun':
+          // The workers open every transport message; the core never gets one to deliver.
+          break;
+        case 'wakeAt':
+          this.schedule(a.at);
+          break;
+        case 'keypairChanged':
+          this.mirror.setKeypairs(a.peer, a.keypairs);
+          break;
+        case 'endpointChanged':
+          this.mirror.setEndpoint(a.peer, a.endpoint);
+          break;
+        case 'log':
+          if (a.level === 'error') this.log.error(a.msg);
+          else this.log.verbose(a.msg);
+          break;
+      }
+    }
+  }
+
+  private schedule(at: number): void {
+    this.wakeAt = at;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    const delay = Math.max(0, at - this.dp.now());
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      if (this.wakeAt !== undefined && this.dp.now() >= this.wakeAt) this.tick();
+    }, delay + 1);
+  }
+
+  /** Stops the data plane (the TUN interface goes with it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.pollTimer);
+    clearInterval(this.mtuTimer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    for (const fn of this.onClose.splice(0)) fn();
+    this.apply(this.core.configure({ replacePeers: true, peers: [] }, this.dp.now()));
+    await this.dp.stop();
+  }
+}
+
+function fmt(a: { family: 4 | 6; address: string; port: number }): string {
+  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}

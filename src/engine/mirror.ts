@@ -1,0 +1,229 @@
+// The data plane's copy of the core's peers: which slot each peer has, which of its keypairs
+// the worker threads hold, where its packets go, which prefixes route to it. The core decides;
+// this file only makes the data plane agree, on change:
+//
+// - peers: a slot per peer the core knows (taken on first sight, given back on removal);
+// - keypairs: after each `keypairChanged`, the worker threads hold exactly the core's
+//   current/previous/next. `current` seals (unless the core retired it by exhausting its
+//   counter); `next`, the responder's unconfirmed keypair, is installed to be promoted by the
+//   first packet that arrives on it (the worker reports 'confirmed'). Every keypair shares its
+//   send-counter cell with the core, so a nonce is never used twice, whichever thread seals;
+// - endpoint and allowed IPs: pushed when they differ from what was pushed last.
+//
+// Traffic goes the other way: `poll()` reads the data plane's byte counters and activity
+// times and returns, per peer, what moved since the previous poll, for the core's timers and
+// counters.
+
+import type { AllowedIP, Device, Key, SockAddr } from '../model/index.js';
+import type { KeypairInfo, KeypairsInfo } from './core/actions.js';
+import { addrKey } from './core/addr.js';
+import { COUNTER_LIMIT } from './core/constants.js';
+import type { DataPlane, KeypairSpec } from './dataplane/dataplane.js';
+
+interface Installed {
+  slot: number;
+  info: KeypairInfo;
+}
+
+export interface PeerSlot {
+  key: Key;
+  keyHex: string;
+  slot: number;
+  /** Keypairs the data plane holds, by our local index. */
+  keypairs: Map<number, Installed>;
+  currentIndex: number | undefined;
+  endpoint: SockAddr | undefined;
+  endpointKey: string;
+  allowedKey: string;
+  rx: bigint;
+  tx: bigint;
+  lastRxAuth: number;
+  lastRxData: number;
+  lastTxAuth: number;
+  lastTxData: number;
+}
+
+/** What the workers moved for one peer since the previous poll. */
+export interface Traffic {
+  peer: PeerSlot;
+  rxBytes: number;
+  txBytes: number;
+  rxData: boolean;
+  txData: boolean;
+  /** Data-plane times (ms) of the latest receive and send in this interval; 0 when none. */
+  rxAt: number;
+  txAt: number;
+}
+
+const hex = (k: Key) => Buffer.from(k).toString('hex');
+
+function allowedKeyOf(list: AllowedIP[]): string {
+  return list.map((a) => `${a.family}/${Buffer.from(a.address).toString('hex')}/${a.cidr}`).join(',');
+}
+
+export class PeerMirror {
+  private readonly byKey = new Map<string, PeerSlot>();
+  private readonly bySlot = new Map<number, PeerSlot>();
+
+  constructor(private readonly dp: DataPlane) {}
+
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  has(keyHex: string): boolean {
+    return this.byKey.has(keyHex);
+  }
+
+  ofSlot(slot: number): PeerSlot | undefined {
+    return this.bySlot.get(slot);
+  }
+
+  ofKey(key: Key): PeerSlot | undefined {
+    return this.byKey.get(hex(key));
+  }
+
+  private ensure(key: Key): PeerSlot {
+    const keyHex = hex(key);
+    let p = this.byKey.get(keyHex);
+    if (p) return p;
+    const slot = this.dp.addPeer();
+    p = {
+      key: Uint8Array.from(key),
+      keyHex,
+      slot,
+      keypairs: new Map(),
+      currentIndex: undefined,
+      endpoint: undefined,
+      endpointKey: '',
+      allowedKey: '',
+      rx: 0n,
+      tx: 0n,
+      lastRxAuth: 0,
+      lastRxData: 0,
+      lastTxAuth: 0,
+      lastTxData: 0,
+    };
+    this.byKey.set(keyHex, p);
+    this.bySlot.set(slot, p);
+    return p;
+  }
+
+  private drop(p: PeerSlot): void {
+    this.dp.removePeer(p.slot);
+    this.byKey.delete(p.keyHex);
+    this.bySlot.delete(p.slot);
+  }
+
+  /** Makes the data plane's peers, endpoints and allowed IPs those of `device` (the core's). */
+  syncDevice(device: Device): void {
+    const seen = new Set<string>();
+    for (const peer of device.peers) {
+      if (!peer.publicKey) continue;
+      const p = this.ensure(peer.publicKey);
+      seen.add(p.keyHex);
+      this.setEndpoint(p.key, peer.activeEndpoint);
+      const allowedKey = allowedKeyOf(peer.allowedIPs);
+      if (allowedKey !== p.allowedKey) {
+        p.allowedKey = allowedKey;
+        this.dp.setAllowedIPs(
+          p.slot,
+          peer.allowedIPs.map((a) => ({ family: a.family, address: a.address, cidr: a.cidr })),
+        );
+      }
+    }
+    for (const p of [...this.byKey.values()]) if (!seen.has(p.keyHex)) this.drop(p);
+  }
+
+  setEndpoint(key: Key, addr: SockAddr | undefined): void {
+    const p = this.byKey.get(hex(key));
+    if (!p) return;
+    const k = addr ? addrKey(addr) : '';
+    if (k === p.endpointKey) return;
+    p.endpointKey = k;
+    p.endpoint = addr ? { ...addr } : undefined;
+    try {
+      this.dp.setEndpoint(p.slot, p.endpoint);
+    } catch {
+      // An address the socket cannot reach (a scope that is gone): nowhere, as no endpoint.
+      this.dp.setEndpoint(p.slot, undefined);
+    }
+  }
+
+  /** Installs and removes keypairs so that the data plane holds exactly `info`. */
+  setKeypairs(key: Key, info: KeypairsInfo): void {
+    const p = this.byKey.get(hex(key));
+    if (!p) return;
+    const wanted = new Map<number, { info: KeypairInfo; role: 'current' | 'previous' | 'next' }>();
+    if (info.current) wanted.set(info.current.localIndex, { info: info.current, role: 'current' });
+    if (info.previous) wanted.set(info.previous.localIndex, { info: info.previous, role: 'previous' });
+    if (info.next) wanted.set(info.next.localIndex, { info: info.next, role: 'next' });
+    for (const [index, k] of [...p.keypairs]) {
+      if (!wanted.has(index)) {
+        this.dp.removeKeypair(k.slot);
+        p.keypairs.delete(index);
+      }
+    }
+    for (const [index, w] of wanted) {
+      if (p.keypairs.has(index)) continue;
+      const spec: KeypairSpec = {
+        localIndex: w.info.localIndex,
+        remoteIndex: w.info.remoteIndex,
+        sendKey: w.info.sendKey,
+        recvKey: w.info.recvKey,
+        createdAt: w.info.created,
+        initiator: w.info.isInitiator,
+        awaitConfirmation: w.role === 'next',
+        counterCell: w.info.sendCounterCell,
+      };
+      p.keypairs.set(index, { slot: this.dp.installKeypair(p.slot, spec), info: w.info });
+    }
+    const cur = info.current;
+    p.currentIndex = cur?.localIndex;
+    const next = info.next && p.keypairs.get(info.next.localIndex);
+    // A worker may already have promoted `next` (its first packet arrived); the core hears of
+    // it through 'confirmed'. Keep that choice rather than step back to the old keypair.
+    if (next && this.dp.sendKeypair(p.slot) === next.slot) return;
+    const usable = cur && Number(Atomics.load(cur.sendCounterCell, 0)) < COUNTER_LIMIT;
+    this.dp.setSendKeypair(p.slot, usable ? p.keypairs.get(cur.localIndex)?.slot : undefined);
+  }
+
+  /** Bytes the workers moved for `key` (exact, read now). */
+  counters(key: Key): { rxBytes: bigint; txBytes: bigint } | undefined {
+    const p = this.byKey.get(hex(key));
+    return p && this.dp.counters(p.slot);
+  }
+
+  /** The local index of the keypair held in data-plane slot `kpSlot` for `p`. */
+  indexOfSlot(p: PeerSlot, kpSlot: number): number | undefined {
+    for (const [index, k] of p.keypairs) if (k.slot === kpSlot) return index;
+    return undefined;
+  }
+
+  /** What moved per peer since the previous poll (peers with no movement are left out). */
+  poll(): Traffic[] {
+    const out: Traffic[] = [];
+    for (const p of this.byKey.values()) {
+      const c = this.dp.counters(p.slot);
+      if (c.rxBytes === p.rx && c.txBytes === p.tx) continue;
+      const a = this.dp.activity(p.slot);
+      const t: Traffic = {
+        peer: p,
+        rxBytes: Number(c.rxBytes - p.rx),
+        txBytes: Number(c.txBytes - p.tx),
+        rxData: a.lastRxData > p.lastRxData,
+        txData: a.lastTxData > p.lastTxData,
+        rxAt: a.lastRxAuth > p.lastRxAuth ? a.lastRxAuth : 0,
+        txAt: a.lastTxAuth > p.lastTxAuth ? a.lastTxAuth : 0,
+      };
+      p.rx = c.rxBytes;
+      p.tx = c.txBytes;
+      p.lastRxAuth = a.lastRxAuth;
+      p.lastRxData = a.lastRxData;
+      p.lastTxAuth = a.lastTxAuth;
+      p.lastTxData = a.lastTxData;
+      out.push(t);
+    }
+    return out;
+  }
+}
