@@ -30,23 +30,17 @@ function isAsciiAlpha(c: number): boolean {
  */
 export function stripAnsi(chunk: string): string {
   const len = chunk.length;
-  if (len < 2 || !chunk.includes('\x1b[')) return chunk;
-  const keep = new Uint8Array(len).fill(1);
-  for (let i = 0; i < len - 2; i++) {
-    if (keep[i] && chunk.charCodeAt(i) === 0x1b && chunk.charCodeAt(i + 1) === 0x5b) {
-      keep[i] = 0;
-      keep[i + 1] = 0;
-      let j = i + 2;
-      for (; j < len; j++) {
-        const c = chunk.charCodeAt(j);
-        keep[j] = 0;
-        if (isAsciiAlpha(c)) break;
-      }
-    }
-  }
   let out = '';
-  for (let i = 0; i < len; i++) if (keep[i]) out += chunk[i];
-  return out;
+  let last = 0;
+  for (let from = 0; ; ) {
+    const esc = chunk.indexOf('\x1b[', from);
+    if (esc < 0 || esc >= len - 2) break;
+    let j = esc + 2;
+    while (j < len && !isAsciiAlpha(chunk.charCodeAt(j))) j++;
+    out += chunk.slice(last, esc);
+    last = from = j + 1;
+  }
+  return last === 0 ? chunk : out + chunk.slice(last);
 }
 
 /** A writer of terminal_printf chunks: coloured as they are, or filtered like wg. */

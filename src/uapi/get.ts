@@ -196,12 +196,12 @@ export class GetReplyDecoder {
 /** Decodes a whole reply held in memory (tests, small tools). A missing final newline is EPROTO. */
 export function decodeGetReply(text: string): GetReply {
   const dec = new GetReplyDecoder();
-  let rest = text;
+  let start = 0;
   while (!dec.complete) {
-    const nl = rest.indexOf('\n');
+    const nl = text.indexOf('\n', start);
     if (nl < 0) throw uapiError(EPROTO);
-    dec.line(rest.slice(0, nl));
-    rest = rest.slice(nl + 1);
+    dec.line(text.slice(start, nl));
+    start = nl + 1;
   }
   return dec.result();
 }

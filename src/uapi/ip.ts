@@ -14,17 +14,26 @@ const HEX_DIGIT = /^[0-9a-fA-F]$/;
 
 /** glibc inet_pton(AF_INET): four decimal octets, no leading zeros, nothing else. */
 export function parseIPv4(text: string): Uint8Array | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
   const out = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i]!;
-    if (p.length === 0 || p.length > 3 || !/^[0-9]+$/.test(p)) return undefined;
-    if (p.length > 1 && p[0] === '0') return undefined;
-    const v = Number(p);
-    if (v > 255) return undefined;
-    out[i] = v;
+  let octet = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return undefined; // a leading zero
+      value = value * 10 + (c - 0x30);
+      if (value > 255) return undefined;
+      digits++;
+    } else if (c === 0x2e) {
+      if (digits === 0 || octet === 3) return undefined;
+      out[octet++] = value;
+      value = 0;
+      digits = 0;
+    } else return undefined;
   }
+  if (digits === 0 || octet !== 3) return undefined;
+  out[3] = value;
   return out;
 }
 

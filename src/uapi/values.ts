@@ -8,6 +8,7 @@ import { EINVAL, EPROTO, uapiError } from './errno.js';
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv4Aton, parseIPv6 } from './ip.js';
 
 const U64_MAX = (1n << 64n) - 1n;
+const DIGITS = /^[0-9]+$/;
 
 /** 64 hex digits, either case (wg's key_from_hex and wireguard-go's hex decoding). */
 export function hexKey(value: string, errno: number): Key {
@@ -21,8 +22,8 @@ export function hexKey(value: string, errno: number): Key {
  * saturation at 2^64-1) is at most `max`.
  */
 export function wgNumber(value: string, max: bigint): bigint {
-  if (!/^[0-9]+$/.test(value)) throw uapiError(EPROTO);
-  let n = BigInt(value);
+  if (!DIGITS.test(value)) throw uapiError(EPROTO);
+  let n = value.length <= 15 ? BigInt(Number(value)) : BigInt(value);
   if (n > U64_MAX) n = U64_MAX;
   if (n > max) throw uapiError(EPROTO);
   return n;
@@ -91,11 +92,16 @@ export function replyAllowedIP(value: string): AllowedIP {
   if (slash < 0) throw uapiError(EPROTO);
   const ip = value.slice(0, slash);
   const mask = value.slice(slash + 1);
-  if (!/^[0-9]+$/.test(mask)) throw uapiError(EPROTO);
-  let m = BigInt(mask);
-  if (m > U64_MAX) m = U64_MAX;
-  // wg keeps the prefix length in a uint8_t: `/256` is read as 0, exactly as the C tool does.
-  const cidr = Number(m & 0xffn);
+  if (!DIGITS.test(mask)) throw uapiError(EPROTO);
+  // wg keeps the prefix length in a uint8_t: `/256` is read as 0, exactly as the C tool does
+  // (strtoul saturates first, so an absurdly long number is 255).
+  let cidr: number;
+  if (mask.length <= 15) cidr = Number(mask) % 256;
+  else {
+    let m = BigInt(mask);
+    if (m > U64_MAX) m = U64_MAX;
+    cidr = Number(m & 0xffn);
+  }
   const bytes = ip.includes(':') ? parseIPv6(ip) : parseIPv4(ip);
   if (!bytes) throw uapiError(EPROTO);
   const family = bytes.length === 4 ? 4 : 6;

@@ -19,6 +19,8 @@ export interface FakeUapiOptions {
   setReply?: string;
   /** Full control: given each request's text (up to and including the blank line), return raw bytes to send, or null to close. */
   raw?: (request: string) => string | Buffer | null;
+  /** Exact bytes to answer every request with (no empty line added): truncated or malformed replies. */
+  rawReply?: string;
   /** Never answer: keep the connection open and silent (a hung daemon). */
   hang?: boolean;
   /** Close the connection after sending each reply (a daemon that exits, or a truncated reply). */
@@ -58,6 +60,7 @@ export async function startFakeUapi(name: string, options: FakeUapiOptions = {})
         if (options.hang) continue;
         let reply: string | Buffer | null;
         if (options.raw) reply = options.raw(req);
+        else if (options.rawReply !== undefined) reply = expandNow(options.rawReply);
         else if (req.startsWith('get=1\n')) reply = `${expandNow(options.getReply ?? 'errno=0')}\n\n`;
         else if (req.startsWith('set=1\n')) reply = `${options.setReply ?? 'errno=0'}\n\n`;
         else reply = null;
