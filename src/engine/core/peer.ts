@@ -38,7 +38,8 @@ export class PeerState {
   /** DH(Spriv_local, Spub_peer); undefined without a private key or for a bad public key. */
   staticStatic: Uint8Array | undefined;
   candidates: SockAddr[] = [];
-  endpoint: SockAddr | undefined;
+  private active: SockAddr | undefined;
+  private endpointKey: string | undefined;
   private cursor = 0;
   persistentKeepalive = 0;
   readonly keypairs = new KeypairSet();
@@ -68,6 +69,16 @@ export class PeerState {
     this.cookies = new CookieGenerator(publicKey);
   }
 
+  /** The active endpoint: where transport and handshake messages go. */
+  get endpoint(): SockAddr | undefined {
+    return this.active;
+  }
+
+  set endpoint(a: SockAddr | undefined) {
+    this.active = a;
+    this.endpointKey = a && addrKey(a);
+  }
+
   /** wireguard-go's short form: peer(AbCd…WxYz), from the public key (not a secret). */
   toString(): string {
     const b64 = Buffer.from(this.publicKey).toString('base64');
@@ -93,6 +104,12 @@ export class PeerState {
 
   /** Roaming: the endpoint follows an authenticated packet. True if it changed. */
   roamTo(from: SockAddr, wallSec: number): boolean {
+    const e = this.endpoint;
+    // The common case, per packet: the same address spelt the same way.
+    if (e && e.port === from.port && e.address === from.address && e.family === from.family) {
+      this.lastSeen.set(this.endpointKey ?? addrKey(e), wallSec);
+      return false;
+    }
     this.lastSeen.set(addrKey(from), wallSec);
     if (sameAddr(from, this.endpoint)) return false;
     this.endpoint = { ...from };
