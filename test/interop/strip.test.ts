@@ -131,6 +131,9 @@ test('paths: names, .conf rules, symlinks, directories, missing files, usage', a
   symlinkSync('real', join(dir, 'dirlink'));
   mkdirSync(join(dir, 'wgdir.conf'));
   mkdirSync(join(dir, 'sub'));
+  put('nl\n.conf');
+  mkdirSync(join(dir, 'dir é'), { mode: 0o755 });
+  writeFileSync(join(dir, 'dir é/wgp.conf'), conf, { mode: 0o604 });
   const cases: string[][] = [
     ['./wgp.conf'],
     [join(dir, 'wgp.conf')],
@@ -151,6 +154,9 @@ test('paths: names, .conf rules, symlinks, directories, missing files, usage', a
     ['wgp'],
     ['bad name'],
     ['a234567890123456'],
+    ['wgp\n'],
+    ['./nl\n.conf'],
+    ['./dir é/wgp.conf'],
     [''],
     [],
     ['./wgp.conf', 'extra'],
