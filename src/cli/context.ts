@@ -7,6 +7,8 @@ export interface Ctx {
   env: NodeJS.ProcessEnv;
   out(text: string): void;
   err(text: string): void;
+  /** Raw bytes to stdout, for output that need not be UTF-8 (a config's Latin-1 comment). */
+  outBytes(bytes: Uint8Array): void;
   stdin: NodeJS.ReadableStream & { fd?: number };
   stdoutIsTTY: boolean;
   /** File descriptor of stdout, for checks such as "is it a world-readable regular file". */
@@ -22,6 +24,9 @@ export function processCtx(prog: string): Ctx {
     },
     err: (text) => {
       process.stderr.write(text);
+    },
+    outBytes: (bytes) => {
+      process.stdout.write(bytes);
     },
     stdin: process.stdin,
     stdoutIsTTY: process.stdout.isTTY === true,

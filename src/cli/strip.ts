@@ -16,7 +16,6 @@
 // `wgm strip --help` prints wgm's help for the verb (the CLI frame answers it), where
 // wg-quick would look for `/etc/wireguard/--help.conf`.
 
-import { isUtf8 } from 'node:buffer';
 import { parseQuickConfig } from '../config/quick.js';
 import { isWgError } from '../model/errors.js';
 import { readQuickFile, resolveQuickTarget } from '../quick/paths.js';
@@ -34,22 +33,13 @@ export async function run(args: string[], ctx: Ctx): Promise<number> {
     if (file.readError) ctx.err(`${ctx.prog}: ${file.readError}\n`);
     const cfg = parseQuickConfig(file.bytes);
     // `echo "$WG_CONFIG"`: the kept lines, each ending in a newline, and one more newline.
-    writeBytes(ctx, Buffer.concat([cfg.wgConfig, Buffer.from('\n')]));
+    ctx.outBytes(Buffer.concat([cfg.wgConfig, Buffer.from('\n')]));
     return 0;
   } catch (e) {
     if (!isWgError(e)) throw e;
     ctx.err(`${ctx.prog}: ${e.message}\n`);
     return e.exitCode;
   }
-}
-
-/**
- * Ctx carries text; a config may hold bytes that are not UTF-8 (a Latin-1 comment), which a
- * string cannot carry through to stdout unchanged. Those go to the process's stdout as bytes.
- */
-function writeBytes(ctx: Ctx, bytes: Buffer): void {
-  if (isUtf8(bytes)) ctx.out(bytes.toString('utf8'));
-  else process.stdout.write(bytes);
 }
 
 /** wg-quick's usage text, with this program's name; the up, down and save verbs share it. */

@@ -20,13 +20,16 @@ const golden: Record<string, { status: number; stdout: string; stderr: string }>
 );
 
 async function inProcess(path: string): Promise<{ status: number; stdout: Buffer; stderr: string }> {
-  let out = '';
+  const out: Buffer[] = [];
   let err = '';
   const ctx: Ctx = {
     prog: 'wgm',
     env: {},
     out: (s) => {
-      out += s;
+      out.push(Buffer.from(s, 'utf8'));
+    },
+    outBytes: (b) => {
+      out.push(Buffer.from(b));
     },
     err: (s) => {
       err += s;
@@ -36,7 +39,7 @@ async function inProcess(path: string): Promise<{ status: number; stdout: Buffer
     stdoutFd: 1,
   };
   const status = await run([path], ctx);
-  return { status, stdout: Buffer.from(out, 'utf8'), stderr: err };
+  return { status, stdout: Buffer.concat(out), stderr: err };
 }
 
 test('every fixture gives wg-quick’s recorded stdout, stderr and exit status', async (t) => {
