@@ -3,7 +3,7 @@
 // order, `replace_peers` and `replace_allowed_ips` act when met, a peer with our own public
 // key is ignored, `update_only` does not create, all-zero keys mean "none".
 
-import { publicKeyOf } from '../../crypto/x25519.js';
+import { publicKeyOf } from '../../crypto/x25519-native.js';
 import { WgError } from '../../model/errors.js';
 import { type Device, isZeroKey, keysEqual, newDevice, newPeer, type Peer } from '../../model/index.js';
 import { addrKey, sameAddr } from './addr.js';

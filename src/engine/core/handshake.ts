@@ -8,7 +8,7 @@
 
 import { aeadOpen, aeadSeal } from '../../crypto/aead.js';
 import { hash, kdf1, kdf2, kdf3 } from '../../crypto/blake2s.js';
-import { publicKeyOf, sharedSecret } from '../../crypto/x25519.js';
+import { publicKeyOf, sharedSecret } from '../../crypto/x25519-native.js';
 import { CONSTRUCTION, IDENTIFIER } from './constants.js';
 import {
   decodeInitiation,
