@@ -4,7 +4,8 @@
 // Per line: cut at the first `#`, delete every C whitespace character, skip if empty; headers
 // and keys compare case-insensitively; `[Interface]` may repeat, `[Peer]` always starts a new
 // peer; a value must not be empty. The first error stops everything. Messages are wg's, with
-// the file and line in `where` and wg's second line in `trailer`.
+// the file and line in `where` and wg's second line in `trailer`, with one deliberate change:
+// where wg would quote a private or preshared key, wgm prints `(hidden, N characters)`.
 //
 // parseConfig() is pure and synchronous: endpoints come back as specs. loadConfig() resolves
 // them in file order and reports the error wg would report first: wg resolves while it parses,
@@ -17,6 +18,7 @@ import { errorCode, strerrorOf } from './errno-text.js';
 import { type HostLookup, parseRetries, resolveEndpoint } from './resolve.js';
 import {
   asciiEqualsIgnoreCase,
+  hiddenValue,
   parseAllowedIPs,
   parseFwmark,
   parseKeepalive,
@@ -105,7 +107,7 @@ function scanConfig(text: string, file: string): Scan {
       if (section === 'interface') {
         if (asciiEqualsIgnoreCase(key, 'ListenPort')) device.listenPort = parsePort(value);
         else if (asciiEqualsIgnoreCase(key, 'FwMark')) device.fwmark = parseFwmark(value);
-        else if (asciiEqualsIgnoreCase(key, 'PrivateKey')) device.privateKey = parseKey(value);
+        else if (asciiEqualsIgnoreCase(key, 'PrivateKey')) device.privateKey = parseKey(value, true);
         else throw unrecognized(line);
       } else if (section === 'peer' && peer) {
         if (asciiEqualsIgnoreCase(key, 'Endpoint')) {
@@ -126,7 +128,7 @@ function scanConfig(text: string, file: string): Scan {
           peer.allowedIPs.push(...ips);
         } else if (asciiEqualsIgnoreCase(key, 'PersistentKeepalive'))
           peer.persistentKeepalive = parseKeepalive(value);
-        else if (asciiEqualsIgnoreCase(key, 'PresharedKey')) peer.presharedKey = parseKey(value);
+        else if (asciiEqualsIgnoreCase(key, 'PresharedKey')) peer.presharedKey = parseKey(value, true);
         else throw unrecognized(line);
       } else {
         throw unrecognized(line);
@@ -146,8 +148,15 @@ function scanConfig(text: string, file: string): Scan {
   return { parsed, steps };
 }
 
+const SECRET_KEYS = ['PrivateKey', 'PresharedKey'];
+
+/** wg quotes the whole cleaned line; wgm hides the value of a misplaced secret key line. */
 function unrecognized(line: string): WgError {
-  return new WgError('config', `Line unrecognized: \`${line}'`);
+  const eq = line.indexOf('=');
+  const key = line.slice(0, eq);
+  const value = line.slice(eq + 1);
+  const secret = eq >= 0 && value !== '' && SECRET_KEYS.some((k) => asciiEqualsIgnoreCase(k, key));
+  return new WgError('config', `Line unrecognized: \`${secret ? `${key}=${hiddenValue(value)}` : line}'`);
 }
 
 /** wgm's extension: `Endpoint = a:1, b:2` is two endpoints (no valid wg endpoint holds a comma). */

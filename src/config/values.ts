@@ -41,10 +41,21 @@ function isDigit(c: string | undefined): boolean {
 const ALL_DIGITS = /^[0-9]+$/;
 const ALL_HEX = /^[0-9a-fA-F]+$/;
 
-/** A base64 key as wg accepts it (canonical, 44 characters). */
-export function parseKey(value: string): Key {
+/**
+ * What stands in an error message for a value that may be a secret. wg echoes the value; wgm
+ * keeps wg's message but never prints a private or preshared key, nor a near miss of one.
+ */
+export function hiddenValue(value: string): string {
+  return `(hidden, ${value.length} characters)`;
+}
+
+/**
+ * A base64 key as wg accepts it (canonical, 44 characters). `secret` (private and preshared
+ * keys) hides the value in the error message; a public key is quoted as wg quotes it.
+ */
+export function parseKey(value: string, secret = false): Key {
   const key = keyFromBase64(value);
-  if (!key) fail(`Key is not the correct length or format: \`${value}'`);
+  if (!key) fail(`Key is not the correct length or format: \`${secret ? hiddenValue(value) : value}'`);
   return key;
 }
 
@@ -198,7 +209,7 @@ export function readKeyFile(path: string): Key {
     // The key is a C string: a NUL byte ends it early (and then it has the wrong length).
     const nul = head.indexOf(0);
     const text = Buffer.from(head.buffer, 0, nul < 0 ? head.length : nul).toString('latin1');
-    return parseKey(text);
+    return parseKey(text, true);
   } finally {
     head.fill(0);
     closeSync(fd);

@@ -5,7 +5,7 @@
 // resolve to what `wg set ... endpoint <spec>` resolves it to.
 
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigFile } from '../../../src/config/parse.js';
@@ -14,7 +14,7 @@ import { keyToBase64 } from '../../../src/crypto/keys.js';
 import { isWgError } from '../../../src/model/errors.js';
 import type { Device } from '../../../src/model/index.js';
 import { need, ROOT } from '../../lib/run.js';
-import { decodeSet, expectedSet, stripLocations, WgOracle } from './wg-oracle.js';
+import { decodeSet, expectedSet, hideLike, stripLocations, WgOracle } from './wg-oracle.js';
 
 const DIR = join(ROOT, 'test/fixtures/configs');
 const ENV = { WG_ENDPOINT_RESOLUTION_RETRIES: '0' };
@@ -44,6 +44,17 @@ async function wgmLoad(path: string, env: NodeJS.ProcessEnv): Promise<Outcome> {
   }
 }
 
+/** Values of PrivateKey/PresharedKey lines (at least 8 characters), as wg cleans them. */
+function secretsIn(text: string): string[] {
+  const out: string[] = [];
+  for (const raw of text.split('\n')) {
+    const line = raw.split('#')[0]!.replace(/[ \t\n\v\f\r]/g, '');
+    const m = /^(?:privatekey|presharedkey)=(.{8,})$/i.exec(line);
+    if (m) out.push(m[1]!.slice(0, 8));
+  }
+  return out;
+}
+
 function fixtures(kind: string): string[] {
   return readdirSync(join(DIR, kind))
     .filter((n) => n.endsWith('.conf'))
@@ -60,6 +71,7 @@ test('wgm accepts, rejects and reports exactly as wg setconf does', async (t) =>
   const oracle = await WgOracle.start('c');
   t.after(() => oracle.close());
   let endpointsChecked = 0;
+  let hidden = 0;
   for (const kind of ['valid', 'invalid']) {
     for (const name of fixtures(kind)) {
       await t.test(`${kind}/${name}`, async () => {
@@ -71,7 +83,14 @@ test('wgm accepts, rejects and reports exactly as wg setconf does', async (t) =>
           `fixture misfiled: wg said ${JSON.stringify(wg.stderr)}`,
         );
         const mine = await wgmLoad(path, ENV);
-        assert.equal(stripLocations(mine.stderr, path), wg.stderr, 'stderr differs from wg');
+        const stripped = stripLocations(mine.stderr, path);
+        assert.equal(stripped, hideLike(wg.stderr, stripped), 'stderr differs from wg');
+        if (stripped !== wg.stderr) hidden++;
+        for (const secret of secretsIn(
+          kind === 'valid' && name.startsWith('directory') ? '' : readFileSync(path, 'latin1'),
+        )) {
+          assert.ok(!mine.stderr.includes(secret), `wgm printed a secret: ${mine.stderr}`);
+        }
         assert.equal(mine.ok, wg.status === 0);
         if (!mine.device) return;
         assert.equal(wg.sets.length, 1);
@@ -96,6 +115,7 @@ test('wgm accepts, rejects and reports exactly as wg setconf does', async (t) =>
     }
   }
   assert.ok(endpointsChecked >= 40, `only ${endpointsChecked} endpoints compared`);
+  assert.equal(hidden, 8, 'fixtures whose message quotes a secret');
 });
 
 test('a bad WG_ENDPOINT_RESOLUTION_RETRIES stops at the first endpoint, as in wg', async (t) => {
@@ -117,7 +137,8 @@ test('a bad WG_ENDPOINT_RESOLUTION_RETRIES stops at the first endpoint, as in wg
       const env = { WG_ENDPOINT_RESOLUTION_RETRIES: value };
       const wg = await oracle.run('setconf', [path], env);
       const mine = await wgmLoad(path, env);
-      assert.equal(stripLocations(mine.stderr, path), wg.stderr, `${file} with ${JSON.stringify(value)}`);
+      const stripped = stripLocations(mine.stderr, path);
+      assert.equal(stripped, hideLike(wg.stderr, stripped), `${file} with ${JSON.stringify(value)}`);
       assert.equal(mine.ok, wg.status === 0, `${file} with ${JSON.stringify(value)}`);
     }
   }

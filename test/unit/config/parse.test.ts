@@ -59,6 +59,31 @@ test('errors carry file, 1-based line and wg trailer', () => {
   assert.deepEqual(m.trailer, ['Invalid configuration']);
 });
 
+test('a misplaced or malformed secret is not quoted; a public key is', () => {
+  const priv = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
+  assert.equal(
+    parseError(`[Peer]\nPublicKey = ${K1}\nprivate key = ${priv}\n`).message,
+    "Line unrecognized: `privatekey=(hidden, 44 characters)'",
+  );
+  assert.equal(
+    parseError(`[Interface]\nPresharedKey = ${priv}\n`).message,
+    "Line unrecognized: `PresharedKey=(hidden, 44 characters)'",
+  );
+  assert.equal(parseError('[Interface]\nPresharedKey\n').message, "Line unrecognized: `PresharedKey'");
+  assert.equal(
+    parseError(`[Interface]\nPrivateKey = ${priv.slice(1)}\n`).message,
+    "Key is not the correct length or format: `(hidden, 43 characters)'",
+  );
+  assert.equal(
+    parseError(`[Interface]\nPublicKey = ${K1}\n`).message,
+    `Line unrecognized: \`PublicKey=${K1}'`,
+  );
+  assert.equal(
+    parseError(`[Peer]\nPublicKey = ${K1.slice(1)}\n`).message,
+    `Key is not the correct length or format: \`${K1.slice(1)}'`,
+  );
+});
+
 test('a file wg rejects in one line: the first error wins, later lines are never read', () => {
   const e = parseError('[Interface]\nListenPort = x\nFwMark = y\n');
   assert.equal(e.where.line, 2);

@@ -19,7 +19,7 @@ import {
 import { keyToBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { isWgError } from '../../../src/model/errors.js';
 import { need } from '../../lib/run.js';
-import { decodeSet, WgOracle } from './wg-oracle.js';
+import { decodeSet, hideLike, WgOracle } from './wg-oracle.js';
 
 const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
 const PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
@@ -90,6 +90,11 @@ test('recorded examples: keys (wg-compat 1.9.1)', () => {
       `Key is not the correct length or format: \`${bad}'`,
     );
   }
+  // A private or preshared key is never echoed, not even a near miss.
+  assert.equal(
+    message(() => parseKey(`${PRIV}x`, true)),
+    "Key is not the correct length or format: `(hidden, 45 characters)'",
+  );
 });
 
 test('recorded examples: allowed IPs (wg-compat 2.3.5, 1.5.5)', () => {
@@ -154,6 +159,7 @@ async function compare<T>(
   mine: () => T,
   field: (req: ReturnType<typeof decodeSet>) => unknown,
   show: (v: T) => unknown = (v) => v,
+  hide = false,
 ): Promise<void> {
   const wg = await oracle.run('set', args, { WG_ENDPOINT_RESOLUTION_RETRIES: '0' });
   const r = outcome(mine);
@@ -164,7 +170,7 @@ async function compare<T>(
     assert.deepEqual(show(r.value), field(decodeSet(wg.sets[0]!)), label);
   } else {
     assert.ok(!r.ok, `${label}: wg rejected (${wg.stderr.trim()}), wgm accepted`);
-    assert.equal(r.stderr, wg.stderr, label);
+    assert.equal(r.stderr, hide ? hideLike(wg.stderr, r.stderr) : wg.stderr, label);
   }
 }
 
@@ -409,12 +415,24 @@ test('key files: wgm agrees with wg set private-key (wg-compat 1.9.4)', async (t
     return p;
   });
   paths.push('/dev/null', '/dev/zero', dir, join(dir, 'missing'), join(dir, 'plain', 'below-a-file'));
+  let hiddenSeen = 0;
   for (const p of paths) {
     await compare(
       oracle,
       ['private-key', p],
       () => keyToHex(readKeyFile(p)),
       (q) => q.privateKey,
+      (v) => v,
+      true,
     );
+    hiddenSeen += outcome(() => readKeyFile(p)).ok
+      ? 0
+      : Number(/\(hidden, /.test(message(() => readKeyFile(p))));
+  }
+  assert.equal(hiddenSeen, 3, 'key files whose error would quote the key');
+  for (const p of paths) {
+    const r = outcome(() => readKeyFile(p));
+    if (!r.ok)
+      assert.ok(!r.stderr.includes(PRIV.slice(0, 8)) && !r.stderr.includes(K1.slice(0, 8)), r.stderr);
   }
 });

@@ -156,3 +156,28 @@ export function stripLocations(text: string, file: string): string {
     })
     .join('\n');
 }
+
+const HIDDEN = /\(hidden, (\d+) characters\)/;
+
+/**
+ * wg's text with each secret replaced the way wgm replaces it (wgm never prints a private or
+ * preshared key): where wgm's line shows `(hidden, N characters)` and wg's line is the same
+ * text with an N-character value in its place, wg's line is taken as wgm's. Nothing else is
+ * forgiven.
+ */
+export function hideLike(wgText: string, wgmText: string): string {
+  const mine = wgmText.split('\n');
+  return wgText
+    .split('\n')
+    .map((line, i) => {
+      const m = mine[i];
+      const h = m === undefined ? null : HIDDEN.exec(m);
+      if (!m || !h) return line;
+      const prefix = m.slice(0, h.index);
+      const suffix = m.slice(h.index + h[0].length);
+      if (!line.startsWith(prefix) || !line.endsWith(suffix)) return line;
+      const value = line.slice(prefix.length, line.length - suffix.length);
+      return value.length === Number(h[1]) ? m : line;
+    })
+    .join('\n');
+}
