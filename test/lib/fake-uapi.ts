@@ -169,13 +169,14 @@ export interface IsolatedResult {
  * /var/run/wireguard is an empty tmpfs, so that `show all` and listing see exactly these
  * devices, whatever else runs on the machine. Each pair runs back to back; with `sameSecond`,
  * a pair starts just after a second boundary and is repeated (up to 5 times) until both ran
- * within one wall-clock second, so that "ago" texts are comparable.
+ * within one wall-clock second, so that "ago" texts are comparable. `setup` is a shell command
+ * run in the namespace before the servers start (e.g. to replace the socket dir by a file).
  * Needs root and unshare(1).
  */
 export async function runIsolated(
   devices: IsolatedDevice[],
   pairs: Array<[IsolatedCommand, IsolatedCommand]>,
-  opts: { timeoutMs?: number; sameSecond?: boolean } = {},
+  opts: { timeoutMs?: number; sameSecond?: boolean; setup?: string } = {},
 ): Promise<Array<[IsolatedResult, IsolatedResult]>> {
   const self = new URL(import.meta.url).pathname;
   const code = `
@@ -200,7 +201,7 @@ export async function runIsolated(
     process.stdout.write(JSON.stringify(out));
     process.exit(0);
   `;
-  const script = `mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 tmpfs /run/wireguard && exec ${JSON.stringify(process.execPath)} --input-type=module -e "$WGM_ISOLATED_CODE"`;
+  const script = `mkdir -p /run/wireguard && mount -t tmpfs -o mode=0755 tmpfs /run/wireguard && ${opts.setup ?? 'true'} && exec ${JSON.stringify(process.execPath)} --input-type=module -e "$WGM_ISOLATED_CODE"`;
   const r = await runAsync('unshare', ['-m', 'sh', '-c', script], {
     env: {
       ...process.env,

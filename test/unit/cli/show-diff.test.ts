@@ -247,3 +247,21 @@ test('show all: exit 1 when every interface fails, 0 and nothing when there are 
   compare(r2, none);
   assert.equal(r2[1]![0].status, 0, 'wg show all bogus with no interfaces: nothing, exit 0');
 });
+
+test('listing failures: a missing socket dir is no interfaces; an unreadable one is wg’s error', async (t) => {
+  if (!need(t, { root: true, commands: ['wg', 'unshare'] })) return;
+  const specs = pairs([['show'], ['show', 'all'], ['show', 'interfaces'], ['show', 'all', 'dump']], [{}]);
+  // /run/wireguard replaced by a regular file: opendir fails with ENOTDIR.
+  const asFile = await runIsolated([], specs, {
+    setup: 'umount /run/wireguard && mount -t tmpfs tmpfs /run && touch /run/wireguard',
+  });
+  compare(asFile, specs);
+  assert.equal(asFile[0]![1].stderr, 'Unable to list interfaces: Not a directory\n');
+  assert.equal(asFile[0]![1].status, 1);
+  // No directory at all: simply no userspace interfaces.
+  const missing = await runIsolated([], specs, {
+    setup: 'umount /run/wireguard && mount -t tmpfs tmpfs /run',
+  });
+  compare(missing, specs);
+  assert.equal(missing[0]![1].status, 0);
+});
