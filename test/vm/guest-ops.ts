@@ -7,22 +7,41 @@
 //   set IF SPEC.json                    kernelSet with a DeviceSpec (see specToDevice)
 //   capture-get IF [RECVBUF] | capture-links | capture-family NAME
 //                                       the raw request and reply datagrams, as hex JSON
+//   nlmon IF OUT READY STOP             record netlink traffic on an nlmon device (nlmon.ts)
+//   compare-set CAPTURE IF SPEC.json    wg's captured SET messages vs wgm's encoding, as JSON
+//   compare-get CAPTURE IF              wg's captured GETFAMILY/GET requests vs wgm's
 //   batch FILE                          many of the above in one process (see batch())
 // Timings of the backend calls alone (without node's start-up) go to stderr as `<op>-ms=N`.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { MessageBuilder } from '../../src/backend/netlink/attrs.js';
+import {
+  CTRL_CMD_GETFAMILY,
+  GENL_ID_CTRL,
+  WG_CMD_GET_DEVICE,
+  WG_CMD_SET_DEVICE,
+} from '../../src/backend/netlink/constants.js';
 import { encodeGetDevice } from '../../src/backend/netlink/device-get.js';
+import { encodeSetDevice } from '../../src/backend/netlink/device-set.js';
 import type { NetlinkError } from '../../src/backend/netlink/errors.js';
 import { encodeGetFamily, resolveFamily } from '../../src/backend/netlink/family.js';
 import { kernelGet, kernelList, kernelSet, kernelStatus } from '../../src/backend/netlink/index.js';
 import { encodeGetLinks } from '../../src/backend/netlink/links.js';
+import type { ScopeNames } from '../../src/backend/netlink/sockaddr.js';
 import { Connection, readReply } from '../../src/backend/netlink/transport.js';
 import { keyFromBase64, keyToBase64 } from '../../src/crypto/keys.js';
 import type { AllowedIP, Device, SockAddr } from '../../src/model/index.js';
 import { newDevice, newPeer } from '../../src/model/index.js';
-import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket } from '../../src/sys/netlink.js';
+import {
+  ifIndexToName,
+  ifNameToIndex,
+  NETLINK_GENERIC,
+  NETLINK_ROUTE,
+  NetlinkSocket,
+} from '../../src/sys/netlink.js';
 import { parseIPv4, parseIPv6 } from '../../src/uapi/ip.js';
+import { captureNlmon } from './nlmon.js';
+import { capturedRequests, compareRequests } from './wg-requests.js';
 import { dumpText, showconfText } from './wg-text.js';
 
 export interface PeerSpec {
@@ -145,8 +164,19 @@ function capture(
 
 type Op = [op: string, ...args: string[]];
 
+const SCOPES: ScopeNames = { nameOf: ifIndexToName, indexOf: ifNameToIndex };
+
+function familyId(): number {
+  const c = Connection.open(NETLINK_GENERIC);
+  try {
+    return resolveFamily(c, 'wireguard');
+  } finally {
+    c.close();
+  }
+}
+
 /** Runs one op and returns what it prints; `timings` collects `<name>-ms` for the backend call alone. */
-async function runOp([op, a1, a2]: Op, timings: string[]): Promise<string> {
+async function runOp([op, a1, a2, a3, a4]: Op, timings: string[]): Promise<string> {
   const t0 = performance.now();
   const timed = (name: string) => timings.push(`${name}-ms=${(performance.now() - t0).toFixed(1)}`);
   switch (op) {
@@ -175,6 +205,26 @@ async function runOp([op, a1, a2]: Op, timings: string[]): Promise<string> {
     }
     case 'capture-get':
       return `${JSON.stringify(capture(NETLINK_GENERIC, (id) => encodeGetDevice(id, a1!), Number(a2 ?? 4096), 'wireguard'))}\n`;
+    case 'nlmon':
+      // nlmon IF OUT READY STOP: runs until STOP exists.
+      return `${captureNlmon(a1!, a2!, a3!, a4!)} packets\n`;
+    case 'compare-set': {
+      // compare-set CAPTURE IFNAME SPEC: wg's SET_DEVICE messages for IFNAME vs wgm's for SPEC.
+      const family = familyId();
+      const wg = capturedRequests(a1!, family, WG_CMD_SET_DEVICE, a2!);
+      const d = specToDevice(JSON.parse(readFileSync(a3!, 'utf8')) as DeviceSpec);
+      return `${JSON.stringify(compareRequests(wg, encodeSetDevice(family, a2!, d, SCOPES)))}\n`;
+    }
+    case 'compare-get': {
+      // compare-get CAPTURE IFNAME: wg's GETFAMILY and GET_DEVICE requests vs wgm's.
+      const family = familyId();
+      const ctrl = capturedRequests(a1!, GENL_ID_CTRL, CTRL_CMD_GETFAMILY);
+      const get = capturedRequests(a1!, family, WG_CMD_GET_DEVICE, a2!);
+      return `${JSON.stringify({
+        family: compareRequests(ctrl.slice(0, 1), [encodeGetFamily('wireguard')]),
+        get: compareRequests(get, [encodeGetDevice(family, a2!)]),
+      })}\n`;
+    }
     case 'capture-links':
       return `${JSON.stringify(capture(NETLINK_ROUTE, () => encodeGetLinks(), Number(a1 ?? 32768)))}\n`;
     case 'capture-family':
