@@ -4,7 +4,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { aeadSeal, counterNonce, nodeChaChaPoly } from '../../../src/crypto/aead.js';
-import { EvpChaChaPoly, libcryptoAvailable } from '../../../src/sys/libcrypto.js';
+import {
+  EvpChaChaPoly,
+  libcryptoAvailable,
+  libsodiumAvailable,
+  type NativeAead,
+  openBytes,
+  SodiumChaChaPoly,
+  sealBytes,
+} from '../../../src/sys/libcrypto.js';
 import { allocNative, freeNative } from '../../../src/sys/native.js';
 import { ROOT } from '../../lib/run.js';
 
@@ -25,6 +33,59 @@ const toHex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex')
 test('OpenSSL ChaCha20-Poly1305 is reachable through koffi', () => {
   assert.equal(libcryptoAvailable(), true);
 });
+
+// libsodium is optional at run time (the data plane uses it for small packets when present).
+const providers: {
+  name: string;
+  available: boolean;
+  make: (key: Uint8Array, encrypt: boolean) => NativeAead;
+}[] = [
+  { name: 'EVP', available: true, make: (k, e) => new EvpChaChaPoly(k, e) },
+  { name: 'libsodium', available: libsodiumAvailable(), make: (k) => new SodiumChaChaPoly(k) },
+];
+
+for (const pr of providers) {
+  test(`${pr.name}: RFC 8439 §2.8.2 and A.5 known answers, in place, tamper detection`, (t) => {
+    if (!pr.available) return t.skip(`${pr.name} is not installed`);
+    for (const v of vectors.chacha20poly1305) {
+      const enc = pr.make(hex(v.key), true);
+      const dec = pr.make(hex(v.key), false);
+      try {
+        assert.equal(toHex(sealBytes(enc, hex(v.nonce), hex(v.plaintext), hex(v.ad))), v.sealed, v.name);
+        assert.equal(toHex(openBytes(dec, hex(v.nonce), hex(v.sealed), hex(v.ad))), v.plaintext, v.name);
+        const bad = hex(v.sealed);
+        bad[bad.length - 1]! ^= 0x01;
+        assert.equal(openBytes(dec, hex(v.nonce), bad, hex(v.ad)), undefined);
+      } finally {
+        enc.free();
+        dec.free();
+      }
+    }
+    const key = new Uint8Array(randomBytes(32));
+    const enc = pr.make(key, true);
+    const dec = pr.make(key, false);
+    const mem = allocNative(70000);
+    try {
+      for (const len of [0, 1, 16, 17, 64, 1420, 65535]) {
+        const pt = new Uint8Array(randomBytes(len));
+        mem.bytes.set(pt, 8);
+        enc.sealAt(len + 3, mem.addr + 8, len, mem.addr + 8);
+        assert.equal(
+          toHex(mem.bytes.slice(8, 8 + len + 16)),
+          toHex(aeadSeal(key, len + 3, pt)),
+          `len ${len}`,
+        );
+        assert.equal(dec.openAt(len + 3, mem.addr + 8, len + 16, mem.addr + 8), true);
+        assert.equal(toHex(mem.bytes.slice(8, 8 + len)), toHex(pt));
+        assert.equal(dec.openAt(len + 4, mem.addr + 8, len + 16, mem.addr + 8), false, 'wrong counter');
+      }
+    } finally {
+      freeNative(mem);
+      enc.free();
+      dec.free();
+    }
+  });
+}
 
 test('EVP ChaCha20-Poly1305 known answers, RFC 8439 §2.8.2 and A.5', () => {
   for (const v of vectors.chacha20poly1305) {
