@@ -1,0 +1,105 @@
+// The transport AEAD as the workers use it: in place on native memory, one object per key and
+// direction (sys/libcrypto.ts has the providers and why they cost what they cost).
+//   'native'    libsodium below SODIUM_BELOW bytes (one foreign call per packet), OpenSSL's EVP
+//               from there on (faster ChaCha20 for full packets); either alone if only one is
+//               there. The default.
+//   'libcrypto' OpenSSL's EVP only.   'libsodium' libsodium only.
+//   'node'      the portable fallback through node:crypto (about six times slower per packet).
+// test/bench/dataplane.ts has the numbers.
+
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { counterNonce } from '../../crypto/aead.js';
+import {
+  EvpChaChaPoly,
+  libcryptoAvailable,
+  libsodiumAvailable,
+  type NativeAead,
+  POLY1305_TAG_LEN,
+  SodiumChaChaPoly,
+} from '../../sys/libcrypto.js';
+import type { NativeBuffer } from '../../sys/native.js';
+
+export type CipherKind = 'native' | 'libcrypto' | 'libsodium' | 'node';
+
+/** Packets shorter than this go to libsodium when both libraries are there. */
+export const SODIUM_BELOW = 1024;
+
+export interface PacketCipher {
+  /** Seals mem[off, off+len) in place and appends the tag at off+len. */
+  seal(counter: number, mem: NativeBuffer, off: number, len: number): void;
+  /** Opens mem[off, off+len) (ciphertext and tag) in place; false if it does not verify. */
+  open(counter: number, mem: NativeBuffer, off: number, len: number): boolean;
+  free(): void;
+}
+
+export function bestCipher(): CipherKind {
+  return libcryptoAvailable() || libsodiumAvailable() ? 'native' : 'node';
+}
+
+/** Native providers, split by size when there are two. */
+class NativeCipher implements PacketCipher {
+  private readonly small: NativeAead;
+  private readonly large: NativeAead;
+  constructor(kind: CipherKind, key: Uint8Array, encrypt: boolean) {
+    const evp = kind !== 'libsodium' && libcryptoAvailable() ? new EvpChaChaPoly(key, encrypt) : undefined;
+    const na = kind !== 'libcrypto' && libsodiumAvailable() ? new SodiumChaChaPoly(key) : undefined;
+    const any = evp ?? na;
+    if (!any) throw new Error(`no native ChaCha20-Poly1305 for '${kind}'`);
+    this.small = na ?? any;
+    this.large = evp ?? any;
+  }
+  seal(counter: number, mem: NativeBuffer, off: number, len: number): void {
+    const p = mem.addr + off;
+    (len < SODIUM_BELOW ? this.small : this.large).sealAt(counter, p, len, p);
+  }
+  open(counter: number, mem: NativeBuffer, off: number, len: number): boolean {
+    const p = mem.addr + off;
+    return (len < SODIUM_BELOW + POLY1305_TAG_LEN ? this.small : this.large).openAt(counter, p, len, p);
+  }
+  free(): void {
+    this.small.free();
+    if (this.large !== this.small) this.large.free();
+  }
+}
+
+class NodeCipher implements PacketCipher {
+  private key: Uint8Array;
+  private readonly nonce = new Uint8Array(12);
+  constructor(key: Uint8Array) {
+    this.key = Uint8Array.from(key);
+  }
+  seal(counter: number, mem: NativeBuffer, off: number, len: number): void {
+    const c = createCipheriv('chacha20-poly1305', this.key, counterNonce(counter, this.nonce), {
+      authTagLength: POLY1305_TAG_LEN,
+    });
+    const body = c.update(mem.bytes.subarray(off, off + len));
+    c.final();
+    mem.bytes.set(body, off);
+    mem.bytes.set(c.getAuthTag(), off + len);
+  }
+  open(counter: number, mem: NativeBuffer, off: number, len: number): boolean {
+    if (len < POLY1305_TAG_LEN) return false;
+    const n = len - POLY1305_TAG_LEN;
+    const d = createDecipheriv('chacha20-poly1305', this.key, counterNonce(counter, this.nonce), {
+      authTagLength: POLY1305_TAG_LEN,
+    });
+    d.setAuthTag(mem.bytes.subarray(off + n, off + len));
+    const body = d.update(mem.bytes.subarray(off, off + n));
+    try {
+      d.final();
+    } catch {
+      body.fill(0);
+      return false;
+    }
+    mem.bytes.set(body, off);
+    return true;
+  }
+  free(): void {
+    this.key.fill(0);
+    this.key = new Uint8Array(32);
+  }
+}
+
+export function makeCipher(kind: CipherKind, key: Uint8Array, encrypt: boolean): PacketCipher {
+  return kind === 'node' ? new NodeCipher(key) : new NativeCipher(kind, key, encrypt);
+}

@@ -1,0 +1,469 @@
+// The data plane as the daemon sees it: worker threads that move transport packets between
+// the TUN interface and the UDP port, configured from the main thread, which owns the core.
+// README.md in this folder documents the API and the design; in short:
+//
+//   const dp = await DataPlane.start({ tunName: 'wg0', port: 51820 });
+//   const p = dp.addPeer();
+//   dp.setEndpoint(p, { family: 4, address: '192.0.2.1', port: 51820 });
+//   dp.setAllowedIPs(p, [{ family: 4, address: Uint8Array.of(10, 0, 0, 2), cidr: 32 }]);
+//   const k = dp.installKeypair(p, { localIndex, remoteIndex, sendKey, recvKey, createdAt: dp.now(), initiator: true });
+//   dp.setSendKeypair(p, k);
+//   dp.on('handshake', (data, from) => core.datagram(from, data));
+//   dp.on('needKey', (peer, packet) => core.packetFromTun(peer, packet));
+//   dp.counters(p); await dp.stop();
+//
+// Configuration reaches the workers as messages on change only; per-packet state (send
+// counters, each peer's sending keypair, byte counters, activity times) is shared memory.
+
+import { EventEmitter } from 'node:events';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { WgError } from '../../model/errors.js';
+import type { SockAddr } from '../../model/index.js';
+import { closeFd, Waker } from '../../sys/native.js';
+import { TunDevice } from '../../sys/tun.js';
+import { DEFAULT_MTU } from '../core/constants.js';
+import { fromRaw, toRaw } from '../io/addr.js';
+import { UdpGroup } from '../io/udp-group.js';
+import { bestCipher, type CipherKind } from './cipher.js';
+import { MainSender } from './main-send.js';
+import {
+  type Control,
+  laneOfIndex,
+  type PrefixMsg,
+  type RekeyReason,
+  type WorkerEvent,
+  type WorkerInit,
+} from './protocol.js';
+import {
+  monotonicMs,
+  NO_KEYPAIR,
+  SEEN_RX_AUTH,
+  SEEN_RX_DATA,
+  SEEN_TX_AUTH,
+  SEEN_TX_DATA,
+  Shared,
+} from './shared.js';
+import { SlotPool } from './slots.js';
+
+export interface DataPlaneOptions {
+  /** TUN interface to create or attach to. */
+  tunName: string;
+  /** Interface MTU; default 1420 (wg-quick's). */
+  mtu?: number;
+  /** UDP listen port; 0 (the default) lets the kernel choose. */
+  port?: number;
+  /** SO_MARK for the UDP sockets; 0 = none. */
+  fwmark?: number;
+  /** Transmit threads, one TUN queue each (default 1). */
+  txThreads?: number;
+  /** Receive threads, one UDP socket each, steered by receiver index (default 1). */
+  rxThreads?: number;
+  /** Packets per batch (default 64). */
+  batch?: number;
+  /** Peer capacity (default 1024); keypairs get three per peer. */
+  maxPeers?: number;
+  /** AEAD implementation for the workers; default libcrypto when present, else node:crypto. */
+  cipher?: CipherKind;
+  /** Force the UDP socket family (tests); default dual-stack IPv6. */
+  family?: 4 | 6;
+}
+
+export interface KeypairSpec {
+  /** Our index: transport messages to us carry it as their receiver. */
+  localIndex: number;
+  /** The peer's index: our transport messages carry it. */
+  remoteIndex: number;
+  sendKey: Uint8Array;
+  recvKey: Uint8Array;
+  /** When the handshake completed, on this data plane's clock (`now()`). */
+  createdAt: number;
+  /** We initiated the handshake (rekey-after-time applies to us). */
+  initiator: boolean;
+  /**
+   * The responder's new keypair: it may carry traffic to us at once, but we send with it only
+   * after the first packet arrives on it. The receiving worker then makes it the sending
+   * keypair itself and emits 'confirmed'.
+   */
+  awaitConfirmation?: boolean;
+  /**
+   * The cell nonces are reserved from (Atomics.add), shared with whoever else seals with this
+   * keypair: the core's `KeypairInfo.sendCounterCell`, so that the core and the workers never
+   * use one counter twice. Default: a fresh cell starting at 0.
+   */
+  counterCell?: BigInt64Array;
+}
+
+export interface Activity {
+  lastTxData: number;
+  lastRxData: number;
+  lastTxAuth: number;
+  lastRxAuth: number;
+}
+
+export interface DataPlaneEvents {
+  handshake: [data: Uint8Array, from: SockAddr];
+  needKey: [peer: number, packet: Uint8Array];
+  confirmed: [peer: number, keypair: number];
+  rekey: [peer: number, keypair: number, reason: RekeyReason];
+  roam: [peer: number, from: SockAddr];
+  linkGone: [errno: number];
+  error: [err: Error];
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  port: MessagePort;
+  waker: Waker;
+  role: 'tx' | 'rx';
+  lane: number;
+  exited: Promise<void>;
+}
+
+type MessagePort = import('node:worker_threads').MessagePort;
+
+const STOP_TIMEOUT_MS = 3000;
+const SOCKET_SWAP_TIMEOUT_MS = 3000;
+
+export class DataPlane extends EventEmitter<DataPlaneEvents> {
+  readonly tun: TunDevice;
+  private group: UdpGroup;
+  private readonly shared: Shared;
+  private readonly workers: (WorkerSlot | undefined)[] = [undefined]; // thread 0 is us
+  private readonly peers: SlotPool;
+  private readonly keypairs: SlotPool;
+  private readonly sender: MainSender;
+  private readonly endpoints: (SockAddr | undefined)[];
+  private readonly txThreads: number;
+  private readonly rxThreads: number;
+  private stopping = false;
+  private linkGoneSeen = false;
+
+  private constructor(tun: TunDevice, group: UdpGroup, shared: Shared, tx: number, rx: number) {
+    super();
+    this.tun = tun;
+    this.group = group;
+    this.shared = shared;
+    this.txThreads = tx;
+    this.rxThreads = rx;
+    const { maxPeers, maxKeypairs } = shared.sizes;
+    const applied = (t: number) => shared.applied(t);
+    const sent = (t: number) => shared.sent(t);
+    this.peers = new SlotPool(maxPeers, shared.sizes.threads, sent, applied);
+    this.keypairs = new SlotPool(maxKeypairs, shared.sizes.threads, sent, applied);
+    this.endpoints = new Array(maxPeers).fill(undefined);
+    this.sender = new MainSender(shared, tun.mtu);
+  }
+
+  /** Creates the TUN interface (MTU set, link up), binds the port and starts the workers. */
+  static async start(opts: DataPlaneOptions): Promise<DataPlane> {
+    const tx = opts.txThreads ?? 1;
+    const rx = opts.rxThreads ?? 1;
+    const batch = opts.batch ?? 64;
+    const maxPeers = opts.maxPeers ?? 1024;
+    if (!(tx >= 1 && tx <= 64 && rx >= 1 && rx <= 64 && batch >= 1 && batch <= 1024 && maxPeers >= 1))
+      throw new RangeError('bad data plane shape');
+    const tun = TunDevice.open(opts.tunName, tx);
+    let group: UdpGroup | undefined;
+    let dp: DataPlane | undefined;
+    try {
+      tun.mtu = opts.mtu ?? DEFAULT_MTU;
+      tun.up = true;
+      group = UdpGroup.open(opts.port ?? 0, rx, opts.fwmark ?? 0, opts.family);
+      const shared = Shared.create({ maxPeers, maxKeypairs: maxPeers * 3 + 8, threads: 1 + tx + rx });
+      dp = new DataPlane(tun, group, shared, tx, rx);
+      const cipher = opts.cipher ?? bestCipher();
+      const mtu = tun.mtu;
+      for (let i = 0; i < tx + rx; i++) {
+        const role = i < tx ? 'tx' : 'rx';
+        const lane = role === 'tx' ? i : i - tx;
+        const thread = 1 + i;
+        dp.spawn({
+          role,
+          thread,
+          lane,
+          lanes: role === 'tx' ? tx : rx,
+          tunFd: tun.queues[lane % tx]!,
+          udpFd: group.sockets[lane % rx]!.fd,
+          udpFamily: group.family,
+          mtu,
+          batch,
+          cipher,
+          shared: shared.buffers,
+        });
+      }
+      await Promise.all(
+        dp.workers.slice(1).map(
+          (w) =>
+            new Promise((ok, fail) => {
+              w!.worker.once('online', ok);
+              w!.worker.once('error', fail);
+              w!.worker.once('exit', () => fail(new Error('data-plane worker exited while starting')));
+            }),
+        ),
+      );
+      return dp;
+    } catch (e) {
+      if (dp) await dp.stop();
+      else {
+        group?.close();
+        tun.close();
+      }
+      throw e;
+    }
+  }
+
+  private spawn(init: Omit<WorkerInit, 'port' | 'wakeFd'>): void {
+    const { port1, port2 } = new MessageChannel();
+    const waker = new Waker();
+    const full: WorkerInit = { ...init, port: port2, wakeFd: waker.fd };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), {
+      workerData: full,
+      transferList: [port2],
+    });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (e: WorkerEvent) => this.onEvent(e));
+    worker.on('error', (err) => this.emit('error', err));
+    worker.once('exit', () => {
+      if (!this.stopping && !this.linkGoneSeen)
+        this.emit('error', new Error(`data-plane ${init.role} worker exited`));
+    });
+    this.workers[init.thread] = { worker, port: port1, waker, role: init.role, lane: init.lane, exited };
+  }
+
+  private onEvent(e: WorkerEvent): void {
+    switch (e.t) {
+      case 'handshake':
+        this.shared.releaseHandshakeSlot();
+        this.emit('handshake', e.data, fromRaw(e.from));
+        return;
+      case 'needKey':
+        this.emit('needKey', e.peer, e.packet);
+        return;
+      case 'confirmed':
+        this.emit('confirmed', e.peer, e.slot);
+        return;
+      case 'rekey':
+        this.emit('rekey', e.peer, e.slot, e.reason);
+        return;
+      case 'source':
+        this.emit('roam', e.peer, fromRaw(e.addr));
+        return;
+      case 'linkGone':
+        if (!this.linkGoneSeen) {
+          this.linkGoneSeen = true;
+          this.emit('linkGone', e.errno);
+        }
+        return;
+      case 'fatal':
+        this.emit('error', new Error(`data-plane worker: ${e.message}`));
+        return;
+    }
+  }
+
+  private post(thread: number, c: Control): void {
+    const w = this.workers[thread];
+    if (!w) return;
+    // A key moves to the worker rather than being copied, so no stray copy stays here.
+    w.port.postMessage(c, c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : []);
+    this.shared.noteSent(thread);
+    w.waker.wake();
+  }
+
+  private postAll(c: Control, role?: 'tx' | 'rx'): void {
+    for (let t = 1; t < this.workers.length; t++)
+      if (!role || this.workers[t]!.role === role) this.post(t, c);
+  }
+
+  // ---- The API for the daemon ----
+
+  /** The clock of every time this data plane takes or reports: monotonic milliseconds. */
+  now(): number {
+    return monotonicMs();
+  }
+
+  get port(): number {
+    return this.group.port;
+  }
+
+  get ifindex(): number {
+    return this.tun.ifindex;
+  }
+
+  /** Takes a peer slot (a small integer) for a new peer. */
+  addPeer(): number {
+    const p = this.peers.take();
+    if (p === undefined)
+      throw new WgError('capability', `data plane is full (${this.shared.sizes.maxPeers} peers)`);
+    this.shared.clearPeer(p);
+    this.postAll({ t: 'peer', peer: p, present: true });
+    return p;
+  }
+
+  /** Forgets a peer with its keypairs, endpoint and allowed IPs. */
+  removePeer(peer: number): void {
+    this.shared.setSendKeypair(peer, NO_KEYPAIR);
+    for (const slot of this.sender.keypairsOf(peer)) this.removeKeypair(slot);
+    this.endpoints[peer] = undefined;
+    this.postAll({ t: 'peer', peer, present: false });
+    this.peers.give(peer, this.peers.marksNow());
+  }
+
+  /** Where transport packets to `peer` go; undefined = nowhere (packets are dropped). */
+  setEndpoint(peer: number, addr: SockAddr | undefined): void {
+    this.endpoints[peer] = addr;
+    this.postAll({ t: 'endpoint', peer, addr: addr ? toRaw(addr) : undefined });
+  }
+
+  /** Replaces the peer's allowed IPs (a prefix another peer held moves to this one). */
+  setAllowedIPs(peer: number, prefixes: PrefixMsg[]): void {
+    this.postAll({
+      t: 'allowed',
+      peer,
+      prefixes: prefixes.map((p) => ({ ...p, address: Uint8Array.from(p.address) })),
+    });
+  }
+
+  /** Installs a keypair; returns its id. It carries nothing until `setSendKeypair` or confirmation. */
+  installKeypair(peer: number, k: KeypairSpec): number {
+    const slot = this.keypairs.take();
+    if (slot === undefined) throw new WgError('capability', 'data plane keypair table is full');
+    const counter = k.counterCell ?? new BigInt64Array(new SharedArrayBuffer(8));
+    this.sender.install(slot, peer, { ...k, counterCell: counter });
+    const common = {
+      t: 'keypair' as const,
+      slot,
+      peer,
+      counter,
+      localIndex: k.localIndex >>> 0,
+      remoteIndex: k.remoteIndex >>> 0,
+      createdAt: k.createdAt,
+      initiator: k.initiator,
+      promoteOnReceive: k.awaitConfirmation ?? false,
+    };
+    const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
+    for (let t = 1; t < this.workers.length; t++) {
+      const w = this.workers[t]!;
+      if (w.role === 'tx') this.post(t, { ...common, key: Uint8Array.from(k.sendKey) });
+      else if (w.lane === owner) this.post(t, { ...common, key: Uint8Array.from(k.recvKey) });
+    }
+    return slot;
+  }
+
+  /** Drops a keypair everywhere (its keys are wiped); the id is reused once every worker saw it. */
+  removeKeypair(slot: number): void {
+    const peer = this.sender.peerOf(slot);
+    if (peer === undefined) return;
+    if (this.shared.sendKeypair(peer) === slot) this.shared.setSendKeypair(peer, NO_KEYPAIR);
+    this.sender.remove(slot);
+    this.postAll({ t: 'keypairGone', slot });
+    this.keypairs.give(slot, this.keypairs.marksNow());
+  }
+
+  /** The keypair `peer`'s packets are sealed with (undefined: none, packets go to 'needKey'). */
+  setSendKeypair(peer: number, slot: number | undefined): void {
+    this.shared.setSendKeypair(peer, slot ?? NO_KEYPAIR);
+  }
+
+  sendKeypair(peer: number): number | undefined {
+    const s = this.shared.sendKeypair(peer);
+    return s === NO_KEYPAIR ? undefined : s;
+  }
+
+  /**
+   * Seals and sends packets to `peer` from the main thread with its sending keypair (an empty
+   * packet is a keepalive): for staged packets and keepalives. Returns how many went out;
+   * 0 when the peer has no usable keypair or endpoint.
+   */
+  sendData(peer: number, packets: Uint8Array[]): number {
+    const to = this.endpoints[peer];
+    if (!to) return 0;
+    return this.sender.send(this.group.sockets[0]!, peer, toRaw(to), packets, this.now());
+  }
+
+  /** Sends a handshake message (or any datagram) as is; counted as sent to `peer` when given. */
+  sendHandshake(data: Uint8Array, to: SockAddr, peer?: number): boolean {
+    return this.sender.sendRaw(this.group.sockets[0]!, toRaw(to), data, peer);
+  }
+
+  /** Adds handshake bytes received from `peer` (the core knows whom they came from). */
+  addRxBytes(peer: number, n: number): void {
+    this.shared.addBytes(0, peer, n, 0);
+  }
+
+  /** Exact bytes received from and sent to `peer` (transport and handshake messages). */
+  counters(peer: number): { rxBytes: bigint; txBytes: bigint } {
+    const { rx, tx } = this.shared.bytes(peer);
+    return { rxBytes: rx, txBytes: tx };
+  }
+
+  /** When data and authenticated packets last moved for `peer` (0 = never), on `now()`'s clock. */
+  activity(peer: number): Activity {
+    const s = this.shared;
+    return {
+      lastTxData: s.seen(peer, SEEN_TX_DATA),
+      lastRxData: s.seen(peer, SEEN_RX_DATA),
+      lastTxAuth: s.seen(peer, SEEN_TX_AUTH),
+      lastRxAuth: s.seen(peer, SEEN_RX_AUTH),
+    };
+  }
+
+  setMtu(mtu: number): void {
+    this.tun.mtu = mtu;
+    this.sender.mtu = mtu;
+    this.postAll({ t: 'mtu', mtu }, 'tx');
+  }
+
+  setFwmark(mark: number): void {
+    this.group.fwmark = mark;
+  }
+
+  /** Moves to another UDP port (0 = any); resolves to the port bound. */
+  async setListenPort(port: number): Promise<number> {
+    if (port !== 0 && port === this.group.port) return port;
+    const next = UdpGroup.open(port, this.rxThreads, this.group.sockets[0]!.fwmark, this.group.family);
+    const old = this.group;
+    this.group = next;
+    for (let t = 1; t < this.workers.length; t++) {
+      const w = this.workers[t]!;
+      this.post(t, { t: 'socket', fd: next.sockets[w.lane % this.rxThreads]!.fd });
+    }
+    await this.settle(SOCKET_SWAP_TIMEOUT_MS);
+    old.close();
+    return next.port;
+  }
+
+  /** Resolves once every worker applied every message posted so far (or after `ms`). */
+  async settle(ms = 1000): Promise<void> {
+    const until = Date.now() + ms;
+    const marks = this.marks();
+    const done = () => marks.every((m, t) => t === 0 || !this.workers[t] || this.shared.applied(t) >= m);
+    while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  /** Stops the workers (waking them out of poll), closes the port and the TUN interface. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.shared.stop();
+    for (const w of this.workers) w?.waker.wake();
+    const all = Promise.all(this.workers.map((w) => w?.exited));
+    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref());
+    if ((await Promise.race([all, timer])) === 'timeout')
+      for (const w of this.workers) await w?.worker.terminate();
+    for (const w of this.workers) {
+      if (!w) continue;
+      w.port.close();
+      w.waker.free();
+      closeFd(w.waker.fd);
+    }
+    this.sender.dispose();
+    this.group.close();
+    this.tun.close();
+  }
+
+  private marks(): number[] {
+    const m: number[] = [];
+    for (let t = 0; t < this.shared.sizes.threads; t++) m.push(this.shared.sent(t));
+    return m;
+  }
+}

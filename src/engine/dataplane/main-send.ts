@@ -1,0 +1,117 @@
+// What the main thread sends itself: handshake messages as they are, and transport packets
+// the core hands over (packets staged while a handshake ran, keepalives). It seals with the
+// same shared counters as the workers, so nonces never repeat across threads, and counts what
+// it sends in thread row 0 of the shared statistics.
+
+import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
+import { allocNative, freeNative, type NativeBuffer } from '../../sys/native.js';
+import type { RawAddr, UdpSocket } from '../../sys/udp.js';
+import { COUNTER_LIMIT, REJECT_AFTER_TIME_MS } from '../core/constants.js';
+import { DATA_COUNTER, DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../core/messages.js';
+import { bestCipher, makeCipher, type PacketCipher } from './cipher.js';
+import type { KeypairSpec } from './dataplane.js';
+import { SEEN_TX_AUTH, SEEN_TX_DATA, type Shared } from './shared.js';
+import { paddedLength, SLOT_BYTES } from './tx.js';
+
+interface MainKeypair {
+  peer: number;
+  remoteIndex: number;
+  createdAt: number;
+  sendKey: Uint8Array;
+  /** The keypair's send-counter cell (KeypairSpec.counterCell). */
+  counter: BigInt64Array;
+  cipher: PacketCipher | undefined;
+}
+
+export class MainSender {
+  mtu: number;
+  private readonly keypairs = new Map<number, MainKeypair>();
+  private readonly scratch: NativeBuffer;
+  private readonly kind = bestCipher();
+
+  constructor(
+    private readonly shared: Shared,
+    mtu: number,
+  ) {
+    this.mtu = mtu;
+    this.scratch = allocNative(SLOT_BYTES);
+  }
+
+  install(slot: number, peer: number, k: KeypairSpec): void {
+    this.remove(slot);
+    this.keypairs.set(slot, {
+      peer,
+      remoteIndex: k.remoteIndex >>> 0,
+      createdAt: k.createdAt,
+      sendKey: Uint8Array.from(k.sendKey),
+      counter: k.counterCell ?? new BigInt64Array(new SharedArrayBuffer(8)),
+      cipher: undefined,
+    });
+  }
+
+  remove(slot: number): void {
+    const kp = this.keypairs.get(slot);
+    if (!kp) return;
+    kp.sendKey.fill(0);
+    kp.cipher?.free();
+    this.keypairs.delete(slot);
+  }
+
+  peerOf(slot: number): number | undefined {
+    return this.keypairs.get(slot)?.peer;
+  }
+
+  keypairsOf(peer: number): number[] {
+    const out: number[] = [];
+    for (const [slot, kp] of this.keypairs) if (kp.peer === peer) out.push(slot);
+    return out;
+  }
+
+  send(sock: UdpSocket, peer: number, to: RawAddr, packets: Uint8Array[], now: number): number {
+    const slot = this.shared.sendKeypair(peer);
+    const kp = slot >= 0 ? this.keypairs.get(slot) : undefined;
+    if (!kp || kp.peer !== peer || now - kp.createdAt >= REJECT_AFTER_TIME_MS) return 0;
+    kp.cipher ??= makeCipher(this.kind, kp.sendKey, true);
+    const s = this.scratch;
+    let sent = 0;
+    let data = false;
+    let used = 0;
+    for (const p of packets) {
+      if (p.length > SLOT_BYTES - DATA_HEADER_SIZE - POLY1305_TAG_LEN - 16) continue;
+      const counter = Number(Atomics.add(kp.counter, 0, 1n));
+      if (counter >= COUNTER_LIMIT) break;
+      const padded = paddedLength(p.length, this.mtu);
+      s.bytes.set(p, DATA_HEADER_SIZE);
+      s.bytes.fill(0, DATA_HEADER_SIZE + p.length, DATA_HEADER_SIZE + padded);
+      s.view.setUint32(0, MESSAGE_TRANSPORT, true);
+      s.view.setUint32(DATA_RECEIVER, kp.remoteIndex, true);
+      s.view.setUint32(DATA_COUNTER, counter >>> 0, true);
+      s.view.setUint32(DATA_COUNTER + 4, Math.floor(counter / 2 ** 32), true);
+      kp.cipher.seal(counter, s, DATA_HEADER_SIZE, padded);
+      const total = DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
+      used = Math.max(used, total);
+      if (sock.sendTo(to, s.addr, total) !== total) continue;
+      this.shared.addBytes(0, peer, 0, total);
+      sent++;
+      if (p.length > 0) data = true;
+    }
+    s.bytes.fill(0, 0, used); // no plaintext left behind
+    if (sent > 0) this.shared.markSeen(0, peer, SEEN_TX_AUTH, now);
+    if (data) this.shared.markSeen(0, peer, SEEN_TX_DATA, now);
+    return sent;
+  }
+
+  sendRaw(sock: UdpSocket, to: RawAddr, data: Uint8Array, peer?: number): boolean {
+    if (data.length > this.scratch.size) return false;
+    this.scratch.bytes.set(data, 0);
+    const ok = sock.sendTo(to, this.scratch.addr, data.length) === data.length;
+    this.scratch.bytes.fill(0, 0, data.length);
+    if (ok && peer !== undefined) this.shared.addBytes(0, peer, 0, data.length);
+    return ok;
+  }
+
+  dispose(): void {
+    for (const slot of [...this.keypairs.keys()]) this.remove(slot);
+    freeNative(this.scratch);
+  }
+}

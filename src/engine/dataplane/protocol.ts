@@ -1,0 +1,86 @@
+// The messages between the main thread and the data-plane workers.
+//
+// Main → worker (`Control`): configuration, sent only when it changes, on a MessagePort per
+// worker. A worker never returns to its event loop (it blocks in poll), so it takes these with
+// receiveMessageOnPort before each batch, and the main thread wakes it through its eventfd.
+// Worker → main (`WorkerEvent`): what the core must decide on (handshake messages, packets
+// for peers without a keypair, keypair confirmation, rekey hints, a new source address) and
+// fatal conditions. Nothing here is sent per packet in steady state.
+
+import type { RawAddr } from '../../sys/udp.js';
+import type { Family } from '../core/allowedips.js';
+
+export interface PrefixMsg {
+  family: Family;
+  address: Uint8Array;
+  cidr: number;
+}
+
+export type Control =
+  /** A peer slot comes into use, or leaves it (dropping its keypairs, endpoint and prefixes). */
+  | { t: 'peer'; peer: number; present: boolean }
+  | { t: 'endpoint'; peer: number; addr: RawAddr | undefined }
+  /** Replaces the peer's allowed IPs. */
+  | { t: 'allowed'; peer: number; prefixes: PrefixMsg[] }
+  /**
+   * A keypair. Transmit workers get the sending key, the receive worker that owns
+   * `localIndex` gets the receiving key; `key` is the one this worker needs.
+   */
+  | {
+      t: 'keypair';
+      slot: number;
+      peer: number;
+      localIndex: number;
+      remoteIndex: number;
+      key: Uint8Array;
+      createdAt: number;
+      initiator: boolean;
+      /** Make it the peer's sending keypair when the first packet arrives on it (responder). */
+      promoteOnReceive: boolean;
+      /** The keypair's send-counter cell (shared memory; nonces are taken with Atomics.add). */
+      counter: BigInt64Array;
+    }
+  | { t: 'keypairGone'; slot: number }
+  | { t: 'mtu'; mtu: number }
+  /** Use this UDP socket from now on (after a port change). */
+  | { t: 'socket'; fd: number };
+
+export type RekeyReason = 'send-age' | 'send-count' | 'receive-age';
+
+export type WorkerEvent =
+  | { t: 'handshake'; data: Uint8Array; from: RawAddr }
+  | { t: 'needKey'; peer: number; packet: Uint8Array }
+  | { t: 'confirmed'; peer: number; slot: number }
+  | { t: 'rekey'; peer: number; slot: number; reason: RekeyReason }
+  | { t: 'source'; peer: number; addr: RawAddr }
+  | { t: 'linkGone'; errno: number }
+  | { t: 'fatal'; message: string };
+
+/** What a worker is started with (worker_threads workerData). */
+export interface WorkerInit {
+  role: 'tx' | 'rx';
+  /** Thread number in the shared rows (1-based; 0 is the main thread). */
+  thread: number;
+  /** For rx: which socket of the reuse-port group this is; for tx: its TUN queue. */
+  lane: number;
+  lanes: number;
+  shared: import('./shared.js').SharedBuffers;
+  port: MessagePort;
+  tunFd: number;
+  udpFd: number;
+  udpFamily: 4 | 6;
+  wakeFd: number;
+  mtu: number;
+  batch: number;
+  cipher: import('./cipher.js').CipherKind;
+}
+
+type MessagePort = import('node:worker_threads').MessagePort;
+
+/** The receive lane that owns a keypair's local index (and so its replay window). */
+export function laneOfIndex(localIndex: number, lanes: number): number {
+  return (localIndex & 0xff) % lanes;
+}
+
+/** At most this many handshake messages wait for the main thread; more are dropped. */
+export const MAX_HANDSHAKES_IN_FLIGHT = 4096;

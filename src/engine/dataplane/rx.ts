@@ -1,0 +1,166 @@
+// The receive loop of a worker: recvmmsg → header/index → open → replay window → source
+// allowed-IPs check → TUN write.
+//
+// Transport messages are looked up by receiver index among the keypairs this worker owns (the
+// socket group steers each index to one worker, so the replay window needs no sharing), opened
+// in place, checked against the replay window only after they authenticate (so a forgery never
+// moves it), and, unless they are keepalives, written to the TUN queue when the inner packet's
+// source belongs to the peer (whitepaper 4, cryptokey routing). Handshake messages (types 1-3)
+// go to the main thread with their source address.
+
+import { EAGAIN, EBADF, EINTR, POLLIN, POLLNVAL, PollSet, Waker } from '../../sys/native.js';
+import { isLinkGone, tunWrite } from '../../sys/tun.js';
+import { MsgBatch, SOCKADDR_SIZE } from '../../sys/udp.js';
+import { KEEPALIVE_TIMEOUT_MS, REJECT_AFTER_TIME_MS, REKEY_TIMEOUT_MS } from '../core/constants.js';
+import {
+  DATA_COUNTER,
+  DATA_HEADER_SIZE,
+  DATA_RECEIVER,
+  KEEPALIVE_SIZE,
+  MESSAGE_TRANSPORT,
+  messageType,
+} from '../core/messages.js';
+import { MAX_HANDSHAKES_IN_FLIGHT } from './protocol.js';
+import { monotonicMs } from './shared.js';
+import type { WorkerState } from './state.js';
+import { Tally } from './tally.js';
+import { type Post, SLOT_BYTES } from './tx.js';
+
+/** wireguard-go's keepKeyFreshReceiving threshold. */
+const REKEY_ON_RECEIVE_AGE_MS = REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
+const COUNTER_HIGH_LIMIT = 2 ** 21; // high word of COUNTER_LIMIT (2^53)
+
+/** Does the source sockaddr at `off` equal `known` (family, port and address)? */
+function sameSource(bytes: Uint8Array, off: number, known: Uint8Array | undefined): boolean {
+  if (!known) return false;
+  for (let i = 0; i < 4; i++) if (bytes[off + i] !== known[i]) return false;
+  const v6 = bytes[off] === 10 && bytes[off + 1] === 0; // AF_INET6, little-endian
+  const [from, to] = v6 ? [8, 24] : [4, 8];
+  for (let i = from; i < to; i++) if (bytes[off + i] !== known[i]) return false;
+  return true;
+}
+
+/** The length an IP packet claims for itself, or 0 when it is not a plausible IP packet. */
+function ipLength(bytes: Uint8Array, off: number, avail: number): number {
+  const version = bytes[off]! >> 4;
+  if (version === 4 && avail >= 20) {
+    const total = (bytes[off + 2]! << 8) | bytes[off + 3]!;
+    return total >= 20 && total <= avail ? total : 0;
+  }
+  if (version === 6 && avail >= 40) {
+    const total = 40 + ((bytes[off + 4]! << 8) | bytes[off + 5]!);
+    return total <= avail ? total : 0;
+  }
+  return 0;
+}
+
+export function runRx(st: WorkerState, post: Post): void {
+  const { init, shared } = st;
+  const batch = new MsgBatch(init.batch, SLOT_BYTES, init.udpFamily);
+  const mem = batch.mem;
+  const bytes = mem.bytes;
+  const view = mem.view;
+  const tally = new Tally(shared, init.thread);
+  const wake = new Waker(init.wakeFd);
+  const idle = new PollSet([
+    { fd: st.udpFd, events: POLLIN },
+    { fd: init.wakeFd, events: POLLIN },
+  ]);
+
+  try {
+    for (;;) {
+      if (shared.stopped) return;
+      const n = batch.recv(st.udpFd);
+      if (n === -EAGAIN || n === -EINTR || n === 0) {
+        st.sync();
+        idle.setFd(0, st.udpFd);
+        idle.wait(-1);
+        if (idle.revents(1) & POLLIN) wake.drain();
+        if (idle.revents(0) & POLLNVAL) st.sync(); // the socket was swapped under us
+        continue;
+      }
+      if (n === -EBADF) {
+        post({ t: 'fatal', message: 'UDP socket closed under the receive loop' });
+        return;
+      }
+      if (n < 0) continue; // a pending socket error (e.g. ICMP); the next call reads data
+      st.sync();
+      const now = monotonicMs();
+      for (let i = 0; i < n; i++) {
+        if (batch.truncated(i)) continue;
+        const len = batch.length(i);
+        const off = batch.slotOffset(i);
+        const type =
+          len >= 4 && bytes[off] === MESSAGE_TRANSPORT
+            ? MESSAGE_TRANSPORT
+            : messageType(bytes.subarray(off, off + len));
+        if (type === 0) continue;
+        if (type !== MESSAGE_TRANSPORT) {
+          if (!shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)) continue; // under a flood: drop
+          const from = batch.source(i);
+          if (!from) {
+            shared.releaseHandshakeSlot();
+            continue;
+          }
+          const data = bytes.slice(off, off + len);
+          post({ t: 'handshake', data, from }, [data.buffer]);
+          continue;
+        }
+        // Transport data: type(4) receiver(4) counter(8) sealed packet.
+        if (len < KEEPALIVE_SIZE || view.getUint32(off, true) !== MESSAGE_TRANSPORT) continue;
+        const kp = st.byIndex.get(view.getUint32(off + DATA_RECEIVER, true));
+        if (!kp || now - kp.createdAt >= REJECT_AFTER_TIME_MS) continue;
+        const high = view.getUint32(off + DATA_COUNTER + 4, true);
+        if (high >= COUNTER_HIGH_LIMIT) continue;
+        const counter = high * 2 ** 32 + view.getUint32(off + DATA_COUNTER, true);
+        const sealed = len - DATA_HEADER_SIZE;
+        if (!kp.cipher.open(counter, mem, off + DATA_HEADER_SIZE, sealed)) continue;
+        if (!kp.replay!.validate(counter)) continue;
+        const peer = kp.peer;
+        const plain = len - KEEPALIVE_SIZE;
+        // Counted like wireguard-go: every authenticated message, before the inner checks.
+        tally.received(peer, len, plain > 0);
+        if (kp.promoteOnReceive) {
+          kp.promoteOnReceive = false;
+          const current = shared.sendKeypair(peer);
+          if (current !== kp.slot) shared.promoteSendKeypair(peer, current, kp.slot);
+          post({ t: 'confirmed', peer, slot: kp.slot });
+        }
+        if (
+          kp.initiator &&
+          now - kp.createdAt >= REKEY_ON_RECEIVE_AGE_MS &&
+          now - kp.hintAt >= REKEY_TIMEOUT_MS &&
+          shared.sendKeypair(peer) === kp.slot
+        ) {
+          kp.hintAt = now;
+          post({ t: 'rekey', peer, slot: kp.slot, reason: 'receive-age' });
+        }
+        const name = batch.nameOffset(i);
+        if (!sameSource(bytes, name, st.lastSource[peer])) {
+          st.lastSource[peer] = bytes.slice(name, name + SOCKADDR_SIZE);
+          const addr = batch.source(i);
+          if (addr) post({ t: 'source', peer, addr });
+        }
+        if (plain === 0) continue; // a keepalive
+        const inner = off + DATA_HEADER_SIZE;
+        const ipLen = ipLength(bytes, inner, plain);
+        if (ipLen === 0) continue;
+        const srcPeer =
+          bytes[inner]! >> 4 === 4
+            ? st.allowed.lookup(4, bytes, inner + 12)
+            : st.allowed.lookup(6, bytes, inner + 8);
+        if (srcPeer !== peer) continue; // not from an address this peer may use
+        const w = tunWrite(init.tunFd, batch.slotAddrs[i]! + DATA_HEADER_SIZE, ipLen);
+        if (w < 0 && isLinkGone(w)) {
+          post({ t: 'linkGone', errno: -w });
+          return;
+        }
+      }
+      tally.flush(now);
+    }
+  } finally {
+    idle.free();
+    wake.free();
+    batch.free();
+  }
+}

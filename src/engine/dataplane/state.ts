@@ -1,0 +1,160 @@
+// A worker's private copy of the configuration: peers' endpoints (already encoded as
+// sockaddrs), the allowed-IPs table, and the keypairs this worker needs with their cipher
+// contexts (and, on the receive side, their replay windows). Built from Control messages,
+// which `sync` takes off the worker's port before each batch.
+
+import { receiveMessageOnPort } from 'node:worker_threads';
+import type { RawAddr } from '../../sys/udp.js';
+import { encodeSockaddr, SOCKADDR_SIZE } from '../../sys/udp.js';
+import { AllowedIPs } from '../core/allowedips.js';
+import { ReplayFilter } from '../core/replay.js';
+import { type CipherKind, makeCipher, type PacketCipher } from './cipher.js';
+import { type Control, laneOfIndex, type WorkerInit } from './protocol.js';
+import { Shared } from './shared.js';
+
+export interface Keypair {
+  slot: number;
+  peer: number;
+  localIndex: number;
+  remoteIndex: number;
+  cipher: PacketCipher;
+  createdAt: number;
+  initiator: boolean;
+  promoteOnReceive: boolean;
+  /** The send-counter cell shared with the main thread (and the core). */
+  counter: BigInt64Array;
+  /** Receive side only. */
+  replay: ReplayFilter | undefined;
+  /** When this worker last asked for a rekey on this keypair (ms), to ask at most every REKEY_TIMEOUT. */
+  hintAt: number;
+}
+
+export class WorkerState {
+  readonly init: WorkerInit;
+  readonly shared: Shared;
+  readonly cipherKind: CipherKind;
+  readonly allowed = new AllowedIPs<number>();
+  /** Per peer: encoded destination sockaddr (SOCKADDR_SIZE bytes) and its length; 0 = none. */
+  readonly endpoint: Uint8Array;
+  readonly endpointLen: Int32Array;
+  /** Per peer: the source last reported to the main thread (rx), to report changes once. */
+  readonly lastSource: (Uint8Array | undefined)[];
+  readonly present: Uint8Array;
+  readonly keypairs = new Map<number, Keypair>();
+  readonly byIndex = new Map<number, Keypair>();
+  udpFd: number;
+  mtu: number;
+  private applied = 0;
+
+  constructor(init: WorkerInit) {
+    this.init = init;
+    this.shared = new Shared(init.shared);
+    this.cipherKind = init.cipher;
+    const n = this.shared.sizes.maxPeers;
+    this.endpoint = new Uint8Array(n * SOCKADDR_SIZE);
+    this.endpointLen = new Int32Array(n);
+    this.lastSource = new Array(n).fill(undefined);
+    this.present = new Uint8Array(n);
+    this.udpFd = init.udpFd;
+    this.mtu = init.mtu;
+  }
+
+  /** Applies every control message waiting on the port. Cheap when there are none. */
+  sync(): void {
+    if (this.shared.sent(this.init.thread) === this.applied) return;
+    for (;;) {
+      const m = receiveMessageOnPort(this.init.port);
+      if (!m) break;
+      this.apply(m.message as Control);
+      this.applied++;
+    }
+    this.shared.noteApplied(this.init.thread, this.applied);
+  }
+
+  private apply(c: Control): void {
+    switch (c.t) {
+      case 'peer':
+        if (!c.present) this.dropPeer(c.peer);
+        this.present[c.peer] = c.present ? 1 : 0;
+        return;
+      case 'endpoint':
+        this.setEndpoint(c.peer, c.addr);
+        return;
+      case 'allowed':
+        this.allowed.removeOwner(c.peer);
+        for (const p of c.prefixes) this.allowed.insert(p.family, p.address, p.cidr, c.peer);
+        return;
+      case 'keypair': {
+        this.dropKeypair(c.slot);
+        const rx = this.init.role === 'rx';
+        if (rx && laneOfIndex(c.localIndex, this.init.lanes) !== this.init.lane) {
+          c.key.fill(0);
+          return;
+        }
+        const kp: Keypair = {
+          slot: c.slot,
+          peer: c.peer,
+          localIndex: c.localIndex,
+          remoteIndex: c.remoteIndex,
+          cipher: makeCipher(this.cipherKind, c.key, !rx),
+          createdAt: c.createdAt,
+          initiator: c.initiator,
+          promoteOnReceive: c.promoteOnReceive,
+          counter: c.counter,
+          replay: rx ? new ReplayFilter() : undefined,
+          hintAt: Number.NEGATIVE_INFINITY,
+        };
+        c.key.fill(0);
+        this.keypairs.set(c.slot, kp);
+        if (rx) this.byIndex.set(c.localIndex, kp);
+        return;
+      }
+      case 'keypairGone':
+        this.dropKeypair(c.slot);
+        return;
+      case 'mtu':
+        this.mtu = c.mtu;
+        return;
+      case 'socket':
+        this.udpFd = c.fd;
+        return;
+    }
+  }
+
+  private setEndpoint(peer: number, addr: RawAddr | undefined): void {
+    const off = peer * SOCKADDR_SIZE;
+    if (!addr) {
+      this.endpointLen[peer] = 0;
+      this.lastSource[peer] = undefined;
+      return;
+    }
+    const view = new DataView(this.endpoint.buffer, this.endpoint.byteOffset, this.endpoint.byteLength);
+    try {
+      this.endpointLen[peer] = encodeSockaddr(addr, view, off, this.init.udpFamily);
+    } catch {
+      this.endpointLen[peer] = 0; // an IPv6 endpoint on an IPv4-only socket: unreachable
+    }
+    // What a packet from this endpoint looks like as a source, for roaming reports.
+    this.lastSource[peer] = this.endpoint.slice(off, off + SOCKADDR_SIZE);
+  }
+
+  private dropKeypair(slot: number): void {
+    const kp = this.keypairs.get(slot);
+    if (!kp) return;
+    kp.cipher.free();
+    this.keypairs.delete(slot);
+    if (this.byIndex.get(kp.localIndex) === kp) this.byIndex.delete(kp.localIndex);
+  }
+
+  private dropPeer(peer: number): void {
+    for (const kp of [...this.keypairs.values()]) if (kp.peer === peer) this.dropKeypair(kp.slot);
+    this.allowed.removeOwner(peer);
+    this.endpointLen[peer] = 0;
+    this.lastSource[peer] = undefined;
+  }
+
+  /** Frees every cipher context (on exit). */
+  dispose(): void {
+    for (const slot of [...this.keypairs.keys()]) this.dropKeypair(slot);
+  }
+}

@@ -1,0 +1,193 @@
+// The transmit loop of a worker: TUN queue → allowed-IPs route → seal → sendmmsg.
+//
+// Per batch: read up to `batch` packets from the worker's TUN queue into the slots of a
+// MsgBatch (each packet lands 16 bytes into its slot, leaving room for the header), route each
+// by destination, take a counter from the keypair's shared counter, pad (whitepaper 5.4.6),
+// seal in place, and hand the whole batch to one sendmmsg. Packets for a peer without a usable
+// keypair go to the main thread ('needKey'), whose core stages them and starts a handshake.
+//
+// The loop blocks in poll(2) on the queue and the worker's eventfd; a wake makes it apply
+// configuration or, when the stop flag is set, return.
+
+import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
+import { EAGAIN, EINTR, POLLERR, POLLIN, POLLNVAL, POLLOUT, PollSet, Waker } from '../../sys/native.js';
+import { isLinkGone, tunReadBatch } from '../../sys/tun.js';
+import { MsgBatch, SOCKADDR_SIZE } from '../../sys/udp.js';
+import {
+  COUNTER_LIMIT,
+  MAX_STAGED_PACKETS,
+  PADDING_MULTIPLE,
+  REJECT_AFTER_TIME_MS,
+  REKEY_AFTER_TIME_MS,
+  REKEY_TIMEOUT_MS,
+} from '../core/constants.js';
+import { DATA_COUNTER, DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../core/messages.js';
+import type { WorkerEvent } from './protocol.js';
+import { monotonicMs } from './shared.js';
+import type { WorkerState } from './state.js';
+import { Tally } from './tally.js';
+
+/** Room in each slot: header + the largest IP packet + padding + tag. */
+export const SLOT_BYTES = DATA_HEADER_SIZE + 65535 + PADDING_MULTIPLE + POLY1305_TAG_LEN;
+const MAX_PLAINTEXT = 65535;
+/** How long a full socket buffer may hold up a batch before the rest of it is dropped. */
+const SEND_STALL_MS = 100;
+
+/** Plaintext length after WireGuard's padding, as wireguard-go computes it. */
+export function paddedLength(len: number, mtu: number): number {
+  let last = len;
+  if (mtu > 0 && last > mtu) last %= mtu;
+  let padded = (last + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1);
+  if (mtu > 0 && padded > mtu) padded = mtu;
+  return len + (padded - last);
+}
+
+export type Post = (e: WorkerEvent, transfer?: ArrayBuffer[]) => void;
+
+export function runTx(st: WorkerState, post: Post): void {
+  const { init, shared } = st;
+  const thread = init.thread;
+  const batch = new MsgBatch(init.batch, SLOT_BYTES, init.udpFamily);
+  const mem = batch.mem;
+  const bytes = mem.bytes;
+  const view = mem.view;
+  const lens = new Int32Array(init.batch);
+  const msgPeer = new Int32Array(init.batch);
+  const msgLen = new Int32Array(init.batch);
+  const msgData = new Uint8Array(init.batch);
+  const tally = new Tally(shared, thread);
+  const wake = new Waker(init.wakeFd);
+  const idle = new PollSet([
+    { fd: init.tunFd, events: POLLIN },
+    { fd: init.wakeFd, events: POLLIN },
+  ]);
+  const full = new PollSet([
+    { fd: st.udpFd, events: POLLOUT },
+    { fd: init.wakeFd, events: POLLIN },
+  ]);
+  // Per peer: packets handed to the main thread in the current window, and when it began.
+  const handed = new Int32Array(shared.sizes.maxPeers);
+  const handedSince = new Float64Array(shared.sizes.maxPeers);
+  const first = batch.slotAddr(0) + DATA_HEADER_SIZE;
+
+  const handToCore = (peer: number, off: number, len: number, now: number) => {
+    if (now - handedSince[peer]! >= REKEY_TIMEOUT_MS) {
+      handedSince[peer] = now;
+      handed[peer] = 0;
+    }
+    if (handed[peer]! >= MAX_STAGED_PACKETS) return;
+    handed[peer]!++;
+    const packet = bytes.slice(off, off + len);
+    post({ t: 'needKey', peer, packet }, [packet.buffer]);
+  };
+
+  try {
+    for (;;) {
+      if (shared.stopped) return;
+      const n = tunReadBatch(init.tunFd, first, batch.slotSize, MAX_PLAINTEXT, init.batch, lens);
+      if (n === -EAGAIN || n === -EINTR || n === 0) {
+        st.sync();
+        idle.wait(-1);
+        if (idle.revents(1) & POLLIN) wake.drain();
+        if (idle.revents(0) & POLLNVAL) return;
+        continue;
+      }
+      if (n < 0) {
+        if (isLinkGone(n) || idle.revents(0) & POLLERR) post({ t: 'linkGone', errno: -n });
+        else post({ t: 'fatal', message: `TUN read failed: errno ${-n}` });
+        return;
+      }
+      st.sync();
+      full.setFd(0, st.udpFd);
+      const now = monotonicMs();
+      const mtu = st.mtu;
+      let m = 0;
+      for (let i = 0; i < n; i++) {
+        const len = lens[i]!;
+        const off = batch.slotOffset(i) + DATA_HEADER_SIZE;
+        const version = len > 0 ? bytes[off]! >> 4 : 0;
+        let peer: number | undefined;
+        if (version === 4 && len >= 20) peer = st.allowed.lookup(4, bytes, off + 16);
+        else if (version === 6 && len >= 40) peer = st.allowed.lookup(6, bytes, off + 24);
+        if (peer === undefined) continue; // no route: dropped, as wireguard-go does
+        const slot = shared.sendKeypair(peer);
+        const kp = slot >= 0 ? st.keypairs.get(slot) : undefined;
+        if (!kp || kp.peer !== peer || now - kp.createdAt >= REJECT_AFTER_TIME_MS) {
+          handToCore(peer, off, len, now);
+          continue;
+        }
+        const namelen = st.endpointLen[peer]!;
+        if (namelen === 0) continue; // no endpoint to send to
+        const counter = Number(Atomics.add(kp.counter, 0, 1n));
+        if (counter >= COUNTER_LIMIT) {
+          handToCore(peer, off, len, now);
+          continue;
+        }
+        if (
+          kp.initiator &&
+          now - kp.createdAt >= REKEY_AFTER_TIME_MS &&
+          now - kp.hintAt >= REKEY_TIMEOUT_MS
+        ) {
+          kp.hintAt = now;
+          post({ t: 'rekey', peer, slot, reason: 'send-age' });
+        }
+        const padded = paddedLength(len, mtu);
+        bytes.fill(0, off + len, off + padded);
+        const head = off - DATA_HEADER_SIZE;
+        view.setUint32(head, MESSAGE_TRANSPORT, true);
+        view.setUint32(head + DATA_RECEIVER, kp.remoteIndex, true);
+        view.setUint32(head + DATA_COUNTER, counter >>> 0, true);
+        view.setUint32(head + DATA_COUNTER + 4, Math.floor(counter / 2 ** 32), true);
+        kp.cipher.seal(counter, mem, off, padded);
+        const total = DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
+        bytes.set(
+          st.endpoint.subarray(peer * SOCKADDR_SIZE, peer * SOCKADDR_SIZE + namelen),
+          batch.nameOffset(m),
+        );
+        batch.point(m, i);
+        batch.prepareEncoded(m, namelen, total);
+        msgPeer[m] = peer;
+        msgLen[m] = total;
+        msgData[m] = len > 0 ? 1 : 0;
+        m++;
+      }
+      sendAll(batch, st, full, wake, m, (j) => tally.sent(msgPeer[j]!, msgLen[j]!, msgData[j] === 1));
+      tally.flush(now);
+    }
+  } finally {
+    idle.free();
+    full.free();
+    wake.free();
+    batch.free();
+  }
+}
+
+/** Sends datagrams [0, m), waiting out a full buffer for a while; `ok(j)` for each one sent. */
+function sendAll(
+  batch: MsgBatch,
+  st: WorkerState,
+  full: PollSet,
+  wake: Waker,
+  m: number,
+  ok: (j: number) => void,
+): void {
+  let at = 0;
+  let stallUntil = 0;
+  while (at < m) {
+    const r = batch.send(st.udpFd, at, m - at);
+    if (r > 0) {
+      for (let j = at; j < at + r; j++) ok(j);
+      at += r;
+      continue;
+    }
+    if (r === -EAGAIN || r === -EINTR) {
+      const now = monotonicMs();
+      if (stallUntil === 0) stallUntil = now + SEND_STALL_MS;
+      if (now >= stallUntil || st.shared.stopped) return; // the rest is dropped
+      full.wait(stallUntil - now);
+      if (full.revents(1) & POLLIN) wake.drain(); // configuration waits for the next batch
+      continue;
+    }
+    at++; // this datagram failed (no route to the endpoint, ...): drop it, keep the others
+  }
+}

@@ -1,0 +1,22 @@
+// Entry point of a data-plane worker thread (started by dataplane.ts with a WorkerInit as
+// workerData). It runs one loop, transmit or receive, until the stop flag is set or the TUN
+// link disappears, then frees its native memory and cipher contexts and ends.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import type { WorkerEvent, WorkerInit } from './protocol.js';
+import { runRx } from './rx.js';
+import { WorkerState } from './state.js';
+import { runTx } from './tx.js';
+
+const init = workerData as WorkerInit;
+const post = (e: WorkerEvent, transfer?: ArrayBuffer[]) => parentPort!.postMessage(e, transfer);
+const st = new WorkerState(init);
+try {
+  st.sync();
+  if (init.role === 'tx') runTx(st, post);
+  else runRx(st, post);
+} catch (e) {
+  post({ t: 'fatal', message: e instanceof Error ? e.message : String(e) });
+} finally {
+  st.dispose();
+}

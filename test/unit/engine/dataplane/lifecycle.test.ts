@@ -1,0 +1,120 @@
+// Starting, reconfiguring and stopping a data plane: clean shutdown out of blocking waits,
+// link deletion, a port change under traffic, MTU, fwmark, and peer removal.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { DataPlane } from '../../../../src/engine/dataplane/dataplane.js';
+import { need } from '../../../lib/run.js';
+import { addNetns, deleteNetns, inNetns, ip, nsName } from '../../sys/netns.js';
+import { K1, K2, makePair, ping, until } from './pair.js';
+
+test('start brings the TUN up with its MTU; stop wakes the blocked workers, ends them and removes the TUN', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const ns = nsName('l1');
+  deleteNetns(ns);
+  addNetns(ns);
+  try {
+    const dp = await inNetns(ns, () =>
+      DataPlane.start({ tunName: 'dpl0', port: 0, mtu: 1380, txThreads: 2, rxThreads: 2 }),
+    );
+    const link = JSON.parse(ip(ns, '-j', 'link', 'show', 'dpl0'))[0];
+    assert.equal(link.mtu, 1380);
+    assert.ok(link.flags.includes('UP'));
+    assert.equal(link.ifindex, dp.ifindex);
+    assert.ok(dp.port > 0);
+    await new Promise((r) => setTimeout(r, 100)); // the workers are now blocked in poll
+    const t0 = Date.now();
+    await dp.stop();
+    assert.ok(Date.now() - t0 < 1000, `stop took ${Date.now() - t0} ms`);
+    assert.throws(() => ip(ns, 'link', 'show', 'dpl0'), /does not exist/);
+    await dp.stop(); // idempotent
+  } finally {
+    deleteNetns(ns);
+  }
+});
+
+test('deleting the TUN link is reported once (linkGone)', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const ns = nsName('l2');
+  deleteNetns(ns);
+  addNetns(ns);
+  const dp = await inNetns(ns, () => DataPlane.start({ tunName: 'dpl1', port: 0 }));
+  try {
+    let count = 0;
+    dp.on('linkGone', () => count++);
+    const gone = once(dp, 'linkGone');
+    ip(ns, 'link', 'del', 'dpl1');
+    assert.deepEqual(await gone, [77]); // EBADFD
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(count, 1);
+  } finally {
+    await dp.stop();
+    deleteNetns(ns);
+  }
+});
+
+test('a port change under way keeps traffic flowing; MTU and fwmark apply', async (t) => {
+  if (!need(t, { root: true, commands: ['ip', 'ping'] })) return;
+  const p = await makePair({ net: 81, tag: 'l81', dp: { rxThreads: 2 } });
+  try {
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 2), 2);
+    const oldPort = p.dpB.port;
+    const port = await inNetns(p.nsB, () => p.dpB.setListenPort(0));
+    assert.notEqual(port, oldPort);
+    assert.equal(p.dpB.port, port);
+    p.dpA.setEndpoint(p.peerOnA, { family: 4, address: `192.168.${p.net}.2`, port });
+    await p.dpA.settle();
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 2), 2, 'after the port change');
+    p.dpA.setMtu(1280);
+    assert.equal(JSON.parse(ip(p.nsA, '-j', 'link', 'show', p.tunA))[0].mtu, 1280);
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 1, 1000), 1);
+    p.dpB.setFwmark(0x51);
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 1), 1, 'with a fwmark');
+  } finally {
+    await p.close();
+  }
+});
+
+test('removing a peer stops its traffic; its slot and keypair ids are reused only after the workers saw it', async (t) => {
+  if (!need(t, { root: true, commands: ['ip', 'ping'] })) return;
+  const p = await makePair({ net: 82, tag: 'l82' });
+  try {
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 1), 1);
+    p.dpB.removePeer(p.peerOnB);
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 1), 0);
+    await p.dpB.settle();
+    const again = p.dpB.addPeer();
+    assert.equal(again, p.peerOnB, 'the slot came back after every worker applied the removal');
+    assert.deepEqual(p.dpB.counters(again), { rxBytes: 0n, txBytes: 0n }, 'a reused slot starts from zero');
+    p.dpB.setEndpoint(again, { family: 4, address: `192.168.${p.net}.1`, port: p.dpA.port });
+    p.dpB.setAllowedIPs(again, [{ family: 4, address: Uint8Array.of(10, p.net, 0, 1), cidr: 32 }]);
+    const kb = p.dpB.installKeypair(again, {
+      localIndex: 0x0b0b0b01,
+      remoteIndex: 0x0a0a0a00,
+      sendKey: K2,
+      recvKey: K1,
+      createdAt: p.dpB.now(),
+      initiator: false,
+    });
+    assert.equal(kb, p.keypairB, 'keypair id reused');
+    p.dpB.setSendKeypair(again, kb);
+    // A fresh keypair on A too: B's counters start again at 0, which A's old window has seen.
+    p.dpA.removeKeypair(p.keypairA);
+    const ka = p.dpA.installKeypair(p.peerOnA, {
+      localIndex: 0x0a0a0a00,
+      remoteIndex: 0x0b0b0b01,
+      sendKey: K1,
+      recvKey: K2,
+      createdAt: p.dpA.now(),
+      initiator: true,
+    });
+    p.dpA.setSendKeypair(p.peerOnA, ka);
+    await p.dpA.settle();
+    await p.dpB.settle();
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 2), 2);
+    assert.ok(await until(() => p.dpB.counters(again).rxBytes === 2n * 128n));
+  } finally {
+    await p.close();
+  }
+});
