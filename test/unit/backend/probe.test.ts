@@ -13,6 +13,7 @@ import {
   setDevice,
   setKernelForTesting,
 } from '../../../src/backend/backend.js';
+import type * as Netlink from '../../../src/backend/netlink/index.js';
 import { probeAll, probeInterface, probeKernel } from '../../../src/backend/probe.js';
 import { socketPath } from '../../../src/backend/uapi.js';
 import type { Ctx } from '../../../src/cli/context.js';
@@ -23,6 +24,9 @@ import { startFakeUapi } from '../../lib/fake-uapi.js';
 import { isRoot } from '../../lib/run.js';
 
 const TAG = `up${process.pid % 100000}`;
+
+// Compile-time check that the netlink helper's module satisfies the facade's contract.
+export const kernelContract: KernelApi | undefined = undefined as unknown as typeof Netlink | undefined;
 
 function fakeKernel(links: string[], sets: Array<[string, Device]>): KernelApi {
   return {
