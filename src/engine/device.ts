@@ -252,9 +252,14 @@ export class EngineDevice implements UapiDevice {
     for (const fn of this.linkGone.splice(0)) fn();
   }
 
-  /** Carries out the core's actions, in order. */
+  /**
+   * Carries out the core's actions, in order, except that keypairs reach the workers first: a
+   * handshake response goes out in the same batch as its keypair, and the peer's first data
+   * packet may come back before a worker would otherwise have the key to open it.
+   */
   private apply(actions: Action[]): void {
     if (this.closed) return;
+    for (const a of actions) if (a.type === 'keypairChanged') this.mirror.setKeypairs(a.peer, a.keypairs);
     for (const a of actions) {
       switch (a.type) {
         case 'send':
@@ -268,7 +273,6 @@ export class EngineDevice implements UapiDevice {
           this.schedule(a.at);
           break;
         case 'keypairChanged':
-          this.mirror.setKeypairs(a.peer, a.keypairs);
           break;
         case 'endpointChanged':
           this.mirror.setEndpoint(a.peer, a.endpoint);

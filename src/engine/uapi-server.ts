@@ -14,7 +14,7 @@
 // Failures that only applying can show (rebinding the port: EADDRINUSE) are tried first,
 // before anything else changes. A request cut short by the end of the connection is dropped.
 
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { WgError } from '../model/errors.js';
 import { type Device, newDevice, newPeer, type Peer } from '../model/index.js';
@@ -150,12 +150,16 @@ export class UapiServer {
       if (await answers(path)) throw new WgError('io', `${path}: unix socket in use`, { errno: 98 });
       unlinkSync(path);
     }
+    // Made under a temporary name and renamed into place once listening: a client that finds
+    // the path never finds a socket that refuses it (stock wg deletes such a socket as stale).
+    const tmp = `${path}.${process.pid}.tmp`;
+    rmSync(tmp, { force: true });
     const server = createServer({ allowHalfOpen: true }, (s) => this.accept(s));
     const old = process.umask(0o077);
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(path, () => {
+        server.listen(tmp, () => {
           server.off('error', reject);
           resolve();
         });
@@ -163,7 +167,14 @@ export class UapiServer {
     } finally {
       process.umask(old);
     }
-    chmodSync(path, 0o700);
+    try {
+      chmodSync(tmp, 0o700);
+      renameSync(tmp, path);
+    } catch (e) {
+      server.close();
+      rmSync(tmp, { force: true });
+      throw e;
+    }
     server.on('error', (e) => this.log.error(`UAPI listener: ${e.message}`));
     this.server = server;
   }
