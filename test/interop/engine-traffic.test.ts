@@ -6,17 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  dumpPeers,
-  type Impl,
-  Lab,
-  ping,
-  type Side,
-  sleep,
-  type Tunnel,
-  tunnel,
-  waitFor,
-} from '../lib/netns.js';
+import { dumpPeers, type Impl, Lab, ping, type Side, type Tunnel, tunnel, waitFor } from '../lib/netns.js';
 import { need } from '../lib/run.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping'] };
