@@ -1,0 +1,8 @@
+// wgm setconf: Applies a configuration file to a WireGuard interface, replacing everything (wg-compat 1.8).
+
+import { runConf } from './conf-apply.js';
+import type { Ctx } from './context.js';
+
+export function run(args: string[], ctx: Ctx): Promise<number> {
+  return runConf('setconf', args, ctx);
+}

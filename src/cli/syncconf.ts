@@ -1,0 +1,9 @@
+// wgm syncconf: Synchronizes a WireGuard interface with a configuration file, keeping the sessions of peers
+// present in both (wg-compat 1.8).
+
+import { runConf } from './conf-apply.js';
+import type { Ctx } from './context.js';
+
+export function run(args: string[], ctx: Ctx): Promise<number> {
+  return runConf('syncconf', args, ctx);
+}
