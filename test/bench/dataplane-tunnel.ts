@@ -3,12 +3,17 @@
 // each implementation spends per gigabyte moved (both ends together), which stays meaningful
 // when the machine is shared. Rounds alternate wgm and wireguard-go so that noise hits both.
 //
+// On a shared machine the scheduler, not the implementation, sets the pace: CFS shares CPU per
+// thread, so the implementation with more runnable threads gets more of it. So everything this
+// benchmark starts (both implementations, iperf3, ping, and this process with its workers) runs
+// at the same raised priority (nice $NICE, default -15) and the other load matters less.
+//
 // Run as root: node <build>/test/bench/dataplane-tunnel.js [seconds] [rounds] [tx] [rx]
 // Printed, never asserted.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { which } from '../lib/run.js';
@@ -24,6 +29,12 @@ interface Sample {
 }
 
 const CLK_TCK = 100;
+const NICE = Number(process.env['NICE'] ?? -15);
+
+/** `ip netns exec ns cmd...` at the benchmark's priority. */
+function inNs(ns: string, ...cmd: string[]): [string, string[]] {
+  return ['nice', ['-n', String(NICE), 'ip', 'netns', 'exec', ns, ...cmd]];
+}
 
 function procCpuSeconds(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -33,8 +44,8 @@ function procCpuSeconds(pid: number): number {
 
 /** Mean ping RTT after a warm-up (the first packets through a fresh worker run cold code). */
 function pingRtt(ns: string, to: string): number {
-  spawnSync('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', '20', '-i', '0.02', to]);
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', '-n', '-q', '-c', '50', '-i', '0.02', to], {
+  spawnSync(...inNs(ns, 'ping', '-n', '-q', '-c', '20', '-i', '0.02', to));
+  const r = spawnSync(...inNs(ns, 'ping', '-n', '-q', '-c', '50', '-i', '0.02', to), {
     encoding: 'utf8',
   });
   const m = /= [\d.]+\/([\d.]+)\//.exec(r.stdout);
@@ -49,13 +60,13 @@ async function iperf(
   seconds: number,
   cpu: () => number,
 ): Promise<Sample> {
-  const server = spawn('ip', ['netns', 'exec', nsB, 'iperf3', '-s', '-1', '-B', to], { stdio: 'ignore' });
+  const server = spawn(...inNs(nsB, 'iperf3', '-s', '-1', '-B', to), { stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, 300));
     const rtt = pingRtt(nsA, to);
     const c0 = cpu();
     const client = await new Promise<string>((resolve) => {
-      const p = spawn('ip', ['netns', 'exec', nsA, 'iperf3', '-c', to, '-t', String(seconds), '-J'], {
+      const p = spawn(...inNs(nsA, 'iperf3', '-c', to, '-t', String(seconds), '-J'), {
         stdio: ['ignore', 'pipe', 'ignore'],
       });
       let out = '';
@@ -106,7 +117,7 @@ async function roundWireguardGo(net: number, seconds: number): Promise<Sample> {
       [nsB, ifB],
     ].entries()) {
       procs.push(
-        spawn('ip', ['netns', 'exec', ns!, 'wireguard-go', '-f', ifn!], {
+        spawn(...inNs(ns!, 'wireguard-go', '-f', ifn!), {
           stdio: 'ignore',
           env: { ...process.env, LOG_LEVEL: 'error', WG_PROCESS_FOREGROUND: '1' },
         }),
@@ -168,9 +179,14 @@ export async function benchTunnel(seconds = 5, rounds = 3, tx = 1, rx = 1): Prom
   }
   const ours: Sample[] = [];
   const stock: Sample[] = [];
-  for (let r = 0; r < rounds; r++) {
-    ours.push(await roundWgm(90 + r, seconds, tx, rx));
-    stock.push(await roundWireguardGo(95 + r, seconds));
+  setPriority(NICE); // this thread, and so the workers it starts
+  try {
+    for (let r = 0; r < rounds; r++) {
+      ours.push(await roundWgm(90 + r, seconds, tx, rx));
+      stock.push(await roundWireguardGo(95 + r, seconds));
+    }
+  } finally {
+    setPriority(0);
   }
   const row = (what: string, pick: (s: Sample) => number, unit: string, digits: number): Row => {
     const a = median(ours.map(pick));

@@ -4,11 +4,12 @@
 //
 // Threads are numbered: 0 is the main thread, 1..T the transmit workers, T+1..T+R the receive
 // workers. Each thread writes only its own row of the statistics, so rows need no locking and
-// the main thread sums them; the per-keypair send counters are shared and taken with
-// Atomics.add, so two threads never seal with the same nonce.
+// the main thread sums them. Each keypair's send counter is a cell of its own (a one-element
+// BigInt64Array on a SharedArrayBuffer, shared with the core) taken with Atomics.add, so no two
+// threads ever seal with the same nonce.
 //
 // int32 area:   STOP · HANDSHAKES_IN_FLIGHT · SENT[thread] · APPLIED[thread] · SEND_KEYPAIR[peer]
-// bigint64 area: NEXT_COUNTER[keypair] · BYTES[thread][peer][rx, tx] · SEEN[thread][peer][4]
+// bigint64 area: BYTES[thread][peer][rx, tx] · SEEN[thread][peer][4]
 
 export interface SharedSizes {
   maxPeers: number;
@@ -48,7 +49,7 @@ export class Shared {
   private readonly seenAt: number;
 
   constructor(buffers: SharedBuffers) {
-    const { maxPeers, maxKeypairs, threads } = buffers.sizes;
+    const { maxPeers, threads } = buffers.sizes;
     this.sizes = buffers.sizes;
     this.buffers = buffers;
     this.i32 = new Int32Array(buffers.ints);
@@ -56,7 +57,7 @@ export class Shared {
     this.sentAt = HEADER_INTS;
     this.appliedAt = this.sentAt + threads;
     this.sendKeypairAt = this.appliedAt + threads;
-    this.bytesAt = maxKeypairs;
+    this.bytesAt = 0;
     this.seenAt = this.bytesAt + threads * maxPeers * 2;
     if (
       this.i32.length < this.sendKeypairAt + maxPeers ||
@@ -66,9 +67,9 @@ export class Shared {
   }
 
   static create(sizes: SharedSizes): Shared {
-    const { maxPeers, maxKeypairs, threads } = sizes;
+    const { maxPeers, threads } = sizes;
     const ints = new SharedArrayBuffer(4 * (HEADER_INTS + 2 * threads + maxPeers));
-    const bigs = new SharedArrayBuffer(8 * (maxKeypairs + threads * maxPeers * (2 + SEEN_FIELDS)));
+    const bigs = new SharedArrayBuffer(8 * threads * maxPeers * (2 + SEEN_FIELDS));
     const s = new Shared({ ints, bigs, sizes });
     for (let p = 0; p < maxPeers; p++) s.i32[s.sendKeypairAt + p] = NO_KEYPAIR;
     return s;
@@ -126,22 +127,6 @@ export class Shared {
   /** Makes `slot` the peer's sending keypair unless someone changed it since `expected`. */
   promoteSendKeypair(peer: number, expected: number, slot: number): boolean {
     return Atomics.compareExchange(this.i32, this.sendKeypairAt + peer, expected, slot) === expected;
-  }
-
-  // ---- Send counters (nonces) ----
-
-  resetCounter(slot: number): void {
-    Atomics.store(this.i64, slot, 0n);
-  }
-
-  /** Reserves `n` consecutive counters of keypair `slot`; returns the first. */
-  takeCounters(slot: number, n: number): number {
-    return Number(Atomics.add(this.i64, slot, BigInt(n)));
-  }
-
-  /** The next counter a sender would take (for rekey decisions). */
-  peekCounter(slot: number): number {
-    return Number(Atomics.load(this.i64, slot));
   }
 
   // ---- Byte counters and activity times, one row per thread ----

@@ -1,7 +1,7 @@
 // Small-integer ids (peer slots, keypair slots) that the main thread hands out and takes
 // back. An id given back is reused only after every worker has applied the messages posted
-// before it was given back, so no worker can still be acting on the old holder (for a keypair
-// that would mean sealing with the old key under the new keypair's counters: a reused nonce).
+// before it was given back, so no worker can still be acting on the old holder (sending a
+// peer's packets with a dead keypair found under a reused id, or counting into a new peer's row).
 
 export class SlotPool {
   private fresh = 0;

@@ -37,6 +37,8 @@ export class WorkerState {
   /** Per peer: encoded destination sockaddr (SOCKADDR_SIZE bytes) and its length; 0 = none. */
   readonly endpoint: Uint8Array;
   readonly endpointLen: Int32Array;
+  /** Per peer: its sockaddr bytes as a view, made once (no allocation per packet). */
+  readonly endpointView: Uint8Array[];
   /** Per peer: the source last reported to the main thread (rx), to report changes once. */
   readonly lastSource: (Uint8Array | undefined)[];
   readonly present: Uint8Array;
@@ -53,6 +55,9 @@ export class WorkerState {
     const n = this.shared.sizes.maxPeers;
     this.endpoint = new Uint8Array(n * SOCKADDR_SIZE);
     this.endpointLen = new Int32Array(n);
+    this.endpointView = [];
+    for (let p = 0; p < n; p++)
+      this.endpointView.push(this.endpoint.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
     this.lastSource = new Array(n).fill(undefined);
     this.present = new Uint8Array(n);
     this.udpFd = init.udpFd;

@@ -12,7 +12,7 @@
 import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
 import { EAGAIN, EINTR, POLLERR, POLLIN, POLLNVAL, POLLOUT, PollSet, Waker } from '../../sys/native.js';
 import { isLinkGone, tunReadBatch } from '../../sys/tun.js';
-import { MsgBatch, SOCKADDR_SIZE } from '../../sys/udp.js';
+import { MsgBatch } from '../../sys/udp.js';
 import {
   COUNTER_LIMIT,
   MAX_STAGED_PACKETS,
@@ -140,10 +140,7 @@ export function runTx(st: WorkerState, post: Post): void {
         view.setUint32(head + DATA_COUNTER + 4, Math.floor(counter / 2 ** 32), true);
         kp.cipher.seal(counter, mem, off, padded);
         const total = DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
-        bytes.set(
-          st.endpoint.subarray(peer * SOCKADDR_SIZE, peer * SOCKADDR_SIZE + namelen),
-          batch.nameOffset(m),
-        );
+        bytes.set(st.endpointView[peer]!, batch.nameOffset(m));
         batch.point(m, i);
         batch.prepareEncoded(m, namelen, total);
         msgPeer[m] = peer;
