@@ -2,8 +2,10 @@
 // reported as a ratio. Nothing here is a pass/fail test.
 
 import { printTable, type Row } from './report.js';
+import { benchSetconf } from './setconf.js';
 import { benchStartup } from './startup.js';
 
 const rows: Row[] = [];
 rows.push(...benchStartup());
+rows.push(...(await benchSetconf()));
 printTable(rows);

@@ -52,3 +52,38 @@ export function baseline(tw: Twins, confPath: string): void {
     if (r.status !== 0) throw new Error(`baseline setconf: ${r.stderr}`);
   }
 }
+
+// ---- Large configurations (for conf-large.test.ts and the setconf benchmark) ----
+
+const BIG_PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
+const BIG_PEER = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
+
+/** `count` distinct prefixes: IPv4 /32s and /30s, and IPv6 /128s, written as wg reads them. */
+export function manyAllowedIPs(count: number, offset = 0): string[] {
+  const out: string[] = [];
+  for (let n = offset; n < offset + count; n++) {
+    const m = n >> 2;
+    if (n % 4 === 3) out.push(`fd00::${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}/128`);
+    else if (n % 4 === 2) out.push(`12.${(m >> 14) & 255}.${(m >> 6) & 255}.${(m & 63) << 2}/30`);
+    else out.push(`10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}/32`);
+  }
+  return out;
+}
+
+/** One peer with all of `ips` (1000 per AllowedIPs line), as a config file. */
+export function bigConfig(ips: string[]): string {
+  let s = `[Interface]\nPrivateKey = ${BIG_PRIV}\nListenPort = 51820\n\n[Peer]\nPublicKey = ${BIG_PEER}\nEndpoint = 192.0.2.1:1\n`;
+  for (let i = 0; i < ips.length; i += 1000) s += `AllowedIPs = ${ips.slice(i, i + 1000).join(', ')}\n`;
+  return s;
+}
+
+/** 40 peers (keys derived from their index), 52 allowed IPs each. */
+export function manyPeersConfig(peers = 40, perPeer = 52): string {
+  let s = `[Interface]\nPrivateKey = ${BIG_PRIV}\nListenPort = 51820\n`;
+  for (let p = 0; p < peers; p++) {
+    const key = Buffer.alloc(32, p + 1).toString('base64');
+    const ips = manyAllowedIPs(perPeer, p * 4096);
+    s += `\n[Peer]\nPublicKey = ${key}\nEndpoint = 192.0.2.${p + 1}:${1000 + p}\nAllowedIPs = ${ips.join(', ')}\n`;
+  }
+  return s;
+}
