@@ -269,7 +269,8 @@ export class UapiServer {
             lines: 0,
           };
         this.log.error(`invalid UAPI operation: ${JSON.stringify(`${line}\n`)}`);
-        close();
+        // After the replies already queued on this connection have gone out.
+        run(async () => close());
         return state;
       case 'get':
         if (line !== '') {
