@@ -82,23 +82,39 @@ export class MessageBuilder {
   }
 
   putU8Check(type: number, v: number): boolean {
-    return this.putCheck(type, Uint8Array.of(v));
+    return this.putIntCheck(type, 1, v);
   }
   putU16Check(type: number, v: number): boolean {
-    return this.putCheck(type, u16(v));
+    return this.putIntCheck(type, 2, v);
   }
   putU32Check(type: number, v: number): boolean {
-    return this.putCheck(type, u32(v));
+    return this.putIntCheck(type, 4, v);
   }
   putU16(type: number, v: number): this {
-    return this.put(type, u16(v));
+    if (!this.putU16Check(type, v)) this.put(type, u16(v));
+    return this;
   }
   putU32(type: number, v: number): this {
-    return this.put(type, u32(v));
+    if (!this.putU32Check(type, v)) this.put(type, u32(v));
+    return this;
   }
   /** A NUL-terminated string (libmnl's mnl_attr_put_strz). */
   putStrz(type: number, s: string): this {
     return this.put(type, strz(s));
+  }
+
+  /** An integer attribute written in place (the hot path of large SET requests). */
+  private putIntCheck(type: number, size: 1 | 2 | 4, v: number): boolean {
+    if (!this.fits(size)) return false;
+    const at = this.len;
+    this.view.setUint16(at, NLA_HDRLEN + size, HOST_LE);
+    this.view.setUint16(at + 2, type, HOST_LE);
+    this.view.setUint32(at + NLA_HDRLEN, 0); // the payload and its padding
+    if (size === 1) this.view.setUint8(at + NLA_HDRLEN, v);
+    else if (size === 2) this.view.setUint16(at + NLA_HDRLEN, v, HOST_LE);
+    else this.view.setUint32(at + NLA_HDRLEN, v >>> 0, HOST_LE);
+    this.len = at + NLA_HDRLEN + 4;
+    return true;
   }
 
   /** Opens a nest and returns its offset, or undefined when not even its header fits. */
@@ -187,24 +203,28 @@ export function parseAttrs(buf: Uint8Array, offset = 0): Attr[] {
   return out;
 }
 
-function need(a: Attr, len: number, what: string): DataView {
+function need(a: Attr, len: number, what: string): Uint8Array {
   if (a.data.length !== len) {
     throw new NetlinkError(EBADMSG, `netlink attribute ${what} has ${a.data.length} bytes, expected ${len}`);
   }
-  return new DataView(a.data.buffer, a.data.byteOffset, a.data.byteLength);
+  return a.data;
 }
 
 export function getU8(a: Attr, what: string): number {
-  return need(a, 1, what).getUint8(0);
+  return need(a, 1, what)[0]!;
 }
 export function getU16(a: Attr, what: string): number {
-  return need(a, 2, what).getUint16(0, HOST_LE);
+  const d = need(a, 2, what);
+  return HOST_LE ? d[0]! | (d[1]! << 8) : (d[0]! << 8) | d[1]!;
 }
 export function getU32(a: Attr, what: string): number {
-  return need(a, 4, what).getUint32(0, HOST_LE);
+  const d = need(a, 4, what);
+  const le = (d[0]! | (d[1]! << 8) | (d[2]! << 16) | (d[3]! << 24)) >>> 0;
+  return HOST_LE ? le : ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
 }
 export function getU64(a: Attr, what: string): bigint {
-  return need(a, 8, what).getBigUint64(0, HOST_LE);
+  const d = need(a, 8, what);
+  return new DataView(d.buffer, d.byteOffset, 8).getBigUint64(0, HOST_LE);
 }
 /** A string attribute, up to its first NUL. */
 export function getStr(a: Attr): string {
