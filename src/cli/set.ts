@@ -65,12 +65,14 @@ async function readWords(words: readonly string[], device: Device, io: SetIO): P
     const hasValue = i + 1 < words.length;
     const value = words[i + 1] ?? '';
     if (word === 'listen-port' && hasValue && !peer) {
-      device.listenPort = await parsePort(value);
+      device.listenPort = parsePort(value);
     } else if (word === 'fwmark' && hasValue && !peer) {
       device.fwmark = parseFwmark(value);
     } else if (word === 'private-key' && hasValue && !peer) {
-      device.privateKey = await readKeyFile(value);
+      device.privateKey = readKeyFile(value);
     } else if (word === 'peer' && hasValue) {
+      // Every `peer` starts its own block, as in wg: `peer K endpoint A peer K endpoint B` is two
+      // one-endpoint changes (B wins, as with wg), not one peer with two candidates.
       peer = newPeer();
       device.peers.push(peer);
       peer.publicKey = parseKey(value);
@@ -92,7 +94,7 @@ async function readWords(words: readonly string[], device: Device, io: SetIO): P
     } else if (word === 'persistent-keepalive' && hasValue && peer) {
       peer.persistentKeepalive = parseKeepalive(value);
     } else if (word === 'preshared-key' && hasValue && peer) {
-      peer.presharedKey = await readKeyFile(value);
+      peer.presharedKey = readKeyFile(value);
     } else {
       throw invalid(word);
     }
