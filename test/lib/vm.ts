@@ -19,11 +19,19 @@ export interface VmResult {
 
 /**
  * Runs `cmd` with `bash -c` in a fresh VM (cwd: the project root; PATH as on the host) and
- * resolves with its exit status and separate stdout/stderr. `timeoutMs` bounds the whole run.
+ * resolves with its exit status and separate stdout/stderr. `timeoutMs` bounds the whole run;
+ * `env` adds variables for run-in-vm.sh (its knobs, or TMPDIR for its run directory).
  */
-export function runInVm(cmd: string, opts: { timeoutMs?: number; memMiB?: number } = {}): Promise<VmResult> {
+export function runInVm(
+  cmd: string,
+  opts: { timeoutMs?: number; memMiB?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<VmResult> {
   const timeoutMs = opts.timeoutMs ?? 300_000;
-  const env: NodeJS.ProcessEnv = { ...process.env, VM_TIMEOUT: String(Math.ceil(timeoutMs / 1000)) };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...opts.env,
+    VM_TIMEOUT: String(Math.ceil(timeoutMs / 1000)),
+  };
   if (opts.memMiB !== undefined) env['VM_MEM'] = String(opts.memMiB);
   return new Promise((resolve, reject) => {
     const child = spawn(RUN_IN_VM, [cmd], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
