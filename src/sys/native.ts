@@ -25,8 +25,11 @@ export interface NativeBuffer {
   readonly view: DataView;
 }
 
-/** Allocates `size` zeroed bytes of stable native memory. */
-export function allocNative(size: number): NativeBuffer {
+/**
+ * Allocates `size` bytes of stable native memory, zeroed unless `zero` is false (a large
+ * arena left as malloc returns it is not backed by RAM until its pages are touched).
+ */
+export function allocNative(size: number, zero = true): NativeBuffer {
   if (!(Number.isInteger(size) && size > 0)) throw new RangeError(`bad native buffer size ${size}`);
   const k = koffi();
   const handle = k.alloc('uint8_t', size);
@@ -34,13 +37,16 @@ export function allocNative(size: number): NativeBuffer {
   if (!Number.isSafeInteger(addr)) throw new RangeError('native address beyond 2^53');
   const ab = k.view(handle, size);
   const bytes = new Uint8Array(ab);
-  bytes.fill(0);
+  if (zero) bytes.fill(0);
   return { addr, handle, size, bytes, view: new DataView(ab) };
 }
 
-/** Zeroes and frees a NativeBuffer. Its views must not be touched afterwards. */
-export function freeNative(b: NativeBuffer): void {
-  b.bytes.fill(0);
+/**
+ * Zeroes (the first `used` bytes, by default all) and frees a NativeBuffer. Its views must not
+ * be touched afterwards.
+ */
+export function freeNative(b: NativeBuffer, used = b.size): void {
+  b.bytes.fill(0, 0, used);
   koffi().free(b.handle);
 }
 

@@ -303,7 +303,9 @@ export class MsgBatch {
     this.hdrs = 0;
     this.names = iovs + count * IOVEC_SIZE;
     this.slots = (this.names + count * NAME_STRIDE + 63) & ~63;
-    this.mem = allocNative(this.slots + count * this.slotSize);
+    // Headers zeroed; the slots are left untouched, so only the pages packets use take RAM.
+    this.mem = allocNative(this.slots + count * this.slotSize, false);
+    this.mem.bytes.fill(0, 0, this.slots);
     const v = this.mem.view;
     const base = BigInt(this.mem.addr);
     for (let i = 0; i < count; i++) {
@@ -403,8 +405,11 @@ export class MsgBatch {
     return r >= 0 ? r : -errno();
   }
 
-  free(): void {
-    freeNative(this.mem);
+  /** Frees the batch, wiping the part of each slot a packet can have used (`wipeBytes`). */
+  free(wipeBytes = this.slotSize): void {
+    for (let i = 0; i < this.count; i++)
+      this.mem.bytes.fill(0, this.slotOffset(i), this.slotOffset(i) + wipeBytes);
+    freeNative(this.mem, this.slots);
   }
 }
 

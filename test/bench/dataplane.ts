@@ -4,7 +4,7 @@
 //   node:crypto        createCipheriv per packet (crypto/aead.ts), the portable path
 //   libcrypto (koffi)  OpenSSL EVP through koffi on native memory (sys/libcrypto.ts), in place
 //   @noble/ciphers     pure JavaScript
-//   libsodium (koffi)  one call per packet, for comparison only (not used by wgm)
+//   libsodium (koffi)  one call per packet (sys/libcrypto.ts), used by 'native' up to 1500 bytes
 //
 // Run: node <build>/test/bench/dataplane.js [seconds-per-case]. Printed, never asserted.
 
@@ -12,8 +12,7 @@ import { createCipheriv } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { counterNonce } from '../../src/crypto/aead.js';
-import { koffi } from '../../src/sys/libc.js';
-import { EvpChaChaPoly } from '../../src/sys/libcrypto.js';
+import { EvpChaChaPoly, libsodiumAvailable, SodiumChaChaPoly } from '../../src/sys/libcrypto.js';
 import { allocNative, freeNative } from '../../src/sys/native.js';
 
 export interface CryptoRow {
@@ -93,30 +92,27 @@ function impls(): Impl[] {
       },
     },
   ];
-  try {
-    const so = koffi().load('libsodium.so.23');
-    if ((so.func('int sodium_init()') as () => number)() < 0) throw new Error('sodium_init');
-    const enc = so.func(
-      'int crypto_aead_chacha20poly1305_ietf_encrypt(uintptr_t c, uintptr_t clen, uintptr_t m, uint64_t mlen, uintptr_t ad, uint64_t adlen, uintptr_t nsec, uintptr_t npub, uintptr_t k)',
-    ) as (...a: number[]) => number;
+  if (libsodiumAvailable())
     list.push({
       name: 'libsodium (koffi)',
       make: (size) => {
-        const mem = allocNative(size + 128);
-        mem.bytes.set(KEY, size + 64);
-        const npub = mem.addr + size + 32;
+        const enc = new SodiumChaChaPoly(KEY);
+        const mem = allocNative(size + 64);
+        const sealed = allocNative(size + 64);
+        enc.sealAt(1, mem.addr, size, sealed.addr);
         return {
-          seal: (i) => {
-            mem.view.setUint32(size + 36, i, true);
-            enc(mem.addr, 0, mem.addr, size, 0, 0, 0, npub, mem.addr + size + 64);
+          seal: (i) => enc.sealAt(i, mem.addr, size, mem.addr),
+          open: () => {
+            if (!enc.openAt(1, sealed.addr, size + 16, mem.addr)) throw new Error('open failed');
           },
-          done: () => freeNative(mem),
+          done: () => {
+            enc.free();
+            freeNative(mem);
+            freeNative(sealed);
+          },
         };
       },
     });
-  } catch {
-    // not installed: nothing to compare
-  }
   return list;
 }
 

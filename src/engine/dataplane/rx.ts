@@ -61,6 +61,7 @@ export function runRx(st: WorkerState, post: Post): void {
   const bytes = mem.bytes;
   const view = mem.view;
   const tally = new Tally(shared, init.thread);
+  let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
   const idle = new PollSet([
     { fd: st.udpFd, events: POLLIN },
@@ -89,6 +90,7 @@ export function runRx(st: WorkerState, post: Post): void {
       for (let i = 0; i < n; i++) {
         if (batch.truncated(i)) continue;
         const len = batch.length(i);
+        if (len > used) used = len;
         const off = batch.slotOffset(i);
         const type =
           len >= 4 && bytes[off] === MESSAGE_TRANSPORT
@@ -161,6 +163,6 @@ export function runRx(st: WorkerState, post: Post): void {
   } finally {
     idle.free();
     wake.free();
-    batch.free();
+    batch.free(used);
   }
 }

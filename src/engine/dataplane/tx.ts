@@ -30,6 +30,8 @@ import { Tally } from './tally.js';
 /** Room in each slot: header + the largest IP packet + padding + tag. */
 export const SLOT_BYTES = DATA_HEADER_SIZE + 65535 + PADDING_MULTIPLE + POLY1305_TAG_LEN;
 const MAX_PLAINTEXT = 65535;
+/** Slot bytes around a packet: header before it, padding and tag after it. */
+const SLOT_SLACK = DATA_HEADER_SIZE + PADDING_MULTIPLE + POLY1305_TAG_LEN;
 /** How long a full socket buffer may hold up a batch before the rest of it is dropped. */
 const SEND_STALL_MS = 100;
 
@@ -56,6 +58,7 @@ export function runTx(st: WorkerState, post: Post): void {
   const msgLen = new Int32Array(init.batch);
   const msgData = new Uint8Array(init.batch);
   const tally = new Tally(shared, thread);
+  let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
   const idle = new PollSet([
     { fd: init.tunFd, events: POLLIN },
@@ -104,6 +107,7 @@ export function runTx(st: WorkerState, post: Post): void {
       let m = 0;
       for (let i = 0; i < n; i++) {
         const len = lens[i]!;
+        if (len + SLOT_SLACK > used) used = len + SLOT_SLACK;
         const off = batch.slotOffset(i) + DATA_HEADER_SIZE;
         const version = len > 0 ? bytes[off]! >> 4 : 0;
         let peer: number | undefined;
@@ -155,7 +159,7 @@ export function runTx(st: WorkerState, post: Post): void {
     idle.free();
     full.free();
     wake.free();
-    batch.free();
+    batch.free(used);
   }
 }
 

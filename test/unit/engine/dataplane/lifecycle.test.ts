@@ -118,3 +118,28 @@ test('removing a peer stops its traffic; its slot and keypair ids are reused onl
     await p.close();
   }
 });
+
+test('capacity: adding a peer past maxPeers fails with a WgError, and the port in use is refused', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const ns = nsName('l3');
+  deleteNetns(ns);
+  addNetns(ns);
+  const dp = await inNetns(ns, () => DataPlane.start({ tunName: 'dpl3', port: 0, maxPeers: 2 }));
+  try {
+    dp.addPeer();
+    dp.addPeer();
+    assert.throws(() => dp.addPeer(), { name: 'WgError', message: /full \(2 peers\)/ });
+    await assert.rejects(
+      inNetns(ns, () => DataPlane.start({ tunName: 'dpl4', port: dp.port })),
+      /Address already in use/,
+    );
+    assert.throws(
+      () => ip(ns, 'link', 'show', 'dpl4'),
+      /does not exist/,
+      'a failed start leaves no TUN behind',
+    );
+  } finally {
+    await dp.stop();
+    deleteNetns(ns);
+  }
+});

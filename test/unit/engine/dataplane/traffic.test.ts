@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { need } from '../../../lib/run.js';
+import { ip } from '../../sys/netns.js';
 import { INDEX_A, INDEX_B, K1, K2, makePair, ping, until } from './pair.js';
 
 /** Bytes on the wire for one ping of `size` payload bytes: header + padded IP packet + tag. */
@@ -98,6 +99,35 @@ test('packets larger than a batch slot of the default MTU still pass (1420-byte 
     assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 3, 1392), 3);
     // 1420 is already a multiple of 4 but not 16: padding stops at the MTU (wireguard-go's rule).
     assert.ok(await until(() => p.dpB.counters(p.peerOnB).rxBytes === BigInt(3 * (16 + 1420 + 16))));
+  } finally {
+    await p.close();
+  }
+});
+
+test('IPv6 inside the tunnel and IPv6 between the endpoints', async (t) => {
+  if (!need(t, { root: true, commands: ['ip', 'ping'] })) return;
+  const p = await makePair({ net: 67, tag: 't67' });
+  try {
+    ip(p.nsA, 'addr', 'add', 'fc00:67::1/64', 'dev', p.vethA, 'nodad');
+    ip(p.nsB, 'addr', 'add', 'fc00:67::2/64', 'dev', p.vethB, 'nodad');
+    ip(p.nsA, 'addr', 'add', 'fd00:67::1/64', 'dev', p.tunA, 'nodad');
+    ip(p.nsB, 'addr', 'add', 'fd00:67::2/64', 'dev', p.tunB, 'nodad');
+    const a2 = (s: string) => Uint8Array.from(Buffer.from(s.replace(/:/g, ''), 'hex'));
+    p.dpA.setAllowedIPs(p.peerOnA, [
+      { family: 6, address: a2('fd000067000000000000000000000002'), cidr: 128 },
+    ]);
+    p.dpB.setAllowedIPs(p.peerOnB, [
+      { family: 6, address: a2('fd000067000000000000000000000001'), cidr: 128 },
+    ]);
+    p.dpA.setEndpoint(p.peerOnA, { family: 6, address: 'fc00:67::2', port: p.dpB.port });
+    p.dpB.setEndpoint(p.peerOnB, { family: 6, address: 'fc00:67::1', port: p.dpA.port });
+    await p.dpA.settle();
+    await p.dpB.settle();
+    assert.equal(ping(p.nsA, 'fd00:67::2', 3), 3);
+    // ICMPv6 echo with 56 bytes: 40 + 8 + 56 = 104, padded to 112, plus header and tag.
+    assert.ok(await until(() => p.dpB.counters(p.peerOnB).rxBytes === BigInt(3 * (16 + 112 + 16))));
+    // The IPv4 prefix is gone (setAllowedIPs replaces the list): IPv4 no longer routes.
+    assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 1), 0);
   } finally {
     await p.close();
   }
