@@ -136,6 +136,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private readonly txThreads: number;
   private readonly rxThreads: number;
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
 
   private constructor(tun: TunDevice, group: UdpGroup, shared: Shared, tx: number, rx: number) {
@@ -440,16 +441,29 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
   }
 
-  /** Stops the workers (waking them out of poll), closes the port and the TUN interface. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
+  /**
+   * Stops the workers (waking them out of poll), closes the port and the TUN interface. Every
+   * call returns the same promise.
+   */
+  stop(): Promise<void> {
+    this.stopped ??= this.shutDown();
+    return this.stopped;
+  }
+
+  private async shutDown(): Promise<void> {
     this.stopping = true;
     this.shared.stop();
     for (const w of this.workers) w?.waker.wake();
-    const all = Promise.all(this.workers.map((w) => w?.exited));
-    const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref());
-    if ((await Promise.race([all, timer])) === 'timeout')
-      for (const w of this.workers) await w?.worker.terminate();
+    const within = <T>(p: Promise<T>) =>
+      Promise.race([
+        p,
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref()),
+      ]);
+    if ((await within(Promise.all(this.workers.map((w) => w?.exited)))) === 'timeout') {
+      // A worker that ignored its wake: terminate() cannot interrupt a blocking call, so do not
+      // wait for it forever either.
+      await within(Promise.all(this.workers.map((w) => w?.worker.terminate())));
+    }
     for (const w of this.workers) {
       if (!w) continue;
       w.port.close();
