@@ -7,7 +7,7 @@
 // reply is never held whole.
 
 import { keyToHex } from '../crypto/keys.js';
-import { publicKeyOf } from '../crypto/x25519.js';
+import { publicKeyOf } from '../crypto/x25519-native.js';
 import {
   type Device,
   type EndpointState,
