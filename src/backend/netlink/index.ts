@@ -76,7 +76,10 @@ export async function kernelList(): Promise<string[]> {
   return names;
 }
 
-/** The device `name` with its peers; a dump interrupted by a change is restarted (wg does the same). */
+/**
+ * The device `name` with its peers. A dump interrupted by a concurrent change is restarted,
+ * as wg does; wg retries without end, wgm gives up with EINTR after DUMP_RESTARTS_MAX tries.
+ */
 export async function kernelGet(name: string): Promise<Device> {
   if (new TextEncoder().encode(name).length >= IFNAMSIZ) {
     throw backendError(new NetlinkError(ENAMETOOLONG, 'interface name too long'), name);
