@@ -19,6 +19,8 @@ declare -A NEED=(
   [man]=man-db
   [zsh]=zsh
   [fish]=fish
+  [xz]=xz-utils
+  [cpio]=cpio
 )
 
 missing=()
