@@ -40,6 +40,8 @@ export const POLL_INTERVAL_MS = 250;
 const MTU_INTERVAL_MS = 1000;
 /** Peers one interface holds unless WGM_ENGINE_MAX_PEERS says otherwise. */
 export const DEFAULT_MAX_PEERS = 4096;
+/** Times a set waits for the workers to free the slots of removed peers. */
+const SYNC_ATTEMPTS = 5;
 
 export interface EngineOptions {
   /** UDP port to start on (0: any); a UAPI set may change it. */
@@ -97,7 +99,9 @@ export class EngineDevice implements UapiDevice {
     const dp = await DataPlane.start({
       tunName: ifname,
       port: opts.port ?? 0,
-      maxPeers,
+      // Twice the peers: a removed peer's slot is reused only after every worker saw it go, so
+      // replacing every peer at once needs room for both sets for a moment.
+      maxPeers: maxPeers * 2,
       txThreads: opts.txThreads ?? 1,
       rxThreads: opts.rxThreads ?? 1,
     });
@@ -170,7 +174,14 @@ export class EngineDevice implements UapiDevice {
       const state = p.publicKey && this.core.peers.get(Buffer.from(p.publicKey).toString('hex'));
       if (state) state.setCandidates([]);
     }
-    this.mirror.syncDevice(this.core.getDevice());
+    // Slots of removed peers come back once the workers have seen them go.
+    for (let i = 0; !this.mirror.syncDevice(this.core.getDevice()); i++) {
+      if (i === SYNC_ATTEMPTS) {
+        this.log.error('Data plane: no free peer slot');
+        return ENOMEM;
+      }
+      await this.dp.settle();
+    }
     return 0;
   }
 

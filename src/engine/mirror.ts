@@ -64,6 +64,8 @@ function allowedKeyOf(list: AllowedIP[]): string {
 export class PeerMirror {
   private readonly byKey = new Map<string, PeerSlot>();
   private readonly bySlot = new Map<number, PeerSlot>();
+  /** Keypairs the core made for a peer that has no slot yet (installed when it gets one). */
+  private readonly pendingKeypairs = new Map<string, KeypairsInfo>();
 
   constructor(private readonly dp: DataPlane) {}
 
@@ -83,11 +85,18 @@ export class PeerMirror {
     return this.byKey.get(hex(key));
   }
 
-  private ensure(key: Key): PeerSlot {
+  /** The peer's slot, taken now if needed; undefined when the data plane has no free slot yet. */
+  private ensure(key: Key): PeerSlot | undefined {
     const keyHex = hex(key);
     let p = this.byKey.get(keyHex);
     if (p) return p;
-    const slot = this.dp.addPeer();
+    let slot: number;
+    try {
+      slot = this.dp.addPeer();
+    } catch {
+      // Slots given back are reused once every worker has seen them go (milliseconds).
+      return undefined;
+    }
     p = {
       key: Uint8Array.from(key),
       keyHex,
@@ -106,6 +115,11 @@ export class PeerMirror {
     };
     this.byKey.set(keyHex, p);
     this.bySlot.set(slot, p);
+    const waiting = this.pendingKeypairs.get(keyHex);
+    if (waiting) {
+      this.pendingKeypairs.delete(keyHex);
+      this.setKeypairs(p.key, waiting);
+    }
     return p;
   }
 
@@ -115,13 +129,22 @@ export class PeerMirror {
     this.bySlot.delete(p.slot);
   }
 
-  /** Makes the data plane's peers, endpoints and allowed IPs those of `device` (the core's). */
-  syncDevice(device: Device): void {
-    const seen = new Set<string>();
+  /**
+   * Makes the data plane's peers, endpoints and allowed IPs those of `device` (the core's).
+   * Returns false when a peer found no free slot (call again after `dp.settle()`).
+   */
+  syncDevice(device: Device): boolean {
+    const wanted = new Set(device.peers.flatMap((p) => (p.publicKey ? [hex(p.publicKey)] : [])));
+    for (const p of [...this.byKey.values()]) if (!wanted.has(p.keyHex)) this.drop(p);
+    for (const k of [...this.pendingKeypairs.keys()]) if (!wanted.has(k)) this.pendingKeypairs.delete(k);
+    let complete = true;
     for (const peer of device.peers) {
       if (!peer.publicKey) continue;
       const p = this.ensure(peer.publicKey);
-      seen.add(p.keyHex);
+      if (!p) {
+        complete = false;
+        continue;
+      }
       this.setEndpoint(p.key, peer.activeEndpoint);
       const allowedKey = allowedKeyOf(peer.allowedIPs);
       if (allowedKey !== p.allowedKey) {
@@ -132,7 +155,7 @@ export class PeerMirror {
         );
       }
     }
-    for (const p of [...this.byKey.values()]) if (!seen.has(p.keyHex)) this.drop(p);
+    return complete;
   }
 
   setEndpoint(key: Key, addr: SockAddr | undefined): void {
@@ -153,7 +176,10 @@ export class PeerMirror {
   /** Installs and removes keypairs so that the data plane holds exactly `info`. */
   setKeypairs(key: Key, info: KeypairsInfo): void {
     const p = this.byKey.get(hex(key));
-    if (!p) return;
+    if (!p) {
+      this.pendingKeypairs.set(hex(key), info);
+      return;
+    }
     const wanted = new Map<number, { info: KeypairInfo; role: 'current' | 'previous' | 'next' }>();
     if (info.current) wanted.set(info.current.localIndex, { info: info.current, role: 'current' });
     if (info.previous) wanted.set(info.previous.localIndex, { info: info.previous, role: 'previous' });
