@@ -236,7 +236,7 @@ export function pidsOf(ifnames: string[]): number[] {
     } catch {
       continue;
     }
-    const daemon = argv.some((a) => a.endsWith('wgm-engine.js') || a.endsWith('wireguard-go'));
+    const daemon = argv.some((a) => /(^|\/)(wgm-engine(\.js)?|wireguard-go)$/.test(a));
     if (daemon && argv.some((a) => ifnames.includes(a))) out.push(Number(d));
   }
   return out;
