@@ -6,7 +6,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Device, SockAddr } from '../model/index.js';
-import { parseIPv6 } from '../uapi/ip.js';
+import { inetPton6, isLinkLocal6, isMcLinkLocal6 } from '../model/inet.js';
 
 const SYS_NET = '/sys/class/net';
 
@@ -27,20 +27,14 @@ function indexToName(index: number): string | undefined {
   return undefined;
 }
 
-function linkLocalScoped(bytes: Uint8Array): boolean {
-  const fe80 = bytes[0] === 0xfe && (bytes[1]! & 0xc0) === 0x80;
-  const mcLinkLocal = bytes[0] === 0xff && (bytes[1]! & 0x0f) === 0x02;
-  return fe80 || mcLinkLocal;
-}
-
 /** The scope text getnameinfo would print for this address, or the input when it cannot tell. */
 export function displayScope(addr: SockAddr): SockAddr {
   if (addr.family !== 6 || addr.scope === undefined) return addr;
   const index = /^[0-9]+$/.test(addr.scope) ? Number(addr.scope) : nameToIndex(addr.scope);
   if (index === undefined) return addr;
   if (index === 0) return { family: addr.family, address: addr.address, port: addr.port };
-  const bytes = parseIPv6(addr.address);
-  const name = bytes && linkLocalScoped(bytes) ? indexToName(index) : undefined;
+  const bytes = inetPton6(addr.address);
+  const name = bytes && (isLinkLocal6(bytes) || isMcLinkLocal6(bytes)) ? indexToName(index) : undefined;
   return { ...addr, scope: name ?? String(index) };
 }
 

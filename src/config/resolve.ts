@@ -15,8 +15,8 @@ import { isIP } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { WgError } from '../model/errors.js';
 import type { SockAddr } from '../model/index.js';
+import { inetNtop6, inetPton6, isLinkLocal6, isMcLinkLocal6, isMcNodeLocal6 } from '../model/inet.js';
 import { errorCode, strerrorOf } from './errno-text.js';
-import { inetNtop6, inetPton6, isLinkLocal6, isMcLinkLocal6, isMcNodeLocal6 } from './inet.js';
 import { servicePort, strtoul10 } from './services.js';
 import { splitEndpoint } from './values.js';
 

@@ -6,8 +6,8 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { keyFromBase64 } from '../crypto/keys.js';
 import { WgError } from '../model/errors.js';
 import { type AllowedIP, KEY_LEN, type Key } from '../model/index.js';
+import { IN4_LEN, inetPton4, inetPton6 } from '../model/inet.js';
 import { errorCode, strerrorOf } from './errno-text.js';
-import { IN4_LEN, inetPton4, inetPton6 } from './inet.js';
 import { isCSpace, servicePort } from './services.js';
 
 /** wg's WG_KEY_LEN_BASE64 without the terminating NUL. */

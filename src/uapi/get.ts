@@ -17,8 +17,8 @@ import {
   type Peer,
   type SockAddr,
 } from '../model/index.js';
+import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
 import { EPROTO, encodeErrnoLine, uapiError } from './errno.js';
-import { formatAllowedIP, formatSockAddr } from './ip.js';
 import { hexKey, replyAllowedIP, replyEndpoint, wgNumber } from './values.js';
 
 /** What wgm-engine says about itself in a get reply (nothing, for other daemons). */

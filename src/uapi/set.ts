@@ -9,8 +9,8 @@
 import { keyToBase64, keyToHex } from '../crypto/keys.js';
 import { WgError } from '../model/errors.js';
 import type { AllowedIP, Device, Key, Peer, SockAddr } from '../model/index.js';
+import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
 import { EINVAL, EPROTO, uapiError } from './errno.js';
-import { formatAllowedIP, formatSockAddr } from './ip.js';
 import { goUint, hexKey, requestAllowedIP, requestEndpoint } from './values.js';
 
 export interface EncodeSetOptions {

@@ -4,8 +4,8 @@
 
 import { keyFromHex } from '../crypto/keys.js';
 import type { AllowedIP, Key, SockAddr } from '../model/index.js';
+import { inetAton, inetNtop4, inetNtop6, inetPton4, inetPton6 } from '../model/inet.js';
 import { EINVAL, EPROTO, uapiError } from './errno.js';
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv4Aton, parseIPv6 } from './ip.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 const DIGITS = /^[0-9]+$/;
@@ -48,16 +48,16 @@ function numericService(text: string): number | undefined {
 
 /** A numeric host as getaddrinfo takes it: inet_aton forms for IPv4, inet_pton plus `%scope` for IPv6. */
 function numericHost(host: string): Pick<SockAddr, 'family' | 'address' | 'scope'> | undefined {
-  const v4 = parseIPv4Aton(host);
-  if (v4) return { family: 4, address: formatIPv4(v4) };
+  const v4 = inetAton(host);
+  if (v4) return { family: 4, address: inetNtop4(v4) };
   const pct = host.indexOf('%');
-  const v6 = parseIPv6(pct < 0 ? host : host.slice(0, pct));
+  const v6 = inetPton6(pct < 0 ? host : host.slice(0, pct));
   if (!v6) return undefined;
   const scope = pct < 0 ? undefined : host.slice(pct + 1);
   if (scope === '') return undefined;
   return scope === undefined
-    ? { family: 6, address: formatIPv6(v6) }
-    : { family: 6, address: formatIPv6(v6), scope };
+    ? { family: 6, address: inetNtop6(v6) }
+    : { family: 6, address: inetNtop6(v6), scope };
 }
 
 /**
@@ -102,7 +102,7 @@ export function replyAllowedIP(value: string): AllowedIP {
     if (m > U64_MAX) m = U64_MAX;
     cidr = Number(m & 0xffn);
   }
-  const bytes = ip.includes(':') ? parseIPv6(ip) : parseIPv4(ip);
+  const bytes = ip.includes(':') ? inetPton6(ip) : inetPton4(ip);
   if (!bytes) throw uapiError(EPROTO);
   const family = bytes.length === 4 ? 4 : 6;
   if (cidr > (family === 4 ? 32 : 128)) throw uapiError(EPROTO);
@@ -129,16 +129,16 @@ export function requestEndpoint(value: string): SockAddr {
   }
   const p = goUint(port, 16);
   if (family === 4) {
-    const v4 = parseIPv4(host);
+    const v4 = inetPton4(host);
     if (!v4) throw uapiError(EINVAL);
-    return { family: 4, address: formatIPv4(v4), port: p };
+    return { family: 4, address: inetNtop4(v4), port: p };
   }
   // A zone is accepted and dropped, as wireguard-go does.
   const pct = host.indexOf('%');
   if (pct === 0 || pct === host.length - 1) throw uapiError(EINVAL);
-  const v6 = parseIPv6(pct < 0 ? host : host.slice(0, pct));
+  const v6 = inetPton6(pct < 0 ? host : host.slice(0, pct));
   if (!v6) throw uapiError(EINVAL);
-  return { family: 6, address: formatIPv6(v6), port: p };
+  return { family: 6, address: inetNtop6(v6), port: p };
 }
 
 /** An `allowed_ip=` value in a set request: `[-]prefix/len`, mask mandatory, as newer wireguard-go takes it. */
@@ -150,7 +150,7 @@ export function requestAllowedIP(value: string): AllowedIP {
   const ip = text.slice(0, slash);
   const mask = text.slice(slash + 1);
   if (!/^(0|[1-9][0-9]{0,2})$/.test(mask)) throw uapiError(EINVAL);
-  const bytes = ip.includes(':') ? parseIPv6(ip) : parseIPv4(ip);
+  const bytes = ip.includes(':') ? inetPton6(ip) : inetPton4(ip);
   if (!bytes) throw uapiError(EINVAL);
   const family = bytes.length === 4 ? 4 : 6;
   const cidr = Number(mask);

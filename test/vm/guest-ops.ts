@@ -32,6 +32,7 @@ import { Connection, readReply } from '../../src/backend/netlink/transport.js';
 import { keyFromBase64, keyToBase64 } from '../../src/crypto/keys.js';
 import type { AllowedIP, Device, SockAddr } from '../../src/model/index.js';
 import { newDevice, newPeer } from '../../src/model/index.js';
+import { inetPton4, inetPton6 } from '../../src/model/inet.js';
 import {
   ifIndexToName,
   ifNameToIndex,
@@ -39,7 +40,6 @@ import {
   NETLINK_ROUTE,
   NetlinkSocket,
 } from '../../src/sys/netlink.js';
-import { parseIPv4, parseIPv6 } from '../../src/uapi/ip.js';
 import { captureNlmon } from './nlmon.js';
 import { capturedRequests, compareRequests } from './wg-requests.js';
 import { dumpText, showconfText } from './wg-text.js';
@@ -73,8 +73,8 @@ function key(b64: string): Uint8Array {
 export function allowedIPOf(text: string): AllowedIP {
   const remove = text.startsWith('-');
   const [addr, cidr] = (remove ? text.slice(1) : text).split('/') as [string, string | undefined];
-  const v4 = parseIPv4(addr);
-  const address = v4 ?? parseIPv6(addr);
+  const v4 = inetPton4(addr);
+  const address = v4 ?? inetPton6(addr);
   if (!address) throw new Error(`bad address in spec: ${text}`);
   const family = v4 ? 4 : 6;
   const ip: AllowedIP = {

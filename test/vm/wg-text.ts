@@ -5,10 +5,10 @@
 
 import { keyToBase64 } from '../../src/crypto/keys.js';
 import type { AllowedIP, Device, Peer, SockAddr } from '../../src/model/index.js';
-import { formatIPv4, formatIPv6 } from '../../src/uapi/ip.js';
+import { inetNtop4, inetNtop6 } from '../../src/model/inet.js';
 
 export function allowedIPText(ip: AllowedIP): string {
-  return `${ip.family === 4 ? formatIPv4(ip.address) : formatIPv6(ip.address)}/${ip.cidr}`;
+  return `${ip.family === 4 ? inetNtop4(ip.address) : inetNtop6(ip.address)}/${ip.cidr}`;
 }
 
 export function endpointText(a: SockAddr): string {

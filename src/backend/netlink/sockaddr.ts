@@ -1,10 +1,17 @@
 // WGPEER_A_ENDPOINT carries a struct sockaddr_in (16 bytes) or sockaddr_in6 (28 bytes):
 //   sockaddr_in:  u16 family (host order) | u16 port (network order) | 4-byte address | 8 zero bytes
 //   sockaddr_in6: u16 family | u16 port | u32 flowinfo | 16-byte address | u32 scope id (host order)
-// Address text is what glibc's inet_ntop writes, because that is what wg prints (uapi/ip.ts).
+// Address text is what glibc's inet_ntop writes, because that is what wg prints (model/inet.ts).
 
 import type { SockAddr } from '../../model/index.js';
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../../uapi/ip.js';
+import {
+  inetNtop4,
+  inetNtop6,
+  inetPton4,
+  inetPton6,
+  isLinkLocal6,
+  isMcLinkLocal6,
+} from '../../model/inet.js';
 import { HOST_LE } from './attrs.js';
 import { AF_INET, AF_INET6, EINVAL, SOCKADDR_IN_LEN, SOCKADDR_IN6_LEN, SOCKADDR_LEN } from './constants.js';
 import { NetlinkError } from './errors.js';
@@ -20,7 +27,7 @@ export function encodeSockAddr(addr: SockAddr, scopes: ScopeNames): Uint8Array {
     throw new NetlinkError(EINVAL, `endpoint port ${addr.port} out of range`);
   }
   if (addr.family === 4) {
-    const ip = parseIPv4(addr.address);
+    const ip = inetPton4(addr.address);
     if (!ip) throw new NetlinkError(EINVAL, `not an IPv4 address: ${addr.address}`);
     const b = new Uint8Array(SOCKADDR_IN_LEN);
     const v = new DataView(b.buffer);
@@ -29,7 +36,7 @@ export function encodeSockAddr(addr: SockAddr, scopes: ScopeNames): Uint8Array {
     b.set(ip, 4);
     return b;
   }
-  const ip = parseIPv6(addr.address);
+  const ip = inetPton6(addr.address);
   if (!ip) throw new NetlinkError(EINVAL, `not an IPv6 address: ${addr.address}`);
   const b = new Uint8Array(SOCKADDR_IN6_LEN);
   const v = new DataView(b.buffer);
@@ -62,16 +69,15 @@ export function decodeSockAddr(data: Uint8Array, scopes: ScopeNames): SockAddr |
   const family = v.getUint16(0, HOST_LE);
   const port = v.getUint16(2, false);
   if (family === AF_INET && data.length === SOCKADDR_IN_LEN) {
-    return { family: 4, address: formatIPv4(data.subarray(4, 8)), port };
+    return { family: 4, address: inetNtop4(data.subarray(4, 8)), port };
   }
   if (family === AF_INET6 && data.length === SOCKADDR_IN6_LEN) {
     const ip = data.subarray(8, 24);
-    const out: SockAddr = { family: 6, address: formatIPv6(ip), port };
+    const out: SockAddr = { family: 6, address: inetNtop6(ip), port };
     const scopeId = v.getUint32(24, HOST_LE);
     if (scopeId !== 0) {
       // glibc getnameinfo: a name for link-local unicast and multicast, else the number.
-      const linkLocal =
-        (ip[0] === 0xfe && (ip[1]! & 0xc0) === 0x80) || (ip[0] === 0xff && (ip[1]! & 0x0f) === 2);
+      const linkLocal = isLinkLocal6(ip) || isMcLinkLocal6(ip);
       out.scope = (linkLocal ? scopes.nameOf(scopeId) : undefined) ?? String(scopeId);
     }
     return out;

@@ -9,10 +9,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigFile } from '../../../src/config/parse.js';
-import { formatSockAddr } from '../../../src/config/serialize.js';
 import { keyToBase64 } from '../../../src/crypto/keys.js';
 import { isWgError } from '../../../src/model/errors.js';
 import type { Device } from '../../../src/model/index.js';
+import { formatSockAddr } from '../../../src/model/inet.js';
 import { need, ROOT } from '../../lib/run.js';
 import { decodeSet, expectedSet, hideLike, stripLocations, WgOracle } from './wg-oracle.js';
 

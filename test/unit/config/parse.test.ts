@@ -13,8 +13,8 @@ import {
   loadParsedConfig,
   parseConfig,
 } from '../../../src/config/parse.js';
-import { formatSockAddr } from '../../../src/config/serialize.js';
 import { isWgError, type WgError } from '../../../src/model/errors.js';
+import { formatSockAddr } from '../../../src/model/inet.js';
 
 const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
 const K2 = 'hiw3p78SJr2xQE/HLutafQQlVvyRmJWfuoDlXvyCeCc=';

@@ -14,8 +14,8 @@ import {
   RETRY_MAX_US,
   resolveEndpoint,
 } from '../../../src/config/resolve.js';
-import { formatSockAddr } from '../../../src/config/serialize.js';
 import { isWgError, type WgError } from '../../../src/model/errors.js';
+import { formatSockAddr } from '../../../src/model/inet.js';
 import { need } from '../../lib/run.js';
 import { decodeSet, WgOracle } from './wg-oracle.js';
 

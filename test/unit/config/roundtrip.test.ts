@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadConfig, parseConfig } from '../../../src/config/parse.js';
-import { formatAllowedIP, formatSockAddr, serializeConfig } from '../../../src/config/serialize.js';
+import { serializeConfig } from '../../../src/config/serialize.js';
 import { keyToHex } from '../../../src/crypto/keys.js';
 import type { Device } from '../../../src/model/index.js';
+import { formatAllowedIP, formatSockAddr } from '../../../src/model/inet.js';
 import { Rng, randomDevice, testSeed } from './random-model.js';
 
 /** The fields a config file carries, in comparable text. */

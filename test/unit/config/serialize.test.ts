@@ -5,9 +5,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatAllowedIP, formatSockAddr, serializeConfig } from '../../../src/config/serialize.js';
+import { serializeConfig } from '../../../src/config/serialize.js';
 import { keyFromBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { type Device, newDevice, newPeer } from '../../../src/model/index.js';
+import { formatAllowedIP, formatSockAddr } from '../../../src/model/inet.js';
 import { need } from '../../lib/run.js';
 import { Rng, randomDevice, testSeed } from './random-model.js';
 import { WgOracle } from './wg-oracle.js';

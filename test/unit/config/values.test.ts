@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { formatAllowedIP } from '../../../src/config/serialize.js';
 import {
   parseAllowedIPs,
   parseFwmark,
@@ -18,6 +17,7 @@ import {
 } from '../../../src/config/values.js';
 import { keyToBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { isWgError } from '../../../src/model/errors.js';
+import { formatAllowedIP } from '../../../src/model/inet.js';
 import { need } from '../../lib/run.js';
 import { decodeSet, hideLike, WgOracle } from './wg-oracle.js';
 

@@ -3,9 +3,9 @@
 // decoded shape so the two can be compared field by field.
 
 import { spawn } from 'node:child_process';
-import { formatAllowedIP, formatSockAddr } from '../../../src/config/serialize.js';
 import { keyToHex } from '../../../src/crypto/keys.js';
 import { type Device, KEY_LEN } from '../../../src/model/index.js';
+import { formatAllowedIP, formatSockAddr } from '../../../src/model/inet.js';
 import { type FakeUapi, startFakeUapi } from '../../lib/fake-uapi.js';
 
 export interface ReqPeer {

@@ -1,8 +1,19 @@
-// Numeric address text <-> bytes, exactly as glibc's inet_pton and inet_ntop do it, because wg
-// parses AllowedIPs with inet_pton and prints every address with inet_ntop (wg-compat 1.5.5,
-// 2.3.5). Node's net.isIP accepts a slightly different language (zone ids, for one), so these
-// are written out here; test/unit/config/inet.test.ts checks the printer against Node's
-// SocketAddress, which uses the same BIND-derived algorithm.
+// Address text <-> bytes, exactly as glibc does it, because wg parses AllowedIPs with inet_pton
+// and prints every address with inet_ntop (wg-compat 1.5.5, 2.3.5); and the socket-address text
+// wg prints (getnameinfo NI_NUMERICHOST). The one home for this, shared by config, uapi, backend,
+// cli and the engine's I/O. Node's net.isIP accepts a slightly different language (zone ids,
+// for one), so these are written out here; test/unit/model/inet.test.ts checks the printer
+// against Node's SocketAddress, which uses the same BIND-derived algorithm.
+// - inet_pton: dotted quad without leading zeros; RFC 4291 text with one `::` and an optional
+//   trailing dotted quad;
+// - inet_aton's numeric forms (`127.1`, `0x7f.0.0.1`), which getaddrinfo accepts for IPv4 hosts;
+// - inet_ntop, with glibc's quirks: the longest run (>= 2) of zero groups becomes `::`, the first
+//   one on ties, and an address whose first 96 bits are zero (a run of exactly six groups) or
+//   that is IPv4-mapped prints with a dotted tail: `::2:3` is `::0.2.0.3`, `::ffff:0:0`
+//   `::ffff:0.0.0.0`.
+// A leaf: pure functions over bytes and strings, importing only the model's types.
+
+import type { AllowedIP, SockAddr } from './index.js';
 
 export const IN4_LEN = 4;
 export const IN6_LEN = 16;
@@ -118,6 +129,35 @@ export function inetPton6(text: string): Uint8Array | undefined {
   return tp === IN6_LEN ? tmp : undefined;
 }
 
+const ATON_PART = /^(?:0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$/;
+
+/**
+ * glibc inet_aton_exact (what getaddrinfo uses for a numeric IPv4 host): one to four parts,
+ * each decimal, octal (leading 0) or hex (0x); the last part fills the remaining bytes.
+ */
+export function inetAton(text: string): Uint8Array | undefined {
+  const parts = text.split('.');
+  if (parts.length > 4) return undefined;
+  const values: bigint[] = [];
+  for (const p of parts) {
+    if (!ATON_PART.test(p)) return undefined;
+    if (p[0] !== '0' || p.length === 1) values.push(BigInt(p));
+    else if (p[1] === 'x' || p[1] === 'X') values.push(p.length === 2 ? 0n : BigInt(`0x${p.slice(2)}`));
+    else values.push(BigInt(`0o${p.slice(1)}`));
+  }
+  const leading = values.slice(0, -1);
+  if (leading.some((v) => v > 255n)) return undefined;
+  const lastBytes = 4 - leading.length;
+  const last = values[values.length - 1]!;
+  if (last >= 1n << BigInt(8 * lastBytes)) return undefined;
+  const out = new Uint8Array(IN4_LEN);
+  leading.forEach((v, i) => {
+    out[i] = Number(v);
+  });
+  for (let i = 0; i < lastBytes; i++) out[3 - i] = Number((last >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
 export function inetNtop4(bytes: Uint8Array): string {
   return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
 }
@@ -190,4 +230,36 @@ export function isMcLinkLocal6(b: Uint8Array): boolean {
 /** ffx1::/16 (IN6_IS_ADDR_MC_NODELOCAL). */
 export function isMcNodeLocal6(b: Uint8Array): boolean {
   return b[0] === 0xff && (b[1]! & 0x0f) === 0x01;
+}
+
+/** `ip/cidr` with the address in inet_ntop form (wg's allowed-ips text). */
+export function formatAllowedIP(ip: AllowedIP): string {
+  return `${inetNtop(ip.address)}/${ip.cidr}`;
+}
+
+/**
+ * The numeric host text of a socket address as getnameinfo(NI_NUMERICHOST) gives it: the
+ * address re-printed in glibc form (whatever numeric text the backend used; text that is not an
+ * address is kept as it is) and `%scope` when set.
+ */
+export function formatHost(addr: SockAddr): string {
+  const bytes = addr.family === 4 ? inetAton(addr.address) : inetPton6(addr.address);
+  const host = bytes ? inetNtop(bytes) : addr.address;
+  return addr.family === 6 && addr.scope !== undefined && addr.scope !== '' ? `${host}%${addr.scope}` : host;
+}
+
+/** `a.b.c.d:port` or `[v6%scope]:port`: wg's endpoint text in show, showconf and UAPI. */
+export function formatSockAddr(addr: SockAddr): string {
+  const host = formatHost(addr);
+  return addr.family === 6 && host.includes(':') ? `[${host}]:${addr.port}` : `${host}:${addr.port}`;
+}
+
+/** The same socket address? Address compared by value (text forms may differ), then port and scope. */
+export function sameSockAddr(a: SockAddr, b: SockAddr): boolean {
+  return (
+    a.family === b.family &&
+    a.port === b.port &&
+    (a.scope ?? '') === (b.scope ?? '') &&
+    formatHost(a) === formatHost(b)
+  );
 }
