@@ -20,7 +20,7 @@
 // the core's documented rule until selection lands (core/peer.ts: the first candidate, the next
 // one on each unanswered handshake, and always the source of the latest authenticated packet).
 
-import { publicKeyOf } from '../crypto/x25519.js';
+import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, isZeroKey, keysEqual } from '../model/index.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
@@ -40,6 +40,15 @@ export const POLL_INTERVAL_MS = 250;
 const MTU_INTERVAL_MS = 1000;
 /** Peers one interface holds unless WGM_ENGINE_MAX_PEERS says otherwise. */
 export const DEFAULT_MAX_PEERS = 4096;
+/**
+ * Handshake messages per second past which the engine answers with cookies (whitepaper 5.3).
+ * wireguard-go goes under load when 128 of its 1024 queued handshake messages wait, i.e. only
+ * when it falls behind; counting arrivals, as the core does, at the core's default of 128 per
+ * second made every handshake cost a cookie round trip at modest rates (test/bench/engine.ts).
+ * The main thread completes a few thousand handshakes per second, so 1024 keeps cookies for
+ * real floods.
+ */
+export const UNDER_LOAD_HANDSHAKES_PER_SEC = 1024;
 /** Times a set waits for the workers to free the slots of removed peers. */
 const SYNC_ATTEMPTS = 5;
 
@@ -81,7 +90,7 @@ export class EngineDevice implements UapiDevice {
     this.maxPeers = maxPeers;
     this.mtu = dp.tun.mtu;
     const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
-    this.core = new Core({ wallEpochNs, mtu: this.mtu });
+    this.core = new Core({ wallEpochNs, mtu: this.mtu, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
     this.mirror = new PeerMirror(dp);
     dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
     dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));

@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark, each measured beside the stock tool in the same run and
 // reported as a ratio. Nothing here is a pass/fail test.
 
+import { benchEngine } from './engine.js';
 import { printTable, type Row } from './report.js';
 import { benchSetconf } from './setconf.js';
 import { benchStartup } from './startup.js';
@@ -8,4 +9,5 @@ import { benchStartup } from './startup.js';
 const rows: Row[] = [];
 rows.push(...benchStartup());
 rows.push(...(await benchSetconf()));
+rows.push(...(await benchEngine()));
 printTable(rows);

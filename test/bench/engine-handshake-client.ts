@@ -1,0 +1,90 @@
+// A handshake load generator for test/bench/engine.ts: PEERS initiators (real Cores, each with
+// its own identity) against one responder daemon, for SECONDS seconds. Each initiator sends an
+// initiation, waits for the response (or a cookie reply, which its core takes and uses in the
+// next try), and starts again as soon as it is answered, so the responder's own limits (one
+// initiation per peer per 20 ms, cookies under load) pace the exchange. Prints one JSON line:
+// { handshakes, seconds }.
+//
+//   node engine-handshake-client.js <target-ip> <target-port> <responder-pubkey-b64> <keys-file> <seconds> [sources]
+// keys-file: one base64 private key per line (the responder knows their public keys); sources:
+// comma-separated local addresses, initiator i sending from sources[i % n] (responders limit
+// handshakes per source address under load, so one address would measure that limit only).
+
+import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { Core } from '../../src/engine/core/device.js';
+import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
+
+const [host, portText, responderB64, keysFile, secondsText, sourcesText] = process.argv.slice(2);
+const sources = sourcesText ? sourcesText.split(',') : [];
+const port = Number(portText);
+const seconds = Number(secondsText);
+const target: SockAddr = { family: host!.includes(':') ? 6 : 4, address: host!, port };
+const responder = Buffer.from(responderB64!, 'base64');
+const keys = readFileSync(keysFile!, 'utf8')
+  .split('\n')
+  .filter(Boolean)
+  .map((k) => Buffer.from(k, 'base64'));
+
+const t0 = performance.now();
+const now = () => performance.now() - t0;
+const wallEpochNs = BigInt(Date.now()) * 1_000_000n;
+
+interface Initiator {
+  core: Core;
+  sock: ReturnType<typeof createSocket>;
+  sentAt: number;
+}
+
+let handshakes = 0;
+let running = true;
+const initiators: Initiator[] = [];
+
+function fire(i: Initiator): void {
+  if (!running) return;
+  i.sentAt = now();
+  for (const a of i.core.initiate(responder, i.sentAt, { force: true }))
+    if (a.type === 'send') i.sock.send(a.bytes, target.port, target.address);
+}
+
+for (const priv of keys) {
+  const core = new Core({ wallEpochNs });
+  const device = newDevice({
+    privateKey: priv,
+    peers: [newPeer({ publicKey: responder, endpoints: [{ addr: target }] })],
+  });
+  core.configure(device, now());
+  const sock = createSocket(target.family === 6 ? 'udp6' : 'udp4');
+  const me: Initiator = { core, sock, sentAt: 0 };
+  sock.on('message', (msg, rinfo) => {
+    const from: SockAddr = {
+      family: rinfo.family === 'IPv6' ? 6 : 4,
+      address: rinfo.address,
+      port: rinfo.port,
+    };
+    const actions = core.datagram(from, msg, now());
+    if (actions.some((a) => a.type === 'keypairChanged' && a.keypairs.current)) handshakes++;
+    // Answered (a response or a cookie): go again.
+    fire(me);
+  });
+  initiators.push(me);
+}
+
+await Promise.all(
+  initiators.map(
+    (i, n) =>
+      new Promise<void>((r) => i.sock.bind(0, sources.length ? sources[n % sources.length] : undefined, r)),
+  ),
+);
+for (const i of initiators) fire(i);
+// Unanswered initiations (dropped under load) are sent again after RETRY_MS.
+const RETRY_MS = 1000;
+const retry = setInterval(() => {
+  for (const i of initiators) if (now() - i.sentAt > RETRY_MS) fire(i);
+}, 100);
+await new Promise((r) => setTimeout(r, seconds * 1000));
+running = false;
+clearInterval(retry);
+const elapsed = now() / 1000;
+for (const i of initiators) i.sock.close();
+console.log(JSON.stringify({ handshakes, seconds: elapsed }));
