@@ -12,6 +12,7 @@ import {
   Lab,
   ping,
   type Side,
+  SOCKET_DIR,
   sleep,
   type Tunnel,
   tunnel,
@@ -223,4 +224,55 @@ test('fwmark is set on the socket and steers its packets', async (t) => {
   lab.wg(a.ns, ['set', a.ifname, 'fwmark', '0']);
   assert.equal(lab.wg(a.ns, ['show', a.ifname, 'fwmark']), 'off\n');
   assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'unmarked packets pass');
+});
+
+test('passive keepalive: data in and nothing out brings a keepalive after KEEPALIVE_TIMEOUT', async (t) => {
+  if (!need(t, NEEDS)) return;
+  const lab = new Lab('ek');
+  t.after(() => lab.cleanup());
+  const { a, b } = await tunnel(lab, 'wgm-engine', 'wireguard-go');
+  // B speaks first and A's last word is its reply: A owes no keepalive yet.
+  assert.ok(ping(lab, b, a.inner.v4, { count: 1 }));
+  lab.spawn(a.ns, process.execPath, [
+    '-e',
+    `require('dgram').createSocket('udp4').bind(9000, '${a.inner.v4}'); setTimeout(()=>{},30000)`,
+  ]);
+  await sleep(500);
+  const base = peerOf(lab, b, a).rx;
+  // One datagram a second from B to a sink on A that never answers.
+  lab.spawn(b.ns, process.execPath, [
+    '-e',
+    `const s=require('dgram').createSocket('udp4'); const f=()=>s.send('x', 9000, '${a.inner.v4}'); f(); setInterval(f, 1000)`,
+  ]);
+  await sleep(8000);
+  assert.equal(peerOf(lab, b, a).rx, base, 'nothing from A before KEEPALIVE_TIMEOUT');
+  await waitFor('a keepalive from A', () => peerOf(lab, b, a).rx > base, 5000, 100);
+  assert.equal(peerOf(lab, b, a).rx - base, KEEPALIVE_BYTES, 'exactly one keepalive');
+});
+
+test('several candidate endpoints: an unanswered handshake moves to the next candidate', async (t) => {
+  if (!need(t, NEEDS)) return;
+  const lab = new Lab('ec');
+  t.after(() => lab.cleanup());
+  const tun = await tunnel(lab, 'wgm-engine', 'wireguard-go');
+  const { a, b } = tun;
+  // Candidates in order: nobody at the first, B at the second (wgm's extension keys, raw UAPI).
+  const pk = Buffer.from(b.key.pub, 'base64').toString('hex');
+  const req = `set=1\npublic_key=${pk}\nwgm_replace_endpoints=true\nwgm_endpoint=192.168.241.99:${b.port}\nwgm_endpoint=${b.outer.v4}:${b.port}\n\n`;
+  const r = lab.exec(a.ns, 'ncat', ['-U', `${SOCKET_DIR}/${a.ifname}.sock`], { input: req, timeoutMs: 5000 });
+  assert.equal(r.stdout, 'errno=0\n\n', r.stderr);
+  assert.equal(peerOf(lab, a, b).endpoint, `192.168.241.99:${b.port}`, 'the first candidate is active');
+  // The first initiation goes nowhere; the retry after REKEY_TIMEOUT (5 s + jitter) goes to B.
+  assert.ok(ping(lab, a, b.inner.v4, { count: 40, min: 3 }), 'traffic once the second candidate answered');
+  assert.equal(peerOf(lab, a, b).endpoint, `${b.outer.v4}:${b.port}`);
+  const get = lab.exec(a.ns, 'ncat', ['-U', `${SOCKET_DIR}/${a.ifname}.sock`], {
+    input: 'get=1\n\n',
+    timeoutMs: 5000,
+  }).stdout;
+  assert.match(
+    get,
+    new RegExp(
+      `wgm_endpoint=192\\.168\\.241\\.99:${b.port}\\nwgm_endpoint_state=standby\\n(wgm_endpoint_last_seen_sec=\\d+\\n)?wgm_endpoint=${b.outer.v4.replaceAll('.', '\\.')}:${b.port}\\nwgm_endpoint_state=active\\n`,
+    ),
+  );
 });

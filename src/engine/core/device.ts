@@ -334,7 +334,6 @@ export class Core implements CoreContext {
             'verbose',
             `${peer} - Handshake did not complete after ${REKEY_TIMEOUT_MS / 1000} seconds, retrying (try ${peer.timers.handshakeAttempts + 1})`,
           );
-          if (peer.rotateCandidate()) this.endpointChanged(peer);
           sendInitiation(this, peer, now, { isRetry: true });
         }
         break;

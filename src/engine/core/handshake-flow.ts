@@ -95,6 +95,10 @@ export function sendInitiation(
     return false;
   if (!ctx.identity || !peer.staticStatic) return false;
   peer.lastSentHandshake = now;
+  // The interim candidate rule (peer.ts): a round that starts while the previous one is still
+  // unanswered goes to the next candidate, whether the retry timer or a packet waiting for a
+  // session started it (under traffic, the packet usually comes first and re-arms the timer).
+  if (!opts.targets && peer.initiations.size > 0 && peer.rotateCandidate()) ctx.endpointChanged(peer);
   const targets = opts.targets ?? (peer.endpoint ? [peer.endpoint] : []);
   dropInitiations(ctx, peer);
   // One timestamp for the whole round, strictly newer than the previous round's.

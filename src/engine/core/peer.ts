@@ -4,7 +4,8 @@
 // Endpoint policy until endpoint selection lands (documented in the report of issue 5):
 // - `candidates` are the configured endpoints in order; the active `endpoint` starts at the
 //   first one.
-// - Each handshake retry after REKEY_TIMEOUT moves to the next candidate (round robin).
+// - Each new initiation round while the previous one is unanswered (the retry after
+//   REKEY_TIMEOUT, or a packet waiting for a session) moves to the next candidate (round robin).
 // - Any authenticated packet moves `endpoint` to its source (roaming), as standard WireGuard.
 
 import type { Key, SockAddr } from '../../model/index.js';
