@@ -16,7 +16,8 @@
 import type { Capabilities } from '../backend/backend.js';
 import { keyToBase64 } from '../crypto/keys.js';
 import { WgError } from '../model/errors.js';
-import type { Device, Endpoint, Peer, SockAddr } from '../model/index.js';
+import type { Device, Endpoint, Peer } from '../model/index.js';
+import { sameSockAddr } from '../model/inet.js';
 
 /** Where a peer came from: the file and line of its `[Peer]` header, when it came from a file. */
 export interface PeerSource {
@@ -28,10 +29,6 @@ export interface Offender {
   peer: Peer;
   count: number;
   source?: PeerSource;
-}
-
-export function sameSockAddr(a: SockAddr, b: SockAddr): boolean {
-  return a.family === b.family && a.address === b.address && a.port === b.port && a.scope === b.scope;
 }
 
 /** Drops candidates whose resolved address repeats an earlier one; the first occurrence keeps its place. */

@@ -32,6 +32,18 @@ export function encodeErrnoLine(errno: number): string {
   return `errno=${errno === 0 ? 0 : -Math.abs(errno)}\n`;
 }
 
+/**
+ * One line of a reply (get or set) as wg's reader takes it: undefined for the empty line that
+ * ends the reply, else its key and value. A line without `=`, or with a NUL inside (wg's strlen
+ * would stop short of the newline), is a protocol error.
+ */
+export function replyKeyValue(text: string): [key: string, value: string] | undefined {
+  if (text.length === 0) return undefined;
+  const eq = text.indexOf('=');
+  if (eq < 0 || text.includes('\0')) throw uapiError(EPROTO);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
 const INT_MIN = -(2 ** 31);
 const INT_MAX = 2 ** 31 - 1;
 
@@ -49,14 +61,13 @@ export class SetReplyDecoder {
   /** Feeds one line (without its `\n`). Returns true once the reply is complete. */
   line(text: string): boolean {
     if (this.done) return true;
-    if (text.length === 0) {
+    const kv = replyKeyValue(text);
+    if (!kv) {
       this.done = true;
       return true;
     }
-    const eq = text.indexOf('=');
-    if (eq < 0 || text.includes('\0')) throw uapiError(EPROTO);
-    if (text.slice(0, eq) === 'errno') {
-      const value = text.slice(eq + 1);
+    const [key, value] = kv;
+    if (key === 'errno') {
       if (!/^-?[0-9]+$/.test(value)) throw uapiError(EPROTO);
       const n = BigInt(value);
       if (n < BigInt(INT_MIN) || n > BigInt(INT_MAX)) throw uapiError(EPROTO);

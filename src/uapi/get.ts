@@ -18,7 +18,7 @@ import {
   type SockAddr,
 } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
-import { EPROTO, encodeErrnoLine, uapiError } from './errno.js';
+import { EPROTO, encodeErrnoLine, replyKeyValue, uapiError } from './errno.js';
 import { hexKey, replyAllowedIP, replyEndpoint, wgNumber } from './values.js';
 
 /** What wgm-engine says about itself in a get reply (nothing, for other daemons). */
@@ -61,14 +61,12 @@ export class GetReplyDecoder {
   /** Feeds one line (without `\n`). Returns true when the empty line ended the reply. */
   line(text: string): boolean {
     if (this.done) return true;
-    if (text.length === 0) {
+    const kv = replyKeyValue(text);
+    if (!kv) {
       this.done = true;
       return true;
     }
-    const eq = text.indexOf('=');
-    // A NUL inside a line makes wg's strlen stop short of the newline: a protocol error.
-    if (eq < 0 || text.includes('\0')) throw uapiError(EPROTO);
-    this.keyValue(text.slice(0, eq), text.slice(eq + 1));
+    this.keyValue(kv[0], kv[1]);
     return false;
   }
 
