@@ -6,12 +6,10 @@
 import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
 import { test } from 'node:test';
+import { K1, K2, PRIV } from '../lib/keys.js';
 import { Lab } from '../lib/netns.js';
 import { need, WGM } from '../lib/run.js';
 
-const PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
-const K2 = 'hiw3p78SJr2xQE/HLutafQQlVvyRmJWfuoDlXvyCeCc=';
 const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
 function rawGet(ifname: string): Promise<string> {

@@ -6,16 +6,10 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { K1, K2, K3, PRIV, PRIV2, PSK } from '../lib/keys.js';
 import { need, run } from '../lib/run.js';
 import { hideLike } from '../unit/config/wg-oracle.js';
 import { baseline, showconf, startTwins, wgIn, wgmIn } from './setverbs-twins.js';
-
-const PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
-const PRIV2 = 'aFuOuQkq8wDPHUlHmMvKnR6RMdIcvzH3lG7nEjWBfGM=';
-const PSK = '4TEGXX3GBRHJzIZAzAVd0qF8g6SWu3ptGSFCEsy8mLQ=';
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
-const K2 = 'hiw3p78SJr2xQE/HLutafQQlVvyRmJWfuoDlXvyCeCc=';
-const K3 = 'gr4rvbWd+ynOHVufjeIKjBSo+g+v6pcoHH1z8HoUpz4=';
 
 const BASELINE =
   `[Interface]\nPrivateKey = ${PRIV}\nListenPort = 51820\n\n` +

@@ -4,6 +4,7 @@
 // comparison sorts the [Peer] blocks; nothing else is normalised unless a case asks for it.
 
 import type { TestContext } from 'node:test';
+import { K1 as BIG_PEER, PRIV as BIG_PRIV } from '../lib/keys.js';
 import { Lab } from '../lib/netns.js';
 import { type RunResult, WGM } from '../lib/run.js';
 
@@ -54,9 +55,6 @@ export function baseline(tw: Twins, confPath: string): void {
 }
 
 // ---- Large configurations (for conf-large.test.ts and the setconf benchmark) ----
-
-const BIG_PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
-const BIG_PEER = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
 
 /** `count` distinct prefixes: IPv4 /32s and /30s, and IPv6 /128s, written as wg reads them. */
 export function manyAllowedIPs(count: number, offset = 0): string[] {

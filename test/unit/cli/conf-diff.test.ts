@@ -13,16 +13,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { multiEndpointPeers } from '../../../src/cli/capability-check.js';
 import { loadConfigFile } from '../../../src/config/parse.js';
+import { K1, K2, K3, PRIV, PSK } from '../../lib/keys.js';
 import { need, ROOT } from '../../lib/run.js';
 import { asWgStderr, diffRun, expectedStderr, pool, startPair, TEST_ENV, WORKERS } from './setverbs-diff.js';
 
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
-const K2 = 'hiw3p78SJr2xQE/HLutafQQlVvyRmJWfuoDlXvyCeCc=';
-const K3 = 'gr4rvbWd+ynOHVufjeIKjBSo+g+v6pcoHH1z8HoUpz4=';
 const K4 = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 const K5 = 'TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=';
-const PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
-const PSK = '4TEGXX3GBRHJzIZAzAVd0qF8g6SWu3ptGSFCEsy8mLQ=';
 const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
 function peerReply(key: string, extra = ''): string {

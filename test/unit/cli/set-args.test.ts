@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseSetArgs } from '../../../src/cli/set.js';
 import { isWgError } from '../../../src/model/errors.js';
-
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
+import { K1 } from '../../lib/keys.js';
 
 function io(env: NodeJS.ProcessEnv = { WG_ENDPOINT_RESOLUTION_RETRIES: '0' }) {
   const lines: string[] = [];

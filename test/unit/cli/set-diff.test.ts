@@ -7,14 +7,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { K1, K2, K3, PRIV, PSK } from '../../lib/keys.js';
 import { need } from '../../lib/run.js';
 import { asWgStderr, diffRun, expectedStderr, pool, startPair, TEST_ENV, WORKERS } from './setverbs-diff.js';
-
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
-const K2 = 'hiw3p78SJr2xQE/HLutafQQlVvyRmJWfuoDlXvyCeCc=';
-const K3 = 'gr4rvbWd+ynOHVufjeIKjBSo+g+v6pcoHH1z8HoUpz4=';
-const PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
-const PSK = '4TEGXX3GBRHJzIZAzAVd0qF8g6SWu3ptGSFCEsy8mLQ=';
 
 interface Case {
   name: string;

@@ -7,11 +7,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { K1, K2 } from '../../lib/keys.js';
 import { need } from '../../lib/run.js';
 import { diffRun, startPair, TEST_ENV, wgmAsync } from './setverbs-diff.js';
 
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
-const K2 = 'hiw3p78SJr2xQE/HLutafQQlVvyRmJWfuoDlXvyCeCc=';
 const hex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 const ENGINE_GET = 'wgm_implementation=wgm-engine/0.1.0\nwgm_capabilities=multi_endpoint\nerrno=0';
 

@@ -15,9 +15,8 @@ import {
 } from '../../../src/config/parse.js';
 import { isWgError, type WgError } from '../../../src/model/errors.js';
 import { formatSockAddr } from '../../../src/model/inet.js';
+import { K1, K2 } from '../../lib/keys.js';
 
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
-const K2 = 'hiw3p78SJr2xQE/HLutafQQlVvyRmJWfuoDlXvyCeCc=';
 const ENV = { WG_ENDPOINT_RESOLUTION_RETRIES: '0' };
 
 function parseError(text: string): WgError {

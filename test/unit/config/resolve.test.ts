@@ -16,10 +16,10 @@ import {
 } from '../../../src/config/resolve.js';
 import { isWgError, type WgError } from '../../../src/model/errors.js';
 import { formatSockAddr } from '../../../src/model/inet.js';
+import { K1 } from '../../lib/keys.js';
 import { need } from '../../lib/run.js';
 import { decodeSet, WgOracle } from './wg-oracle.js';
 
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
 const RECORDED_SCHEDULE =
   '1.00 1.20 1.44 1.73 2.07 2.49 2.99 3.58 4.30 5.16 6.19 7.43 8.92 10.70 12.84 15.41 18.49 20.00 20.00';
 

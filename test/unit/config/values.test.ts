@@ -18,11 +18,9 @@ import {
 import { keyToBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { isWgError } from '../../../src/model/errors.js';
 import { formatAllowedIP } from '../../../src/model/inet.js';
+import { K1, PRIV } from '../../lib/keys.js';
 import { need } from '../../lib/run.js';
 import { decodeSet, hideLike, WgOracle } from './wg-oracle.js';
-
-const K1 = 'Edc9G9Mp09sMgrs01ZxaSSV13FzN39BptNW8hK2SfUY=';
-const PRIV = 'cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=';
 
 /** What a parser prints on stderr (its error line), or its result. */
 function outcome<T>(f: () => T): { ok: true; value: T } | { ok: false; stderr: string } {
