@@ -12,25 +12,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { runAsync } from '../lib/fake-uapi.js';
 import { need, run, WGM } from '../lib/run.js';
+import { WG_SHOW_FIELDS as FIELDS } from '../lib/show-fields.js';
 
 const ID = process.pid % 100000;
 const NS = [`uapi${ID}a`, `uapi${ID}b`];
 const IF = [`ua${ID}a`, `ua${ID}b`];
 const VETH = [`uv${ID}a`, `uv${ID}b`];
-const FIELDS = [
-  'public-key',
-  'private-key',
-  'listen-port',
-  'fwmark',
-  'peers',
-  'preshared-keys',
-  'endpoints',
-  'allowed-ips',
-  'latest-handshakes',
-  'transfer',
-  'persistent-keepalive',
-  'dump',
-];
 
 function sh(cmd: string, args: string[]): string {
   const r = run(cmd, args, { timeoutMs: 20_000 });

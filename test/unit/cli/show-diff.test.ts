@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { keyFromBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { expandNow, type IsolatedCommand, type IsolatedDevice, runIsolated } from '../../lib/fake-uapi.js';
 import { need, WGM } from '../../lib/run.js';
+import { WG_SHOW_FIELDS as FIELDS } from '../../lib/show-fields.js';
 
 const B = (b64: string) => keyToHex(keyFromBase64(b64)!);
 const K = [
@@ -99,21 +100,6 @@ const DEVICES: IsolatedDevice[] = [
   { name: 'dfc', options: { getReply: NO_ENDPOINTS } },
 ];
 const FAILING: IsolatedDevice = { name: 'dfe', options: { getReply: 'errno=22' } };
-
-const FIELDS = [
-  'public-key',
-  'private-key',
-  'listen-port',
-  'fwmark',
-  'peers',
-  'preshared-keys',
-  'endpoints',
-  'allowed-ips',
-  'latest-handshakes',
-  'transfer',
-  'persistent-keepalive',
-  'dump',
-];
 
 function pairs(
   argLists: string[][],

@@ -8,22 +8,10 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERBS } from '../../../src/cli/commands.js';
+import { WG_SHOW_FIELDS } from '../../lib/show-fields.js';
 
 /** wg's show fields (wg-compat 1.5), what every completion offers after `show IFACE'. */
-export const SHOW_FIELDS = [
-  'public-key',
-  'private-key',
-  'listen-port',
-  'fwmark',
-  'peers',
-  'preshared-keys',
-  'endpoints',
-  'allowed-ips',
-  'latest-handshakes',
-  'transfer',
-  'persistent-keepalive',
-  'dump',
-];
+export const SHOW_FIELDS = WG_SHOW_FIELDS;
 
 export const VERB_NAMES = VERBS.map((v) => v.name);
 
