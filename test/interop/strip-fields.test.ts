@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseQuickConfig, type QuickConfig } from '../../src/config/quick.js';
 import { isWgError } from '../../src/model/errors.js';
+import { xorshift32 } from '../lib/rng.js';
 import { need, ROOT, run } from '../lib/run.js';
 
 const FIXTURES = join(ROOT, 'test/fixtures/quick');
@@ -137,19 +138,6 @@ test('every fixture: each field equals what wg-quick’s parse_options sets', (t
   compareAll(dir, names, (i) => fixtureNames[i]!);
 });
 
-/** xorshift32, seeded: a failing case can be replayed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
 const KEYS = ['Address', 'DNS', 'MTU', 'Table', 'PreUp', 'PostUp', 'PreDown', 'PostDown', 'SaveConfig'];
 const BITS = [
   ...['[Interface]', '[interface]', '[Peer]', '[', ' [Interface] ', 'Endpoint', 'PrivateKey'],
@@ -201,7 +189,7 @@ test('600 random configs: every field equals the oracle’s; the oracle equals w
   if (!need(t, { root: true, commands: ['wg-quick', 'bash'] })) return;
   const dir = mkdtempSync(join(tmpdir(), 'wgm-quick-random-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const next = rng(0x0dd_5eed);
+  const next = xorshift32(0x0dd_5eed);
   const names: string[] = [];
   for (let i = 0; i < 600; i++) {
     const name = `r${i}.conf`;

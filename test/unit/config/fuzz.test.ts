@@ -17,8 +17,8 @@ import {
   splitEndpoint,
 } from '../../../src/config/values.js';
 import { isWgError } from '../../../src/model/errors.js';
+import { Rng, testSeed } from '../../lib/rng.js';
 import { ROOT } from '../../lib/run.js';
-import { Rng, testSeed } from './random-model.js';
 
 const ALPHABET =
   '[]=#:,./%+-_ \t\r\n\v\f0123456789abcdefxABCDEFX*\0ü✓PeerInterfacePublicKeyEndpointAllowedIPs';

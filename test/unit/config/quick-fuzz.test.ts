@@ -5,19 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseQuickConfig } from '../../../src/config/quick.js';
 import { isWgError } from '../../../src/model/errors.js';
-
-/** xorshift32: small, deterministic. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
+import { xorshift32 } from '../../lib/rng.js';
 
 const PIECES = [
   '[Interface]',
@@ -59,7 +47,7 @@ function randomInput(next: () => number): Buffer {
 }
 
 test('5000 random inputs: a result or the SaveConfig error, never anything else', () => {
-  const next = rng(0x5eed_0001);
+  const next = xorshift32(0x5eed_0001);
   let errors = 0;
   for (let i = 0; i < 5000; i++) {
     const input = randomInput(next);
@@ -86,7 +74,7 @@ test('mutations of a real config: flipping, deleting and inserting bytes never c
     '[Interface]\r\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\nAddress = 10.0.0.2/24, fd00::2/64\n' +
       'DNS = 1.1.1.1, example.com\nSaveConfig = true\nPostUp = echo "%i # x"\n[Peer]\nEndpoint = 192.0.2.1:51820\n',
   );
-  const next = rng(0x5eed_0002);
+  const next = xorshift32(0x5eed_0002);
   for (let i = 0; i < 3000; i++) {
     const b = [...base];
     for (let m = 0; m < 1 + Math.floor(next() * 4); m++) {

@@ -8,7 +8,8 @@ import { serializeConfig } from '../../../src/config/serialize.js';
 import { keyToHex } from '../../../src/crypto/keys.js';
 import type { Device } from '../../../src/model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../../../src/model/inet.js';
-import { Rng, randomDevice, testSeed } from './random-model.js';
+import { Rng, testSeed } from '../../lib/rng.js';
+import { randomDevice } from './random-model.js';
 
 /** The fields a config file carries, in comparable text. */
 function view(d: Device) {

@@ -9,8 +9,9 @@ import { serializeConfig } from '../../../src/config/serialize.js';
 import { keyFromBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { type Device, newDevice, newPeer } from '../../../src/model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../../../src/model/inet.js';
+import { Rng, testSeed } from '../../lib/rng.js';
 import { need } from '../../lib/run.js';
-import { Rng, randomDevice, testSeed } from './random-model.js';
+import { randomDevice } from './random-model.js';
 import { WgOracle } from './wg-oracle.js';
 
 const key = (b64: string) => keyFromBase64(b64)!;

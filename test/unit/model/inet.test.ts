@@ -20,7 +20,8 @@ import {
   isMcNodeLocal6,
   sameSockAddr,
 } from '../../../src/model/inet.js';
-import { Rng, randomV6, testSeed } from '../config/random-model.js';
+import { Rng, testSeed } from '../../lib/rng.js';
+import { randomV6 } from '../config/random-model.js';
 
 /** The eight groups in full hex, which SocketAddress takes and re-prints in inet_ntop form. */
 function fullHex(b: Uint8Array): string {
@@ -132,7 +133,7 @@ test('random addresses: inetNtop6 agrees with SocketAddress, and pton(ntop(x)) =
 
 test('inet_ntop6 agrees with node:net SocketAddress on 20,000 random addresses with zero runs', () => {
   const rng = new Rng(0x5eed);
-  const rnd = () => rng.u32() / 0x100000000;
+  const rnd = () => rng.float();
   for (let n = 0; n < 20_000; n++) {
     const b = new Uint8Array(16);
     for (let i = 0; i < 8; i++) {
