@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   aeadOpen,
@@ -11,22 +9,7 @@ import {
   xaeadOpen,
   xaeadSeal,
 } from '../../../src/crypto/aead.js';
-import { ROOT } from '../../lib/run.js';
-
-interface Vector {
-  name: string;
-  key: string;
-  nonce: string;
-  ad: string;
-  plaintext: string;
-  sealed: string;
-}
-const vectors = JSON.parse(readFileSync(join(ROOT, 'test/vectors/aead.json'), 'utf8')) as {
-  chacha20poly1305: Vector[];
-  xchacha20poly1305: Vector[];
-};
-const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
-const toHex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'undefined');
+import { hex, toHex, aeadVectors as vectors } from '../../lib/aead-vectors.js';
 
 for (const impl of [nodeChaChaPoly, nobleChaChaPoly]) {
   test(`ChaCha20-Poly1305 known answers, RFC 8439 §2.8.2 and A.5 (${impl.name})`, () => {

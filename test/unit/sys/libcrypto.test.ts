@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { aeadSeal, counterNonce, nodeChaChaPoly } from '../../../src/crypto/aead.js';
 import {
@@ -14,21 +12,7 @@ import {
   sealBytes,
 } from '../../../src/sys/libcrypto.js';
 import { allocNative, freeNative } from '../../../src/sys/native.js';
-import { ROOT } from '../../lib/run.js';
-
-interface Vector {
-  name: string;
-  key: string;
-  nonce: string;
-  ad: string;
-  plaintext: string;
-  sealed: string;
-}
-const vectors = JSON.parse(readFileSync(join(ROOT, 'test/vectors/aead.json'), 'utf8')) as {
-  chacha20poly1305: Vector[];
-};
-const hex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
-const toHex = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString('hex') : 'undefined');
+import { hex, toHex, aeadVectors as vectors } from '../../lib/aead-vectors.js';
 
 test('OpenSSL ChaCha20-Poly1305 is reachable through koffi', () => {
   assert.equal(libcryptoAvailable(), true);
