@@ -33,15 +33,31 @@ export function encodeErrnoLine(errno: number): string {
 }
 
 /**
- * One line of a reply (get or set) as wg's reader takes it: undefined for the empty line that
- * ends the reply, else its key and value. A line without `=`, or with a NUL inside (wg's strlen
- * would stop short of the newline), is a protocol error.
+ * A reply read the way wg reads one, line by line: lines until the empty one, each split at its
+ * first `=`. A line without `=`, or with a NUL inside (wg's strlen would stop short of the
+ * newline), is a protocol error. The get and set decoders take the key-value pairs.
  */
-export function replyKeyValue(text: string): [key: string, value: string] | undefined {
-  if (text.length === 0) return undefined;
-  const eq = text.indexOf('=');
-  if (eq < 0 || text.includes('\0')) throw uapiError(EPROTO);
-  return [text.slice(0, eq), text.slice(eq + 1)];
+export abstract class ReplyReader {
+  private ended = false;
+
+  /** Feeds one line (without its `\n`). Returns true once the empty line has ended the reply. */
+  line(text: string): boolean {
+    if (this.ended) return true;
+    if (text.length === 0) {
+      this.ended = true;
+      return true;
+    }
+    const eq = text.indexOf('=');
+    if (eq < 0 || text.includes('\0')) throw uapiError(EPROTO);
+    this.keyValue(text.slice(0, eq), text.slice(eq + 1));
+    return false;
+  }
+
+  get complete(): boolean {
+    return this.ended;
+  }
+
+  protected abstract keyValue(key: string, value: string): void;
 }
 
 const INT_MIN = -(2 ** 31);
@@ -54,30 +70,15 @@ const INT_MAX = 2 ** 31 - 1;
  * success, `-22` is EINVAL, and `22` (the wrong sign) is reported as errno -22, which glibc calls
  * `Unknown error -22`.
  */
-export class SetReplyDecoder {
+export class SetReplyDecoder extends ReplyReader {
   private status: number | undefined;
-  private done = false;
 
-  /** Feeds one line (without its `\n`). Returns true once the reply is complete. */
-  line(text: string): boolean {
-    if (this.done) return true;
-    const kv = replyKeyValue(text);
-    if (!kv) {
-      this.done = true;
-      return true;
-    }
-    const [key, value] = kv;
-    if (key === 'errno') {
-      if (!/^-?[0-9]+$/.test(value)) throw uapiError(EPROTO);
-      const n = BigInt(value);
-      if (n < BigInt(INT_MIN) || n > BigInt(INT_MAX)) throw uapiError(EPROTO);
-      this.status = Number(n);
-    }
-    return false;
-  }
-
-  get complete(): boolean {
-    return this.done;
+  protected keyValue(key: string, value: string): void {
+    if (key !== 'errno') return;
+    if (!/^-?[0-9]+$/.test(value)) throw uapiError(EPROTO);
+    const n = BigInt(value);
+    if (n < BigInt(INT_MIN) || n > BigInt(INT_MAX)) throw uapiError(EPROTO);
+    this.status = Number(n);
   }
 
   /**
@@ -85,7 +86,7 @@ export class SetReplyDecoder {
    * negated status (positive for well-behaved servers; wg would print `Unknown error <n>` for the rest).
    */
   result(): void {
-    if (!this.done || this.status === undefined) throw uapiError(EPROTO);
+    if (!this.complete || this.status === undefined) throw uapiError(EPROTO);
     if (this.status === 0) return;
     // C: errno = -ret, in int arithmetic (INT_MIN stays INT_MIN).
     const errno = this.status === INT_MIN ? INT_MIN : -this.status;

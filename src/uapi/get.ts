@@ -18,7 +18,7 @@ import {
   type SockAddr,
 } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
-import { EPROTO, encodeErrnoLine, replyKeyValue, uapiError } from './errno.js';
+import { EPROTO, encodeErrnoLine, ReplyReader, uapiError } from './errno.js';
 import { hexKey, replyAllowedIP, replyEndpoint, wgNumber } from './values.js';
 
 /** What wgm-engine says about itself in a get reply (nothing, for other daemons). */
@@ -49,28 +49,15 @@ interface PeerDraft {
   candidates: EndpointState[];
 }
 
-export class GetReplyDecoder {
+export class GetReplyDecoder extends ReplyReader {
   private readonly device = newDevice();
   private readonly ext: GetExtensions = { capabilities: [] };
   private current: PeerDraft | undefined;
   private readonly drafts: PeerDraft[] = [];
   /** The C tool's `ret`: -EPROTO until an errno line says otherwise. */
   private status = -EPROTO;
-  private done = false;
 
-  /** Feeds one line (without `\n`). Returns true when the empty line ended the reply. */
-  line(text: string): boolean {
-    if (this.done) return true;
-    const kv = replyKeyValue(text);
-    if (!kv) {
-      this.done = true;
-      return true;
-    }
-    this.keyValue(kv[0], kv[1]);
-    return false;
-  }
-
-  private keyValue(key: string, value: string): void {
+  protected keyValue(key: string, value: string): void {
     const d = this.current;
     if (!d) {
       switch (key) {
@@ -166,13 +153,9 @@ export class GetReplyDecoder {
     }
   }
 
-  get complete(): boolean {
-    return this.done;
-  }
-
   /** The device, once the empty line came and the status is 0; throws the reported errno otherwise. */
   result(): GetReply {
-    if (!this.done) throw uapiError(EPROTO);
+    if (!this.complete) throw uapiError(EPROTO);
     if (this.status !== 0) throw uapiError(-this.status);
     const device = this.device;
     if (device.privateKey) device.publicKey = publicKeyOf(device.privateKey);
