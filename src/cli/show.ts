@@ -28,6 +28,16 @@ function failure(e: unknown): string {
   throw e;
 }
 
+/** The interface names, or undefined after wg's message when they cannot be listed. */
+async function listOrReport(ctx: Ctx): Promise<string[] | undefined> {
+  try {
+    return await listDevices();
+  } catch (e) {
+    ctx.err(`Unable to list interfaces: ${failure(e)}\n`);
+    return undefined;
+  }
+}
+
 export async function run(argv: string[], ctx: Ctx): Promise<number> {
   const json = argv.includes('--json');
   const args = argv.filter((a) => a !== '--json');
@@ -42,13 +52,8 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
   const [first, fieldName] = args;
 
   if (first === undefined || first === 'all') {
-    let names: string[];
-    try {
-      names = await listDevices();
-    } catch (e) {
-      ctx.err(`Unable to list interfaces: ${failure(e)}\n`);
-      return 1;
-    }
+    const names = await listOrReport(ctx);
+    if (!names) return 1;
     let ret = names.length > 0 ? 1 : 0;
     const docs: unknown[] = [];
     for (let i = 0; i < names.length; i++) {
@@ -81,13 +86,8 @@ export async function run(argv: string[], ctx: Ctx): Promise<number> {
       usage(ctx);
       return 1;
     }
-    let names: string[];
-    try {
-      names = await listDevices();
-    } catch (e) {
-      ctx.err(`Unable to list interfaces: ${failure(e)}\n`);
-      return 1;
-    }
+    const names = await listOrReport(ctx);
+    if (!names) return 1;
     if (names.length > 0) ctx.out(`${names.join(' ')}\n`);
     return 0;
   }
