@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import type { RunResult } from './run.js';
 
 export const UAPI_DIR = '/var/run/wireguard';
 
@@ -102,13 +103,7 @@ export function runAsync(
   cmd: string,
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
-): Promise<{
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}> {
+): Promise<RunResult & { ms: number }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -123,11 +118,13 @@ export function runAsync(
     });
     child.on('close', (status, signal) => {
       clearTimeout(timer);
+      const stdoutBytes = Buffer.concat(out);
       resolve({
         status,
         signal,
-        stdout: Buffer.concat(out).toString('latin1'),
+        stdout: stdoutBytes.toString('latin1'),
         stderr: Buffer.concat(err).toString('latin1'),
+        stdoutBytes,
         ms: performance.now() - started,
       });
     });
@@ -184,7 +181,11 @@ export async function runIsolated(
     const spec = JSON.parse(process.env.WGM_ISOLATED_SPEC);
     for (const d of spec.devices) await startFakeUapi(d.name, d.options);
     const sec = () => Math.floor(Date.now() / 1000);
-    const run = (c) => runAsync(c.cmd, c.args, { env: { ...process.env, WGM_ISOLATED_SPEC: '', ...(c.env ?? {}) }, timeoutMs: c.timeoutMs });
+    // The text forms only (IsolatedResult): the bytes would swell the JSON written back.
+    const run = async (c) => {
+      const { stdoutBytes, ...r } = await runAsync(c.cmd, c.args, { env: { ...process.env, WGM_ISOLATED_SPEC: '', ...(c.env ?? {}) }, timeoutMs: c.timeoutMs });
+      return r;
+    };
     const out = [];
     const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10));
     for (const [a, b] of spec.pairs) {

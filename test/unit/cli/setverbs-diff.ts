@@ -3,45 +3,11 @@
 // for byte, plus stdout, stderr and the exit status. The servers live in this process, so the
 // commands run asynchronously (spawnSync would block the servers' event loop).
 
-import { spawn } from 'node:child_process';
-import { type FakeUapi, type FakeUapiOptions, startFakeUapi } from '../../lib/fake-uapi.js';
+import { type FakeUapi, type FakeUapiOptions, runAsync, startFakeUapi } from '../../lib/fake-uapi.js';
 import { type RunResult, WGM } from '../../lib/run.js';
 import { hideLike } from '../config/wg-oracle.js';
 
-export function runAsync(
-  cmd: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: opts.env ?? process.env,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
-    child.stdin?.on('error', () => {});
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
-    child.stderr!.on('data', (d: Buffer) => err.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      const stdoutBytes = Buffer.concat(out);
-      resolve({
-        status,
-        signal,
-        stdout: stdoutBytes.toString('latin1'),
-        stderr: Buffer.concat(err).toString('latin1'),
-        stdoutBytes,
-      });
-    });
-    child.stdin?.end(opts.input);
-  });
-}
+export { runAsync };
 
 export function wgmAsync(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
   return runAsync(process.execPath, [WGM, ...args], opts);
