@@ -37,8 +37,10 @@ export interface Args {
 }
 
 /** wireguard-go's argument rules: `IF`, or `-f IF` / `--foreground IF`; anything else is usage. */
-export function parseArgs(argv: string[]): Args | 'usage' | 'version' {
+export function parseArgs(argv: string[]): Args | 'usage' | 'help' | 'version' {
   if (argv.length === 1 && argv[0] === '--version') return 'version';
+  // wireguard-go would make an interface called `--help`; asking for help gets it instead.
+  if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h')) return 'help';
   if (argv.length < 1 || argv.length > 2) return 'usage';
   if (argv[0] === '-f' || argv[0] === '--foreground') {
     return argv.length === 2 ? { foreground: true, ifname: argv[1]! } : 'usage';
@@ -58,9 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  if (args === 'usage') {
-    process.stderr.write(`Usage: ${programName()} [-f/--foreground] INTERFACE-NAME\n`);
-    return 1;
+  if (args === 'usage' || args === 'help') {
+    const usage = `Usage: ${programName()} [-f/--foreground] INTERFACE-NAME\n`;
+    if (args === 'help') process.stdout.write(usage);
+    else process.stderr.write(usage);
+    return args === 'help' ? 0 : 1;
   }
   const child = process.env[DAEMON_ENV] === '1';
   const foreground = args.foreground || child || process.env['WG_PROCESS_FOREGROUND'] === '1';
@@ -138,6 +142,8 @@ function inodeOf(path: string): number | undefined {
 }
 
 async function serve(ifname: string, log: Logger, ready?: (error?: string) => void): Promise<number> {
+  // A log reader that went away (EPIPE on stderr) must not take the daemon down.
+  process.stderr.on('error', () => {});
   log.verbose(`Starting wgm-engine version ${ENGINE_VERSION}`);
   if (!validIfname(ifname)) {
     const msg = `Failed to create TUN device: invalid interface name \`${ifname}'`;
@@ -169,6 +175,27 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
   const ino = inodeOf(path);
   const ifindex = device.ifindex;
   log.verbose('UAPI listener started');
+  const removeSocket = () => {
+    if (inodeOf(path) !== ino) return;
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already gone.
+    }
+  };
+  // A bug must not leave a hung process behind: exiting waits for the worker threads, which
+  // only return once the data plane is stopped.
+  const fatal = (e: unknown) => {
+    log.error(`Fatal: ${(e as Error)?.stack ?? String(e)}`);
+    removeSocket();
+    forceExitAfter(STOP_TIMEOUT_MS, 1);
+    device.close().then(
+      () => process.exit(1),
+      () => process.exit(1),
+    );
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
 
   const reason = await new Promise<string>((resolve) => {
     let watcher: FSWatcher | undefined;
@@ -204,16 +231,20 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
   });
 
   log.verbose(`Shutting down: ${reason}`);
-  const hard = setTimeout(() => process.exit(0), STOP_TIMEOUT_MS);
-  hard.unref();
+  forceExitAfter(STOP_TIMEOUT_MS, 0);
   await server.close();
-  if (inodeOf(path) === ino) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // Already gone.
-    }
-  }
+  removeSocket();
   await device.close();
   return 0;
+}
+
+/**
+ * Ends the process after `ms` even if stopping hangs. process.exit() would wait for worker
+ * threads blocked in poll(2), so the last resort is SIGKILL (the socket is removed by then).
+ */
+function forceExitAfter(ms: number, code: number): void {
+  setTimeout(() => {
+    process.exitCode = code;
+    process.kill(process.pid, 'SIGKILL');
+  }, ms);
 }

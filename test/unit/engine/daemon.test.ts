@@ -20,6 +20,8 @@ test('arguments: wireguard-go rules', () => {
   assert.equal(parseArgs(['--version']), 'version');
   for (const bad of [[], ['-f'], ['--foreground'], ['a', 'b'], ['-f', 'a', 'b'], ['wg0', '-f']])
     assert.equal(parseArgs(bad), 'usage', JSON.stringify(bad));
+  assert.equal(parseArgs(['--help']), 'help');
+  assert.equal(parseArgs(['-h']), 'help');
 });
 
 test('usage text is wireguard-go’s with our name; --version', (t) => {
@@ -31,6 +33,9 @@ test('usage text is wireguard-go’s with our name; --version', (t) => {
     const theirs = run('wireguard-go', ['a', 'b', 'c']);
     assert.equal(ours.stderr, theirs.stdout.replace(/^Usage: \S+/, 'Usage: wgm-engine'));
   }
+  const help = engine(['--help']);
+  assert.equal(help.status, 0);
+  assert.equal(help.stdout, 'Usage: wgm-engine [-f/--foreground] INTERFACE-NAME\n');
   const v = engine(['--version']);
   assert.equal(v.status, 0);
   assert.match(v.stdout, /^wgm-engine v\d+\.\d+\.\d+\n/);
@@ -108,6 +113,22 @@ test('foreground: exits 0 on SIGINT, and logs in wireguard-go’s format', async
   assert.match(log, new RegExp(`^DEBUG: \\(${s.d.ifname}\\) ${stamp} Starting wgm-engine version \\d`, 'm'));
   assert.match(log, new RegExp(`^DEBUG: \\(${s.d.ifname}\\) ${stamp} UAPI listener started$`, 'm'));
   assert.match(log, /Shutting down: SIGINT/);
+});
+
+test('a log reader that goes away neither kills nor hangs the daemon', async (t) => {
+  const s = await foreground(t, { LOG_LEVEL: 'verbose' });
+  if (!s) return;
+  // Our ends of its stdout and stderr close: every log line now meets EPIPE.
+  s.d.proc.stdout?.destroy();
+  s.d.proc.stderr?.destroy();
+  await sleep(100);
+  const r = s.lab.exec(s.ns, 'wg', ['set', s.d.ifname, 'listen-port', '41234'], { timeoutMs: 5000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(s.lab.wg(s.ns, ['show', s.d.ifname, 'listen-port']), '41234\n');
+  const [pid] = pidsOf([s.d.ifname]);
+  assert.ok(pid);
+  process.kill(pid, 'SIGTERM');
+  await stopsCleanly(s);
 });
 
 test('foreground: exits 0 when the link is deleted', async (t) => {
