@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import { allocNative, EAGAIN, freeNative, POLLERR, POLLIN, PollSet } from '../../../src/sys/native.js';
 import { isLinkGone, TunDevice, tunRead, tunReadBatch, tunWrite, validIfname } from '../../../src/sys/tun.js';
 import { MsgBatch, UdpSocket } from '../../../src/sys/udp.js';
+import { udp4 } from '../../lib/packets.js';
 import { isRoot, need } from '../../lib/run.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName } from './netns.js';
 
@@ -14,32 +15,6 @@ before(() => {
 after(() => {
   if (isRoot) deleteNetns(NS);
 });
-
-/** IPv4 header checksum (RFC 791). */
-function ipChecksum(b: Uint8Array, off: number): number {
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += (b[off + i]! << 8) | b[off + i + 1]!;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** An IPv4/UDP packet (UDP checksum 0 = none, allowed for IPv4). */
-function udp4(src: number[], sport: number, dst: number[], dport: number, payload: Uint8Array): Uint8Array {
-  const p = new Uint8Array(28 + payload.length);
-  const v = new DataView(p.buffer);
-  p[0] = 0x45;
-  v.setUint16(2, p.length);
-  p[8] = 64;
-  p[9] = 17;
-  p.set(src, 12);
-  p.set(dst, 16);
-  v.setUint16(10, ipChecksum(p, 0));
-  v.setUint16(20, sport);
-  v.setUint16(22, dport);
-  v.setUint16(24, 8 + payload.length);
-  p.set(payload, 28);
-  return p;
-}
 
 function waitReadable(fd: number, ms: number): number {
   const ps = new PollSet([{ fd, events: POLLIN }]);

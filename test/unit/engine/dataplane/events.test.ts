@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { aeadSeal } from '../../../../src/crypto/aead.js';
 import { allocNative, freeNative, POLLIN, PollSet } from '../../../../src/sys/native.js';
 import { MsgBatch, type RawAddr, UdpSocket } from '../../../../src/sys/udp.js';
+import { udp4 as udp4Packet } from '../../../lib/packets.js';
 import { need } from '../../../lib/run.js';
 import { inNetns } from '../../sys/netns.js';
 import { INDEX_A, INDEX_B, K1, K2, makePair, ping, until } from './pair.js';
@@ -33,26 +34,9 @@ function transport(counter: number, inner: Uint8Array): Uint8Array {
   return m;
 }
 
-/** IPv4/UDP from src to dst:port (checksums as the kernel wants: IP header summed, UDP 0). */
+/** IPv4/UDP from src:4444 to dst:port (IP header summed, UDP checksum 0), with a text payload. */
 function udp4(src: number[], dst: number[], dport: number, payload: string): Uint8Array {
-  const body = new TextEncoder().encode(payload);
-  const p = new Uint8Array(28 + body.length);
-  const v = new DataView(p.buffer);
-  p[0] = 0x45;
-  v.setUint16(2, p.length);
-  p[8] = 64;
-  p[9] = 17;
-  p.set(src, 12);
-  p.set(dst, 16);
-  let sum = 0;
-  for (let i = 0; i < 20; i += 2) sum += v.getUint16(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  v.setUint16(10, ~sum & 0xffff);
-  v.setUint16(20, 4444);
-  v.setUint16(22, dport);
-  v.setUint16(24, 8 + body.length);
-  p.set(body, 28);
-  return p;
+  return udp4Packet(src, 4444, dst, dport, new TextEncoder().encode(payload));
 }
 
 function send(sock: UdpSocket, to: RawAddr, data: Uint8Array): void {
