@@ -94,7 +94,10 @@ function handshakeRate(lab: Lab, t: Tunnel, seconds: number): number {
     ],
     { timeoutMs: (seconds + 30) * 1000 },
   );
+  if (r.status !== 0) console.error(`handshake client: ${r.stderr.slice(0, 2000)}`);
   const j = JSON.parse(r.stdout.trim()) as { handshakes: number; seconds: number };
+  if (j.handshakes === 0)
+    console.error(`no handshake with ${t.b.d.impl}; its log:\n${t.b.d.output().slice(-3000)}`);
   return j.handshakes / j.seconds;
 }
 

@@ -19,6 +19,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type RunOptions, type RunResult, run, WGM_ENGINE } from './run.js';
@@ -167,9 +168,12 @@ export class Lab {
     void exited.then(() => {
       gone = true;
     });
+    // Probed with a plain connect, not `wg show`: wg deletes a socket that refuses it, and a
+    // daemon between bind(2) and listen(2) refuses (wireguard-go then dies of it).
+    const path = join(SOCKET_DIR, `${ifname}.sock`);
     await waitFor(`${impl} ${ifname} to answer on its socket`, () => {
       if (gone) throw new Error(`${impl} ${ifname} exited early:\n${out}`);
-      return this.exec(ns, 'wg', ['show', ifname], { timeoutMs: 5000 }).status === 0;
+      return existsSync(path) && connects(path);
     });
     return { impl, ns, ifname, proc, output: () => out, exited };
   }
@@ -222,6 +226,18 @@ export class Lab {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Whether a unix stream socket accepts a connection. */
+function connects(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection({ path });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
 }
 
 /** Pids of wgm-engine or wireguard-go processes whose command line names one of `ifnames`. */
