@@ -10,7 +10,31 @@ import type { Key } from '../model/index.js';
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
 
+// A device's static key and its peers' public keys are the same arrays handshake after
+// handshake; building their KeyObjects once each (keyed by array identity, so no key bytes are
+// copied into a lookup table) halves the per-handshake cost. A caller that mutates a cached
+// array in place must not rely on this: the core replaces keys, it never edits them.
+const privateCache = new WeakMap<Key, KeyObject>();
+const publicCache = new WeakMap<Key, KeyObject>();
+
 function privateKeyObject(key: Key): KeyObject {
+  const cached = privateCache.get(key);
+  if (cached) return cached;
+  const obj = buildPrivateKeyObject(key);
+  privateCache.set(key, obj);
+  return obj;
+}
+
+function publicKeyObject(key: Key): KeyObject {
+  let obj = publicCache.get(key);
+  if (!obj) {
+    obj = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, key]), format: 'der', type: 'spki' });
+    publicCache.set(key, obj);
+  }
+  return obj;
+}
+
+function buildPrivateKeyObject(key: Key): KeyObject {
   const der = Buffer.concat([PKCS8_PREFIX, key]);
   try {
     return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
@@ -30,6 +54,7 @@ export function publicKeyOf(privateKey: Key): Key {
  * which WireGuard must refuse anyway.
  */
 export function sharedSecret(privateKey: Key, publicKey: Key): Key {
-  const pub = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-  return new Uint8Array(diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: pub }));
+  return new Uint8Array(
+    diffieHellman({ privateKey: privateKeyObject(privateKey), publicKey: publicKeyObject(publicKey) }),
+  );
 }
