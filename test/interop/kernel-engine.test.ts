@@ -105,7 +105,7 @@ test('wgm-engine and kernel WireGuard ping each other, either side initiating', 
   g.run('kill $engine_pid; wait $engine_pid', `echo '=== engine log ==='; cat ${log}`);
 
   const started = Date.now();
-  const { result, s } = await g.boot(420_000);
+  const { result, s } = await g.boot(600_000);
   t.diagnostic(`VM run: ${Date.now() - started} ms`);
   assert.equal(
     result.status,
