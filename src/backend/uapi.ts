@@ -17,6 +17,7 @@ import { EPROTO, SetReplyDecoder } from '../uapi/errno.js';
 import { type GetReply, GetReplyDecoder } from '../uapi/get.js';
 import { LineSplitter } from '../uapi/lines.js';
 import { checkEncodable, encodeSetRequest } from '../uapi/set.js';
+import { writeChunked } from '../uapi/write.js';
 import { normalizeScopes } from './scope.js';
 
 export const UAPI_DIR = '/var/run/wireguard';
@@ -25,7 +26,6 @@ export const UAPI_IDLE_TIMEOUT_MS = 15_000;
 /** sizeof(sockaddr_un.sun_path) - 1: wg's snprintf cuts a longer path there. */
 const SUN_PATH_MAX = 107;
 const ETIMEDOUT = 110;
-const WRITE_CHUNK = 64 * 1024;
 
 function idleTimeoutMs(): number {
   const v = Number(process.env['WGM_UAPI_TIMEOUT_MS']);
@@ -154,34 +154,8 @@ function exchange(sock: Socket, request: Iterable<string>, reply: Exchange, ifac
     sock.on('end', () => finish(backendError(EPROTO, iface, 'uapi')));
     sock.on('error', () => finish(backendError(EPROTO, iface, 'uapi')));
     sock.on('close', () => finish(backendError(EPROTO, iface, 'uapi')));
-    void writeAll(sock, request, () => settled).catch((e) => finish(e));
+    void writeChunked(sock, request, () => settled).catch((e) => finish(e));
   });
-}
-
-async function writeAll(sock: Socket, request: Iterable<string>, stop: () => boolean): Promise<void> {
-  let buf = '';
-  const flush = async () => {
-    const data = buf;
-    buf = '';
-    if (stop() || sock.destroyed) return;
-    if (!sock.write(data, 'latin1')) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          sock.off('drain', done);
-          sock.off('close', done);
-          resolve();
-        };
-        sock.on('drain', done);
-        sock.on('close', done);
-      });
-    }
-  };
-  for (const piece of request) {
-    if (stop()) return;
-    buf += piece;
-    if (buf.length >= WRITE_CHUNK) await flush();
-  }
-  if (buf.length > 0) await flush();
 }
 
 /** `get=1` over UAPI. Returns 'not-userspace' when NAME has no live socket (then try the kernel). */

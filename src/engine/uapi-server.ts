@@ -22,6 +22,7 @@ import { EINVAL, EIO, ENOMEM, encodeErrnoLine } from '../uapi/errno.js';
 import { encodeGetReply, type GetExtensions } from '../uapi/get.js';
 import { LineSplitter } from '../uapi/lines.js';
 import { type SetOp, SetRequestDecoder } from '../uapi/set.js';
+import { writeChunked } from '../uapi/write.js';
 import type { Logger } from './log.js';
 
 export const UAPI_DIR = '/var/run/wireguard';
@@ -276,12 +277,12 @@ export class UapiServer {
         if (line !== '') {
           // wireguard-go reads one byte after `get=1\n`; the rest of the line is the next operation.
           this.log.error(`IPC error -22: trailing character in UAPI get: ${JSON.stringify(line[0])}`);
-          run(() => write(sock, [encodeErrnoLine(EINVAL), '\n']));
+          run(() => writeChunked(sock, [encodeErrnoLine(EINVAL), '\n']));
           return this.step({ kind: 'op' }, line.slice(1), sock, close, run);
         }
         run(() => {
           const { device, ext } = this.device.get();
-          return write(sock, encodeGetReply(device, ext));
+          return writeChunked(sock, encodeGetReply(device, ext));
         });
         return { kind: 'op' };
       case 'set': {
@@ -309,7 +310,7 @@ export class UapiServer {
               result = EIO;
             }
           }
-          await write(sock, [encodeErrnoLine(result), '\n']);
+          await writeChunked(sock, [encodeErrnoLine(result), '\n']);
         });
         return { kind: 'op' };
       }
@@ -323,31 +324,6 @@ function redact(line: string): string {
   const key = eq < 0 ? line : line.slice(0, eq);
   if (eq < 0) return JSON.stringify(line.slice(0, 64));
   return /key/.test(key) ? `${key}=(hidden)` : JSON.stringify(line.slice(0, 200));
-}
-
-/** Writes lines with backpressure, in chunks of about 64 KiB. */
-async function write(sock: Socket, lines: Iterable<string>): Promise<void> {
-  let buf = '';
-  const flush = async () => {
-    if (buf.length === 0 || sock.destroyed) return;
-    const ok = sock.write(buf, 'latin1');
-    buf = '';
-    if (!ok)
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          sock.off('drain', done);
-          sock.off('close', done);
-          resolve();
-        };
-        sock.on('drain', done);
-        sock.on('close', done);
-      });
-  };
-  for (const l of lines) {
-    buf += l;
-    if (buf.length >= 65536) await flush();
-  }
-  await flush();
 }
 
 function existsAsSocket(path: string): boolean {
