@@ -14,9 +14,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUILD, need, run } from '../lib/run.js';
+import { BUILD, run } from '../lib/run.js';
 import { WG_SHOW_FIELDS as FIELDS } from '../lib/show-fields.js';
-import { vmKernelInstalled } from '../lib/vm.js';
 import type { FormJob, FormResult, Ran, TwinResult } from '../vm/cli-guest.js';
 import { twinCorpus } from '../vm/cli-twins.js';
 import { GuestRun, randomKey } from '../vm/kit.js';
@@ -88,13 +87,8 @@ const FORMS_B: FormJob[] = [
 ];
 
 test('wgm show/showconf/set/setconf match stock wg on kernel WireGuard', { timeout: 900_000 }, async (t) => {
-  if (!need(t, { root: true, commands: ['qemu-system-x86_64', 'wg'] })) return;
-  assert.ok(
-    vmKernelInstalled(),
-    'no kernel with wireguard.ko for the VM (test/setup-system.sh installs one)',
-  );
-  const g = new GuestRun();
-  t.after(() => g.cleanup());
+  const g = GuestRun.start(t);
+  if (!g) return;
 
   const [a, b, c] = [genkey(), genkey(), genkey()];
   const fake = { p2: randomKey(), p3: randomKey(), p4: randomKey(), p5: randomKey() };

@@ -11,8 +11,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { need, run, WGM, WGM_ENGINE } from '../lib/run.js';
-import { vmKernelInstalled } from '../lib/vm.js';
+import { run, WGM, WGM_ENGINE } from '../lib/run.js';
 import { GuestRun, randomKey } from '../vm/kit.js';
 
 function genkey(): { priv: string; pub: string } {
@@ -39,13 +38,8 @@ const PINGS = [
 test('wgm-engine and kernel WireGuard ping each other, either side initiating', {
   timeout: 600_000,
 }, async (t) => {
-  if (!need(t, { root: true, commands: ['qemu-system-x86_64', 'wg'] })) return;
-  assert.ok(
-    vmKernelInstalled(),
-    'no kernel with wireguard.ko for the VM (test/setup-system.sh installs one)',
-  );
-  const g = new GuestRun();
-  t.after(() => g.cleanup());
+  const g = GuestRun.start(t);
+  if (!g) return;
 
   const [a, b] = [genkey(), genkey()];
   const psk = randomKey();

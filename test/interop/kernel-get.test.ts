@@ -7,8 +7,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { need } from '../lib/run.js';
-import { vmKernelInstalled } from '../lib/vm.js';
 import { GuestRun, randomKey } from '../vm/kit.js';
 
 const K = {
@@ -30,13 +28,8 @@ function manyPrefixes(): string {
 const DEVICES = ['wgg0', 'wgg1', 'wgg2', 'wgh1'];
 
 test('kernelGet and kernelList match stock wg on kernel WireGuard', { timeout: 900_000 }, async (t) => {
-  if (!need(t, { root: true, commands: ['qemu-system-x86_64', 'wg'] })) return;
-  assert.ok(
-    vmKernelInstalled(),
-    'no kernel with wireguard.ko for the VM (test/setup-system.sh installs one)',
-  );
-  const g = new GuestRun();
-  t.after(() => g.cleanup());
+  const g = GuestRun.start(t);
+  if (!g) return;
   const prefixes = g.file('prefixes', manyPrefixes());
 
   g.run(

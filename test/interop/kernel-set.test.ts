@@ -9,8 +9,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { need } from '../lib/run.js';
-import { vmKernelInstalled } from '../lib/vm.js';
 import type { DeviceSpec } from '../vm/guest-ops.js';
 import { GuestRun, randomKey } from '../vm/kit.js';
 
@@ -168,13 +166,8 @@ const SCENARIOS: Scenario[] = [
 ];
 
 test('kernelSet matches stock wg on kernel WireGuard', { timeout: 900_000 }, async (t) => {
-  if (!need(t, { root: true, commands: ['qemu-system-x86_64', 'wg'] })) return;
-  assert.ok(
-    vmKernelInstalled(),
-    'no kernel with wireguard.ko for the VM (test/setup-system.sh installs one)',
-  );
-  const g = new GuestRun();
-  t.after(() => g.cleanup());
+  const g = GuestRun.start(t);
+  if (!g) return;
 
   const names = SCENARIOS.map((_, i) => [`wgsa${i}`, `wgsb${i}`] as const);
   g.run('set -e', 'modprobe wireguard', 'ip link add wgsdummy type dummy');

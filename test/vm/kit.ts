@@ -2,12 +2,14 @@
 // through the shared root) holding input files and the job list for guest-ops' batch mode, a
 // bash script, and `=== name ===` sections to read the results back. One VM boot per file.
 
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUILD } from '../lib/run.js';
-import { runInVm, sections, type VmResult } from '../lib/vm.js';
+import type { TestContext } from 'node:test';
+import { BUILD, need } from '../lib/run.js';
+import { runInVm, sections, type VmResult, vmKernelInstalled } from '../lib/vm.js';
 
 export const GUEST_OPS = join(BUILD, 'test/vm/guest-ops.js');
 
@@ -22,6 +24,21 @@ export function sh(word: string): string {
 }
 
 export class GuestRun {
+  /**
+   * A guest run for test `t`, cleaned up after it; undefined (and `t` skipped) without root or
+   * QEMU and wg. A missing guest kernel is a failure: test/setup-system.sh installs one.
+   */
+  static start(t: TestContext): GuestRun | undefined {
+    if (!need(t, { root: true, commands: ['qemu-system-x86_64', 'wg'] })) return undefined;
+    assert.ok(
+      vmKernelInstalled(),
+      'no kernel with wireguard.ko for the VM (test/setup-system.sh installs one)',
+    );
+    const g = new GuestRun();
+    t.after(() => g.cleanup());
+    return g;
+  }
+
   readonly dir = mkdtempSync(join(tmpdir(), 'wgm-kvm-'));
   private readonly lines: string[] = [];
   private readonly jobs: { op: string[]; out: string }[][] = [];
