@@ -282,10 +282,13 @@ export class EngineDevice implements UapiDevice {
     for (const a of actions) if (a.type === 'keypairChanged') this.mirror.setKeypairs(a.peer, a.keypairs);
     for (const a of actions) {
       switch (a.type) {
-        case 'send':
-          if (!this.dp.sendHandshake(a.bytes, a.to))
+        case 'send': {
+          // From the peer's sticky source address; the core has counted the bytes already.
+          const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
+          if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false }))
             this.log.verbose(`Failed to send a packet to ${fmt(a.to)}`);
           break;
+        }
         case 'writeTun':
           // The workers open every transport message; the core never gets one to deliver.
           break;

@@ -13,19 +13,22 @@
 //   dp.counters(p); await dp.stop();
 //
 // Configuration reaches the workers as messages on change only; per-packet state (send
-// counters, each peer's sending keypair, byte counters, activity times) is shared memory.
+// counters, each peer's sending keypair, byte counters, activity times, sticky source
+// addresses) is shared memory.
 
 import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { WgError } from '../../model/errors.js';
 import type { SockAddr } from '../../model/index.js';
 import { closeFd, Waker } from '../../sys/native.js';
+import type { LocalAddr } from '../../sys/pktinfo.js';
 import { TunDevice } from '../../sys/tun.js';
+import { encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from '../../sys/udp.js';
 import { DEFAULT_MTU } from '../core/constants.js';
 import { fromRaw, toRaw } from '../io/addr.js';
 import { UdpGroup } from '../io/udp-group.js';
 import { bestCipher, type CipherKind } from './cipher.js';
-import { MainSender } from './main-send.js';
+import { MainSender, type SendSource } from './main-send.js';
 import {
   type Control,
   laneOfIndex,
@@ -44,6 +47,7 @@ import {
   Shared,
 } from './shared.js';
 import { SlotPool } from './slots.js';
+import { SourceRecord } from './source.js';
 
 export interface DataPlaneOptions {
   /** TUN interface to create or attach to. */
@@ -124,6 +128,12 @@ type MessagePort = import('node:worker_threads').MessagePort;
 const STOP_TIMEOUT_MS = 3000;
 const SOCKET_SWAP_TIMEOUT_MS = 3000;
 
+function sameRaw(a: RawAddr, b: RawAddr): boolean {
+  if (a.family !== b.family || a.port !== b.port || a.scopeId !== b.scopeId) return false;
+  for (let i = 0; i < a.address.length; i++) if (a.address[i] !== b.address[i]) return false;
+  return true;
+}
+
 export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly tun: TunDevice;
   private group: UdpGroup;
@@ -138,6 +148,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
+  /** The handshake message being handled (while 'handshake' listeners run): where it arrived. */
+  private replying: { from: RawAddr; local: LocalAddr } | undefined;
+  private readonly record = new SourceRecord();
+  /** A destination encoded as the sockets take it, to compare with sticky source records. */
+  private readonly enc = new Uint8Array(SOCKADDR_SIZE);
+  private readonly encView = new DataView(this.enc.buffer);
 
   private constructor(tun: TunDevice, group: UdpGroup, shared: Shared, tx: number, rx: number) {
     super();
@@ -235,7 +251,13 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     switch (e.t) {
       case 'handshake':
         this.shared.releaseHandshakeSlot();
-        this.emit('handshake', e.data, fromRaw(e.from));
+        // Listeners answer synchronously; replies to e.from leave from e.local (replySource).
+        this.replying = e.local && { from: e.from, local: e.local };
+        try {
+          this.emit('handshake', e.data, fromRaw(e.from));
+        } finally {
+          this.replying = undefined;
+        }
         return;
       case 'needKey':
         this.emit('needKey', e.peer, e.packet);
@@ -309,10 +331,59 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.peers.give(peer, this.peers.marksNow());
   }
 
-  /** Where transport packets to `peer` go; undefined = nowhere (packets are dropped). */
+  /**
+   * Where transport packets to `peer` go; undefined = nowhere (packets are dropped). A sticky
+   * source learned from another remote address is forgotten (as kernel WireGuard clears it
+   * with a new endpoint); the one learned from this address (the core following a roam) stays.
+   */
   setEndpoint(peer: number, addr: SockAddr | undefined): void {
+    const raw = addr ? toRaw(addr) : undefined;
     this.endpoints[peer] = addr;
-    this.postAll({ t: 'endpoint', peer, addr: addr ? toRaw(addr) : undefined });
+    const len = raw ? this.encode(raw) : 0;
+    this.shared.sources.store(peer, undefined, (cur) => !cur.remoteIs(this.enc, 0, len));
+    this.postAll({ t: 'endpoint', peer, addr: raw });
+  }
+
+  /** `to` as the sockets' sockaddr, in `enc`; its length (0 when the sockets cannot reach it). */
+  private encode(to: RawAddr): number {
+    try {
+      return encodeSockaddr(to, this.encView, 0, this.group.family);
+    } catch {
+      return 0;
+    }
+  }
+
+  /** `peer`'s sticky source address for datagrams to `to`, if it has one. */
+  private sourceFor(peer: number, to: RawAddr): SendSource | undefined {
+    const sources = this.shared.sources;
+    const len = this.encode(to);
+    const g = sources.load(peer, this.record);
+    if (g < 0 || !this.record.hasLocal() || !this.record.remoteIs(this.enc, 0, len)) return undefined;
+    return {
+      local: this.record.local(),
+      rejected: () => sources.store(peer, undefined, (_, now) => now === g),
+    };
+  }
+
+  /**
+   * A reply to the handshake message being handled leaves from the address it arrived at.
+   * When it goes to a peer, the core accepted that peer's message: its sticky source becomes
+   * that address (kernel WireGuard sets the endpoint from an accepted handshake message).
+   */
+  private replySource(to: RawAddr, peer: number | undefined): SendSource | undefined {
+    const r = this.replying;
+    if (!r || !sameRaw(r.from, to)) return undefined;
+    const sources = this.shared.sources;
+    if (peer !== undefined) {
+      this.record.set(this.enc, 0, this.encode(to), r.local);
+      sources.store(peer, this.record);
+    }
+    return {
+      local: r.local,
+      rejected: () => {
+        if (peer !== undefined) sources.store(peer, undefined);
+      },
+    };
   }
 
   /** Replaces the peer's allowed IPs (a prefix another peer held moves to this one). */
@@ -378,12 +449,29 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   sendData(peer: number, packets: Uint8Array[]): number {
     const to = this.endpoints[peer];
     if (!to) return 0;
-    return this.sender.send(this.group.sockets[0]!, peer, toRaw(to), packets, this.now());
+    const raw = toRaw(to);
+    return this.sender.send(
+      this.group.sockets[0]!,
+      peer,
+      raw,
+      packets,
+      this.now(),
+      this.sourceFor(peer, raw),
+    );
   }
 
-  /** Sends a handshake message (or any datagram) as is; counted as sent to `peer` when given. */
-  sendHandshake(data: Uint8Array, to: SockAddr, peer?: number): boolean {
-    return this.sender.sendRaw(this.group.sockets[0]!, toRaw(to), data, peer);
+  /**
+   * Sends a handshake message (or any datagram) as is. From `peer`'s sticky source address
+   * when it has one for `to`; a reply to the handshake message being handled (from inside a
+   * 'handshake' listener) from the address that message arrived at. Counted as sent to `peer`
+   * unless `count` is false (the core counts what it sends itself).
+   */
+  sendHandshake(data: Uint8Array, to: SockAddr, peer?: number, opts: { count?: boolean } = {}): boolean {
+    const raw = toRaw(to);
+    const source =
+      this.replySource(raw, peer) ?? (peer !== undefined ? this.sourceFor(peer, raw) : undefined);
+    const counted = opts.count === false ? undefined : peer;
+    return this.sender.sendRaw(this.group.sockets[0]!, raw, data, counted, source);
   }
 
   /** Adds handshake bytes received from `peer` (the core knows whom they came from). */

@@ -1,10 +1,13 @@
 // What the main thread sends itself: handshake messages as they are, and transport packets
 // the core hands over (packets staged while a handshake ran, keepalives). It seals with the
 // same shared counters as the workers, so nonces never repeat across threads, and counts what
-// it sends in thread row 0 of the shared statistics.
+// it sends in thread row 0 of the shared statistics. Like the workers, it sends from the peer's
+// sticky source address when the caller has one (SendSource), and without it when the kernel
+// refuses that address.
 
 import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
 import { allocNative, freeNative, type NativeBuffer } from '../../sys/native.js';
+import { type LocalAddr, sourceRejected } from '../../sys/pktinfo.js';
 import type { RawAddr, UdpSocket } from '../../sys/udp.js';
 import { COUNTER_LIMIT, REJECT_AFTER_TIME_MS } from '../core/constants.js';
 import { DATA_COUNTER, DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../core/messages.js';
@@ -21,6 +24,23 @@ interface MainKeypair {
   /** The keypair's send-counter cell (KeypairSpec.counterCell). */
   counter: BigInt64Array;
   cipher: PacketCipher | undefined;
+}
+
+/** The source address a datagram leaves from, and what to do when the kernel refuses it. */
+export interface SendSource {
+  local: LocalAddr | undefined;
+  /** The address is gone: forget it (the datagram then goes without one). */
+  rejected(): void;
+}
+
+/** sendTo from `source.local`, falling back to no source (once per SendSource) when refused. */
+function sendFrom(sock: UdpSocket, to: RawAddr, addr: number, len: number, source?: SendSource): number {
+  const local = source?.local;
+  const r = sock.sendTo(to, addr, len, local);
+  if (r >= 0 || !local || !sourceRejected(-r)) return r;
+  source.local = undefined;
+  source.rejected();
+  return sock.sendTo(to, addr, len);
 }
 
 export class MainSender {
@@ -67,7 +87,14 @@ export class MainSender {
     return out;
   }
 
-  send(sock: UdpSocket, peer: number, to: RawAddr, packets: Uint8Array[], now: number): number {
+  send(
+    sock: UdpSocket,
+    peer: number,
+    to: RawAddr,
+    packets: Uint8Array[],
+    now: number,
+    source?: SendSource,
+  ): number {
     const slot = this.shared.sendKeypair(peer);
     const kp = slot >= 0 ? this.keypairs.get(slot) : undefined;
     if (!kp || kp.peer !== peer || now - kp.createdAt >= REJECT_AFTER_TIME_MS) return 0;
@@ -90,7 +117,7 @@ export class MainSender {
       kp.cipher.seal(counter, s, DATA_HEADER_SIZE, padded);
       const total = DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
       used = Math.max(used, total);
-      if (sock.sendTo(to, s.addr, total) !== total) continue;
+      if (sendFrom(sock, to, s.addr, total, source) !== total) continue;
       this.shared.addBytes(0, peer, 0, total);
       sent++;
       if (p.length > 0) data = true;
@@ -101,10 +128,10 @@ export class MainSender {
     return sent;
   }
 
-  sendRaw(sock: UdpSocket, to: RawAddr, data: Uint8Array, peer?: number): boolean {
+  sendRaw(sock: UdpSocket, to: RawAddr, data: Uint8Array, peer?: number, source?: SendSource): boolean {
     if (data.length > this.scratch.size) return false;
     this.scratch.bytes.set(data, 0);
-    const ok = sock.sendTo(to, this.scratch.addr, data.length) === data.length;
+    const ok = sendFrom(sock, to, this.scratch.addr, data.length, source) === data.length;
     this.scratch.bytes.fill(0, 0, data.length);
     if (ok && peer !== undefined) this.shared.addBytes(0, peer, 0, data.length);
     return ok;

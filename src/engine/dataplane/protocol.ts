@@ -7,6 +7,7 @@
 // for peers without a keypair, keypair confirmation, rekey hints, a new source address) and
 // fatal conditions. Nothing here is sent per packet in steady state.
 
+import type { LocalAddr } from '../../sys/pktinfo.js';
 import type { RawAddr } from '../../sys/udp.js';
 import type { Family } from '../core/allowedips.js';
 
@@ -48,7 +49,8 @@ export type Control =
 export type RekeyReason = 'send-age' | 'send-count' | 'receive-age';
 
 export type WorkerEvent =
-  | { t: 'handshake'; data: Uint8Array; from: RawAddr }
+  /** `local`: the address it arrived at, which a reply leaves from. */
+  | { t: 'handshake'; data: Uint8Array; from: RawAddr; local: LocalAddr | undefined }
   | { t: 'needKey'; peer: number; packet: Uint8Array }
   | { t: 'confirmed'; peer: number; slot: number }
   | { t: 'rekey'; peer: number; slot: number; reason: RekeyReason }

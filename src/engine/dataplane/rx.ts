@@ -6,7 +6,12 @@
 // in place, checked against the replay window only after they authenticate (so a forgery never
 // moves it), and, unless they are keepalives, written to the TUN queue when the inner packet's
 // source belongs to the peer (whitepaper 4, cryptokey routing). Handshake messages (types 1-3)
-// go to the main thread with their source address.
+// go to the main thread with their source address and the local address they arrived at.
+//
+// Every authenticated packet also sets its peer's sticky source (source.ts): the remote address
+// it came from and the local one it arrived at, which the transmit workers send from. Only a
+// new remote address is reported to the main thread ('source', for roaming); a new local address
+// alone just changes the shared record.
 
 import { EAGAIN, EBADF, EINTR, POLLIN, POLLNVAL, PollSet, Waker } from '../../sys/native.js';
 import { isLinkGone, tunWrite } from '../../sys/tun.js';
@@ -105,7 +110,7 @@ export function runRx(st: WorkerState, post: Post): void {
             continue;
           }
           const data = bytes.slice(off, off + len);
-          post({ t: 'handshake', data, from }, [data.buffer]);
+          post({ t: 'handshake', data, from, local: batch.destination(i) }, [data.buffer]);
           continue;
         }
         // Transport data: type(4) receiver(4) counter(8) sealed packet.
@@ -138,7 +143,16 @@ export function runRx(st: WorkerState, post: Post): void {
           post({ t: 'rekey', peer, slot: kp.slot, reason: 'receive-age' });
         }
         const name = batch.nameOffset(i);
-        if (!sameSource(bytes, name, st.lastSource[peer])) {
+        const roamed = !sameSource(bytes, name, st.lastSource[peer]);
+        const ctl = batch.controlOffset(i);
+        const ctlLen = batch.controlLength(i);
+        if (
+          roamed ||
+          shared.sources.gen(peer) !== st.sourceGen[peer] ||
+          !st.sameArrival(peer, bytes, ctl, ctlLen)
+        )
+          st.learnSource(peer, bytes, name, batch.destination(i), ctl, ctlLen);
+        if (roamed) {
           st.lastSource[peer] = bytes.slice(name, name + SOCKADDR_SIZE);
           const addr = batch.source(i);
           if (addr) post({ t: 'source', peer, addr });

@@ -9,7 +9,10 @@
 // threads ever seal with the same nonce.
 //
 // int32 area:   STOP · HANDSHAKES_IN_FLIGHT · SENT[thread] · APPLIED[thread] · SEND_KEYPAIR[peer]
+//               · SOURCE[peer][SOURCE_INTS] (each peer's sticky source address: source.ts)
 // bigint64 area: BYTES[thread][peer][rx, tx] · SEEN[thread][peer][4]
+
+import { SOURCE_INTS, SourceTable } from './source.js';
 
 export interface SharedSizes {
   maxPeers: number;
@@ -47,6 +50,8 @@ export class Shared {
   private readonly sendKeypairAt: number;
   private readonly bytesAt: number;
   private readonly seenAt: number;
+  /** Each peer's sticky source address (source.ts). */
+  readonly sources: SourceTable;
 
   constructor(buffers: SharedBuffers) {
     const { maxPeers, threads } = buffers.sizes;
@@ -59,8 +64,9 @@ export class Shared {
     this.sendKeypairAt = this.appliedAt + threads;
     this.bytesAt = 0;
     this.seenAt = this.bytesAt + threads * maxPeers * 2;
+    this.sources = new SourceTable(this.i32, this.sendKeypairAt + maxPeers);
     if (
-      this.i32.length < this.sendKeypairAt + maxPeers ||
+      this.i32.length < this.sendKeypairAt + maxPeers * (1 + SOURCE_INTS) ||
       this.i64.length < this.seenAt + threads * maxPeers * SEEN_FIELDS
     )
       throw new RangeError('shared buffers too small for their sizes');
@@ -68,7 +74,7 @@ export class Shared {
 
   static create(sizes: SharedSizes): Shared {
     const { maxPeers, threads } = sizes;
-    const ints = new SharedArrayBuffer(4 * (HEADER_INTS + 2 * threads + maxPeers));
+    const ints = new SharedArrayBuffer(4 * (HEADER_INTS + 2 * threads + maxPeers * (1 + SOURCE_INTS)));
     const bigs = new SharedArrayBuffer(8 * threads * maxPeers * (2 + SEEN_FIELDS));
     const s = new Shared({ ints, bigs, sizes });
     for (let p = 0; p < maxPeers; p++) s.i32[s.sendKeypairAt + p] = NO_KEYPAIR;
@@ -177,6 +183,7 @@ export class Shared {
       for (let f = 0; f < SEEN_FIELDS; f++) Atomics.store(this.i64, s + f, 0n);
     }
     this.setSendKeypair(peer, NO_KEYPAIR);
+    this.sources.clear(peer);
   }
 }
 

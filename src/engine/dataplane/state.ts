@@ -2,8 +2,13 @@
 // sockaddrs), the allowed-IPs table, and the keypairs this worker needs with their cipher
 // contexts (and, on the receive side, their replay windows). Built from Control messages,
 // which `sync` takes off the worker's port before each batch.
+//
+// It also caches each peer's sticky source address (source.ts) as ancillary data bytes, under
+// the shared record's generation: a transmit worker re-reads the record only when that
+// changed, and a receive worker writes it only when a packet's addresses differ from it.
 
 import { receiveMessageOnPort } from 'node:worker_threads';
+import { CONTROL_SIZE, encodePktinfo, type LocalAddr } from '../../sys/pktinfo.js';
 import type { RawAddr } from '../../sys/udp.js';
 import { encodeSockaddr, SOCKADDR_SIZE } from '../../sys/udp.js';
 import { AllowedIPs } from '../core/allowedips.js';
@@ -11,6 +16,7 @@ import { ReplayFilter } from '../core/replay.js';
 import { type CipherKind, makeCipher, type PacketCipher } from './cipher.js';
 import { type Control, laneOfIndex, type WorkerInit } from './protocol.js';
 import { Shared } from './shared.js';
+import { SourceRecord } from './source.js';
 
 export interface Keypair {
   slot: number;
@@ -41,6 +47,17 @@ export class WorkerState {
   readonly endpointView: Uint8Array[];
   /** Per peer: the source last reported to the main thread (rx), to report changes once. */
   readonly lastSource: (Uint8Array | undefined)[];
+  /**
+   * Per peer, the sticky source as of record generation `sourceGen` (-1: read it again), as
+   * ancillary data: for tx what to send with (`sourceLen` 0: none), for rx what the packet
+   * that set the record carried.
+   */
+  readonly sourceGen: Int32Array;
+  readonly sourceLen: Int32Array;
+  readonly sourceView: Uint8Array[];
+  private readonly sourceCtl: Uint8Array;
+  private readonly sourceDV: DataView;
+  private readonly record = new SourceRecord();
   readonly present: Uint8Array;
   readonly keypairs = new Map<number, Keypair>();
   readonly byIndex = new Map<number, Keypair>();
@@ -59,6 +76,13 @@ export class WorkerState {
     for (let p = 0; p < n; p++)
       this.endpointView.push(this.endpoint.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
     this.lastSource = new Array(n).fill(undefined);
+    this.sourceGen = new Int32Array(n).fill(-1);
+    this.sourceLen = new Int32Array(n);
+    this.sourceCtl = new Uint8Array(n * CONTROL_SIZE);
+    this.sourceDV = new DataView(this.sourceCtl.buffer);
+    this.sourceView = [];
+    for (let p = 0; p < n; p++)
+      this.sourceView.push(this.sourceCtl.subarray(p * CONTROL_SIZE, p * CONTROL_SIZE));
     this.present = new Uint8Array(n);
     this.udpFd = init.udpFd;
     this.mtu = init.mtu;
@@ -126,8 +150,64 @@ export class WorkerState {
     }
   }
 
+  /**
+   * tx: re-reads `peer`'s sticky source; it applies only while the endpoint is the remote it
+   * was learned from. Called when the record's generation differs from `sourceGen[peer]`.
+   */
+  refreshSource(peer: number): void {
+    const rec = this.record;
+    const g = this.shared.sources.load(peer, rec);
+    this.sourceGen[peer] = g; // -1 (being written): read again for the next packet
+    const off = peer * CONTROL_SIZE;
+    let len = 0;
+    if (
+      g >= 0 &&
+      rec.hasLocal() &&
+      rec.remoteIs(this.endpoint, peer * SOCKADDR_SIZE, this.endpointLen[peer]!)
+    )
+      len = encodePktinfo(rec.local()!, this.sourceDV, off);
+    this.sourceLen[peer] = len;
+    this.sourceView[peer] = this.sourceCtl.subarray(off, off + len);
+  }
+
+  /** rx: does the ancillary data at `bytes[off, off + len)` equal what set `peer`'s record? */
+  sameArrival(peer: number, bytes: Uint8Array, off: number, len: number): boolean {
+    if (this.sourceLen[peer] !== len) return false;
+    const ctl = this.sourceCtl;
+    const at = peer * CONTROL_SIZE;
+    for (let i = 0; i < len; i++) if (bytes[off + i] !== ctl[at + i]) return false;
+    return true;
+  }
+
+  /**
+   * rx: an authenticated packet from `peer` came from the sockaddr at `bytes[name, ...)` to
+   * `local` (its ancillary data at `bytes[ctl, ctl + ctlLen)`): makes that the peer's record.
+   */
+  learnSource(
+    peer: number,
+    bytes: Uint8Array,
+    name: number,
+    local: LocalAddr | undefined,
+    ctl: number,
+    ctlLen: number,
+  ): void {
+    const rec = this.record;
+    rec.set(bytes, name, this.init.udpFamily === 6 ? SOCKADDR_SIZE : 16, local);
+    this.sourceGen[peer] = this.shared.sources.store(peer, rec);
+    const n = Math.min(ctlLen, CONTROL_SIZE);
+    this.sourceCtl.set(bytes.subarray(ctl, ctl + n), peer * CONTROL_SIZE);
+    this.sourceLen[peer] = n;
+  }
+
+  private forgetSource(peer: number): void {
+    this.sourceGen[peer] = -1;
+    this.sourceLen[peer] = 0;
+    this.sourceView[peer] = this.sourceCtl.subarray(0, 0);
+  }
+
   private setEndpoint(peer: number, addr: RawAddr | undefined): void {
     const off = peer * SOCKADDR_SIZE;
+    this.forgetSource(peer); // re-read: whether the record applies depends on the endpoint
     if (!addr) {
       this.endpointLen[peer] = 0;
       this.lastSource[peer] = undefined;
@@ -156,6 +236,7 @@ export class WorkerState {
     this.allowed.removeOwner(peer);
     this.endpointLen[peer] = 0;
     this.lastSource[peer] = undefined;
+    this.forgetSource(peer);
   }
 
   /** Frees every cipher context (on exit). */

@@ -6,11 +6,17 @@
 // seal in place, and hand the whole batch to one sendmmsg. Packets for a peer without a usable
 // keypair go to the main thread ('needKey'), whose core stages them and starts a handshake.
 //
+// Each datagram leaves from its peer's sticky source address when there is one (source.ts,
+// cached as ancillary data per peer). When the kernel refuses a source (the address was
+// removed), the record is cleared and the datagram goes again without one, so traffic falls
+// over to whatever address routing picks now; the peer then roams to it.
+//
 // The loop blocks in poll(2) on the queue and the worker's eventfd; a wake makes it apply
 // configuration or, when the stop flag is set, return.
 
 import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
 import { EAGAIN, EINTR, POLLERR, POLLIN, POLLNVAL, POLLOUT, PollSet, Waker } from '../../sys/native.js';
+import { sourceRejected } from '../../sys/pktinfo.js';
 import { isLinkGone, tunReadBatch } from '../../sys/tun.js';
 import { MsgBatch } from '../../sys/udp.js';
 import {
@@ -145,14 +151,19 @@ export function runTx(st: WorkerState, post: Post): void {
         kp.cipher.seal(counter, mem, off, padded);
         const total = DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
         bytes.set(st.endpointView[peer]!, batch.nameOffset(m));
+        if (shared.sources.gen(peer) !== st.sourceGen[peer]) st.refreshSource(peer);
+        const ctlLen = st.sourceLen[peer]!;
+        if (ctlLen > 0) bytes.set(st.sourceView[peer]!, batch.controlOffset(m));
         batch.point(m, i);
-        batch.prepareEncoded(m, namelen, total);
+        batch.prepareEncoded(m, namelen, total, ctlLen);
         msgPeer[m] = peer;
         msgLen[m] = total;
         msgData[m] = len > 0 ? 1 : 0;
         m++;
       }
-      sendAll(batch, st, full, wake, m, (j) => tally.sent(msgPeer[j]!, msgLen[j]!, msgData[j] === 1));
+      sendAll(batch, st, full, wake, m, msgPeer, (j) =>
+        tally.sent(msgPeer[j]!, msgLen[j]!, msgData[j] === 1),
+      );
       tally.flush(now);
     }
   } finally {
@@ -163,13 +174,17 @@ export function runTx(st: WorkerState, post: Post): void {
   }
 }
 
-/** Sends datagrams [0, m), waiting out a full buffer for a while; `ok(j)` for each one sent. */
+/**
+ * Sends datagrams [0, m), waiting out a full buffer for a while; `ok(j)` for each one sent.
+ * A datagram whose source address the kernel refuses goes again without it (`dropSource`).
+ */
 function sendAll(
   batch: MsgBatch,
   st: WorkerState,
   full: PollSet,
   wake: Waker,
   m: number,
+  msgPeer: Int32Array,
   ok: (j: number) => void,
 ): void {
   let at = 0;
@@ -189,6 +204,22 @@ function sendAll(
       if (full.revents(1) & POLLIN) wake.drain(); // configuration waits for the next batch
       continue;
     }
+    if (batch.controlLength(at) > 0 && sourceRejected(-r)) {
+      dropSource(batch, st, msgPeer, at, m);
+      continue;
+    }
     at++; // this datagram failed (no route to the endpoint, ...): drop it, keep the others
   }
+}
+
+/**
+ * The source address of datagram `at`'s peer is gone: clears its record (unless it changed
+ * meanwhile) and the source of that peer's datagrams [at, m), to be sent again without one.
+ */
+function dropSource(batch: MsgBatch, st: WorkerState, msgPeer: Int32Array, at: number, m: number): void {
+  const peer = msgPeer[at]!;
+  const gen = st.sourceGen[peer]!;
+  st.shared.sources.store(peer, undefined, (_, now) => now === gen);
+  st.refreshSource(peer);
+  for (let j = at; j < m; j++) if (msgPeer[j] === peer) batch.clearSource(j);
 }
