@@ -35,6 +35,8 @@ export interface Keypair {
   hintAt: number;
 }
 
+const NO_SOURCE = new Uint8Array(0);
+
 export class WorkerState {
   readonly init: WorkerInit;
   readonly shared: Shared;
@@ -80,9 +82,7 @@ export class WorkerState {
     this.sourceLen = new Int32Array(n);
     this.sourceCtl = new Uint8Array(n * CONTROL_SIZE);
     this.sourceDV = new DataView(this.sourceCtl.buffer);
-    this.sourceView = [];
-    for (let p = 0; p < n; p++)
-      this.sourceView.push(this.sourceCtl.subarray(p * CONTROL_SIZE, p * CONTROL_SIZE));
+    this.sourceView = new Array(n).fill(NO_SOURCE); // views made when a peer gets a source
     this.present = new Uint8Array(n);
     this.udpFd = init.udpFd;
     this.mtu = init.mtu;
@@ -167,7 +167,7 @@ export class WorkerState {
     )
       len = encodePktinfo(rec.local()!, this.sourceDV, off);
     this.sourceLen[peer] = len;
-    this.sourceView[peer] = this.sourceCtl.subarray(off, off + len);
+    this.sourceView[peer] = len > 0 ? this.sourceCtl.subarray(off, off + len) : NO_SOURCE;
   }
 
   /** rx: does the ancillary data at `bytes[off, off + len)` equal what set `peer`'s record? */
@@ -202,7 +202,7 @@ export class WorkerState {
   private forgetSource(peer: number): void {
     this.sourceGen[peer] = -1;
     this.sourceLen[peer] = 0;
-    this.sourceView[peer] = this.sourceCtl.subarray(0, 0);
+    this.sourceView[peer] = NO_SOURCE;
   }
 
   private setEndpoint(peer: number, addr: RawAddr | undefined): void {

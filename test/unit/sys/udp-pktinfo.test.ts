@@ -169,6 +169,19 @@ test('a datagram leaves from the source it names: sendmsg and a sendmmsg batch m
     tx.prepare(0, dst, 2);
     assert.equal(tx.send(client.fd, 0, 1), 1);
     assert.equal(Array.from(recvOne(rx, server).from.address).join('.'), '127.0.0.1');
+    // An IPv4-only socket takes the same IP_PKTINFO message.
+    const only4 = UdpSocket.open({ port: 0, family: 4 });
+    const tx4 = new MsgBatch(1, 256, 4);
+    try {
+      assert.equal(sendText(only4, tx4, dst, 'four', local4('127.0.0.5')), 4);
+      assert.deepEqual(recvOne(rx, server).from, to4('127.0.0.5', only4.port));
+      tx4.prepare(0, dst, 1, local4('127.0.0.6'));
+      assert.equal(tx4.send(only4.fd, 0, 1), 1);
+      assert.deepEqual(recvOne(rx, server).from, to4('127.0.0.6', only4.port));
+    } finally {
+      tx4.free();
+      only4.close();
+    }
   } finally {
     rx.free();
     tx.free();
