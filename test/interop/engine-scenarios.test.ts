@@ -10,6 +10,7 @@ import {
   dumpPeers,
   type Impl,
   Lab,
+  moveAddress,
   ping,
   type Side,
   SOCKET_DIR,
@@ -29,14 +30,6 @@ function peerOf(lab: Lab, me: Side, them: Side) {
   return p;
 }
 
-/** Replaces an interface's IPv4 address by another in the same /24 (routes stay). */
-function moveAddress(lab: Lab, ns: string, dev: string, from: string, to: string): void {
-  // Without this, deleting the primary address deletes the secondary one with it.
-  lab.exec(ns, 'sysctl', ['-qw', `net.ipv4.conf.${dev}.promote_secondaries=1`]);
-  lab.ip(ns, 'addr', 'add', `${to}/24`, 'dev', dev);
-  lab.ip(ns, 'addr', 'del', `${from}/24`, 'dev', dev);
-}
-
 async function setup(
   t: import('node:test').TestContext,
   a: Impl,
@@ -53,6 +46,7 @@ async function setup(
 for (const [implA, implB] of [
   ['wgm-engine', 'wireguard-go'],
   ['wireguard-go', 'wgm-engine'],
+  ['wgm-engine', 'wgm-engine'],
 ] as [Impl, Impl][]) {
   test(`persistent keepalive from ${implA} to ${implB}: one at once, then one per interval`, async (t) => {
     const s = await setup(t, implA, implB);
@@ -175,80 +169,82 @@ for (const [implA, implB] of [
   });
 }
 
-test('listen port changed while running: rebinds, the peer follows', async (t) => {
-  const s = await setup(t, 'wgm-engine', 'wireguard-go');
-  if (!s) return;
-  const { lab, tun } = s;
-  const { a, b } = tun;
-  const bound = () => lab.exec(a.ns, 'ss', ['-ulnH']).stdout;
-  assert.match(bound(), new RegExp(`:${a.port}\\b`));
-  lab.wg(a.ns, ['set', a.ifname, 'listen-port', '52999']);
-  assert.equal(lab.wg(a.ns, ['show', a.ifname, 'listen-port']), '52999\n');
-  assert.match(bound(), /:52999\b/);
-  assert.doesNotMatch(bound(), new RegExp(`:${a.port}\\b`), 'the old port is closed');
-  assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'traffic from the new port');
-  assert.equal(peerOf(lab, b, a).endpoint, `${a.outer.v4}:52999`);
-  // Port 0: the kernel picks one, and get reports it.
-  lab.wg(a.ns, ['set', a.ifname, 'listen-port', '0']);
-  const random = Number(lab.wg(a.ns, ['show', a.ifname, 'listen-port']));
-  assert.ok(random > 0 && random !== 52999, `random port ${random}`);
-  assert.match(bound(), new RegExp(`:${random}\\b`));
-  // A port in use is refused with EADDRINUSE, and nothing else in the request changes.
-  lab.spawn(a.ns, process.execPath, [
-    '-e',
-    "require('dgram').createSocket('udp6').bind(53111); setTimeout(()=>{},20000)",
-  ]);
-  await waitFor('a socket on 53111', () => bound().includes(':53111'), 5000);
-  const r = lab.exec(a.ns, 'wg', ['set', a.ifname, 'listen-port', '53111', 'fwmark', '7']);
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /Address already in use/);
-  assert.equal(Number(lab.wg(a.ns, ['show', a.ifname, 'listen-port'])), random);
-  assert.equal(lab.wg(a.ns, ['show', a.ifname, 'fwmark']), 'off\n');
-});
+for (const peer of ['wireguard-go', 'wgm-engine'] as Impl[]) {
+  test(`listen port changed while running (peer ${peer}): rebinds, the peer follows`, async (t) => {
+    const s = await setup(t, 'wgm-engine', peer);
+    if (!s) return;
+    const { lab, tun } = s;
+    const { a, b } = tun;
+    const bound = () => lab.exec(a.ns, 'ss', ['-ulnH']).stdout;
+    assert.match(bound(), new RegExp(`:${a.port}\\b`));
+    lab.wg(a.ns, ['set', a.ifname, 'listen-port', '52999']);
+    assert.equal(lab.wg(a.ns, ['show', a.ifname, 'listen-port']), '52999\n');
+    assert.match(bound(), /:52999\b/);
+    assert.doesNotMatch(bound(), new RegExp(`:${a.port}\\b`), 'the old port is closed');
+    assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'traffic from the new port');
+    assert.equal(peerOf(lab, b, a).endpoint, `${a.outer.v4}:52999`);
+    // Port 0: the kernel picks one, and get reports it.
+    lab.wg(a.ns, ['set', a.ifname, 'listen-port', '0']);
+    const random = Number(lab.wg(a.ns, ['show', a.ifname, 'listen-port']));
+    assert.ok(random > 0 && random !== 52999, `random port ${random}`);
+    assert.match(bound(), new RegExp(`:${random}\\b`));
+    // A port in use is refused with EADDRINUSE, and nothing else in the request changes.
+    lab.spawn(a.ns, process.execPath, [
+      '-e',
+      "require('dgram').createSocket('udp6').bind(53111); setTimeout(()=>{},20000)",
+    ]);
+    await waitFor('a socket on 53111', () => bound().includes(':53111'), 5000);
+    const r = lab.exec(a.ns, 'wg', ['set', a.ifname, 'listen-port', '53111', 'fwmark', '7']);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /Address already in use/);
+    assert.equal(Number(lab.wg(a.ns, ['show', a.ifname, 'listen-port'])), random);
+    assert.equal(lab.wg(a.ns, ['show', a.ifname, 'fwmark']), 'off\n');
+  });
 
-test('fwmark is set on the socket and steers its packets', async (t) => {
-  const s = await setup(t, 'wgm-engine', 'wireguard-go');
-  if (!s) return;
-  const { lab, tun } = s;
-  const { a, b } = tun;
-  lab.wg(a.ns, ['set', a.ifname, 'fwmark', '0x1234']);
-  assert.equal(lab.wg(a.ns, ['show', a.ifname, 'fwmark']), '0x1234\n');
-  const sockets = lab.exec(a.ns, 'ss', ['-uaneH']).stdout;
-  const ours = sockets.split('\n').find((l) => new RegExp(`:${a.port}\\s`).test(l));
-  assert.ok(ours, sockets);
-  assert.match(ours, /fwmark:0x1234/);
-  // Packets carrying the mark are routed by table 123, which has nowhere to send them.
-  lab.ip(a.ns, 'route', 'add', 'blackhole', 'default', 'table', '123');
-  lab.ip(a.ns, 'rule', 'add', 'fwmark', '0x1234', 'lookup', '123', 'pref', '100');
-  assert.equal(ping(lab, a, b.inner.v4, { count: 2, min: 1 }), false, 'marked packets are blackholed');
-  lab.wg(a.ns, ['set', a.ifname, 'fwmark', '0']);
-  assert.equal(lab.wg(a.ns, ['show', a.ifname, 'fwmark']), 'off\n');
-  assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'unmarked packets pass');
-});
+  test(`fwmark is set on the socket and steers its packets (peer ${peer})`, async (t) => {
+    const s = await setup(t, 'wgm-engine', peer);
+    if (!s) return;
+    const { lab, tun } = s;
+    const { a, b } = tun;
+    lab.wg(a.ns, ['set', a.ifname, 'fwmark', '0x1234']);
+    assert.equal(lab.wg(a.ns, ['show', a.ifname, 'fwmark']), '0x1234\n');
+    const sockets = lab.exec(a.ns, 'ss', ['-uaneH']).stdout;
+    const ours = sockets.split('\n').find((l) => new RegExp(`:${a.port}\\s`).test(l));
+    assert.ok(ours, sockets);
+    assert.match(ours, /fwmark:0x1234/);
+    // Packets carrying the mark are routed by table 123, which has nowhere to send them.
+    lab.ip(a.ns, 'route', 'add', 'blackhole', 'default', 'table', '123');
+    lab.ip(a.ns, 'rule', 'add', 'fwmark', '0x1234', 'lookup', '123', 'pref', '100');
+    assert.equal(ping(lab, a, b.inner.v4, { count: 2, min: 1 }), false, 'marked packets are blackholed');
+    lab.wg(a.ns, ['set', a.ifname, 'fwmark', '0']);
+    assert.equal(lab.wg(a.ns, ['show', a.ifname, 'fwmark']), 'off\n');
+    assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'unmarked packets pass');
+  });
 
-test('passive keepalive: data in and nothing out brings a keepalive after KEEPALIVE_TIMEOUT', async (t) => {
-  if (!need(t, NEEDS)) return;
-  const lab = new Lab('ek');
-  t.after(() => lab.cleanup());
-  const { a, b } = await tunnel(lab, 'wgm-engine', 'wireguard-go');
-  // B speaks first and A's last word is its reply: A owes no keepalive yet.
-  assert.ok(ping(lab, b, a.inner.v4, { count: 1 }));
-  lab.spawn(a.ns, process.execPath, [
-    '-e',
-    `require('dgram').createSocket('udp4').bind(9000, '${a.inner.v4}'); setTimeout(()=>{},30000)`,
-  ]);
-  await sleep(500);
-  const base = peerOf(lab, b, a).rx;
-  // One datagram a second from B to a sink on A that never answers.
-  lab.spawn(b.ns, process.execPath, [
-    '-e',
-    `const s=require('dgram').createSocket('udp4'); const f=()=>s.send('x', 9000, '${a.inner.v4}'); f(); setInterval(f, 1000)`,
-  ]);
-  await sleep(8000);
-  assert.equal(peerOf(lab, b, a).rx, base, 'nothing from A before KEEPALIVE_TIMEOUT');
-  await waitFor('a keepalive from A', () => peerOf(lab, b, a).rx > base, 5000, 100);
-  assert.equal(peerOf(lab, b, a).rx - base, KEEPALIVE_BYTES, 'exactly one keepalive');
-});
+  test(`passive keepalive (peer ${peer}): data in and nothing out brings a keepalive after KEEPALIVE_TIMEOUT`, async (t) => {
+    if (!need(t, NEEDS)) return;
+    const lab = new Lab('ek');
+    t.after(() => lab.cleanup());
+    const { a, b } = await tunnel(lab, 'wgm-engine', peer);
+    // B speaks first and A's last word is its reply: A owes no keepalive yet.
+    assert.ok(ping(lab, b, a.inner.v4, { count: 1 }));
+    lab.spawn(a.ns, process.execPath, [
+      '-e',
+      `require('dgram').createSocket('udp4').bind(9000, '${a.inner.v4}'); setTimeout(()=>{},30000)`,
+    ]);
+    await sleep(500);
+    const base = peerOf(lab, b, a).rx;
+    // One datagram a second from B to a sink on A that never answers.
+    lab.spawn(b.ns, process.execPath, [
+      '-e',
+      `const s=require('dgram').createSocket('udp4'); const f=()=>s.send('x', 9000, '${a.inner.v4}'); f(); setInterval(f, 1000)`,
+    ]);
+    await sleep(8000);
+    assert.equal(peerOf(lab, b, a).rx, base, 'nothing from A before KEEPALIVE_TIMEOUT');
+    await waitFor('a keepalive from A', () => peerOf(lab, b, a).rx > base, 5000, 100);
+    assert.equal(peerOf(lab, b, a).rx - base, KEEPALIVE_BYTES, 'exactly one keepalive');
+  });
+}
 
 test('several candidate endpoints: an unanswered handshake moves to the next candidate', async (t) => {
   if (!need(t, NEEDS)) return;

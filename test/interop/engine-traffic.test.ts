@@ -2,11 +2,23 @@
 // network namespaces joined by a veth pair: each side initiating, IPv4 and IPv6 outer and
 // inner addresses, ping (small, full-MTU and fragmented 1400-byte payloads), TCP (a fixed
 // amount of random bytes, checked by SHA-256) and UDP (datagrams echoed back), and byte
-// counters that agree exactly between the two ends (while nothing is lost).
+// counters that agree exactly between the two ends (while nothing is lost). Then the same
+// through a third namespace that routes between the two, with roaming across it.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dumpPeers, type Impl, Lab, ping, type Side, type Tunnel, tunnel, waitFor } from '../lib/netns.js';
+import {
+  dumpPeers,
+  type Impl,
+  Lab,
+  moveAddress,
+  ping,
+  type Side,
+  snmp,
+  type Tunnel,
+  tunnel,
+  waitFor,
+} from '../lib/netns.js';
 import { need } from '../lib/run.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping'] };
@@ -143,4 +155,37 @@ for (const [implA, implB] of PAIRS) {
       assert.ok(qb.rx <= qa.tx && qa.rx <= qb.tx, `A tx ${qa.tx} rx ${qa.rx}, B tx ${qb.tx} rx ${qb.rx}`);
     });
   }
+}
+
+for (const [implA, implB] of [
+  ['wgm-engine', 'wgm-engine'],
+  ['wgm-engine', 'wireguard-go'],
+] as [Impl, Impl][]) {
+  test(`${implA} to ${implB} through a router namespace: ping, TCP, roaming`, async (t) => {
+    if (!need(t, NEEDS)) return;
+    const lab = new Lab('eR');
+    t.after(() => lab.cleanup());
+    const tun = await tunnel(lab, implA, implB, { routed: true, subnet: 245 });
+    const { a, b } = tun;
+    assert.ok(tun.router);
+    assert.equal(b.outer.v4, '192.168.246.2', 'B sits on the far subnet');
+    assert.match(lab.ip(a.ns, 'route', 'get', b.outer.v4), /via 192\.168\.245\.2 /, 'A reaches B via R');
+    const router = tun.router;
+    const crossed = snmp(lab, router, 'Ip', 'ForwDatagrams');
+    assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'ping A → B (A initiates)');
+    assert.ok(ping(lab, b, a.inner.v4), 'ping B → A');
+    assert.ok(ping(lab, a, b.inner.v6), 'ping A → B, IPv6 inner');
+    assert.ok(ping(lab, a, b.inner.v4, { size: 1400 }), '1400-byte ping A → B');
+    assert.ok(ping(lab, b, a.inner.v4, { size: 1400 }), '1400-byte ping B → A');
+    assert.ok(snmp(lab, router, 'Ip', 'ForwDatagrams') >= crossed + 24, 'the traffic crossed R');
+    assert.equal(dumpPeers(lab, b).get(a.key.pub)?.endpoint, `${a.outer.v4}:${a.port}`);
+    await tcp(lab, a, b, 4, 4 << 20);
+    await tcp(lab, b, a, 6, 1 << 20);
+    // A changes address on its subnet; B learns the new one from A's next packet, through R.
+    moveAddress(lab, a.ns, tun.vethA, a.outer.v4, '192.168.245.3');
+    assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'ping after A moved');
+    assert.equal(dumpPeers(lab, b).get(a.key.pub)?.endpoint, `192.168.245.3:${a.port}`, 'B follows A');
+    assert.ok(ping(lab, b, a.inner.v4), 'B reaches A at its new address');
+    await tcp(lab, b, a, 4, 1 << 20);
+  });
 }

@@ -293,6 +293,8 @@ export interface Tunnel {
   b: Side;
   vethA: string;
   vethB: string;
+  /** With `routed`: the namespace between A and B, which forwards between its two veths. */
+  router?: string;
   /** `[host]:port` / `host:port` of a side's outer address of this family. */
   endpoint(side: Side, family: 4 | 6): string;
 }
@@ -301,9 +303,19 @@ export interface TunnelOptions {
   /** Family of the outer (UDP) addresses the endpoints use. */
   outer?: 4 | 6;
   ports?: [number, number];
-  /** Subnet number for the veth (192.168.N.0/24). */
+  /** Subnet number for the veth (192.168.N.0/24; with `routed`, also N+1 for R–B). */
   subnet?: number;
   env?: NodeJS.ProcessEnv;
+  /** MTU of the WireGuard interfaces (default 1420, wg-quick's for a 1500-byte link). */
+  mtu?: number;
+  /** MTU of the veth links (default the kernel's, 1500). */
+  linkMtu?: number;
+  /**
+   * A — R — B: a third namespace R between A and B, joined to each by its own veth pair
+   * (192.168.N.0/24 on A's side, 192.168.(N+1).0/24 on B's), forwarding IPv4 and IPv6, and a
+   * default route through R on both ends. A and B share no link.
+   */
+  routed?: boolean;
 }
 
 /**
@@ -315,7 +327,15 @@ export async function tunnel(lab: Lab, implA: Impl, implB: Impl, opts: TunnelOpt
   const [portA, portB] = opts.ports ?? [51820, 51821];
   const nsA = lab.netns('a');
   const nsB = lab.netns('b');
-  const v = lab.veth(nsA, nsB, opts.subnet ?? 241);
+  const net = opts.routed ? routedLinks(lab, nsA, nsB, opts.subnet ?? 241) : undefined;
+  const v = net?.v ?? lab.veth(nsA, nsB, opts.subnet ?? 241);
+  if (opts.linkMtu !== undefined) {
+    for (const [ns, dev] of net?.links ?? [
+      [nsA, v.ifA],
+      [nsB, v.ifB],
+    ])
+      lab.ip(ns, 'link', 'set', dev, 'mtu', String(opts.linkMtu));
+  }
   const [dA, dB] = await Promise.all([
     lab.daemon(implA, nsA, { env: opts.env }),
     lab.daemon(implB, nsB, { env: opts.env }),
@@ -354,9 +374,74 @@ export async function tunnel(lab: Lab, implA: Impl, implB: Impl, opts: TunnelOpt
     ]);
     lab.ip(me.ns, 'addr', 'add', `${me.inner.v4}/24`, 'dev', me.ifname);
     lab.ip(me.ns, 'addr', 'add', `${me.inner.v6}/64`, 'dev', me.ifname, 'nodad');
-    lab.ip(me.ns, 'link', 'set', me.ifname, 'mtu', '1420', 'up');
+    lab.ip(me.ns, 'link', 'set', me.ifname, 'mtu', String(opts.mtu ?? 1420), 'up');
   }
-  return { a, b, vethA: v.ifA, vethB: v.ifB, endpoint };
+  return { a, b, vethA: v.ifA, vethB: v.ifB, router: net?.router, endpoint };
+}
+
+/**
+ * A — R — B (see TunnelOptions.routed). Returns A's and B's veth ends and outer addresses in
+ * the shape `Lab.veth` does, the router's namespace, and every veth end (for MTU changes).
+ */
+function routedLinks(
+  lab: Lab,
+  nsA: string,
+  nsB: string,
+  n: number,
+): {
+  v: { ifA: string; ifB: string; v4: [string, string]; v6: [string, string] };
+  router: string;
+  links: [string, string][];
+} {
+  const router = lab.netns('r');
+  const ar = lab.veth(nsA, router, n); // A .1, R .2
+  const rb = lab.veth(router, nsB, n + 1); // R .1, B .2
+  lab.exec(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  lab.exec(router, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
+  lab.ip(nsA, 'route', 'add', 'default', 'via', ar.v4[1]);
+  lab.ip(nsA, '-6', 'route', 'add', 'default', 'via', ar.v6[1]);
+  lab.ip(nsB, 'route', 'add', 'default', 'via', rb.v4[0]);
+  lab.ip(nsB, '-6', 'route', 'add', 'default', 'via', rb.v6[0]);
+  return {
+    v: { ifA: ar.ifA, ifB: rb.ifB, v4: [ar.v4[0], rb.v4[1]], v6: [ar.v6[0], rb.v6[1]] },
+    router,
+    links: [
+      [nsA, ar.ifA],
+      [router, ar.ifB],
+      [router, rb.ifA],
+      [nsB, rb.ifB],
+    ],
+  };
+}
+
+/**
+ * A counter of a namespace's IP stack: `snmp(lab, ns, 'Ip', 'ForwDatagrams')` from
+ * /proc/net/snmp, or `snmp(lab, ns, 'Ip6', 'Ip6ReasmReqds')` from /proc/net/snmp6.
+ */
+export function snmp(lab: Lab, ns: string, table: string, field: string): number {
+  if (table === 'Ip6') {
+    const m = new RegExp(`^${field}\\s+(\\d+)$`, 'm').exec(lab.exec(ns, 'cat', ['/proc/net/snmp6']).stdout);
+    if (!m) throw new Error(`no ${field} in ${ns}'s /proc/net/snmp6`);
+    return Number(m[1]);
+  }
+  const rows = lab
+    .exec(ns, 'cat', ['/proc/net/snmp'])
+    .stdout.split('\n')
+    .filter((l) => l.startsWith(`${table}: `))
+    .map((l) => l.split(/\s+/));
+  const i = rows[0]?.indexOf(field) ?? -1;
+  if (rows.length < 2 || i < 1) throw new Error(`no ${table} ${field} in ${ns}'s /proc/net/snmp`);
+  return Number(rows[1]![i]);
+}
+
+/**
+ * Replaces an interface's IPv4 address by another in the same /24; the routes through that
+ * subnet stay (the old primary's secondaries are promoted, not deleted with it).
+ */
+export function moveAddress(lab: Lab, ns: string, dev: string, from: string, to: string): void {
+  lab.exec(ns, 'sysctl', ['-qw', `net.ipv4.conf.${dev}.promote_secondaries=1`]);
+  lab.ip(ns, 'addr', 'add', `${to}/24`, 'dev', dev);
+  lab.ip(ns, 'addr', 'del', `${from}/24`, 'dev', dev);
 }
 
 /** `ping` from `from` to `to`; true when at least `min` replies came back. */
