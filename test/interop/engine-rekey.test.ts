@@ -101,7 +101,7 @@ async function rekeyRun(t: TestContext, implA: Impl, implB: Impl): Promise<void>
     assert.equal(r.from, eb, `response from B${log()}`);
     assert.equal(r.receiver, i.sender, 'the response answers that initiation');
   }
-  assert.ok(i1.t - started < 2000, `first handshake at once (${i1.t - started} ms)`);
+  assert.ok(i1.t - started < 5000, `first handshake at once (${i1.t - started} ms)`);
   const age = (i2.t - r1.t) / 1000;
   assert.ok(
     age >= REKEY_AFTER_TIME && age < REKEY_AFTER_TIME + REKEY_SLACK_S,
