@@ -54,6 +54,8 @@ export class MsgBatch {
   readonly count: number;
   readonly slotSize: number;
   readonly mem: NativeBuffer;
+  /** The same memory as int32 words (ancillary data is 8-byte aligned: compared a word at a time). */
+  readonly words: Int32Array;
   private readonly hdrs: number;
   private readonly names: number;
   private readonly controls: number;
@@ -76,6 +78,7 @@ export class MsgBatch {
     // Headers zeroed; the slots are left untouched, so only the pages packets use take RAM.
     this.mem = allocNative(this.slots + count * this.slotSize, false);
     this.mem.bytes.fill(0, 0, this.slots);
+    this.words = new Int32Array(this.mem.bytes.buffer, this.mem.bytes.byteOffset, this.mem.size >> 2);
     const v = this.mem.view;
     const base = BigInt(this.mem.addr);
     for (let i = 0; i < count; i++) {

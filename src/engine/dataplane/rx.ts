@@ -65,6 +65,7 @@ export function runRx(st: WorkerState, post: Post): void {
   const mem = batch.mem;
   const bytes = mem.bytes;
   const view = mem.view;
+  const words = batch.words;
   const tally = new Tally(shared, init.thread);
   let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
@@ -149,7 +150,7 @@ export function runRx(st: WorkerState, post: Post): void {
         if (
           roamed ||
           shared.sources.gen(peer) !== st.sourceGen[peer] ||
-          !st.sameArrival(peer, bytes, ctl, ctlLen)
+          !st.sameArrival(peer, words, ctl >> 2, ctlLen)
         )
           st.learnSource(peer, bytes, name, batch.destination(i), ctl, ctlLen);
         if (roamed) {

@@ -59,6 +59,7 @@ export class WorkerState {
   readonly sourceView: Uint8Array[];
   private readonly sourceCtl: Uint8Array;
   private readonly sourceDV: DataView;
+  private readonly sourceWords: Int32Array;
   private readonly record = new SourceRecord();
   readonly present: Uint8Array;
   readonly keypairs = new Map<number, Keypair>();
@@ -82,6 +83,7 @@ export class WorkerState {
     this.sourceLen = new Int32Array(n);
     this.sourceCtl = new Uint8Array(n * CONTROL_SIZE);
     this.sourceDV = new DataView(this.sourceCtl.buffer);
+    this.sourceWords = new Int32Array(this.sourceCtl.buffer);
     this.sourceView = new Array(n).fill(NO_SOURCE); // views made when a peer gets a source
     this.present = new Uint8Array(n);
     this.udpFd = init.udpFd;
@@ -170,12 +172,15 @@ export class WorkerState {
     this.sourceView[peer] = len > 0 ? this.sourceCtl.subarray(off, off + len) : NO_SOURCE;
   }
 
-  /** rx: does the ancillary data at `bytes[off, off + len)` equal what set `peer`'s record? */
-  sameArrival(peer: number, bytes: Uint8Array, off: number, len: number): boolean {
+  /**
+   * rx: does the ancillary data of `len` bytes at int32 word `word` of `words` equal what set
+   * `peer`'s record? (Compared a word at a time: a few times faster than bytes, per packet.)
+   */
+  sameArrival(peer: number, words: Int32Array, word: number, len: number): boolean {
     if (this.sourceLen[peer] !== len) return false;
-    const ctl = this.sourceCtl;
-    const at = peer * CONTROL_SIZE;
-    for (let i = 0; i < len; i++) if (bytes[off + i] !== ctl[at + i]) return false;
+    const ctl = this.sourceWords;
+    const at = (peer * CONTROL_SIZE) >> 2;
+    for (let i = 0; i < len >> 2; i++) if (words[word + i] !== ctl[at + i]) return false;
     return true;
   }
 
