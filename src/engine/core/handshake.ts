@@ -113,13 +113,16 @@ export function openInitiation(
 ): OpenedInitiation | undefined {
   const m = decodeInitiation(message);
   if (!m) return undefined;
+  // Our own copy: the response's DH(Erpriv, Eipub) uses the same array, so the X25519 key
+  // object made for it here is reused there (x25519-native.ts caches by array).
+  const remoteEphemeral = Uint8Array.from(m.ephemeral);
   // Hi := HASH(HASH(Ci ‖ IDENTIFIER) ‖ Spub_r)
   let h = hash(INITIAL_HASH, localPublic);
   // Hi := HASH(Hi ‖ msg.ephemeral); Ci := KDF1(Ci, msg.ephemeral)
-  h = hash(h, m.ephemeral);
-  let c = kdf1(INITIAL_CHAINING_KEY, m.ephemeral);
+  h = hash(h, remoteEphemeral);
+  let c = kdf1(INITIAL_CHAINING_KEY, remoteEphemeral);
   // (Ci, κ) := KDF2(Ci, DH(Spriv_r, Eipub))
-  const es = dh(localPrivate, m.ephemeral);
+  const es = dh(localPrivate, remoteEphemeral);
   if (!es) return undefined;
   const [c2, k] = kdf2(c, es);
   c = c2;
@@ -132,7 +135,7 @@ export function openInitiation(
   h = hash(h, m.encryptedStatic);
   return {
     remoteStatic: Uint8Array.from(remoteStatic),
-    remoteEphemeral: Uint8Array.from(m.ephemeral),
+    remoteEphemeral,
     senderIndex: m.sender,
     chain: { chainingKey: c, hash: h },
   };
