@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { createHash, createHmac, getHashes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { blake2s as nobleBlake2s } from '@noble/hashes/blake2.js';
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
 import { bytesEqual, hash, hmacBlake2s, kdf1, kdf2, kdf3, mac } from '../../../src/crypto/blake2s.js';
+import { blake2s } from '../../../src/crypto/blake2s-js.js';
+import { Rng, testSeed } from '../../lib/rng.js';
 import { ROOT } from '../../lib/run.js';
 
 const v = JSON.parse(readFileSync(join(ROOT, 'test/vectors/blake2s.json'), 'utf8')) as {
@@ -53,4 +58,88 @@ test('bytesEqual', () => {
   assert.equal(bytesEqual(hex('0102'), hex('0102')), true);
   assert.equal(bytesEqual(hex('0102'), hex('0103')), false);
   assert.equal(bytesEqual(hex('0102'), hex('01')), false);
+});
+
+// RFC 7693 Appendix E: the self-test over output lengths 16, 20, 28, 32 and input lengths 0,
+// 3, 64, 65, 255, 1024, keyed and unkeyed, folded into one BLAKE2s-256 ("hash of hashes").
+// It crosses every block boundary case and every parameter-block field our uses touch.
+function selftestSeq(len: number, seed: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let a = Math.imul(0xdead4bad, seed) >>> 0;
+  let b = 1;
+  for (let i = 0; i < len; i++) {
+    const t = (a + b) >>> 0;
+    a = b;
+    b = t;
+    out[i] = t >>> 24;
+  }
+  return out;
+}
+
+test('BLAKE2s: the RFC 7693 Appendix E self-test (keyed and unkeyed, 4 output and 6 input lengths)', () => {
+  const mds: Uint8Array[] = [];
+  for (const outLen of [16, 20, 28, 32]) {
+    for (const inLen of [0, 3, 64, 65, 255, 1024]) {
+      const input = selftestSeq(inLen, inLen);
+      mds.push(blake2s([input], outLen));
+      mds.push(blake2s([input], outLen, selftestSeq(outLen, outLen)));
+    }
+  }
+  assert.equal(toHex(blake2s(mds)), '6a411f08ce25adcdfb02aba641451cec53c598b24f4fc787fbdc88797f4c1dfe');
+});
+
+const seed = testSeed();
+const haveOpenSSL = getHashes().includes('blake2s256');
+
+/** Splits `data` into up to four parts at random places (parts may be empty). */
+function split(rng: Rng, data: Uint8Array): Uint8Array[] {
+  const cuts = [0, rng.int(data.length + 1), rng.int(data.length + 1), data.length].sort((x, y) => x - y);
+  return [0, 1, 2].map((i) => data.subarray(cuts[i]!, cuts[i + 1]!));
+}
+
+test(`HASH and MAC agree with OpenSSL and @noble/hashes on random inputs and splits (seed ${seed})`, () => {
+  const rng = new Rng(seed);
+  for (let i = 0; i < 400; i++) {
+    // Every length around the block boundaries, then anything up to four blocks.
+    const data = rng.bytes(i < 200 ? i : rng.int(260));
+    const parts = split(rng, data);
+    const want = nobleBlake2s(data, { dkLen: 32 });
+    assert.deepEqual(hash(...parts), want, `hash, ${data.length} bytes`);
+    if (haveOpenSSL)
+      assert.equal(toHex(hash(...parts)), createHash('blake2s256').update(data).digest('hex'), 'vs OpenSSL');
+    const key = rng.bytes(1 + rng.int(32));
+    const outLen = 1 + rng.int(32);
+    assert.deepEqual(mac(key, ...parts), nobleBlake2s(data, { key, dkLen: 16 }), `mac, ${data.length} bytes`);
+    assert.deepEqual(blake2s(parts, outLen, key), nobleBlake2s(data, { key, dkLen: outLen }), 'any length');
+  }
+});
+
+test(`HMAC agrees with OpenSSL and @noble/hashes, keys of 0 to 100 bytes (seed ${seed})`, () => {
+  const rng = new Rng(seed ^ 0x5a5a5a5a);
+  for (let i = 0; i < 300; i++) {
+    const key = rng.bytes(i <= 100 ? i : rng.int(101));
+    const data = rng.bytes(rng.int(i % 3 === 0 ? 4 : 200));
+    const got = hmacBlake2s(key, ...split(rng, data));
+    assert.deepEqual(got, nobleHmac(nobleBlake2s, key, data), `key ${key.length}, data ${data.length}`);
+    if (haveOpenSSL)
+      assert.equal(toHex(got), createHmac('blake2s256', key).update(data).digest('hex'), 'vs OpenSSL');
+  }
+});
+
+test('BLAKE2s refuses output and key lengths outside 1..32', () => {
+  assert.throws(() => blake2s([], 0), RangeError);
+  assert.throws(() => blake2s([], 33), RangeError);
+  assert.throws(() => blake2s([], 32, new Uint8Array(33)), RangeError);
+  assert.throws(() => mac(new Uint8Array(0), new Uint8Array(1)), RangeError);
+  // A refused call leaves nothing behind for the next one.
+  assert.equal(toHex(hash(hex('616263'))), v.hash[0]!.out);
+});
+
+test('the inputs are not modified', () => {
+  const key = new Uint8Array(32).fill(7);
+  const data = new Uint8Array(100).fill(9);
+  hmacBlake2s(key, data);
+  mac(key, data);
+  hash(key, data);
+  assert.ok(key.every((b) => b === 7) && data.every((b) => b === 9));
 });
