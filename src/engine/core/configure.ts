@@ -27,6 +27,7 @@ export function removePeer(ctx: CoreContext, peer: PeerState): void {
   peer.timers.clearAll();
   ctx.allowedIPs.removeOwner(peer);
   peer.cookies.clear();
+  peer.staticStatic = undefined; // wipes the cached DH(Spriv, Spub_peer)
   ctx.peers.delete(peer.keyHex);
 }
 

@@ -40,6 +40,13 @@ export interface RoundOptions {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
+/**
+ * Holds a responder's index between its allocation and the keypair's installation, which
+ * happen in the same call (the index goes into the response, the keys come after it). One
+ * shared, never-installed object: a Keypair allocates shared memory and a replay window.
+ */
+const PLACEHOLDER = new Keypair(new Uint8Array(32), new Uint8Array(32), 0, 0, 0, false);
+
 /** Drops the states of our outstanding initiations and frees their indices. */
 export function dropInitiations(ctx: CoreContext, peer: PeerState): void {
   for (const i of peer.initiations.values()) {
@@ -190,8 +197,7 @@ function sendResponse(ctx: CoreContext, peer: PeerState, now: number): void {
   peer.responding = undefined;
   peer.lastSentHandshake = now;
   const ephemeralPrivate = ctx.random(32);
-  const placeholder = new Keypair(new Uint8Array(32), new Uint8Array(32), 0, 0, now, false);
-  const localIndex = ctx.index.allocate({ peer, keypair: placeholder });
+  const localIndex = ctx.index.allocate({ peer, keypair: PLACEHOLDER });
   const made = createResponse({
     chain: r.chain,
     remoteStatic: peer.publicKey,

@@ -36,8 +36,7 @@ export interface Responding {
 export class PeerState {
   readonly keyHex: string;
   presharedKey: Uint8Array | undefined;
-  /** DH(Spriv_local, Spub_peer); undefined without a private key or for a bad public key. */
-  staticStatic: Uint8Array | undefined;
+  private ss: Uint8Array | undefined;
   candidates: SockAddr[] = [];
   private active: SockAddr | undefined;
   private endpointKey: string | undefined;
@@ -60,12 +59,15 @@ export class PeerState {
   readonly lastSeen = new Map<string, number>();
   readonly timers: PeerTimers;
   readonly cookies: CookieGenerator;
+  private readonly shortName: string;
 
   constructor(
     readonly publicKey: Key,
     jitter: () => number,
   ) {
     this.keyHex = Buffer.from(publicKey).toString('hex');
+    const b64 = Buffer.from(publicKey).toString('base64');
+    this.shortName = `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;
     this.timers = new PeerTimers(jitter, () => this.persistentKeepalive);
     this.cookies = new CookieGenerator(publicKey);
   }
@@ -80,10 +82,23 @@ export class PeerState {
     this.endpointKey = a && addrKey(a);
   }
 
+  /**
+   * DH(Spriv_local, Spub_peer), computed once per (private key, peer) as wireguard-go does:
+   * undefined without a private key or for a bad public key. Replacing it (a new private key)
+   * or setting it to undefined (the peer goes) wipes the old value.
+   */
+  get staticStatic(): Uint8Array | undefined {
+    return this.ss;
+  }
+
+  set staticStatic(v: Uint8Array | undefined) {
+    if (this.ss && this.ss !== v) this.ss.fill(0);
+    this.ss = v;
+  }
+
   /** wireguard-go's short form: peer(AbCd…WxYz), from the public key (not a secret). */
   toString(): string {
-    const b64 = Buffer.from(this.publicKey).toString('base64');
-    return `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;
+    return this.shortName;
   }
 
   /** Sets the configured candidates; the active endpoint becomes the first. */
