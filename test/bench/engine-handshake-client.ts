@@ -1,9 +1,13 @@
 // A handshake load generator for test/bench/engine.ts: PEERS initiators (real Cores, each with
 // its own identity) against one responder daemon, for SECONDS seconds. Each initiator sends an
 // initiation, waits for the response (or a cookie reply, which its core takes and uses in the
-// next try), and starts again as soon as it is answered, so the responder's own limits (one
-// initiation per peer per 20 ms, cookies under load) pace the exchange. Prints one JSON line:
-// { handshakes, seconds }.
+// next try), and starts again once answered: at once after a cookie reply, and
+// HANDSHAKE_INITIATION_RATE (20 ms) after a completed handshake, the least a responder
+// accepts between two initiations of one peer (sooner is a flood, dropped without an answer,
+// which left the initiator waiting for its one-second retry: a faster responder then measured
+// slower). Prints one JSON line: { handshakes, seconds, cpu, cookies, retries } (cpu: this
+// process's CPU seconds, startup included; cookies: cookie replies received, i.e. the responder
+// was under load; retries: initiations sent again after RETRY_MS without an answer).
 //
 //   node engine-handshake-client.js <target-ip> <target-port> <responder-pubkey-b64> <keys-file> <seconds> [sources]
 // keys-file: one base64 private key per line (the responder knows their public keys); sources:
@@ -12,7 +16,9 @@
 
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
+import { HANDSHAKE_INITIATION_RATE_MS } from '../../src/engine/core/constants.js';
 import { Core } from '../../src/engine/core/device.js';
+import { MESSAGE_COOKIE_REPLY } from '../../src/engine/core/messages.js';
 import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
 
 const [host, portText, responderB64, keysFile, secondsText, sourcesText] = process.argv.slice(2);
@@ -37,11 +43,19 @@ interface Initiator {
 }
 
 let handshakes = 0;
+/** Cookie replies received: the responder was under load. */
+let cookies = 0;
+/** Initiations sent again after RETRY_MS without an answer (dropped or too slow). */
+let retries = 0;
 let running = true;
 const initiators: Initiator[] = [];
 
-function fire(i: Initiator): void {
+/** After a completed handshake: HANDSHAKE_INITIATION_RATE and a margin for timer slack. */
+const NEXT_AFTER_MS = HANDSHAKE_INITIATION_RATE_MS + 5;
+
+function fire(i: Initiator, retry = false): void {
   if (!running) return;
+  if (retry) retries++;
   i.sentAt = now();
   for (const a of i.core.initiate(responder, i.sentAt, { force: true }))
     if (a.type === 'send') i.sock.send(a.bytes, target.port, target.address);
@@ -62,10 +76,15 @@ for (const priv of keys) {
       address: rinfo.address,
       port: rinfo.port,
     };
+    if (msg[0] === MESSAGE_COOKIE_REPLY) cookies++;
     const actions = core.datagram(from, msg, now());
-    if (actions.some((a) => a.type === 'keypairChanged' && a.keypairs.current)) handshakes++;
-    // Answered (a response or a cookie): go again.
-    fire(me);
+    if (actions.some((a) => a.type === 'keypairChanged' && a.keypairs.current)) {
+      handshakes++;
+      // Consumed: the responder takes the next initiation of this peer only
+      // HANDSHAKE_INITIATION_RATE after this one (a flood otherwise, dropped without an
+      // answer), so wait that long, as a real initiator would.
+      setTimeout(() => fire(me), NEXT_AFTER_MS);
+    } else fire(me); // a cookie reply: this initiation was not consumed, go again at once
   });
   initiators.push(me);
 }
@@ -80,11 +99,14 @@ for (const i of initiators) fire(i);
 // Unanswered initiations (dropped under load) are sent again after RETRY_MS.
 const RETRY_MS = 1000;
 const retry = setInterval(() => {
-  for (const i of initiators) if (now() - i.sentAt > RETRY_MS) fire(i);
+  for (const i of initiators) if (now() - i.sentAt > RETRY_MS) fire(i, true);
 }, 100);
 await new Promise((r) => setTimeout(r, seconds * 1000));
 running = false;
 clearInterval(retry);
 const elapsed = now() / 1000;
 for (const i of initiators) i.sock.close();
-console.log(JSON.stringify({ handshakes, seconds: elapsed }));
+// The client's own CPU seconds: when they approach `seconds`, the client, not the responder,
+// sets the rate.
+const { user, system } = process.cpuUsage();
+console.log(JSON.stringify({ handshakes, seconds: elapsed, cpu: (user + system) / 1e6, cookies, retries }));
