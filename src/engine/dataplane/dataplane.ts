@@ -289,8 +289,19 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     // A key moves to the worker rather than being copied, so no stray copy stays here.
     w.port.postMessage(c, c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : []);
     this.shared.noteSent(thread);
-    w.waker.wake();
+    // One wake-up per worker per task, not per message: an eventfd write that wakes a thread
+    // costs more than a message, and a handshake posts several (a keypair in, old ones out).
+    // The message is queued already, and a worker reads its port before each batch, so the
+    // wait only delays an idle worker, by the rest of this task.
+    if (this.toWake.size === 0) queueMicrotask(this.wakePosted);
+    this.toWake.add(w);
   }
+
+  private readonly toWake = new Set<WorkerSlot>();
+  private readonly wakePosted = (): void => {
+    if (!this.stopping) for (const w of this.toWake) w.waker.wake();
+    this.toWake.clear();
+  };
 
   private postAll(c: Control, role?: 'tx' | 'rx'): void {
     for (let t = 1; t < this.workers.length; t++)
