@@ -130,7 +130,7 @@ export function sendInitiation(
       message = made.message;
       shared = made.message;
     }
-    peer.cookies.addMacs(message, addrKey(target), now);
+    peer.cookies.addMacs(message, target === peer.endpoint ? peer.endpointAddrKey : addrKey(target), now);
     peer.timers.anyAuthenticatedPacketTraversal(now);
     peer.timers.anyAuthenticatedPacketSent();
     ctx.emit({ type: 'send', to: target, bytes: message, peer: peer.publicKey });
@@ -214,7 +214,7 @@ function sendResponse(ctx: CoreContext, peer: PeerState, now: number): void {
     return;
   }
   const target = peer.endpoint;
-  peer.cookies.addMacs(made.message, target ? addrKey(target) : '', now);
+  peer.cookies.addMacs(made.message, peer.endpointAddrKey, now);
   const keys = deriveTransportKeys(made.chain, false);
   install(ctx, peer, new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false));
   peer.timers.sessionDerived(now);

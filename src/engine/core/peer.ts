@@ -82,6 +82,11 @@ export class PeerState {
     this.endpointKey = a && addrKey(a);
   }
 
+  /** addrKey(endpoint), kept with it: cookies are filed by it on every handshake message. */
+  get endpointAddrKey(): string {
+    return this.endpointKey ?? '';
+  }
+
   /**
    * DH(Spriv_local, Spub_peer), computed once per (private key, peer) as wireguard-go does:
    * undefined without a private key or for a bad public key. Replacing it (a new private key)
