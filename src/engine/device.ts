@@ -3,6 +3,7 @@
 // step with it (mirror.ts).
 //
 //   handshake messages   data plane → core.datagram → actions (send, keypairs, endpoint)
+//   a handshake flood    data plane 'handshakeShed' → core.setUnderLoad (cookie replies)
 //   packets, no keypair  data plane 'needKey' → core.packetFromTun (stage, handshake)
 //   transport traffic    counters and activity times polled every POLL_INTERVAL_MS →
 //                        core.transportReceived / transportSent (timers, counters, rekey)
@@ -25,6 +26,7 @@ import { type Device, isZeroKey, keysEqual } from '../model/index.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
+import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/device.js';
 import { DataPlane } from './dataplane/dataplane.js';
 import type { Logger } from './log.js';
@@ -77,6 +79,8 @@ export class EngineDevice implements UapiDevice {
   private readonly mtuTimer: NodeJS.Timeout;
   private mtu: number;
   private closed = false;
+  /** The public key the receive workers check mac1 against. */
+  private handshakeKey: Uint8Array | undefined;
   private readonly linkGone: (() => void)[] = [];
   private readonly onClose: (() => void)[] = [];
 
@@ -93,6 +97,9 @@ export class EngineDevice implements UapiDevice {
     this.core = new Core({ wallEpochNs, mtu: this.mtu, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
     this.mirror = new PeerMirror(dp);
     dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
+    // The receive workers shed handshake messages (a source over its budget, or the queue to
+    // this thread full): a flood. Answer the rest with cookies rather than a DH each.
+    dp.on('handshakeShed', () => this.core.setUnderLoad(dp.now() + UNDER_LOAD_AFTER_TIME_MS));
     dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
     dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
     dp.on('roam', (slot, from) => this.received(slot, undefined, from));
@@ -178,6 +185,7 @@ export class EngineDevice implements UapiDevice {
     }
     this.pollTraffic();
     this.apply(this.core.configure(change, now));
+    this.shareHandshakeKey();
     for (const p of req.clearEndpoints) {
       // `wgm_replace_endpoints=true` with no candidate after it: the peer has no endpoint.
       const state = p.publicKey && this.core.peers.get(Buffer.from(p.publicKey).toString('hex'));
@@ -192,6 +200,14 @@ export class EngineDevice implements UapiDevice {
       await this.dp.settle();
     }
     return 0;
+  }
+
+  /** Tells the receive workers the device's public key when it changed (their mac1 check). */
+  private shareHandshakeKey(): void {
+    const key = this.core.identity?.publicKey;
+    if (key === this.handshakeKey || (key && this.handshakeKey && keysEqual(key, this.handshakeKey))) return;
+    this.handshakeKey = key;
+    this.dp.setHandshakeKey(key);
   }
 
   /** Peers the device would hold after `change` (an upper bound: removals inside it count). */

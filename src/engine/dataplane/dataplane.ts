@@ -28,6 +28,7 @@ import { DEFAULT_MTU } from '../core/constants.js';
 import { fromRaw, toRaw } from '../io/addr.js';
 import { UdpGroup } from '../io/udp-group.js';
 import { bestCipher, type CipherKind } from './cipher.js';
+import { readHandshakeBatch } from './handshake-batch.js';
 import { MainSender, type SendSource } from './main-send.js';
 import {
   type Control,
@@ -106,6 +107,7 @@ export interface Activity {
 
 export interface DataPlaneEvents {
   handshake: [data: Uint8Array, from: SockAddr];
+  handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
   rekey: [peer: number, keypair: number, reason: RekeyReason];
@@ -249,16 +251,27 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 
   private onEvent(e: WorkerEvent): void {
     switch (e.t) {
-      case 'handshake':
-        this.shared.releaseHandshakeSlot();
-        // Listeners answer synchronously; replies to e.from leave from e.local (replySource).
-        this.replying = e.local && { from: e.from, local: e.local };
+      case 'handshakes': {
+        if (e.shed > 0) this.emit('handshakeShed', e.shed);
+        let left = e.count; // queue slots still held by this batch
         try {
-          this.emit('handshake', e.data, fromRaw(e.from));
+          readHandshakeBatch(e.buf, e.used, (data, from, local) => {
+            left--;
+            this.shared.releaseHandshakeSlot();
+            if (!from) return;
+            // Listeners answer synchronously; replies to `from` leave from `local` (replySource).
+            this.replying = local && { from, local };
+            try {
+              this.emit('handshake', data, fromRaw(from));
+            } finally {
+              this.replying = undefined;
+            }
+          });
         } finally {
-          this.replying = undefined;
+          for (; left > 0; left--) this.shared.releaseHandshakeSlot();
         }
         return;
+      }
       case 'needKey':
         this.emit('needKey', e.peer, e.packet);
         return;
@@ -511,6 +524,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.tun.mtu = mtu;
     this.sender.mtu = mtu;
     this.postAll({ t: 'mtu', mtu }, 'tx');
+  }
+
+  /**
+   * The device's public key, for the receive workers' mac1 check: only handshake messages
+   * made for this key reach 'handshake' (and cookie replies, which carry no mac1). Until it is
+   * set, or after it is set to undefined, the workers pass them all.
+   */
+  setHandshakeKey(publicKey: Uint8Array | undefined): void {
+    this.postAll({ t: 'handshakeKey', publicKey: publicKey && Uint8Array.from(publicKey) }, 'rx');
   }
 
   setFwmark(mark: number): void {

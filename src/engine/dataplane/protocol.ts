@@ -7,7 +7,6 @@
 // for peers without a keypair, keypair confirmation, rekey hints, a new source address) and
 // fatal conditions. Nothing here is sent per packet in steady state.
 
-import type { LocalAddr } from '../../sys/pktinfo.js';
 import type { RawAddr } from '../../sys/udp.js';
 import type { Family } from '../core/allowedips.js';
 
@@ -43,14 +42,21 @@ export type Control =
     }
   | { t: 'keypairGone'; slot: number }
   | { t: 'mtu'; mtu: number }
+  /** The device's public key, for the receive workers' mac1 check (gate.ts); undefined: none. */
+  | { t: 'handshakeKey'; publicKey: Uint8Array | undefined }
   /** Use this UDP socket from now on (after a port change). */
   | { t: 'socket'; fd: number };
 
 export type RekeyReason = 'send-age' | 'send-count' | 'receive-age';
 
 export type WorkerEvent =
-  /** `local`: the address it arrived at, which a reply leaves from. */
-  | { t: 'handshake'; data: Uint8Array; from: RawAddr; local: LocalAddr | undefined }
+  /**
+   * The handshake messages of one receive batch that passed the gate (gate.ts), packed
+   * (handshake-batch.ts: each with its source and the local address it arrived at, which a
+   * reply leaves from), and how many the gate shed since the last post (over a source's
+   * budget, or the queue full): the engine is then under load.
+   */
+  | { t: 'handshakes'; buf: ArrayBuffer; used: number; count: number; shed: number }
   | { t: 'needKey'; peer: number; packet: Uint8Array }
   | { t: 'confirmed'; peer: number; slot: number }
   | { t: 'rekey'; peer: number; slot: number; reason: RekeyReason }
@@ -84,5 +90,9 @@ export function laneOfIndex(localIndex: number, lanes: number): number {
   return (localIndex & 0xff) % lanes;
 }
 
-/** At most this many handshake messages wait for the main thread; more are dropped. */
-export const MAX_HANDSHAKES_IN_FLIGHT = 4096;
+/**
+ * At most this many handshake messages wait for the main thread; more are dropped (and count as
+ * load: gate.ts). wireguard-go's handshake queue holds 1024 too. Kept short so that a full
+ * queue is a few tens of milliseconds of work and UAPI requests still get their turn.
+ */
+export const MAX_HANDSHAKES_IN_FLIGHT = 1024;

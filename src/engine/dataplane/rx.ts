@@ -6,7 +6,9 @@
 // in place, checked against the replay window only after they authenticate (so a forgery never
 // moves it), and, unless they are keepalives, written to the TUN queue when the inner packet's
 // source belongs to the peer (whitepaper 4, cryptokey routing). Handshake messages (types 1-3)
-// go to the main thread with their source address and the local address they arrived at.
+// that pass the gate (gate.ts: a per-source budget, mac1, the queue's room) go to the main
+// thread after the batch, packed in one message (handshake-batch.ts) with their source
+// addresses and the local addresses they arrived at.
 //
 // Every authenticated packet also sets its peer's sticky source (source.ts): the remote address
 // it came from and the local one it arrived at, which the transmit workers send from. Only a
@@ -25,6 +27,7 @@ import {
   MESSAGE_TRANSPORT,
   messageType,
 } from '../core/messages.js';
+import { HandshakeBatchWriter } from './handshake-batch.js';
 import { MAX_HANDSHAKES_IN_FLIGHT } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
@@ -67,6 +70,8 @@ export function runRx(st: WorkerState, post: Post): void {
   const view = mem.view;
   const words = batch.words;
   const tally = new Tally(shared, init.thread);
+  const handshakes = new HandshakeBatchWriter(batch.count);
+  let shed = 0; // handshake messages the gate refused since the last post
   let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
   const idle = new PollSet([
@@ -104,14 +109,12 @@ export function runRx(st: WorkerState, post: Post): void {
             : messageType(bytes.subarray(off, off + len));
         if (type === 0) continue;
         if (type !== MESSAGE_TRANSPORT) {
-          if (!shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)) continue; // under a flood: drop
-          const from = batch.source(i);
-          if (!from) {
-            shared.releaseHandshakeSlot();
-            continue;
-          }
-          const data = bytes.slice(off, off + len);
-          post({ t: 'handshake', data, from, local: batch.destination(i) }, [data.buffer]);
+          // The source's budget, mac1, room in the queue (gate.ts); sent on after the batch.
+          const name = batch.nameOffset(i);
+          const verdict = st.gate.check(bytes.subarray(off, off + len), type, bytes, name, now);
+          if (verdict === 'drop') continue;
+          if (verdict === 'shed' || !shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)) shed++;
+          else handshakes.add(bytes, off, len, name, batch.controlOffset(i), batch.controlLength(i));
           continue;
         }
         // Transport data: type(4) receiver(4) counter(8) sealed packet.
@@ -172,6 +175,11 @@ export function runRx(st: WorkerState, post: Post): void {
           post({ t: 'linkGone', errno: -w });
           return;
         }
+      }
+      const hs = handshakes.take();
+      if (hs) {
+        post({ t: 'handshakes', ...hs, shed }, [hs.buf]);
+        shed = 0;
       }
       tally.flush(now);
     }

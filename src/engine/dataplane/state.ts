@@ -14,6 +14,7 @@ import { encodeSockaddr, SOCKADDR_SIZE } from '../../sys/udp.js';
 import { AllowedIPs } from '../core/allowedips.js';
 import { ReplayFilter } from '../core/replay.js';
 import { type CipherKind, makeCipher, type PacketCipher } from './cipher.js';
+import { HandshakeGate } from './gate.js';
 import { type Control, laneOfIndex, type WorkerInit } from './protocol.js';
 import { Shared } from './shared.js';
 import { SourceRecord } from './source.js';
@@ -64,6 +65,8 @@ export class WorkerState {
   readonly present: Uint8Array;
   readonly keypairs = new Map<number, Keypair>();
   readonly byIndex = new Map<number, Keypair>();
+  /** rx: what lets handshake messages through to the main thread (gate.ts). */
+  readonly gate = new HandshakeGate();
   udpFd: number;
   mtu: number;
   private applied = 0;
@@ -145,6 +148,9 @@ export class WorkerState {
         return;
       case 'mtu':
         this.mtu = c.mtu;
+        return;
+      case 'handshakeKey':
+        this.gate.setPublicKey(c.publicKey);
         return;
       case 'socket':
         this.udpFd = c.fd;
