@@ -289,12 +289,9 @@ export class Core implements CoreContext {
       return;
     }
     if (this.underLoad(now)) {
-      if (!this.checker.checkMac2(bytes, cookieSource(from), now)) {
-        this.emit({
-          type: 'send',
-          to: from,
-          bytes: this.checker.createReply(bytes, cookieSource(from), now),
-        });
+      const source = cookieSource(from);
+      if (!this.checker.checkMac2(bytes, source, now)) {
+        this.emit({ type: 'send', to: from, bytes: this.checker.createReply(bytes, source, now) });
         return;
       }
       if (!this.limiter.allow(rateLimitKey(from), now)) return;
