@@ -145,9 +145,11 @@ function topSelfTime(file: string, n: number): string[] {
     const k = name.get(id) ?? '?';
     self.set(k, (self.get(k) ?? 0) + dt);
   });
-  const busy = total - (self.get('(idle)') ?? 0);
+  // A worker blocked in poll(2) (sys/native.ts `wait`) is idle too, though inside a call.
+  const idle = (k: string) => k === '(idle)' || k.startsWith('wait sys/native.');
+  const busy = total - [...self].reduce((n, [k, us]) => (idle(k) ? n + us : n), 0);
   if (busy < total * 0.05) return [];
-  const rows = [...self].filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]);
+  const rows = [...self].filter(([k]) => !idle(k)).sort((a, b) => b[1] - a[1]);
   return [
     `busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s`,
     ...rows
