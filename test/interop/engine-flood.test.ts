@@ -13,7 +13,9 @@
 //           decrypt under the responder's cookie key: test/lib/flood.ts checks a sample); the
 //           legitimate peer, whose first handshake starts during the flood, must complete it
 //           (a cookie round, then its retry with mac2) and ping through the tunnel before the
-//           flood ends; `wg show` must answer over the UAPI socket throughout. The daemon's CPU
+//           flood ends (wgm-engine only: wireguard-go, with no per-source budget, drops the
+//           legitimate peer's messages with the flood's once its queue is full, so whether it
+//           gets through is luck there; it is printed); `wg show` must answer over the UAPI socket throughout. The daemon's CPU
 //           time over the flood must be far below what one DH per datagram it received would
 //           cost (the kernel's count of datagrams delivered to its socket; the cost of a DH
 //           measured in this process while the flood runs, so both see the same machine load).
@@ -171,14 +173,15 @@ function summary(r: FloodReport): string {
   return `sent ${r.sent} (${r.sentPerSec}/s), cookie replies ${r.cookies} (${r.cookiesPerSec}/s, ${r.cookiesVerified} of a sample decrypted), responses ${r.responses}`;
 }
 
-async function blast(t: TestContext, s: Setup, legit: boolean): Promise<void> {
+/** `legit`: whether the legitimate peer pings through the flood, and whether it must. */
+async function blast(t: TestContext, s: Setup, legit: 'must' | 'try' | 'no'): Promise<void> {
   const pid = s.d.proc.pid!;
   const c0 = cpuSeconds(pid);
   const in0 = snmp(s.lab, s.r, 'Udp', 'InDatagrams');
   const flood = startFlood(s, { seconds: BLAST_S, sources: [s.sources[0]!] });
   await sleep(PING_AFTER_MS);
   const dh = dhCost(DH_ROUNDS); // while the flood runs
-  const pinged = legit ? pingOnce(s, PING_WAIT_S) : undefined;
+  const pinged = legit !== 'no' ? pingOnce(s, PING_WAIT_S) : undefined;
   let pingDone = false;
   const pingAt = pinged?.then((ok) => {
     pingDone = true;
@@ -209,10 +212,15 @@ async function blast(t: TestContext, s: Setup, legit: boolean): Promise<void> {
   for (const x of shows) assert.equal(x.status, 0, `${s.d.impl}: wg show failed during the flood`);
   if (pingAt) {
     const p = await pingAt;
-    assert.ok(p.ok, `${s.d.impl}: the legitimate peer got no ping through during the flood`);
-    assert.ok(p.during, 'the legitimate handshake completed while the flood still ran');
-    const hs = s.lab.wg(s.r, ['show', s.d.ifname, 'latest-handshakes']);
-    assert.match(hs, new RegExp(`^${s.legitKey.replace(/[+/]/g, '\\$&')}\\t[1-9]`, 'm'));
+    t.diagnostic(`${s.d.impl}: the legitimate ping ${p.ok ? 'came through' : 'got no reply'}`);
+    // wireguard-go drops handshake messages at random once its queue is full, the legitimate
+    // peer's among them: it has no per-source budget. So it is the oracle for cookies only.
+    if (legit === 'must') {
+      assert.ok(p.ok, `${s.d.impl}: the legitimate peer got no ping through during the flood`);
+      assert.ok(p.during, 'the legitimate handshake completed while the flood still ran');
+      const hs = s.lab.wg(s.r, ['show', s.d.ifname, 'latest-handshakes']);
+      assert.match(hs, new RegExp(`^${s.legitKey.replace(/[+/]/g, '\\$&')}\\t[1-9]`, 'm'));
+    }
   }
 }
 
@@ -227,7 +235,11 @@ function dhCost(rounds: number): number {
 }
 
 for (const impl of ['wgm-engine', 'wireguard-go'] as const) {
-  test(`an initiation flood against ${impl}: cookie replies, a legitimate handshake still completes, UAPI answers, nothing leaks`, async (t) => {
+  const what =
+    impl === 'wgm-engine'
+      ? 'cookie replies, a legitimate handshake still completes, UAPI answers, nothing leaks'
+      : 'the oracle: cookie replies, UAPI answers';
+  test(`an initiation flood against ${impl}: ${what}`, async (t) => {
     if (!need(t, NEEDS)) return;
     const lab = new Lab(`fl${impl === 'wgm-engine' ? 'm' : 'g'}`);
     t.after(() => lab.cleanup());
@@ -235,7 +247,7 @@ for (const impl of ['wgm-engine', 'wireguard-go'] as const) {
     const pid = s.d.proc.pid!;
     const peers0 = peersOf(s);
 
-    await blast(t, s, true);
+    await blast(t, s, impl === 'wgm-engine' ? 'must' : 'try');
     const rss1 = rssKiB(pid);
 
     if (impl === 'wgm-engine') {
@@ -250,7 +262,7 @@ for (const impl of ['wgm-engine', 'wireguard-go'] as const) {
       );
     }
 
-    await blast(t, s, false);
+    await blast(t, s, 'no');
     const rss2 = rssKiB(pid);
     t.diagnostic(`${impl} resident memory: ${rss1} KiB after the first blast, ${rss2} KiB after the last`);
     assert.equal(peersOf(s), peers0, 'the flood changed the peers');
