@@ -1,8 +1,8 @@
 // Handshake messages from a receive worker to the main thread, packed: all those of one
 // recvmmsg batch go in one ArrayBuffer, transferred with one postMessage. Posting each message
 // as its own object with its addresses cost ~19 us of CPU per message in structured cloning
-// (measured on the reference machine; ~1 us packed), which under a flood was most of what the
-// main thread did.
+// (worker and main thread together, measured on a 2-CPU test VM; ~1 us packed), which under a
+// flood was most of what the main thread did.
 //
 // Record: length(u16) nameLen(u8) controlLen(u8) sockaddr(nameLen) control(controlLen) message
 // The sockaddr and the ancillary data (the arrival address, sys/pktinfo.ts) are copied as
