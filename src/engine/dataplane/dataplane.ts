@@ -128,6 +128,8 @@ interface WorkerSlot {
 type MessagePort = import('node:worker_threads').MessagePort;
 
 const STOP_TIMEOUT_MS = 3000;
+/** The longest the main thread answers handshake messages before it lets other work run. */
+const HANDSHAKE_SLICE_MS = 5;
 const SOCKET_SWAP_TIMEOUT_MS = 3000;
 
 function sameRaw(a: RawAddr, b: RawAddr): boolean {
@@ -148,6 +150,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private readonly txThreads: number;
   private readonly rxThreads: number;
   private stopping = false;
+  /** Handshake batches from the receive workers, not yet handed to the listeners. */
+  private readonly handshakes: Extract<WorkerEvent, { t: 'handshakes' }>[] = [];
+  private handshakeTurn: NodeJS.Immediate | undefined;
   private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
   /** The handshake message being handled (while 'handshake' listeners run): where it arrived. */
@@ -251,27 +256,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 
   private onEvent(e: WorkerEvent): void {
     switch (e.t) {
-      case 'handshakes': {
+      case 'handshakes':
         if (e.shed > 0) this.emit('handshakeShed', e.shed);
-        let left = e.count; // queue slots still held by this batch
-        try {
-          readHandshakeBatch(e.buf, e.used, (data, from, local) => {
-            left--;
-            this.shared.releaseHandshakeSlot();
-            if (!from) return;
-            // Listeners answer synchronously; replies to `from` leave from `local` (replySource).
-            this.replying = local && { from, local };
-            try {
-              this.emit('handshake', data, fromRaw(from));
-            } finally {
-              this.replying = undefined;
-            }
-          });
-        } finally {
-          for (; left > 0; left--) this.shared.releaseHandshakeSlot();
-        }
+        this.handshakes.push(e);
+        this.handshakeTurn ??= setImmediate(this.answerHandshakes);
         return;
-      }
       case 'needKey':
         this.emit('needKey', e.peer, e.packet);
         return;
@@ -293,6 +282,43 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       case 'fatal':
         this.emit('error', new Error(`data-plane worker: ${e.message}`));
         return;
+    }
+  }
+
+  /**
+   * Hands queued handshake batches to the listeners, HANDSHAKE_SLICE_MS at a time, then lets the
+   * event loop run (UAPI requests, timers) before the next slice. A worker posts a batch while
+   * this thread works through the last one, and Node delivers a port's messages in one go, so
+   * answering them as they arrive kept `wg show` waiting for up to a second under a flood.
+   */
+  private readonly answerHandshakes = (): void => {
+    this.handshakeTurn = undefined;
+    const until = this.now() + HANDSHAKE_SLICE_MS;
+    while (this.handshakes.length > 0 && !this.stopping) {
+      this.answerBatch(this.handshakes.shift()!);
+      if (this.now() >= until) break;
+    }
+    if (this.handshakes.length > 0 && !this.stopping)
+      this.handshakeTurn = setImmediate(this.answerHandshakes);
+  };
+
+  private answerBatch(e: Extract<WorkerEvent, { t: 'handshakes' }>): void {
+    let left = e.count; // queue slots still held by this batch
+    try {
+      readHandshakeBatch(e.buf, e.used, (data, from, local) => {
+        left--;
+        this.shared.releaseHandshakeSlot();
+        if (!from) return;
+        // Listeners answer synchronously; replies to `from` leave from `local` (replySource).
+        this.replying = local && { from, local };
+        try {
+          this.emit('handshake', data, fromRaw(from));
+        } finally {
+          this.replying = undefined;
+        }
+      });
+    } finally {
+      for (; left > 0; left--) this.shared.releaseHandshakeSlot();
     }
   }
 

@@ -13,7 +13,8 @@
 //      who knows the key can compute it, so this stops only blind garbage. Cookie replies carry
 //      no mac1 and pass, and so does everything until the main thread names the key
 //      (DataPlane.setHandshakeKey).
-//   3. The rx loop then takes a place in the queue to the main thread (MAX_HANDSHAKES_IN_FLIGHT).
+//   3. The rx loop then takes a place in the queue to the main thread (MAX_HANDSHAKES_IN_FLIGHT);
+//      its upper half only for a quiet source (one with half its burst left, see `quiet`).
 //
 // A message refused for being over its source's budget (with a valid mac1: one in SHED_SAMPLE
 // of those is checked) or for a full queue is "shed": the worker tells the main thread, and
@@ -51,6 +52,13 @@ export class HandshakeGate {
   private readonly last = new Float64Array(SOURCE_BUCKETS).fill(Number.NEGATIVE_INFINITY);
   private readonly seed: number;
   private refused = 0;
+  /**
+   * Whether the source of the message last checked had at least half its burst left: it has
+   * been sending well below its rate. When the queue to the main thread is more than half full,
+   * only such sources may take the rest (rx.ts), so that a legitimate peer, which sends a
+   * handshake message every few seconds, still finds room while flooding sources fill the queue.
+   */
+  quiet = false;
 
   constructor(seed = new DataView(randomBytes(4).buffer).getUint32(0, true)) {
     this.seed = seed >>> 0;
@@ -81,6 +89,7 @@ export class HandshakeGate {
     const full = cost * HANDSHAKE_SOURCE_BURST;
     const t = Math.min(full, this.tokens[b]! + (now - this.last[b]!));
     this.last[b] = now;
+    this.quiet = t >= full / 2;
     if (t < cost) {
       this.tokens[b] = t;
       return false;

@@ -109,12 +109,18 @@ export function runRx(st: WorkerState, post: Post): void {
             : messageType(bytes.subarray(off, off + len));
         if (type === 0) continue;
         if (type !== MESSAGE_TRANSPORT) {
-          // The source's budget, mac1, room in the queue (gate.ts); sent on after the batch.
+          // The source's budget, mac1, room in the queue (its upper half for quiet sources:
+          // gate.ts); sent on after the batch.
           const name = batch.nameOffset(i);
           const verdict = st.gate.check(bytes.subarray(off, off + len), type, bytes, name, now);
           if (verdict === 'drop') continue;
-          if (verdict === 'shed' || !shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)) shed++;
-          else handshakes.add(bytes, off, len, name, batch.controlOffset(i), batch.controlLength(i));
+          if (
+            verdict === 'pass' &&
+            (shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT / 2) ||
+              (st.gate.quiet && shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)))
+          )
+            handshakes.add(bytes, off, len, name, batch.controlOffset(i), batch.controlLength(i));
+          else shed++;
           continue;
         }
         // Transport data: type(4) receiver(4) counter(8) sealed packet.

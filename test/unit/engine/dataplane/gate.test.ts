@@ -137,3 +137,17 @@ test('shed: garbage over its budget never counts as load; one in a sample of val
   assert.equal(v.pass, 0, 'the garbage spent the budget');
   assert.ok(v.shed >= 50 && v.shed <= 200, `${v.shed} of 6400 counted as load`);
 });
+
+test('quiet: a source with half its burst left is quiet; one that spent it is not, until it rests', () => {
+  const gate = new HandshakeGate(6);
+  const [init] = floodMessages(PUB, 1) as [Uint8Array];
+  const src = name('192.0.2.44', 1);
+  gate.check(init, init[0]!, src, 0, 0);
+  assert.equal(gate.quiet, true, 'a new source');
+  run(gate, init, src, HANDSHAKE_SOURCE_BURST / 2 + 1, 0);
+  assert.equal(gate.quiet, false, 'half its burst spent at once');
+  gate.check(init, init[0]!, name('192.0.2.45', 1), 0, 0);
+  assert.equal(gate.quiet, true, 'another source');
+  gate.check(init, init[0]!, src, 0, 1000);
+  assert.equal(gate.quiet, true, 'rested for a second');
+});
