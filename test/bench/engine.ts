@@ -91,6 +91,7 @@ function handshakeRate(lab: Lab, t: Tunnel, seconds: number): number {
       t.b.key.pub,
       keyFile,
       String(seconds),
+      sources.join(','),
     ],
     { timeoutMs: (seconds + 30) * 1000 },
   );
