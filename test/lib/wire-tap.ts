@@ -11,9 +11,8 @@
 // Run by startTap as: ip netns exec NS node wire-tap.js DEV (one JSON line per event).
 
 import { fileURLToPath } from 'node:url';
-import { check, errno, libc, SysError } from '../../src/sys/libc.js';
-import { ifNameToIndex } from '../../src/sys/netlink.js';
 import { type Lab, waitFor } from './netns.js';
+import { openPacketSocket } from './packet-socket.js';
 
 /** Message types (whitepaper 5.4.2-5.4.7). */
 const MESSAGE_INITIATION = 1;
@@ -59,13 +58,6 @@ export async function startTap(lab: Lab, ns: string, dev: string): Promise<Tap> 
 
 // ---- The capturing process ----
 
-const AF_PACKET = 17;
-const SOCK_RAW = 3;
-const ETH_P_ALL_BE = 0x0300; // htons(ETH_P_ALL = 3)
-const SOL_SOCKET = 1;
-const SO_RCVTIMEO = 20;
-const EAGAIN = 11;
-const EINTR = 4;
 const ETH_HLEN = 14;
 const IPPROTO_UDP = 17;
 
@@ -131,51 +123,15 @@ export function parseFrame(b: Buffer, t: number): TapEvent | undefined {
 }
 
 function capture(dev: string): void {
-  const lib = libc();
-  const socket = lib.func('int socket(int, int, int)') as (a: number, b: number, c: number) => number;
-  const bind = lib.func('int bind(int, const void *, uint32_t)') as (
-    fd: number,
-    a: Uint8Array,
-    l: number,
-  ) => number;
-  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as (
-    fd: number,
-    l: number,
-    n: number,
-    v: Uint8Array,
-    len: number,
-  ) => number;
-  const recv = lib.func('intptr_t recv(int, void *, size_t, int)') as (
-    fd: number,
-    b: Uint8Array,
-    l: number,
-    f: number,
-  ) => number;
-
-  const index = ifNameToIndex(dev);
-  if (index === 0) throw new Error(`no interface ${dev}`);
-  const fd = check('socket', socket(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE));
-  const sll = new Uint8Array(20); // struct sockaddr_ll
-  const v = new DataView(sll.buffer);
-  v.setUint16(0, AF_PACKET, true);
-  v.setUint16(2, ETH_P_ALL_BE, true);
-  v.setInt32(4, index, true);
-  check('bind', bind(fd, sll, sll.length));
-  const tv = new Uint8Array(16);
-  new DataView(tv.buffer).setBigInt64(8, 100_000n, true); // 100 ms: signals get a turn
-  check('setsockopt', setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16));
+  const sock = openPacketSocket(dev, { timeoutMs: 100 }); // signals get a turn
   const emit = (e: TapEvent) => process.stdout.write(`${JSON.stringify(e)}\n`);
   emit({ type: 'ready', t: Date.now() });
   const seen = new Set<string>();
   const buf = Buffer.alloc(1 << 17);
   const loop = () => {
     for (let i = 0; i < 10_000; i++) {
-      const n = Number(recv(fd, buf, buf.length, 0));
-      if (n < 0) {
-        const e = errno();
-        if (e !== EAGAIN && e !== EINTR) throw new SysError('recv', e);
-        break;
-      }
+      const n = sock.recv(buf);
+      if (n < 0) break;
       const ev = parseFrame(buf.subarray(0, n), Date.now());
       if (!ev) continue;
       if (ev.type === 'data') {
