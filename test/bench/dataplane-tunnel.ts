@@ -12,10 +12,11 @@
 // Printed, never asserted.
 
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from '../lib/proc.js';
 import { which } from '../lib/run.js';
 import { makePair } from '../unit/engine/dataplane/pair.js';
 import { addNetns, deleteNetns, ip, nsName, vethPair } from '../unit/sys/netns.js';
@@ -28,18 +29,11 @@ interface Sample {
   rttMs: number;
 }
 
-const CLK_TCK = 100;
 const NICE = Number(process.env['NICE'] ?? -15);
 
 /** `ip netns exec ns cmd...` at the benchmark's priority. */
 function inNs(ns: string, ...cmd: string[]): [string, string[]] {
   return ['nice', ['-n', String(NICE), 'ip', 'netns', 'exec', ns, ...cmd]];
-}
-
-function procCpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK; // utime, stime
 }
 
 /** Mean ping RTT after a warm-up (the first packets through a fresh worker run cold code). */
@@ -160,7 +154,7 @@ async function roundWireguardGo(net: number, seconds: number): Promise<Sample> {
     conf(nsA, ifA, 0, 1, addrB, `10.${net}.0.2/32`, `10.${net}.0.1/24`);
     conf(nsB, ifB, 1, 0, addrA, `10.${net}.0.1/32`, `10.${net}.0.2/24`);
     const pids = procs.map((p) => p.pid!);
-    const cpu = () => pids.reduce((s, pid) => s + procCpuSeconds(pid), 0);
+    const cpu = () => pids.reduce((s, pid) => s + cpuSeconds(pid), 0);
     return await iperf(nsA, nsB, `10.${net}.0.2`, seconds, cpu);
   } finally {
     for (const p of procs) p.kill();

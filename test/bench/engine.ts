@@ -13,28 +13,16 @@
 //
 // Run as root: node <build>/test/bench/engine.js [seconds] [rounds]. Printed, never asserted.
 
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Daemon, type Impl, keypair, Lab, type Tunnel, tunnel } from '../lib/netns.js';
+import { cpuSeconds, rssKiB } from '../lib/proc.js';
 import { which } from '../lib/run.js';
 import { median, type Row } from './report.js';
 
-const CLK_TCK = 100;
 const HANDSHAKE_PEERS = 100;
 const MEMORY_PEERS = 1000;
 const HERE = dirname(fileURLToPath(import.meta.url));
-
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
-}
-
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
-}
 
 interface Sample {
   mbits: number;

@@ -19,19 +19,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keypair, Lab, type Tunnel, tunnel } from '../lib/netns.js';
+import { cpuTimes } from '../lib/proc.js';
 import { which } from '../lib/run.js';
 import { median } from './report.js';
 
 const PEERS = 100;
-const CLK_TCK = 100;
 const HERE = dirname(fileURLToPath(import.meta.url));
-
-/** User and system CPU seconds of a process so far. */
-function cpuSeconds(pid: number): { user: number; sys: number } {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(rest[11]) / CLK_TCK, sys: Number(rest[12]) / CLK_TCK };
-}
 
 interface Responder {
   t: Tunnel;
@@ -76,11 +69,11 @@ function round(lab: Lab, r: Responder, opts: RoundOptions): RoundResult {
   const { seconds, oneSource, client } = opts;
   const { t } = r;
   const pid = t.b.d.proc.pid!;
-  const c0 = cpuSeconds(pid);
+  const c0 = cpuTimes(pid);
   const args = [client, t.b.outer.v4, String(t.b.port), t.b.key.pub, r.keyFile, String(seconds)];
   if (!oneSource) args.push(r.sources.join(','));
   const res = lab.exec(t.a.ns, process.execPath, args, { timeoutMs: (seconds + 30) * 1000 });
-  const c1 = cpuSeconds(pid);
+  const c1 = cpuTimes(pid);
   const used = c1.user + c1.sys - c0.user - c0.sys;
   if (res.status !== 0) throw new Error(`handshake client: ${res.stderr.slice(0, 2000)}`);
   const j = JSON.parse(res.stdout.trim()) as {

@@ -32,17 +32,16 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { sharedSecret } from '../../src/crypto/x25519-native.js';
 import type { FloodReport, FloodSpec } from '../lib/flood.js';
 import { type Daemon, type Impl, keypair, Lab, sleep, snmp } from '../lib/netns.js';
+import { cpuSeconds, rssKiB } from '../lib/proc.js';
 import { BUILD, need } from '../lib/run.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping'] };
 const FLOOD_JS = join(BUILD, 'test/lib/flood.js');
-const CLK_TCK = 100;
 const PORT = 51820;
 const BLAST_S = 12;
 /** The legitimate ping starts this long into the blast, and waits at most PING_WAIT_S. */
@@ -71,17 +70,6 @@ interface Setup {
   legitKey: string;
   /** Flood source addresses on F's link (the legitimate peer is .2, not among them). */
   sources: string[];
-}
-
-function cpuSeconds(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
 }
 
 async function setup(lab: Lab, impl: Impl): Promise<Setup> {
