@@ -13,16 +13,14 @@
 //
 // Run as root: node <build>/test/bench/engine.js [seconds] [rounds]. Printed, never asserted.
 
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Daemon, type Impl, keypair, Lab, type Tunnel, tunnel } from '../lib/netns.js';
 import { cpuSeconds, rssKiB } from '../lib/proc.js';
 import { which } from '../lib/run.js';
+import { HANDSHAKE_PEERS, prepareInitiators, runInitiators } from './handshake-initiators.js';
 import { median, type Row } from './report.js';
 
-const HANDSHAKE_PEERS = 100;
 const MEMORY_PEERS = 1000;
-const HERE = dirname(fileURLToPath(import.meta.url));
 
 interface Sample {
   mbits: number;
@@ -59,32 +57,7 @@ async function iperf(lab: Lab, t: Tunnel, seconds: number): Promise<Sample> {
 
 /** Handshakes per second the pair's B side completes for HANDSHAKE_PEERS initiators in A's namespace. */
 function handshakeRate(lab: Lab, t: Tunnel, seconds: number): number {
-  const keys = Array.from({ length: HANDSHAKE_PEERS }, () => keypair());
-  const conf = keys
-    .map((k, i) => `[Peer]\nPublicKey = ${k.pub}\nAllowedIPs = 10.200.${i >> 8}.${i & 255}/32\n`)
-    .join('\n');
-  lab.wg(t.b.ns, ['addconf', t.b.ifname, lab.file(`hs-${t.b.ifname}.conf`, conf)]);
-  const keyFile = lab.file(`hs-${t.b.ifname}.keys`, keys.map((k) => k.priv).join('\n'));
-  // One source address per initiator: responders rate-limit handshakes per address under load.
-  const prefix = t.a.outer.v4.slice(0, t.a.outer.v4.lastIndexOf('.'));
-  const sources = keys.map((_, i) => `${prefix}.${10 + i}`);
-  for (const a of sources) lab.ip(t.a.ns, 'addr', 'add', `${a}/32`, 'dev', t.vethA);
-  const r = lab.exec(
-    t.a.ns,
-    process.execPath,
-    [
-      join(HERE, 'engine-handshake-client.js'),
-      t.b.outer.v4,
-      String(t.b.port),
-      t.b.key.pub,
-      keyFile,
-      String(seconds),
-      sources.join(','),
-    ],
-    { timeoutMs: (seconds + 30) * 1000 },
-  );
-  if (r.status !== 0) console.error(`handshake client: ${r.stderr.slice(0, 2000)}`);
-  const j = JSON.parse(r.stdout.trim()) as { handshakes: number; seconds: number };
+  const j = runInitiators(lab, prepareInitiators(lab, t), { seconds });
   if (j.handshakes === 0)
     console.error(`no handshake with ${t.b.d.impl}; its log:\n${t.b.d.output().slice(-3000)}`);
   return j.handshakes / j.seconds;

@@ -1,5 +1,5 @@
 // The handshake part of the engine bench on its own, for profiling the responder: a wgm-engine
-// pair and a wireguard-go pair (test/lib/netns.ts), PEERS initiators (engine-handshake-client.ts,
+// pair and a wireguard-go pair (test/lib/netns.ts), HANDSHAKE_PEERS initiators (engine-handshake-client.ts,
 // real Cores) against each pair's B side, rounds alternating between the pairs so that noise hits
 // both. Prints each round (handshakes/s and the responder's CPU seconds per handshake), then
 // the medians and their ratio.
@@ -10,41 +10,23 @@
 // --prof DIR profiles the wgm-engine daemons (node 20 refuses --cpu-prof in NODE_OPTIONS, so a
 // preload module drives node:inspector instead): each thread writes a .cpuprofile to DIR when
 // it exits or at the end of the rounds, whichever comes first, and the responder's busiest
-// functions are printed. --one-source sends from one address, as test/bench/engine.ts does,
-// instead of one address per initiator. --client FILE runs another build's
+// functions are printed. --one-source sends from one address instead of one address per
+// initiator (test/bench/engine.ts uses one per initiator). --client FILE runs another build's
 // engine-handshake-client.js: its Cores do the initiators' crypto, so two responder builds
 // compare fairest with one client. Run as root; never asserted.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { keypair, Lab, type Tunnel, tunnel } from '../lib/netns.js';
+import { join } from 'node:path';
+import { Lab, tunnel } from '../lib/netns.js';
 import { cpuTimes } from '../lib/proc.js';
 import { which } from '../lib/run.js';
+import {
+  type ClientOptions,
+  type Initiators,
+  prepareInitiators,
+  runInitiators,
+} from './handshake-initiators.js';
 import { median } from './report.js';
-
-const PEERS = 100;
-const HERE = dirname(fileURLToPath(import.meta.url));
-
-interface Responder {
-  t: Tunnel;
-  keyFile: string;
-  sources: string[];
-}
-
-/** Gives B the PEERS initiators' public keys and A one address per initiator. */
-function prepare(lab: Lab, t: Tunnel): Responder {
-  const keys = Array.from({ length: PEERS }, () => keypair());
-  const conf = keys
-    .map((k, i) => `[Peer]\nPublicKey = ${k.pub}\nAllowedIPs = 10.200.${i >> 8}.${i & 255}/32\n`)
-    .join('\n');
-  lab.wg(t.b.ns, ['addconf', t.b.ifname, lab.file(`hp-${t.b.ifname}.conf`, conf)]);
-  const keyFile = lab.file(`hp-${t.b.ifname}.keys`, keys.map((k) => k.priv).join('\n'));
-  const prefix = t.a.outer.v4.slice(0, t.a.outer.v4.lastIndexOf('.'));
-  const sources = keys.map((_, i) => `${prefix}.${10 + i}`);
-  for (const a of sources) lab.ip(t.a.ns, 'addr', 'add', `${a}/32`, 'dev', t.vethA);
-  return { t, keyFile, sources };
-}
 
 interface RoundResult {
   rate: number;
@@ -59,30 +41,12 @@ interface RoundResult {
   retries: number;
 }
 
-interface RoundOptions {
-  seconds: number;
-  oneSource: boolean;
-  client: string;
-}
-
-function round(lab: Lab, r: Responder, opts: RoundOptions): RoundResult {
-  const { seconds, oneSource, client } = opts;
-  const { t } = r;
-  const pid = t.b.d.proc.pid!;
+function round(lab: Lab, r: Initiators, opts: ClientOptions): RoundResult {
+  const pid = r.t.b.d.proc.pid!;
   const c0 = cpuTimes(pid);
-  const args = [client, t.b.outer.v4, String(t.b.port), t.b.key.pub, r.keyFile, String(seconds)];
-  if (!oneSource) args.push(r.sources.join(','));
-  const res = lab.exec(t.a.ns, process.execPath, args, { timeoutMs: (seconds + 30) * 1000 });
+  const j = runInitiators(lab, r, opts);
   const c1 = cpuTimes(pid);
   const used = c1.user + c1.sys - c0.user - c0.sys;
-  if (res.status !== 0) throw new Error(`handshake client: ${res.stderr.slice(0, 2000)}`);
-  const j = JSON.parse(res.stdout.trim()) as {
-    handshakes: number;
-    seconds: number;
-    cpu: number;
-    cookies: number;
-    retries: number;
-  };
   return {
     rate: j.handshakes / j.seconds,
     cpuPerHandshakeMs: (used * 1000) / Math.max(1, j.handshakes),
@@ -163,7 +127,7 @@ async function main(): Promise<void> {
   };
   const profDir = flag('--prof');
   const oneSource = flag('--one-source') !== undefined;
-  const client = flag('--client') ?? join(HERE, 'engine-handshake-client.js');
+  const client = flag('--client');
   const seconds = Number(argv[0] ?? 5);
   const rounds = Number(argv[1] ?? 3);
   const missing = ['ip', 'wg', 'wireguard-go'].filter((c) => !which(c));
@@ -185,8 +149,8 @@ async function main(): Promise<void> {
           PROF_MS: String(profMs),
         }
       : undefined;
-    const ours = prepare(lab, await tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 233, env }));
-    const stock = prepare(lab, await tunnel(lab, 'wireguard-go', 'wireguard-go', { subnet: 234 }));
+    const ours = prepareInitiators(lab, await tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 233, env }));
+    const stock = prepareInitiators(lab, await tunnel(lab, 'wireguard-go', 'wireguard-go', { subnet: 234 }));
     const o: RoundResult[] = [];
     const s: RoundResult[] = [];
     for (let i = 0; i < rounds; i++) {
