@@ -43,25 +43,19 @@ function checkLength(key: Key): void {
   if (key.length !== KEY_LEN) throw new RangeError(`X25519 keys are ${KEY_LEN} bytes`);
 }
 
-function privateKeyObject(key: Key): KeyObject {
-  let obj = privateCache.get(key);
+/** `key`'s KeyObject from `cache`, built once per array. */
+function keyObject(cache: WeakMap<Key, KeyObject>, key: Key, build: (key: Key) => KeyObject): KeyObject {
+  let obj = cache.get(key);
   if (!obj) {
     checkLength(key);
-    obj = buildPrivate(key);
-    privateCache.set(key, obj);
+    obj = build(key);
+    cache.set(key, obj);
   }
   return obj;
 }
 
-function publicKeyObject(key: Key): KeyObject {
-  let obj = publicCache.get(key);
-  if (!obj) {
-    checkLength(key);
-    obj = buildPublic(key);
-    publicCache.set(key, obj);
-  }
-  return obj;
-}
+const privateKeyObject = (key: Key) => keyObject(privateCache, key, buildPrivate);
+const publicKeyObject = (key: Key) => keyObject(publicCache, key, buildPublic);
 
 function buildPrivate(key: Key): KeyObject {
   if (jwk !== false) {
