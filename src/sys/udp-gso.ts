@@ -3,11 +3,11 @@
 // - UDP_SEGMENT (GSO, send): a datagram sent with a SOL_UDP/UDP_SEGMENT control message (or
 //   with the socket option set) carrying a 16-bit size leaves as datagrams of that many payload
 //   bytes, the last one possibly shorter: one sendmsg(2) moves up to 64 equal-sized encrypted
-//   messages to one endpoint. The kernel refuses with EIO when the egress device cannot
-//   checksum (udp_send_skb: the segments need CHECKSUM_PARTIAL), which only shows on the first
-//   send through it; wireguard-go then turns GSO off for the socket (conn/bind_std.go,
-//   errShouldDisableUDPGSO), and so does UdpGsoSender, sending the same bytes one datagram at
-//   a time.
+//   messages to one endpoint. The kernel refuses with EIO (udp_send_skb) for UDP-Lite, for a
+//   route through IPsec and, before Linux 6.11, when the egress device cannot checksum, which
+//   only shows on the first send through it; wireguard-go then turns GSO off for the socket
+//   (conn/bind_std.go, errShouldDisableUDPGSO), and so does UdpGsoSender, sending the same
+//   bytes one datagram at a time.
 // - UDP_GRO (receive): with the socket option on, the kernel may hand over several datagrams
 //   of one flow as one, with a SOL_UDP/UDP_GRO control message giving their size (an int); the
 //   receive buffer must then hold up to 64 KiB, or the rest is cut off.
