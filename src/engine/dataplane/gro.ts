@@ -22,6 +22,7 @@
 
 import {
   clearVirtioNetHdr,
+  copyBytes,
   foldSum,
   get16,
   get32,
@@ -338,7 +339,7 @@ export class Coalescer {
       const p = at + VIRTIO_NET_HDR_LEN;
       if (this.members[it] === 1) {
         clearVirtioNetHdr(out, at);
-        out.set(src.subarray(ho, ho + lens[h]!), p);
+        copyBytes(src, ho, ho + lens[h]!, out, p);
         this.outLens[it] = VIRTIO_NET_HDR_LEN + lens[h]!;
         at += this.outLens[it]!;
         continue;
@@ -347,12 +348,12 @@ export class Coalescer {
       const hdrs = l4 + this.l4Hdr[h]!;
       const tcp = this.kind[h] === KIND_TCP;
       const total = this.total[it]!;
-      out.set(src.subarray(ho, ho + lens[h]!), p);
+      copyBytes(src, ho, ho + lens[h]!, out, p);
       let w = p + lens[h]!;
       let lastFlags = 0;
       for (let j = this.next[h]!; j >= 0; j = this.next[j]!) {
         const o = offs[j]!;
-        out.set(src.subarray(o + hdrs, o + lens[j]!), w);
+        copyBytes(src, o + hdrs, o + lens[j]!, out, w);
         w += lens[j]! - hdrs;
         if (tcp) lastFlags = src[o + l4 + 13]!;
       }

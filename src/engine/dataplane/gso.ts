@@ -111,15 +111,49 @@ export function put32(b: Uint8Array, off: number, v: number): void {
 
 // ---- The Internet checksum (RFC 1071) ----
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+let wordsBuf: ArrayBufferLike | undefined;
+let wordsView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/** A Uint32Array over all of b's buffer (the last one is kept: no allocation per call). */
+function words32(b: Uint8Array): Uint32Array {
+  if (b.buffer !== wordsBuf) {
+    wordsBuf = b.buffer;
+    wordsView = new Uint32Array(b.buffer, 0, b.buffer.byteLength >>> 2);
+  }
+  return wordsView;
+}
+
 /**
  * Adds the 16-bit big-endian words of b[from, to) to `sum` without folding (an odd last byte
  * is padded with zero). `from` must be at an even distance from the start of the checksummed
  * range. Exact in a double for any packet here (at most 2^16 words of at most 2^16).
+ *
+ * Long ranges at an even address are summed 32 bits at a time as little-endian words, whose
+ * folded sum is the big-endian one with its bytes swapped (RFC 1071 2(B)): a third of the time
+ * of byte pairs.
  */
 export function sumWords(b: Uint8Array, from: number, to: number, sum = 0): number {
   let s = sum;
   let i = from;
-  const end4 = to - ((to - from) & 3);
+  if (LITTLE_ENDIAN && to - from >= 64 && ((b.byteOffset + from) & 1) === 0) {
+    if (((b.byteOffset + i) & 2) !== 0) {
+      s += (b[i]! << 8) | b[i + 1]!;
+      i += 2;
+    }
+    const u = words32(b);
+    const w0 = (b.byteOffset + i) >>> 2;
+    const w1 = w0 + ((to - i) >>> 2);
+    let le = 0;
+    for (let w = w0; w < w1; w++) {
+      const x = u[w]!;
+      le += (x & 0xffff) + (x >>> 16);
+    }
+    le = foldSum(le);
+    s += ((le & 0xff) << 8) | (le >>> 8);
+    i += (w1 - w0) * 4;
+  }
+  const end4 = to - ((to - i) & 3);
   for (; i < end4; i += 4) s += ((b[i]! << 8) | b[i + 1]!) + ((b[i + 2]! << 8) | b[i + 3]!);
   if (i + 1 < to) {
     s += (b[i]! << 8) | b[i + 1]!;
@@ -127,6 +161,28 @@ export function sumWords(b: Uint8Array, from: number, to: number, sum = 0): numb
   }
   if (i < to) s += b[i]! << 8;
   return s;
+}
+
+// Buffer views of the last two source arrays, so copies go through Buffer#copy (memmove)
+// without a subarray per segment.
+let srcA: Uint8Array | undefined;
+let bufA: Buffer | undefined;
+let srcB: Uint8Array | undefined;
+let bufB: Buffer | undefined;
+
+function asBuffer(b: Uint8Array): Buffer {
+  if (b === srcA) return bufA!;
+  if (b === srcB) return bufB!;
+  srcB = srcA;
+  bufB = bufA;
+  srcA = b;
+  bufA = Buffer.from(b.buffer, b.byteOffset, b.length);
+  return bufA;
+}
+
+/** Copies src[from, to) to dst at `at` (the ranges may overlap), allocating nothing. */
+export function copyBytes(src: Uint8Array, from: number, to: number, dst: Uint8Array, at: number): void {
+  asBuffer(src).copy(dst, at, from, to);
 }
 
 /** Folds an unfolded sum to 16 bits (end-around carry). */
@@ -339,8 +395,8 @@ export function gsoSplit(b: Uint8Array, off: number, len: number, h: VirtioNetHd
     const s = out.base + i * out.stride;
     const n = Math.min(h.gsoSize, end - at);
     const segLen = hdrs + n;
-    o.set(b.subarray(off, off + hdrs), s);
-    o.set(b.subarray(at, at + n), s + hdrs);
+    copyBytes(b, off, off + hdrs, o, s);
+    copyBytes(b, at, at + n, o, s + hdrs);
     if (v4) {
       put16(o, s + 2, segLen);
       put16(o, s + 4, (id0 + i) & 0xffff);
