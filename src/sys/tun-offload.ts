@@ -94,8 +94,9 @@ export interface TunOffloadState {
 
 /**
  * Sets the header size to 10 and enables as many of `want` (TUN_F_*) as the kernel accepts
- * on a TUN opened with IFF_VNET_HDR: all of them, else without USO, else without ECN, else
- * checksum only, else none (each refusal is EINVAL). Other errors throw SysError.
+ * on a TUN opened with IFF_VNET_HDR: all of them, else checksum and TSO (with ECN, then
+ * without), else checksum only, else none (each refusal is EINVAL). Other errors throw
+ * SysError.
  */
 export function enableTunOffloads(fd: number, want = TUN_OFFLOADS_ALL): TunOffloadState {
   const buf = allocNative(4);
@@ -107,12 +108,15 @@ export function enableTunOffloads(fd: number, want = TUN_OFFLOADS_ALL): TunOfflo
   } finally {
     freeNative(buf);
   }
-  // TSO needs the checksum offload (the kernel ignores it otherwise), and so does USO.
+  // TSO needs the checksum offload (the kernel ignores it otherwise), and so does USO. A kernel
+  // refuses the whole set for one flag it does not know (tun_set_offload: EINVAL), so the
+  // ladder goes from all of `want` to what kernels have had longer: TSO (2.6.27), then
+  // checksum only, then nothing.
   const base = want & TUN_F_CSUM ? want : 0;
   const tries = [
     base,
-    base & ~(TUN_F_USO4 | TUN_F_USO6),
-    base & ~(TUN_F_USO4 | TUN_F_USO6 | TUN_F_TSO_ECN),
+    base & (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN),
+    base & (TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6),
     base & TUN_F_CSUM,
     0,
   ];

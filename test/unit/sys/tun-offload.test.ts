@@ -31,6 +31,8 @@ import {
   TUN_F_CSUM,
   TUN_F_TSO4,
   TUN_F_TSO6,
+  TUN_F_USO4,
+  TUN_F_USO6,
   TUN_OFFLOADS_ALL,
   tunFeatures,
 } from '../../../src/sys/tun-offload.js';
@@ -65,6 +67,15 @@ test('the kernel offers IFF_VNET_HDR and accepts checksum and TSO offloads; aski
     assert.deepEqual(plain.state, { vnetHdr: false, offloads: 0, refused: 0 });
   } finally {
     plain.tun.close();
+  }
+  // A flag this kernel does not know (0x8000 stands for a newer one) makes it refuse the set:
+  // the probe falls back to checksum and TSO, and says what it did not get.
+  const unknown = inNetns(ns, () => openOffloadTun(lab.ifname('t'), 1, TUN_OFFLOADS_ALL | 0x8000));
+  try {
+    assert.deepEqual(offloadNames(unknown.state.offloads), ['csum', 'tso4', 'tso6', 'tso-ecn']);
+    assert.equal(unknown.state.refused, TUN_F_USO4 | TUN_F_USO6 | 0x8000);
+  } finally {
+    unknown.tun.close();
   }
   // TSO without the checksum offload is meaningless: the probe drops it.
   const noCsum = inNetns(ns, () => openOffloadTun(lab.ifname('t'), 1, TUN_F_TSO4));
