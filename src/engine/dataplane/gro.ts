@@ -14,8 +14,8 @@
 //     compared byte for byte); flags ACK (ECE allowed if all have it), CWR only on the first,
 //     PSH only on the last; each sequence number follows the previous payload;
 //   - payloads of the first's size, the last may be shorter; nothing after a short one or PSH;
-//   - each packet's transport checksum verified before it is merged (the merged packet goes
-//     with NEEDS_CSUM: the kernel would no longer see a bad one).
+//   - each packet's checksums (IPv4 header, transport) verified before it is merged (the merged
+//     packet gets new ones: the kernel would no longer see a bad one).
 // A flow only ever appends to its latest super-packet, and any packet of the same addresses
 // that is not merged closes it, so the order of a flow's packets never changes. Everything
 // else passes through unchanged, with an all-zero virtio header.
@@ -153,8 +153,7 @@ export class Coalescer {
       if (r === 1) return;
       if (r === -1) {
         // A bad checksum: never merged, and nothing of its flow may pass it.
-        this.slotStamp[slot] = 0;
-        this.newItem(b, off, i, len, false);
+        this.slotItem[slot] = this.newItem(b, off, i, len, false);
         return;
       }
     }
@@ -398,9 +397,14 @@ function put16le(b: Uint8Array, off: number, v: number): void {
   b[off + 1] = (v >>> 8) & 0xff;
 }
 
-/** Whether a packet's transport checksum verifies (the sum over pseudo-header and segment is 0xffff). */
+/**
+ * Whether a packet's checksums verify: the IPv4 header's, and the transport one (the sum over
+ * pseudo-header and segment is 0xffff). The merged packet gets new ones, so a packet the
+ * kernel would have dropped must not be merged.
+ */
 function checksumOk(b: Uint8Array, off: number, len: number, l4: number, tcp: boolean): boolean {
   const v4 = l4 === 20;
+  if (v4 && foldSum(sumWords(b, off, off + 20)) !== 0xffff) return false;
   const s = pseudoSum(b, off + (v4 ? 12 : 8), v4 ? 4 : 16, tcp ? IPPROTO_TCP : IPPROTO_UDP, len - l4);
   return foldSum(sumWords(b, off + l4, off + len, s)) === 0xffff;
 }

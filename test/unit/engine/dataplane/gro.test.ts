@@ -183,6 +183,7 @@ test('what must not merge passes through unchanged, with an all-zero header', ()
     ],
     ['a larger second', [base[0]!, packet(tcp4, { seq: 2000, id: 2, payload: pattern(1001) })]],
     ['a bad checksum', [base[0]!, base[1]!.map((b, i) => (i === 60 ? b ^ 1 : b))]],
+    ['a bad IPv4 header checksum', [base[0]!, base[1]!.map((b, i) => (i === 11 ? b ^ 1 : b))]],
     ['a bad checksum on the first', [base[0]!.map((b, i) => (i === 60 ? b ^ 1 : b)), base[1]!]],
     [
       'other ports',
