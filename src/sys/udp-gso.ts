@@ -100,6 +100,20 @@ export function setUdpGro(fd: number, on: boolean): boolean {
 }
 
 /**
+ * Sets the socket's UDP_SEGMENT option: every send larger than `gsoSize` bytes then leaves as
+ * segments of that size, without a control message (0 turns it off). Throws SysError.
+ */
+export function setUdpSegment(fd: number, gsoSize: number): void {
+  if (!(Number.isInteger(gsoSize) && gsoSize >= 0 && gsoSize <= 0xffff))
+    throw new RangeError(`bad segment size ${gsoSize}`);
+  withInt((b) => {
+    b.view.setInt32(0, gsoSize, true);
+    if (f().setsockopt(fd, SOL_UDP, UDP_SEGMENT, b.addr, 4) !== 0)
+      throw new SysError('setsockopt UDP_SEGMENT', errno());
+  });
+}
+
+/**
  * Writes a UDP_SEGMENT control message for `gsoSize`-byte segments at `off` (24 bytes, at an
  * 8-byte aligned offset, after any other control message) and returns its length.
  */

@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { Coalescer } from '../../../src/engine/dataplane/gro.js';
 import {
   decodeVirtioNetHdr,
   gsoSplit,
@@ -22,17 +23,18 @@ import {
   POLLIN,
   PollSet,
 } from '../../../src/sys/native.js';
-import { TunDevice, tunRead } from '../../../src/sys/tun.js';
+import { TunDevice, tunRead, tunWrite } from '../../../src/sys/tun.js';
 import { IFF_VNET_HDR, openOffloadTun, TUN_F_USO4, tunFeatures } from '../../../src/sys/tun-offload.js';
 import { encodeSockaddr, MsgBatch, type RawAddr, UdpSocket } from '../../../src/sys/udp.js';
 import {
   decodeUdpGro,
   encodeUdpSegment,
   setUdpGro,
+  setUdpSegment,
   UdpGsoSender,
   udpGsoSupported,
 } from '../../../src/sys/udp-gso.js';
-import { checksumsValid, pattern } from '../../lib/ippkt.js';
+import { checksumsValid, type Flow, packet, pattern, v4 } from '../../lib/ippkt.js';
 import { Lab } from '../../lib/netns.js';
 import { isRoot, need } from '../../lib/run.js';
 import { inNetns } from './netns.js';
@@ -131,6 +133,34 @@ for (const family of [4, 6] as const) {
     }
   });
 }
+
+test('the UDP_SEGMENT socket option segments every send', (t) => {
+  if (!avail) return t.skip('needs a kernel with UDP_SEGMENT');
+  const tx = UdpSocket.open({ port: 0, family: 4 });
+  const rx = UdpSocket.open({ port: 0, family: 4 });
+  const data = pattern(2500, 8);
+  const mem = allocNative(data.length);
+  put(mem, data);
+  try {
+    setUdpSegment(tx.fd, 1000);
+    assert.equal(tx.sendTo(loopback(4, rx.port), mem.addr, data.length), data.length);
+    assert.deepEqual(
+      drain(rx, 2048).map(([d]) => d.length),
+      [1000, 1000, 500],
+    );
+    setUdpSegment(tx.fd, 0);
+    assert.equal(tx.sendTo(loopback(4, rx.port), mem.addr, data.length), data.length);
+    assert.deepEqual(
+      drain(rx, 4096).map(([d]) => d.length),
+      [2500],
+    );
+    assert.throws(() => setUdpSegment(tx.fd, 70000), RangeError);
+  } finally {
+    freeNative(mem);
+    tx.close();
+    rx.close();
+  }
+});
 
 test('a sendmmsg batch with a UDP_SEGMENT message per datagram', (t) => {
   if (!avail) return t.skip('needs a kernel with UDP_SEGMENT');
@@ -305,6 +335,62 @@ test('a TUN with USO receives the super-datagram whole, and the splitter cuts it
     assert.ok(found, 'the super-datagram came out of the TUN');
   } finally {
     sender.free();
+    freeNative(mem);
+    sock.close();
+    tun.close();
+  }
+});
+
+test('datagrams merged by the coalescer and written into a TUN with USO reach a local socket one by one', (t) => {
+  if (!need(t, { root: true, commands: ['ip'] }) || !lab) return;
+  if ((tunFeatures() & IFF_VNET_HDR) === 0) return t.skip('needs a TUN driver with IFF_VNET_HDR');
+  const ns = lab.netns('w');
+  const name = lab.ifname('t');
+  const { tun, state, sock } = inNetns(ns, () => ({
+    ...openOffloadTun(name),
+    sock: UdpSocket.open({ port: 0, family: 4 }),
+  }));
+  const co = new Coalescer(16, { udp: true });
+  const mem = allocNative(65536);
+  try {
+    if ((state.offloads & TUN_F_USO4) === 0) return t.skip('needs a kernel with TUN USO');
+    tun.mtu = 1420;
+    tun.up = true;
+    lab.ip(ns, 'addr', 'add', '10.8.2.1/24', 'dev', name);
+    const f: Flow = {
+      v: 4,
+      src: v4('10.8.2.2'),
+      dst: v4('10.8.2.1'),
+      proto: 'udp',
+      sport: 4000,
+      dport: sock.port,
+    };
+    const sizes = [1300, 1300, 1300, 1300, 77];
+    const pkts = sizes.map((n, i) => packet(f, { id: 100 + i, payload: pattern(n, 20 + i) }));
+    const src = new Uint8Array(16 * 2048);
+    pkts.forEach((p, i) => {
+      src.set(p, i * 2048);
+    });
+    const n = co.coalesce(
+      src,
+      pkts.map((_, i) => i * 2048),
+      pkts.map((p) => p.length),
+      pkts.length,
+      mem.bytes,
+      0,
+    );
+    assert.equal(n, 1, 'one super-packet');
+    assert.equal(mem.bytes[1], VIRTIO_NET_HDR_GSO_UDP_L4);
+    assert.equal(tunWrite(tun.queues[0]!, mem.addr + co.outOffs[0]!, co.outLens[0]!), co.outLens[0]);
+    const got = drain(sock, 2048);
+    assert.deepEqual(
+      got.map(([d]) => d.length),
+      sizes,
+    );
+    got.forEach(([d], i) => {
+      assert.deepEqual(d, pattern(sizes[i]!, 20 + i));
+    });
+  } finally {
     freeNative(mem);
     sock.close();
     tun.close();
