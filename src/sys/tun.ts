@@ -104,15 +104,16 @@ export class TunDevice {
   /**
    * Creates (or attaches to) TUN interface `name` with `queues` queues, in the network
    * namespace of the calling thread. Throws SysError (EBUSY when a non-multi-queue device of
-   * that name is already in use, EPERM without CAP_NET_ADMIN).
+   * that name is already in use, EPERM without CAP_NET_ADMIN). `extraFlags` are added to the
+   * TUNSETIFF flags (IFF_VNET_HDR: tun-offload.ts).
    */
-  static open(name: string, queues = 1): TunDevice {
+  static open(name: string, queues = 1, extraFlags = 0): TunDevice {
     if (!(Number.isInteger(queues) && queues >= 1 && queues <= 256))
       throw new RangeError(`bad queue count ${queues}`);
     const fds: number[] = [];
     const req = ifreq(name);
     try {
-      const flags = IFF_TUN | IFF_NO_PI | (queues > 1 ? IFF_MULTI_QUEUE : 0);
+      const flags = IFF_TUN | IFF_NO_PI | (queues > 1 ? IFF_MULTI_QUEUE : 0) | extraFlags;
       for (let i = 0; i < queues; i++) {
         const fd = check('open /dev/net/tun', f().open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC));
         fds.push(fd);
