@@ -1,0 +1,664 @@
+// Endpoint selection for one peer: which candidate paths get a handshake initiation, when, and
+// which path carries the data. Sans-I/O and clock-free like the rest of the core: every entry
+// point takes `now` (ms, monotonic) and returns what to do as plain data (SelectOutput); the
+// wall clock for timestamps and the randomness for jitter are injected.
+//
+// The rule that makes racing safe against an unmodified responder: every initiation of one
+// round carries the same TAI64N timestamp, and rounds carry strictly increasing ones. A
+// standard responder (wireguard-go device/noise-protocol.go ConsumeMessageInitiation, the
+// kernel's wg_noise_handshake_consume_initiation) consumes an initiation only if its timestamp
+// is strictly greater than the last one it consumed, so it consumes at most one per round and
+// any valid response of the current round belongs to the keypair it holds. Responses to older
+// rounds are never used. The algorithm and its parameters are described in
+// docs/endpoint-selection.md.
+
+import { nextTai64n } from '../../crypto/tai64n.js';
+import { REKEY_ATTEMPT_TIME_MS, REKEY_TIMEOUT_JITTER_MAX_MS, REKEY_TIMEOUT_MS } from './constants.js';
+import {
+  GOOD_ENOUGH_RTT_MS,
+  LATENCY_MARGIN_MS,
+  LATENCY_MARGIN_RATIO,
+  LIVENESS_ESCALATE_MIN_MS,
+  LIVENESS_INTERVAL_MS,
+  LIVENESS_SILENCE_MS,
+  MAX_ROUND_INITIATIONS,
+  MIRROR_MAX_MS,
+  PROBE_GAP_MS,
+  ROUND_RETRY_MS,
+  ROUND_TIMEOUT_MIN_MS,
+  SERIAL_AFTER_FAILURES,
+  SERIAL_GAP_MS,
+  STAGGER_DEFAULT_MS,
+  STAGGER_MAX_MS,
+  STAGGER_MIN_MS,
+  SUSPECT_MIN_MS,
+  UPGRADE_INTERVAL_MS,
+} from './select-constants.js';
+import {
+  type Candidate,
+  CandidateTable,
+  type EndpointLine,
+  flushHistory,
+  isFailed,
+  type PathAddr,
+  pathKey,
+  recordFailure,
+  recordSuccess,
+} from './select-path.js';
+
+export type Policy = 'latency' | 'preference';
+
+export type RoundReason =
+  | 'first-contact'
+  | 'retry'
+  | 'rekey'
+  | 'suspect'
+  | 'liveness'
+  | 'upgrade'
+  | 'probe'
+  | 'network-change'
+  | 'send-error';
+
+export type SwitchReason =
+  | 'first-contact'
+  | 'failover'
+  | 'faster'
+  | 'preferred'
+  | 'roamed'
+  | 'network-change'
+  | 'send-error';
+
+export type SelectOutput =
+  /** Send a new initiation of round `round` to `to`, carrying `timestamp`. */
+  | { type: 'initiate'; round: number; candidate: string; to: PathAddr; timestamp: Uint8Array }
+  /** Round `round` is over: free its handshake states and indices; never use a response to it. */
+  | { type: 'dropRound'; round: number }
+  /** Data now goes to `to`. */
+  | { type: 'switch'; from: PathAddr | undefined; to: PathAddr; reason: SwitchReason }
+  /** Also send each data packet to `to` until `until` (or until `mirrorEnd`). */
+  | { type: 'mirror'; to: PathAddr; until: number }
+  | { type: 'mirrorEnd' }
+  /** Rounds failed for REKEY_ATTEMPT_TIME: flush staged packets; new traffic starts over. */
+  | { type: 'giveUp' };
+
+/** What to do with the keypair of a response (`onResponse`). */
+export interface Verdict {
+  /** Install the keypair and confirm it at once by sending to `to` (staged data or a keepalive). */
+  use: boolean;
+  to?: PathAddr;
+  /**
+   * Set when a probe's keypair is declined: keep the current keypair and send a keepalive on it
+   * to this (the active) path, which moves the peer's return path back (it followed the probe).
+   */
+  pullBack?: PathAddr;
+  outputs: SelectOutput[];
+}
+
+export interface SelectOptions {
+  policy?: Policy;
+  /** Follow the peer when its authenticated packets come from another address (default on). */
+  roaming?: boolean;
+  /** Uniform in [0, 1); the only source of randomness (retry jitter). */
+  random: () => number;
+  /** Wall time in ns since the Unix epoch, read only when a round starts (its timestamp). */
+  wallNs: () => bigint;
+  /** The last timestamp this peer sent (kept across restarts of the selector). */
+  lastTimestamp?: Uint8Array;
+}
+
+interface Round {
+  id: number;
+  reason: RoundReason;
+  timestamp: Uint8Array;
+  order: string[];
+  next: number;
+  nextSendAt: number | undefined;
+  sent: Map<string, number>;
+  startedAt: number;
+  deadline: number | undefined;
+  /** Delay between the first and the second send, when the reason asks for a longer one. */
+  firstGap: number | undefined;
+}
+
+export interface CandidateSnapshot {
+  addr: PathAddr;
+  rank: number;
+  source: Candidate['source'];
+  state: 'active' | 'standby' | 'failed' | 'untried';
+  lastSuccess: number | undefined;
+  srtt: number | undefined;
+  rttvar: number | undefined;
+  failures: number;
+  forwardOnlySuspect: boolean;
+}
+
+export interface SelectSnapshot {
+  policy: Policy;
+  roaming: boolean;
+  active: PathAddr | undefined;
+  round: { id: number; reason: RoundReason; sent: number } | undefined;
+  mirror: { to: PathAddr; until: number } | undefined;
+  candidates: CandidateSnapshot[];
+}
+
+/** clamp(SRTT + 4·RTTVAR, 100 ms, 2 s), or 250 ms without history (RFC 8305 section 5). */
+export function staggerOf(c: Candidate | undefined): number {
+  const { srtt, rttvar } = c?.rtt ?? {};
+  if (srtt === undefined || rttvar === undefined) return STAGGER_DEFAULT_MS;
+  return Math.min(STAGGER_MAX_MS, Math.max(STAGGER_MIN_MS, srtt + 4 * rttvar));
+}
+
+/** `a` beats `b` by the latency margin: at least 10 % and at least 5 ms faster. */
+export function clearlyFaster(a: Candidate, b: Candidate): boolean {
+  const ra = a.rtt.srtt;
+  const rb = b.rtt.srtt;
+  if (ra === undefined || rb === undefined) return false;
+  return ra <= rb * (1 - LATENCY_MARGIN_RATIO) && rb - ra >= LATENCY_MARGIN_MS;
+}
+
+export class PeerSelector {
+  readonly table = new CandidateTable();
+  policy: Policy;
+  roaming: boolean;
+  private readonly random: () => number;
+  private readonly wallNs: () => bigint;
+  lastTimestamp: Uint8Array | undefined;
+
+  private activeKey: string | undefined;
+  private round: Round | undefined;
+  private roundSeq = 0;
+  private connected = false;
+  private givenUp = false;
+  private failedRounds = 0;
+  private attemptStart: number | undefined;
+  private retryAt: number | undefined;
+  private heldBack: string | undefined;
+  private serialIdx = 0;
+  private awaitingSince: number | undefined;
+  private replyDelay: number | undefined;
+  private lastLivenessAt = Number.NEGATIVE_INFINITY;
+  private upgradeAt: number | undefined;
+  private probeQueue: string[] = [];
+  private nextProbeAt: number | undefined;
+  private mirror: { key: string; until: number } | undefined;
+  /** Probed paths whose keypair was declined: ignore roaming to them until the time given. */
+  private readonly declined = new Map<string, number>();
+  private out: SelectOutput[] = [];
+
+  constructor(opts: SelectOptions) {
+    this.policy = opts.policy ?? 'latency';
+    this.roaming = opts.roaming ?? true;
+    this.random = opts.random;
+    this.wallNs = opts.wallNs;
+    this.lastTimestamp = opts.lastTimestamp;
+  }
+
+  // ---- Inputs ----
+
+  /** The configured `Endpoint` lines in order, each with its addresses (RFC 6724 order). */
+  configure(lines: readonly EndpointLine[]): void {
+    this.table.configure(lines);
+    if (this.activeKey && !this.table.get(this.activeKey)) this.activeKey = undefined;
+  }
+
+  /** A new DNS answer for one line, possibly mid-race (RFC 8305 section 6). */
+  updateLine(rank: number, line: EndpointLine, now: number): SelectOutput[] {
+    const r = this.round;
+    const added = this.table.updateLine(rank, line, (k) => r?.sent.has(k) === true);
+    if (r && (r.reason === 'first-contact' || r.reason === 'retry' || r.reason === 'network-change')) {
+      // Not yet attempted: gone ones are dropped, new ones are sorted into the untried tail.
+      const tried = r.order.slice(0, r.next);
+      const tail = this.table
+        .ordered()
+        .map((c) => c.key)
+        .filter((k) => !tried.includes(k) && (r.order.includes(k) || added.includes(k)));
+      r.order = [...tried, ...tail].slice(0, MAX_ROUND_INITIATIONS);
+      if (r.next < r.order.length && r.nextSendAt === undefined) {
+        r.nextSendAt = now;
+        r.deadline = undefined;
+      }
+    }
+    if (this.activeKey && !this.table.get(this.activeKey)) this.activeKey = undefined;
+    return this.drain();
+  }
+
+  /** The core wants a session (first contact, or data waiting while none exists). */
+  start(now: number): SelectOutput[] {
+    if (this.givenUp) this.resetAttempts();
+    if (!this.round && this.retryAt === undefined && !this.connected) this.startRound('first-contact', now);
+    return this.drain();
+  }
+
+  /** An authenticated data packet (not a keepalive) was sent. */
+  onDataSent(now: number): SelectOutput[] {
+    if (this.givenUp) {
+      this.resetAttempts();
+      this.startRound('first-contact', now);
+    }
+    if (this.awaitingSince === undefined) this.awaitingSince = now;
+    return this.drain();
+  }
+
+  /** An authenticated packet (data or keepalive, current keypairs) arrived from `src`. */
+  onReceive(src: PathAddr, now: number): SelectOutput[] {
+    this.heard(now);
+    const c = this.table.learn(src, now);
+    if (c.key !== this.activeKey && this.roaming && (this.declined.get(c.key) ?? 0) <= now)
+      this.setActive(c.key, 'roamed');
+    return this.drain();
+  }
+
+  /** The current keypair reached REKEY_AFTER_TIME: a handshake is due anyway, so race. */
+  onRekeyDue(now: number): SelectOutput[] {
+    if (!this.round || this.round.reason === 'probe') this.startRound('rekey', now);
+    return this.drain();
+  }
+
+  /** Local addresses or routes changed: forget path history and race everything at once. */
+  onNetworkChange(now: number): SelectOutput[] {
+    for (const c of this.table.all()) flushHistory(c);
+    this.resetAttempts();
+    this.startRound('network-change', now);
+    return this.drain();
+  }
+
+  /** Sending to a candidate failed locally (ENETUNREACH, EHOSTUNREACH...). */
+  onSendError(key: string, now: number): SelectOutput[] {
+    const c = this.table.get(key);
+    if (!c) return this.drain();
+    recordFailure(c, now);
+    if (key === this.activeKey) {
+      for (const x of this.table.all()) flushHistory(x);
+      recordFailure(c, now);
+      this.resetAttempts();
+      this.startRound('send-error', now);
+    } else if (this.round?.sent.has(key) && this.round.nextSendAt !== undefined) {
+      this.round.nextSendAt = now;
+    }
+    return this.drain();
+  }
+
+  /** A valid response to initiation `key` of round `round`, arriving from `src`. */
+  onResponse(round: number, key: string, src: PathAddr, now: number): Verdict {
+    const r = this.round;
+    const sentAt = r?.sent.get(key);
+    const c = this.table.get(key);
+    if (!r || r.id !== round || sentAt === undefined || !c) return { use: false, outputs: this.drain() };
+    recordSuccess(c, now, now - sentAt);
+    this.endRound();
+    this.resetAttempts();
+    this.heard(now);
+    const target = pathKey(src) === key ? c : this.table.learn(src, now);
+    if (this.mirror) this.stopMirror();
+    const firstContact = !this.connected;
+    this.connected = true;
+    if (r.reason === 'probe' && target.key !== this.activeKey) {
+      const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+      if (active && !this.better(target, active)) {
+        this.declined.set(target.key, now + Math.max(ROUND_TIMEOUT_MIN_MS, 4 * (active.rtt.srtt ?? 0)));
+        this.afterProbe(now);
+        return { use: false, pullBack: active.addr, outputs: this.drain() };
+      }
+    }
+    if (r.reason === 'probe') this.afterProbe(now);
+    this.setActive(target.key, this.switchReason(r.reason, target));
+    if (firstContact) this.scheduleAfterConnect(now);
+    return { use: true, to: target.addr, outputs: this.drain() };
+  }
+
+  /** Handles every deadline that has passed. */
+  tick(now: number): SelectOutput[] {
+    const r = this.round;
+    if (r && r.nextSendAt !== undefined && r.nextSendAt <= now) this.sendNext(r, now);
+    if (r && this.round === r && r.deadline !== undefined && r.deadline <= now) this.roundFailed(r, now);
+    if (this.mirror && this.mirror.until <= now) this.stopMirror();
+    if (this.retryAt !== undefined && this.retryAt <= now && !this.round) {
+      this.retryAt = undefined;
+      this.startRound('retry', now);
+    }
+    if (this.connected && this.retryAt === undefined && (!this.round || this.round.reason === 'probe'))
+      this.checkSilence(now);
+    if (this.connected && !this.round && this.retryAt === undefined) {
+      if (this.upgradeAt !== undefined && this.upgradeAt <= now) this.upgrade(now);
+      if (this.nextProbeAt !== undefined && this.nextProbeAt <= now) this.probeNext(now);
+    }
+    this.table.expireLearned(now, this.activeKey);
+    for (const [k, until] of this.declined) if (until <= now) this.declined.delete(k);
+    return this.drain();
+  }
+
+  /** The earliest time `tick` has something to do. */
+  next(): number | undefined {
+    const times: (number | undefined)[] = [this.mirror?.until];
+    const r = this.round;
+    if (r) times.push(r.nextSendAt, r.deadline);
+    else times.push(this.retryAt);
+    if (this.connected && !this.round && this.retryAt === undefined)
+      times.push(this.upgradeAt, this.nextProbeAt);
+    const quiet = !r || r.reason === 'probe';
+    if (
+      this.connected &&
+      quiet &&
+      this.activeKey &&
+      this.retryAt === undefined &&
+      this.awaitingSince !== undefined
+    )
+      times.push(this.silenceDeadline());
+    times.push(this.table.nextExpiry(this.activeKey));
+    let min: number | undefined;
+    for (const t of times) if (t !== undefined && (min === undefined || t < min)) min = t;
+    return min;
+  }
+
+  get active(): PathAddr | undefined {
+    return this.activeKey ? this.table.get(this.activeKey)?.addr : undefined;
+  }
+
+  get currentRound(): number | undefined {
+    return this.round?.id;
+  }
+
+  snapshot(): SelectSnapshot {
+    const r = this.round;
+    const m = this.mirror;
+    const mirrorTo = m ? this.table.get(m.key)?.addr : undefined;
+    return {
+      policy: this.policy,
+      roaming: this.roaming,
+      active: this.active,
+      round: r ? { id: r.id, reason: r.reason, sent: r.sent.size } : undefined,
+      mirror: m && mirrorTo ? { to: mirrorTo, until: m.until } : undefined,
+      candidates: this.table.ordered().map((c) => ({
+        addr: c.addr,
+        rank: c.rank,
+        source: c.source,
+        state:
+          c.key === this.activeKey
+            ? 'active'
+            : isFailed(c)
+              ? 'failed'
+              : c.lastSuccess === undefined
+                ? 'untried'
+                : 'standby',
+        lastSuccess: c.lastSuccess,
+        srtt: c.rtt.srtt,
+        rttvar: c.rtt.rttvar,
+        failures: c.failures,
+        forwardOnlySuspect: c.forwardOnlySuspect,
+      })),
+    };
+  }
+
+  // ---- Rounds ----
+
+  private orderFor(reason: RoundReason): string[] {
+    const all = this.table.ordered();
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    const keys = all.map((c) => c.key);
+    switch (reason) {
+      case 'rekey':
+      case 'upgrade':
+        if (!active) return keys;
+        if (this.policy === 'preference' || reason === 'upgrade') {
+          // Better-ranked candidates first, the active one a stagger later; worse ones never.
+          const better = all.filter((c) => c.rank < active.rank && c.key !== active.key);
+          return [...better.map((c) => c.key), active.key];
+        }
+        return [active.key, ...keys.filter((k) => k !== active.key)];
+      case 'suspect':
+      case 'liveness':
+        if (!active) return keys;
+        return [active.key, ...keys.filter((k) => k !== active.key)];
+      case 'retry': {
+        if (this.failedRounds >= SERIAL_AFTER_FAILURES) {
+          // Serial single-candidate rounds isolate a path that delivers forward only.
+          const order = [
+            ...all.filter((c) => !c.forwardOnlySuspect),
+            ...all.filter((c) => c.forwardOnlySuspect),
+          ];
+          if (order.length === 0) return [];
+          return [order[this.serialIdx++ % order.length]!.key];
+        }
+        const held = this.heldBack;
+        return held && keys.includes(held) ? [...keys.filter((k) => k !== held), held] : keys;
+      }
+      default:
+        return keys;
+    }
+  }
+
+  private startRound(reason: RoundReason, now: number, only?: string): void {
+    const order = (only ? [only] : this.orderFor(reason)).slice(0, MAX_ROUND_INITIATIONS);
+    if (order.length === 0) return;
+    if (this.round) this.endRound();
+    this.retryAt = undefined;
+    const timestamp = nextTai64n(this.wallNs(), this.lastTimestamp);
+    this.lastTimestamp = timestamp;
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    const r: Round = {
+      id: ++this.roundSeq,
+      reason,
+      timestamp,
+      order,
+      next: 0,
+      nextSendAt: now,
+      sent: new Map(),
+      startedAt: now,
+      deadline: undefined,
+      firstGap:
+        reason === 'liveness'
+          ? Math.max(LIVENESS_ESCALATE_MIN_MS, 3 * (active?.rtt.srtt ?? 0), staggerOf(active))
+          : undefined,
+    };
+    this.round = r;
+    if (reason === 'liveness') this.lastLivenessAt = now;
+    if (reason === 'suspect') this.startMirror(now);
+    this.sendNext(r, now);
+  }
+
+  private sendNext(r: Round, now: number): void {
+    const key = r.order[r.next++]!;
+    const c = this.table.get(key);
+    if (c) {
+      r.sent.set(key, now);
+      this.out.push({ type: 'initiate', round: r.id, candidate: key, to: c.addr, timestamp: r.timestamp });
+    }
+    if (r.next < r.order.length) {
+      const gap = r.next === 1 && r.firstGap !== undefined ? r.firstGap : staggerOf(c);
+      r.nextSendAt = now + gap;
+    } else {
+      r.nextSendAt = undefined;
+      let maxSrtt = 0;
+      for (const k of r.sent.keys()) maxSrtt = Math.max(maxSrtt, this.table.get(k)?.rtt.srtt ?? 0);
+      r.deadline = now + Math.max(ROUND_TIMEOUT_MIN_MS, 3 * maxSrtt);
+    }
+  }
+
+  private endRound(): void {
+    const r = this.round;
+    if (!r) return;
+    this.round = undefined;
+    this.out.push({ type: 'dropRound', round: r.id });
+    this.table.sweepRemoved();
+  }
+
+  private roundFailed(r: Round, now: number): void {
+    for (const k of r.sent.keys()) {
+      const c = this.table.get(k);
+      if (c) recordFailure(c, now);
+    }
+    const first = r.order[0];
+    if (r.sent.size >= 2 && first) {
+      const c = this.table.get(first);
+      if (c) c.forwardOnlySuspect = true;
+      this.heldBack = first;
+    }
+    this.endRound();
+    if (r.reason === 'probe') {
+      this.afterProbe(now);
+      if (!r.sent.has(this.activeKey ?? '')) return;
+    }
+    this.failedRounds++;
+    this.attemptStart ??= r.startedAt;
+    if (now - this.attemptStart >= REKEY_ATTEMPT_TIME_MS) {
+      this.givenUp = true;
+      this.connected = false;
+      this.retryAt = undefined;
+      this.stopMirror();
+      this.out.push({ type: 'giveUp' });
+      return;
+    }
+    // Retry after 1 s, 2 s, 4 s, then REKEY_TIMEOUT + jitter. Serial rounds count as one step
+    // per pass over the candidates, with SERIAL_GAP_MS between the rounds of a pass.
+    const serial = this.failedRounds > SERIAL_AFTER_FAILURES;
+    const passLength = Math.max(1, this.table.ordered().length);
+    const passes = Math.floor(this.serialIdx / passLength);
+    if (serial && this.serialIdx % passLength !== 0) {
+      this.retryAt = now + SERIAL_GAP_MS;
+      return;
+    }
+    const step = serial ? SERIAL_AFTER_FAILURES + passes : this.failedRounds;
+    const delay =
+      ROUND_RETRY_MS[step - 1] ?? REKEY_TIMEOUT_MS + Math.floor(this.random() * REKEY_TIMEOUT_JITTER_MAX_MS);
+    this.retryAt = now + delay;
+  }
+
+  private resetAttempts(): void {
+    this.failedRounds = 0;
+    this.attemptStart = undefined;
+    this.retryAt = undefined;
+    this.givenUp = false;
+    this.serialIdx = 0;
+    this.heldBack = undefined;
+  }
+
+  // ---- Triggers after connecting ----
+
+  private scheduleAfterConnect(now: number): void {
+    this.upgradeAt = now + UPGRADE_INTERVAL_MS;
+    this.queueProbes(now, false);
+  }
+
+  /** Single-candidate rounds toward the candidates the policy could prefer over the active one. */
+  private queueProbes(now: number, includeActive: boolean): void {
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    const others = this.table
+      .ordered()
+      .filter((c) => c.key !== this.activeKey && c.backoffUntil <= now)
+      .filter((c) => this.policy === 'latency' || !active || c.rank < active.rank);
+    this.probeQueue = [...(includeActive && active ? [active.key] : []), ...others.map((c) => c.key)];
+    this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
+  }
+
+  private probeNext(now: number): void {
+    this.nextProbeAt = undefined;
+    while (this.probeQueue.length) {
+      const key = this.probeQueue.shift()!;
+      if (this.table.get(key)) {
+        this.startRound('probe', now, key);
+        return;
+      }
+    }
+  }
+
+  private afterProbe(now: number): void {
+    this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
+  }
+
+  private upgrade(now: number): void {
+    this.upgradeAt = now + UPGRADE_INTERVAL_MS;
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    if (!active) return;
+    const best = Math.min(...this.table.all().map((c) => c.rank));
+    const onBest = active.rank === best;
+    if (this.policy === 'preference') {
+      if (!onBest) this.startRound('upgrade', now);
+    } else if (!onBest || (active.rtt.srtt ?? 0) > GOOD_ENOUGH_RTT_MS) {
+      this.queueProbes(now, true);
+      this.nextProbeAt = now;
+      this.probeNext(now);
+    }
+  }
+
+  private silenceDeadline(): number {
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    const window = Math.max(SUSPECT_MIN_MS, 4 * (active?.rtt.srtt ?? 0));
+    const since = this.awaitingSince ?? 0;
+    if (this.replyDelay !== undefined && this.replyDelay <= window) return since + window;
+    return Math.max(since + LIVENESS_SILENCE_MS, this.lastLivenessAt + LIVENESS_INTERVAL_MS);
+  }
+
+  private checkSilence(now: number): void {
+    if (this.awaitingSince === undefined || !this.activeKey) return;
+    if (this.silenceDeadline() > now) return;
+    const active = this.table.get(this.activeKey);
+    const window = Math.max(SUSPECT_MIN_MS, 4 * (active?.rtt.srtt ?? 0));
+    const interactive = this.replyDelay !== undefined && this.replyDelay <= window;
+    this.startRound(interactive ? 'suspect' : 'liveness', now);
+  }
+
+  private heard(now: number): void {
+    if (this.awaitingSince !== undefined) this.replyDelay = now - this.awaitingSince;
+    this.awaitingSince = undefined;
+  }
+
+  // ---- Policy ----
+
+  /** Whether `c` (which just answered) should carry the data instead of `active`. */
+  private better(c: Candidate, active: Candidate): boolean {
+    if (isFailed(active)) return true;
+    if (this.policy === 'preference') return c.rank < active.rank;
+    if (clearlyFaster(c, active)) return true;
+    return c.rank < active.rank && !clearlyFaster(active, c);
+  }
+
+  private switchReason(reason: RoundReason, to: Candidate): SwitchReason {
+    const from = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    switch (reason) {
+      case 'first-contact':
+        return from ? 'failover' : 'first-contact';
+      case 'network-change':
+      case 'send-error':
+        return reason;
+      case 'probe':
+      case 'upgrade':
+      case 'rekey':
+        if (!from || isFailed(from)) return 'failover';
+        if (clearlyFaster(to, from)) return 'faster';
+        return to.rank < from.rank ? 'preferred' : 'failover';
+      default:
+        return 'failover';
+    }
+  }
+
+  private setActive(key: string, reason: SwitchReason): void {
+    if (key === this.activeKey) return;
+    const from = this.active;
+    const to = this.table.get(key);
+    if (!to) return;
+    this.activeKey = key;
+    this.out.push({ type: 'switch', from, to: to.addr, reason });
+  }
+
+  private startMirror(now: number): void {
+    const alt = this.table
+      .ordered()
+      .filter((c) => c.key !== this.activeKey && c.lastSuccess !== undefined && !isFailed(c))
+      .sort((a, b) => (a.rtt.srtt ?? 0) - (b.rtt.srtt ?? 0))[0];
+    if (!alt) return;
+    this.mirror = { key: alt.key, until: now + MIRROR_MAX_MS };
+    this.out.push({ type: 'mirror', to: alt.addr, until: this.mirror.until });
+  }
+
+  private stopMirror(): void {
+    if (!this.mirror) return;
+    this.mirror = undefined;
+    this.out.push({ type: 'mirrorEnd' });
+  }
+
+  private drain(): SelectOutput[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+}
