@@ -181,7 +181,10 @@ export class PeerSelector {
   private probeQueue: string[] = [];
   private nextProbeAt: number | undefined;
   private mirror: { key: string; until: number } | undefined;
-  /** Probed paths whose keypair was declined: ignore roaming to them until the time given. */
+  /**
+   * Paths we chose to leave (or a probe we declined): packets still in flight from them must not
+   * pull us back by roaming, so roaming to them is ignored until the time given.
+   */
   private readonly declined = new Map<string, number>();
   private out: SelectOutput[] = [];
 
@@ -243,8 +246,17 @@ export class PeerSelector {
   onReceive(src: PathAddr, now: number): SelectOutput[] {
     this.heard(now);
     const c = this.table.learn(src, now);
-    if (c.key !== this.activeKey && this.roaming && (this.declined.get(c.key) ?? 0) <= now)
-      this.setActive(c.key, 'roamed');
+    if (
+      !this.activeKey ||
+      (c.key !== this.activeKey && this.roaming && (this.declined.get(c.key) ?? 0) <= now)
+    )
+      this.setActive(c.key, 'roamed', now);
+    if (!this.connected) {
+      // A session the peer started (we answered its initiation): selection starts from here.
+      this.connected = true;
+      this.resetAttempts();
+      this.scheduleAfterConnect(now);
+    }
     return this.drain();
   }
 
@@ -295,13 +307,13 @@ export class PeerSelector {
     if (r.reason === 'probe' && target.key !== this.activeKey) {
       const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
       if (active && !this.better(target, active)) {
-        this.declined.set(target.key, now + Math.max(ROUND_TIMEOUT_MIN_MS, 4 * (active.rtt.srtt ?? 0)));
+        this.holdOff(target, now);
         this.afterProbe(now);
         return { use: false, pullBack: active.addr, outputs: this.drain() };
       }
     }
     if (r.reason === 'probe') this.afterProbe(now);
-    this.setActive(target.key, this.switchReason(r.reason, target));
+    this.setActive(target.key, this.switchReason(r.reason, target), now);
     if (firstContact) this.scheduleAfterConnect(now);
     return { use: true, to: target.addr, outputs: this.drain() };
   }
@@ -539,14 +551,20 @@ export class PeerSelector {
     this.queueProbes(now, false);
   }
 
-  /** Single-candidate rounds toward the candidates the policy could prefer over the active one. */
-  private queueProbes(now: number, includeActive: boolean): void {
+  /**
+   * Single-candidate rounds toward the candidates the policy could prefer over the active one,
+   * PROBE_GAP_MS apart. Right after connecting, candidates in backoff are skipped; the upgrade
+   * sweep (`upgrade`) probes them anyway, its own interval being the rate limit, so that a
+   * preferred path that comes back is found within one upgrade interval. The sweep ends with the
+   * active path, which refreshes its RTT (the only way to measure it against a standard peer).
+   */
+  private queueProbes(now: number, sweep: boolean): void {
     const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
     const others = this.table
       .ordered()
-      .filter((c) => c.key !== this.activeKey && c.backoffUntil <= now)
+      .filter((c) => c.key !== this.activeKey && (sweep || c.backoffUntil <= now))
       .filter((c) => this.policy === 'latency' || !active || c.rank < active.rank);
-    this.probeQueue = [...(includeActive && active ? [active.key] : []), ...others.map((c) => c.key)];
+    this.probeQueue = [...others.map((c) => c.key), ...(sweep && active ? [active.key] : [])];
     this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
   }
 
@@ -631,13 +649,23 @@ export class PeerSelector {
     }
   }
 
-  private setActive(key: string, reason: SwitchReason): void {
+  private setActive(key: string, reason: SwitchReason, now: number): void {
     if (key === this.activeKey) return;
     const from = this.active;
     const to = this.table.get(key);
     if (!to) return;
+    const old = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    if (old && reason !== 'roamed') this.holdOff(old, now);
     this.activeKey = key;
     this.out.push({ type: 'switch', from, to: to.addr, reason });
+  }
+
+  private holdOff(c: Candidate, now: number): void {
+    const srtt = Math.max(
+      c.rtt.srtt ?? 0,
+      this.active ? (this.table.get(this.activeKey!)?.rtt.srtt ?? 0) : 0,
+    );
+    this.declined.set(c.key, now + Math.max(ROUND_TIMEOUT_MIN_MS, 4 * srtt));
   }
 
   private startMirror(now: number): void {
