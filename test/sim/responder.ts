@@ -86,6 +86,8 @@ export class StandardPeer {
     initiationsSent: 0,
     staleResponses: 0,
   };
+  /** Debugging aid: every decision, as text. */
+  trace: ((line: string) => void) | undefined;
   /** Data ids received, with their arrival time. */
   readonly received = new Map<number, number>();
 
@@ -121,6 +123,7 @@ export class StandardPeer {
       this.lastTimestamp = m.ts;
       this.lastConsumption = now;
       this.stats.consumed++;
+      this.trace?.(`t=${now} consumed init round ${m.round} sender ${m.sender} from path ${from.path}`);
       this.stats.consumedPerRound.set(m.round, (this.stats.consumedPerRound.get(m.round) ?? 0) + 1);
       this.pending = undefined; // our own initiation (if any) is overwritten
       this.retransmitAt = undefined;
@@ -168,6 +171,7 @@ export class StandardPeer {
     const k = this.byIndex.get(m.receiver);
     if (!k) {
       this.stats.unknownIndex++;
+      this.trace?.(`t=${now} unknown index ${m.receiver} (keepalive ${m.keepalive}) from path ${from.path}`);
       return;
     }
     if (k.seen.has(m.counter)) return; // replay window

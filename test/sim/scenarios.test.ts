@@ -221,7 +221,9 @@ test('paths of different delay, slowest listed first: latency policy settles on 
     assert.equal(w.wgm.switches.filter((s) => s.at > onFastest.at).length, 0, w.describe());
     check(w);
     if (seed === 18)
-      t.diagnostic(`fastest active at ${Math.round(onFastest.at)} ms; switches ${JSON.stringify(w.wgm.switches)}`);
+      t.diagnostic(
+        `fastest active at ${Math.round(onFastest.at)} ms; switches ${JSON.stringify(w.wgm.switches)}`,
+      );
   }
 });
 
@@ -237,7 +239,9 @@ test('paths of different delay, slowest listed first: preference policy keeps th
   assert.equal(w.wgm.activePath(), 0);
   assert.equal(w.wgm.switches.filter((s) => s.at > on0.at).length, 0, w.describe());
   check(w);
-  t.diagnostic(`most preferred active at ${Math.round(on0.at)} ms; switches ${JSON.stringify(w.wgm.switches)}`);
+  t.diagnostic(
+    `most preferred active at ${Math.round(on0.at)} ms; switches ${JSON.stringify(w.wgm.switches)}`,
+  );
 });
 
 test('a long run of forced races: zero transport packets dropped for an unknown index', (t) => {

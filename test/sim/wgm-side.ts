@@ -132,7 +132,6 @@ export class WgmSide {
         });
       this.handle(v.outputs);
       if (v.use && v.to) this.confirm(this.path(v.to));
-      if (v.pullBack) this.sendData(this.path(v.pullBack), 0, true);
       this.schedule();
       return;
     }

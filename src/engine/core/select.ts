@@ -81,16 +81,19 @@ export type SelectOutput =
   /** Rounds failed for REKEY_ATTEMPT_TIME: flush staged packets; new traffic starts over. */
   | { type: 'giveUp' };
 
-/** What to do with the keypair of a response (`onResponse`). */
+/**
+ * What to do with the keypair of a response (`onResponse`). A used keypair is installed and
+ * confirmed at once by sending on it (staged data or a keepalive) to `to`. When a probe's path is
+ * not taken, `to` is still the active path: keys are not bound to paths, so the probe's keypair
+ * carries on over the old path, and that first packet both confirms it at the peer and moves the
+ * peer's return path back (it followed the probe's initiation). Leaving the keypair unconfirmed
+ * instead would keep it as the peer's `next`, and a handshake the peer then completes as
+ * initiator would delete its `current` (the kernel's add_new_keypair, wireguard-go's
+ * BeginSymmetricSession), the keypair our data uses.
+ */
 export interface Verdict {
-  /** Install the keypair and confirm it at once by sending to `to` (staged data or a keepalive). */
   use: boolean;
   to?: PathAddr;
-  /**
-   * Set when a probe's keypair is declined: keep the current keypair and send a keepalive on it
-   * to this (the active) path, which moves the peer's return path back (it followed the probe).
-   */
-  pullBack?: PathAddr;
   outputs: SelectOutput[];
 }
 
@@ -186,6 +189,15 @@ export class PeerSelector {
    * pull us back by roaming, so roaming to them is ignored until the time given.
    */
   private readonly declined = new Map<string, number>();
+  /**
+   * No discretionary round (probe, upgrade, rekey, suspect, liveness) before this time: the
+   * confirmation of the keypair just installed must reach the peer first. A newer initiation
+   * arriving before it would replace that keypair while it is still the peer's `next`, and our
+   * data on it would then be dropped (seen in the fuzzed simulation: an overdue upgrade probe
+   * right after a failover).
+   */
+  private settleUntil = 0;
+  private rekeyPending = false;
   private out: SelectOutput[] = [];
 
   constructor(opts: SelectOptions) {
@@ -262,7 +274,9 @@ export class PeerSelector {
 
   /** The current keypair reached REKEY_AFTER_TIME: a handshake is due anyway, so race. */
   onRekeyDue(now: number): SelectOutput[] {
-    if (!this.round || this.round.reason === 'probe') this.startRound('rekey', now);
+    if (this.round && this.round.reason !== 'probe') return this.drain();
+    if (now < this.settleUntil) this.rekeyPending = true;
+    else this.startRound('rekey', now);
     return this.drain();
   }
 
@@ -298,6 +312,7 @@ export class PeerSelector {
     if (!r || r.id !== round || sentAt === undefined || !c) return { use: false, outputs: this.drain() };
     recordSuccess(c, now, now - sentAt);
     this.endRound();
+    this.rekeyPending = false;
     this.resetAttempts();
     this.heard(now);
     const target = pathKey(src) === key ? c : this.table.learn(src, now);
@@ -309,12 +324,14 @@ export class PeerSelector {
       if (active && !this.better(target, active)) {
         this.holdOff(target, now);
         this.afterProbe(now);
-        return { use: false, pullBack: active.addr, outputs: this.drain() };
+        this.settle(now);
+        return { use: true, to: active.addr, outputs: this.drain() };
       }
     }
     if (r.reason === 'probe') this.afterProbe(now);
     this.setActive(target.key, this.switchReason(r.reason, target), now);
     if (firstContact) this.scheduleAfterConnect(now);
+    this.settle(now);
     return { use: true, to: target.addr, outputs: this.drain() };
   }
 
@@ -328,9 +345,19 @@ export class PeerSelector {
       this.retryAt = undefined;
       this.startRound('retry', now);
     }
-    if (this.connected && this.retryAt === undefined && (!this.round || this.round.reason === 'probe'))
+    const settled = now >= this.settleUntil;
+    if (settled && this.rekeyPending && (!this.round || this.round.reason === 'probe')) {
+      this.rekeyPending = false;
+      this.startRound('rekey', now);
+    }
+    if (
+      settled &&
+      this.connected &&
+      this.retryAt === undefined &&
+      (!this.round || this.round.reason === 'probe')
+    )
       this.checkSilence(now);
-    if (this.connected && !this.round && this.retryAt === undefined) {
+    if (settled && this.connected && !this.round && this.retryAt === undefined) {
       if (this.upgradeAt !== undefined && this.upgradeAt <= now) this.upgrade(now);
       if (this.nextProbeAt !== undefined && this.nextProbeAt <= now) this.probeNext(now);
     }
@@ -342,12 +369,14 @@ export class PeerSelector {
   /** The earliest time `tick` has something to do. */
   next(): number | undefined {
     const times: (number | undefined)[] = [this.mirror?.until];
+    const later: (number | undefined)[] = [];
     const r = this.round;
     if (r) times.push(r.nextSendAt, r.deadline);
     else times.push(this.retryAt);
     if (this.connected && !this.round && this.retryAt === undefined)
-      times.push(this.upgradeAt, this.nextProbeAt);
+      later.push(this.upgradeAt, this.nextProbeAt);
     const quiet = !r || r.reason === 'probe';
+    if (this.rekeyPending && quiet) later.push(this.settleUntil);
     if (
       this.connected &&
       quiet &&
@@ -355,7 +384,8 @@ export class PeerSelector {
       this.retryAt === undefined &&
       this.awaitingSince !== undefined
     )
-      times.push(this.silenceDeadline());
+      later.push(this.silenceDeadline());
+    for (const t of later) if (t !== undefined) times.push(Math.max(t, this.settleUntil));
     times.push(this.table.nextExpiry(this.activeKey));
     let min: number | undefined;
     for (const t of times) if (t !== undefined && (min === undefined || t < min)) min = t;
@@ -658,6 +688,11 @@ export class PeerSelector {
     if (old && reason !== 'roamed') this.holdOff(old, now);
     this.activeKey = key;
     this.out.push({ type: 'switch', from, to: to.addr, reason });
+  }
+
+  private settle(now: number): void {
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    this.settleUntil = now + Math.max(ROUND_TIMEOUT_MIN_MS, staggerOf(active));
   }
 
   private holdOff(c: Candidate, now: number): void {
