@@ -13,24 +13,17 @@
 // docs/endpoint-selection.md.
 
 import { nextTai64n } from '../../crypto/tai64n.js';
-import { REKEY_ATTEMPT_TIME_MS, REKEY_TIMEOUT_JITTER_MAX_MS, REKEY_TIMEOUT_MS } from './constants.js';
+import { REKEY_ATTEMPT_TIME_MS } from './constants.js';
 import {
   GOOD_ENOUGH_RTT_MS,
-  LATENCY_MARGIN_MS,
-  LATENCY_MARGIN_RATIO,
   LIVENESS_ESCALATE_MIN_MS,
   LIVENESS_INTERVAL_MS,
   LIVENESS_SILENCE_MS,
   MAX_ROUND_INITIATIONS,
   MIRROR_MAX_MS,
   PROBE_GAP_MS,
-  ROUND_RETRY_MS,
   ROUND_TIMEOUT_MIN_MS,
   SERIAL_AFTER_FAILURES,
-  SERIAL_GAP_MS,
-  STAGGER_DEFAULT_MS,
-  STAGGER_MAX_MS,
-  STAGGER_MIN_MS,
   SUSPECT_MIN_MS,
   UPGRADE_INTERVAL_MS,
 } from './select-constants.js';
@@ -45,69 +38,22 @@ import {
   recordFailure,
   recordSuccess,
 } from './select-path.js';
+import {
+  type Policy,
+  type RoundReason,
+  retryDelay,
+  roundOrder,
+  type SelectOptions,
+  type SelectOutput,
+  type SelectSnapshot,
+  type SwitchReason,
+  shouldSwitch,
+  staggerOf,
+  switchReasonOf,
+  type Verdict,
+} from './select-policy.js';
 
-export type Policy = 'latency' | 'preference';
-
-export type RoundReason =
-  | 'first-contact'
-  | 'retry'
-  | 'rekey'
-  | 'suspect'
-  | 'liveness'
-  | 'upgrade'
-  | 'probe'
-  | 'network-change'
-  | 'send-error';
-
-export type SwitchReason =
-  | 'first-contact'
-  | 'failover'
-  | 'faster'
-  | 'preferred'
-  | 'roamed'
-  | 'network-change'
-  | 'send-error';
-
-export type SelectOutput =
-  /** Send a new initiation of round `round` to `to`, carrying `timestamp`. */
-  | { type: 'initiate'; round: number; candidate: string; to: PathAddr; timestamp: Uint8Array }
-  /** Round `round` is over: free its handshake states and indices; never use a response to it. */
-  | { type: 'dropRound'; round: number }
-  /** Data now goes to `to`. */
-  | { type: 'switch'; from: PathAddr | undefined; to: PathAddr; reason: SwitchReason }
-  /** Also send each data packet to `to` until `until` (or until `mirrorEnd`). */
-  | { type: 'mirror'; to: PathAddr; until: number }
-  | { type: 'mirrorEnd' }
-  /** Rounds failed for REKEY_ATTEMPT_TIME: flush staged packets; new traffic starts over. */
-  | { type: 'giveUp' };
-
-/**
- * What to do with the keypair of a response (`onResponse`). A used keypair is installed and
- * confirmed at once by sending on it (staged data or a keepalive) to `to`. When a probe's path is
- * not taken, `to` is still the active path: keys are not bound to paths, so the probe's keypair
- * carries on over the old path, and that first packet both confirms it at the peer and moves the
- * peer's return path back (it followed the probe's initiation). Leaving the keypair unconfirmed
- * instead would keep it as the peer's `next`, and a handshake the peer then completes as
- * initiator would delete its `current` (the kernel's add_new_keypair, wireguard-go's
- * BeginSymmetricSession), the keypair our data uses.
- */
-export interface Verdict {
-  use: boolean;
-  to?: PathAddr;
-  outputs: SelectOutput[];
-}
-
-export interface SelectOptions {
-  policy?: Policy;
-  /** Follow the peer when its authenticated packets come from another address (default on). */
-  roaming?: boolean;
-  /** Uniform in [0, 1); the only source of randomness (retry jitter). */
-  random: () => number;
-  /** Wall time in ns since the Unix epoch, read only when a round starts (its timestamp). */
-  wallNs: () => bigint;
-  /** The last timestamp this peer sent (kept across restarts of the selector). */
-  lastTimestamp?: Uint8Array;
-}
+export * from './select-policy.js';
 
 interface Round {
   id: number;
@@ -121,42 +67,6 @@ interface Round {
   deadline: number | undefined;
   /** Delay between the first and the second send, when the reason asks for a longer one. */
   firstGap: number | undefined;
-}
-
-export interface CandidateSnapshot {
-  addr: PathAddr;
-  rank: number;
-  source: Candidate['source'];
-  state: 'active' | 'standby' | 'failed' | 'untried';
-  lastSuccess: number | undefined;
-  srtt: number | undefined;
-  rttvar: number | undefined;
-  failures: number;
-  forwardOnlySuspect: boolean;
-}
-
-export interface SelectSnapshot {
-  policy: Policy;
-  roaming: boolean;
-  active: PathAddr | undefined;
-  round: { id: number; reason: RoundReason; sent: number } | undefined;
-  mirror: { to: PathAddr; until: number } | undefined;
-  candidates: CandidateSnapshot[];
-}
-
-/** clamp(SRTT + 4·RTTVAR, 100 ms, 2 s), or 250 ms without history (RFC 8305 section 5). */
-export function staggerOf(c: Candidate | undefined): number {
-  const { srtt, rttvar } = c?.rtt ?? {};
-  if (srtt === undefined || rttvar === undefined) return STAGGER_DEFAULT_MS;
-  return Math.min(STAGGER_MAX_MS, Math.max(STAGGER_MIN_MS, srtt + 4 * rttvar));
-}
-
-/** `a` beats `b` by the latency margin: at least 10 % and at least 5 ms faster. */
-export function clearlyFaster(a: Candidate, b: Candidate): boolean {
-  const ra = a.rtt.srtt;
-  const rb = b.rtt.srtt;
-  if (ra === undefined || rb === undefined) return false;
-  return ra <= rb * (1 - LATENCY_MARGIN_RATIO) && rb - ra >= LATENCY_MARGIN_MS;
 }
 
 export class PeerSelector {
@@ -434,39 +344,17 @@ export class PeerSelector {
   // ---- Rounds ----
 
   private orderFor(reason: RoundReason): string[] {
-    const all = this.table.ordered();
-    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
-    const keys = all.map((c) => c.key);
-    switch (reason) {
-      case 'rekey':
-      case 'upgrade':
-        if (!active) return keys;
-        if (this.policy === 'preference' || reason === 'upgrade') {
-          // Better-ranked candidates first, the active one a stagger later; worse ones never.
-          const better = all.filter((c) => c.rank < active.rank && c.key !== active.key);
-          return [...better.map((c) => c.key), active.key];
-        }
-        return [active.key, ...keys.filter((k) => k !== active.key)];
-      case 'suspect':
-      case 'liveness':
-        if (!active) return keys;
-        return [active.key, ...keys.filter((k) => k !== active.key)];
-      case 'retry': {
-        if (this.failedRounds >= SERIAL_AFTER_FAILURES) {
-          // Serial single-candidate rounds isolate a path that delivers forward only.
-          const order = [
-            ...all.filter((c) => !c.forwardOnlySuspect),
-            ...all.filter((c) => c.forwardOnlySuspect),
-          ];
-          if (order.length === 0) return [];
-          return [order[this.serialIdx++ % order.length]!.key];
-        }
-        const held = this.heldBack;
-        return held && keys.includes(held) ? [...keys.filter((k) => k !== held), held] : keys;
-      }
-      default:
-        return keys;
-    }
+    const serial = reason === 'retry' && this.failedRounds >= SERIAL_AFTER_FAILURES;
+    const order = roundOrder(
+      reason,
+      this.table.ordered(),
+      this.activeKey,
+      this.policy,
+      this.heldBack,
+      serial,
+    );
+    if (!serial || order.length === 0) return order;
+    return [order[this.serialIdx++ % order.length]!];
   }
 
   private startRound(reason: RoundReason, now: number, only?: string): void {
@@ -550,19 +438,8 @@ export class PeerSelector {
       this.out.push({ type: 'giveUp' });
       return;
     }
-    // Retry after 1 s, 2 s, 4 s, then REKEY_TIMEOUT + jitter. Serial rounds count as one step
-    // per pass over the candidates, with SERIAL_GAP_MS between the rounds of a pass.
-    const serial = this.failedRounds > SERIAL_AFTER_FAILURES;
     const passLength = Math.max(1, this.table.ordered().length);
-    const passes = Math.floor(this.serialIdx / passLength);
-    if (serial && this.serialIdx % passLength !== 0) {
-      this.retryAt = now + SERIAL_GAP_MS;
-      return;
-    }
-    const step = serial ? SERIAL_AFTER_FAILURES + passes : this.failedRounds;
-    const delay =
-      ROUND_RETRY_MS[step - 1] ?? REKEY_TIMEOUT_MS + Math.floor(this.random() * REKEY_TIMEOUT_JITTER_MAX_MS);
-    this.retryAt = now + delay;
+    this.retryAt = now + retryDelay(this.failedRounds, this.serialIdx, passLength, this.random);
   }
 
   private resetAttempts(): void {
@@ -652,31 +529,12 @@ export class PeerSelector {
 
   // ---- Policy ----
 
-  /** Whether `c` (which just answered) should carry the data instead of `active`. */
   private better(c: Candidate, active: Candidate): boolean {
-    if (isFailed(active)) return true;
-    if (this.policy === 'preference') return c.rank < active.rank;
-    if (clearlyFaster(c, active)) return true;
-    return c.rank < active.rank && !clearlyFaster(active, c);
+    return shouldSwitch(this.policy, c, active);
   }
 
   private switchReason(reason: RoundReason, to: Candidate): SwitchReason {
-    const from = this.activeKey ? this.table.get(this.activeKey) : undefined;
-    switch (reason) {
-      case 'first-contact':
-        return from ? 'failover' : 'first-contact';
-      case 'network-change':
-      case 'send-error':
-        return reason;
-      case 'probe':
-      case 'upgrade':
-      case 'rekey':
-        if (!from || isFailed(from)) return 'failover';
-        if (clearlyFaster(to, from)) return 'faster';
-        return to.rank < from.rank ? 'preferred' : 'failover';
-      default:
-        return 'failover';
-    }
+    return switchReasonOf(reason, this.activeKey ? this.table.get(this.activeKey) : undefined, to);
   }
 
   private setActive(key: string, reason: SwitchReason, now: number): void {
