@@ -94,8 +94,9 @@ test('retry delays: 1 s, 2 s, 4 s, then 5 s + jitter; serial rounds 1 s apart wi
   assert.equal(retryDelay(5, 3, 3, r), 4000, 'first pass done: the next backoff step');
   assert.equal(retryDelay(8, 6, 3, r), 5000 + 333, 'then REKEY_TIMEOUT + jitter (< 334 ms)');
   assert.equal(
-    retryDelay(9, 0, 1, () => 0),
+    retryDelay(9, 7, 1, () => 0),
     5000,
+    'one candidate: each serial round ends a pass',
   );
 });
 
