@@ -107,6 +107,7 @@ export class PeerSelector {
    * right after a failover).
    */
   private settleUntil = 0;
+  private lastDataSentAt = Number.NEGATIVE_INFINITY;
   private rekeyPending = false;
   private out: SelectOutput[] = [];
 
@@ -149,8 +150,11 @@ export class PeerSelector {
 
   /** The core wants a session (first contact, or data waiting while none exists). */
   start(now: number): SelectOutput[] {
+    if (this.round && this.round.reason !== 'probe') return this.drain();
+    // No usable session (never had one, or its keypair expired while idle).
+    this.connected = false;
     if (this.givenUp) this.resetAttempts();
-    if (!this.round && this.retryAt === undefined && !this.connected) this.startRound('first-contact', now);
+    if (this.retryAt === undefined) this.startRound('first-contact', now);
     return this.drain();
   }
 
@@ -161,6 +165,7 @@ export class PeerSelector {
       this.startRound('first-contact', now);
     }
     if (this.awaitingSince === undefined) this.awaitingSince = now;
+    this.lastDataSentAt = now;
     return this.drain();
   }
 
@@ -493,7 +498,9 @@ export class PeerSelector {
   private upgrade(now: number): void {
     this.upgradeAt = now + UPGRADE_INTERVAL_MS;
     const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
-    if (!active) return;
+    // An idle tunnel is left alone, as standard WireGuard leaves it: the next upgrade after
+    // traffic resumes comes within one interval.
+    if (!active || now - this.lastDataSentAt > UPGRADE_INTERVAL_MS) return;
     const best = Math.min(...this.table.all().map((c) => c.rank));
     const onBest = active.rank === best;
     if (this.policy === 'preference') {

@@ -336,6 +336,9 @@ test('preference policy: probes only better-ranked candidates; an upgrade race e
     [1, 2],
   );
   d.until(5000); // both fail
+  d.rec(d.sel.onDataSent(5000)); // traffic (upgrades are for tunnels in use)
+  d.until(5010);
+  d.rec(d.sel.onReceive(v4(3), 5010));
   d.until(60_505);
   d.until(61_005);
   const up = d.inits(60_000);
@@ -446,4 +449,25 @@ test('snapshot: states active, standby, failed, untried', () => {
     ['untried', 'untried'],
   );
   assert.equal(s.policy, 'latency');
+});
+
+test('no upgrade probes on an idle tunnel; a session lost while idle starts over with a full race', () => {
+  const d = new Driver([1, 2], { policy: 'preference' });
+  d.rec(d.sel.start(0));
+  d.until(250);
+  d.respond(2, 10); // on the worse-ranked path; the probe of path 1 fails
+  d.until(200_000);
+  const ups = d.inits(3_000);
+  assert.equal(ups.length, 0, 'idle: no upgrade rounds');
+  d.rec(d.sel.onDataSent(200_000));
+  d.until(261_000);
+  assert.ok(d.inits(200_000).length >= 1, 'traffic again: upgrade rounds again');
+  // The core's keypair expired: it asks for a session again.
+  d.until(300_000);
+  d.log = [];
+  d.rec(d.sel.start(300_000));
+  assert.deepEqual(
+    d.inits().map((x) => x.to),
+    [1],
+  );
 });
