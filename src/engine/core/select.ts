@@ -52,22 +52,9 @@ import {
   switchReasonOf,
   type Verdict,
 } from './select-policy.js';
+import { advanceRound, candidateSnapshots, type Round } from './select-round.js';
 
 export * from './select-policy.js';
-
-interface Round {
-  id: number;
-  reason: RoundReason;
-  timestamp: Uint8Array;
-  order: string[];
-  next: number;
-  nextSendAt: number | undefined;
-  sent: Map<string, number>;
-  startedAt: number;
-  deadline: number | undefined;
-  /** Delay between the first and the second send, when the reason asks for a longer one. */
-  firstGap: number | undefined;
-}
 
 export class PeerSelector {
   readonly table = new CandidateTable();
@@ -316,33 +303,17 @@ export class PeerSelector {
   }
 
   snapshot(): SelectSnapshot {
-    const r = this.round;
     const m = this.mirror;
     const mirrorTo = m ? this.table.get(m.key)?.addr : undefined;
     return {
       policy: this.policy,
       roaming: this.roaming,
       active: this.active,
-      round: r ? { id: r.id, reason: r.reason, sent: r.sent.size } : undefined,
+      round: this.round
+        ? { id: this.round.id, reason: this.round.reason, sent: this.round.sent.size }
+        : undefined,
       mirror: m && mirrorTo ? { to: mirrorTo, until: m.until } : undefined,
-      candidates: this.table.ordered().map((c) => ({
-        addr: c.addr,
-        rank: c.rank,
-        source: c.source,
-        state:
-          c.key === this.activeKey
-            ? 'active'
-            : isFailed(c)
-              ? 'failed'
-              : c.lastSuccess === undefined
-                ? 'untried'
-                : 'standby',
-        lastSuccess: c.lastSuccess,
-        srtt: c.rtt.srtt,
-        rttvar: c.rtt.rttvar,
-        failures: c.failures,
-        forwardOnlySuspect: c.forwardOnlySuspect,
-      })),
+      candidates: candidateSnapshots(this.table, this.activeKey),
     };
   }
 
@@ -392,21 +363,8 @@ export class PeerSelector {
   }
 
   private sendNext(r: Round, now: number): void {
-    const key = r.order[r.next++]!;
-    const c = this.table.get(key);
-    if (c) {
-      r.sent.set(key, now);
-      this.out.push({ type: 'initiate', round: r.id, candidate: key, to: c.addr, timestamp: r.timestamp });
-    }
-    if (r.next < r.order.length) {
-      const gap = r.next === 1 && r.firstGap !== undefined ? r.firstGap : staggerOf(c);
-      r.nextSendAt = now + gap;
-    } else {
-      r.nextSendAt = undefined;
-      let maxSrtt = 0;
-      for (const k of r.sent.keys()) maxSrtt = Math.max(maxSrtt, this.table.get(k)?.rtt.srtt ?? 0);
-      r.deadline = now + Math.max(ROUND_TIMEOUT_MIN_MS, 3 * maxSrtt);
-    }
+    const o = advanceRound(r, this.table, now);
+    if (o) this.out.push(o);
   }
 
   private endRound(): void {
