@@ -32,7 +32,9 @@ export interface Endpoint {
 
 export type Wire =
   /** `round` is the initiator's round number, carried only so tests can check invariants. */
-  | { t: 'init'; sender: number; ts: bigint; round: number }
+  | { t: 'init'; sender: number; ts: bigint; round: number; cookie?: string }
+  /** A cookie reply: the cookie is bound to the source address and port it was sent to. */
+  | { t: 'cookie'; receiver: number; cookie: string }
   | { t: 'resp'; sender: number; receiver: number }
   | { t: 'data'; receiver: number; counter: number; keepalive: boolean; id: number };
 
@@ -86,6 +88,12 @@ export class StandardPeer {
     initiationsSent: 0,
     staleResponses: 0,
   };
+  /**
+   * Under load, an initiation needs a valid MAC2: a cookie for the exact source (address and
+   * port) it comes from; otherwise the peer answers with a cookie reply and consumes nothing.
+   */
+  underLoad = false;
+  cookieReplies = 0;
   /** Debugging aid: every decision, as text. */
   trace: ((line: string) => void) | undefined;
   /** Data ids received, with their arrival time. */
@@ -111,6 +119,12 @@ export class StandardPeer {
   receive(m: Wire, from: Endpoint): void {
     const now = this.q.now;
     if (m.t === 'init') {
+      const source = `${from.path}:${from.port}`;
+      if (this.underLoad && m.cookie !== source) {
+        this.cookieReplies++;
+        this.out(from, { t: 'cookie', receiver: m.sender, cookie: source });
+        return;
+      }
       // ConsumeMessageInitiation: strictly newer timestamp, and not within the flood interval.
       if (this.lastTimestamp !== undefined && m.ts <= this.lastTimestamp) {
         this.stats.replays++;
@@ -145,6 +159,7 @@ export class StandardPeer {
       this.out(from, { t: 'resp', sender: k.local, receiver: m.sender });
       return;
     }
+    if (m.t === 'cookie') return;
     if (m.t === 'resp') {
       if (!this.pending || this.pending.local !== m.receiver) {
         this.stats.staleResponses++;

@@ -208,6 +208,26 @@ test('11: the wall clock steps back 10 s: later rounds are still accepted', (t) 
   t.diagnostic(`${w.peer.stats.consumed - consumed} initiations consumed after the step`);
 });
 
+test('12: the peer under load (cookies): each path gets its own cookie, the next round gets through', (t) => {
+  const w = new World(23, [dead(), alive(10), alive(30)]);
+  w.peer.underLoad = true;
+  w.traffic(0, 20_000);
+  w.run(10_000);
+  const first = w.firstDeliveryAfter(0)!;
+  // Round 1 earns cookies (one per live path), round 2, a second after round 1 timed out, uses them.
+  assert.ok(first <= 3_000, `first delivery at ${first}; ${w.describe()}`);
+  const earned = w.peer.cookieReplies;
+  assert.ok(earned >= 2, 'a cookie reply per live path');
+  // A rebinding changes the source the peer sees: the old cookie is no good there.
+  w.net.rebind(1);
+  w.q.at(10_000, () => w.wgm.networkChange());
+  w.run(20_000);
+  assert.ok(w.peer.cookieReplies > earned, 'a new cookie for the rebound source');
+  assert.equal(w.lostBetween(14_000, 19_000), 0, w.describe());
+  check(w);
+  t.diagnostic(`first delivery at ${Math.round(first)} ms; ${w.peer.cookieReplies} cookie replies`);
+});
+
 test('paths of different delay, slowest listed first: latency policy settles on the fastest within 10 s', (t) => {
   for (const seed of [18, 19, 20]) {
     const w = new World(seed, [alive(40, 4), alive(20, 4), alive(5, 4)]);

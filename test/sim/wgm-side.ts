@@ -10,6 +10,7 @@
 
 import { tai64nToUnixNs } from '../../src/crypto/tai64n.js';
 import {
+  COOKIE_REFRESH_TIME_MS,
   HANDSHAKE_INITIATION_RATE_MS,
   MAX_STAGED_PACKETS,
   REKEY_AFTER_TIME_MS,
@@ -69,6 +70,8 @@ export class WgmSide {
   private maxRoundInstalled = 0;
   private mirrorPath: number | undefined;
   private lastRecvTs: bigint | undefined;
+  /** Cookies per path (MAC2 is bound to the source the peer sees, so never shared across paths). */
+  private readonly cookies = new Map<number, { cookie: string; at: number }>();
   private lastConsumption = Number.NEGATIVE_INFINITY;
   wallOffsetNs: bigint;
   readonly switches: { at: number; to: number; reason: SwitchReason }[] = [];
@@ -117,6 +120,11 @@ export class WgmSide {
     const now = this.q.now;
     const src = [...this.pathOf.entries()].find(([, k]) => k === path);
     const addr = src ? this.sel.table.get(src[0])?.addr : undefined;
+    if (m.t === 'cookie') {
+      // Only for an initiation of the current round (the state exists), as a standard initiator.
+      if (this.states.has(m.receiver)) this.cookies.set(path, { cookie: m.cookie, at: now });
+      return;
+    }
     if (m.t === 'resp') {
       const st = this.states.get(m.receiver);
       if (!st || !addr) return; // an abandoned round: its state is gone
@@ -285,11 +293,15 @@ export class WgmSide {
             this.violations.push(`t=${this.q.now}: ${this.states.size} handshake states in flight`);
           this.roundsStarted.add(o.round);
           this.initiationsSent++;
-          this.toPeer(this.path(o.to), {
+          const path = this.path(o.to);
+          const ck = this.cookies.get(path);
+          const cookie = ck && this.q.now - ck.at < COOKIE_REFRESH_TIME_MS ? ck.cookie : undefined;
+          this.toPeer(path, {
             t: 'init',
             sender: local,
             ts: tai64nToUnixNs(o.timestamp),
             round: o.round,
+            cookie,
           });
           break;
         }
