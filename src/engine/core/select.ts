@@ -1,0 +1,550 @@
+// Endpoint selection for one peer: which candidate paths get a handshake initiation, when, and
+// which path carries the data. Sans-I/O and clock-free like the rest of the core: every entry
+// point takes `now` (ms, monotonic) and returns what to do as plain data (SelectOutput); the
+// wall clock for timestamps and the randomness for jitter are injected.
+//
+// The rule that makes racing safe against an unmodified responder: every initiation of one
+// round carries the same TAI64N timestamp, and rounds carry strictly increasing ones. A
+// standard responder (wireguard-go device/noise-protocol.go ConsumeMessageInitiation, the
+// kernel's wg_noise_handshake_consume_initiation) consumes an initiation only if its timestamp
+// is strictly greater than the last one it consumed, so it consumes at most one per round and
+// any valid response of the current round belongs to the keypair it holds. Responses to older
+// rounds are never used. The algorithm and its parameters are described in
+// docs/endpoint-selection.md.
+
+import { nextTai64n } from '../../crypto/tai64n.js';
+import { REKEY_ATTEMPT_TIME_MS } from './constants.js';
+import {
+  GOOD_ENOUGH_RTT_MS,
+  LIVENESS_ESCALATE_MIN_MS,
+  LIVENESS_INTERVAL_MS,
+  LIVENESS_SILENCE_MS,
+  MAX_ROUND_INITIATIONS,
+  MIRROR_MAX_MS,
+  PROBE_GAP_MS,
+  ROUND_TIMEOUT_MIN_MS,
+  SERIAL_AFTER_FAILURES,
+  SUSPECT_MIN_MS,
+  UPGRADE_INTERVAL_MS,
+} from './select-constants.js';
+import {
+  type Candidate,
+  CandidateTable,
+  type EndpointLine,
+  flushHistory,
+  isFailed,
+  type PathAddr,
+  pathKey,
+  recordFailure,
+  recordSuccess,
+} from './select-path.js';
+import {
+  type Policy,
+  type RoundReason,
+  retryDelay,
+  roundOrder,
+  type SelectOptions,
+  type SelectOutput,
+  type SelectSnapshot,
+  type SwitchReason,
+  shouldSwitch,
+  staggerOf,
+  switchReasonOf,
+  type Verdict,
+} from './select-policy.js';
+import { advanceRound, candidateSnapshots, type Round } from './select-round.js';
+
+export * from './select-policy.js';
+
+export class PeerSelector {
+  readonly table = new CandidateTable();
+  policy: Policy;
+  roaming: boolean;
+  private readonly random: () => number;
+  private readonly wallNs: () => bigint;
+  lastTimestamp: Uint8Array | undefined;
+
+  private activeKey: string | undefined;
+  private round: Round | undefined;
+  private roundSeq = 0;
+  private connected = false;
+  private givenUp = false;
+  private failedRounds = 0;
+  private attemptStart: number | undefined;
+  private retryAt: number | undefined;
+  private heldBack: string | undefined;
+  private serialIdx = 0;
+  private awaitingSince: number | undefined;
+  private replyDelay: number | undefined;
+  private lastLivenessAt = Number.NEGATIVE_INFINITY;
+  private upgradeAt: number | undefined;
+  private probeQueue: string[] = [];
+  private nextProbeAt: number | undefined;
+  private mirror: { key: string; until: number } | undefined;
+  /**
+   * Paths we chose to leave (or a probe we declined): packets still in flight from them must not
+   * pull us back by roaming, so roaming to them is ignored until the time given.
+   */
+  private readonly declined = new Map<string, number>();
+  /**
+   * No discretionary round (probe, upgrade, rekey, suspect, liveness) before this time: the
+   * confirmation of the keypair just installed must reach the peer first. A newer initiation
+   * arriving before it would replace that keypair while it is still the peer's `next`, and our
+   * data on it would then be dropped (seen in the fuzzed simulation: an overdue upgrade probe
+   * right after a failover).
+   */
+  private settleUntil = 0;
+  private lastDataSentAt = Number.NEGATIVE_INFINITY;
+  private rekeyPending = false;
+  private out: SelectOutput[] = [];
+
+  constructor(opts: SelectOptions) {
+    this.policy = opts.policy ?? 'latency';
+    this.roaming = opts.roaming ?? true;
+    this.random = opts.random;
+    this.wallNs = opts.wallNs;
+    this.lastTimestamp = opts.lastTimestamp;
+  }
+
+  // ---- Inputs ----
+
+  /** The configured `Endpoint` lines in order, each with its addresses (RFC 6724 order). */
+  configure(lines: readonly EndpointLine[]): void {
+    this.table.configure(lines);
+    if (this.activeKey && !this.table.get(this.activeKey)) this.activeKey = undefined;
+  }
+
+  /** A new DNS answer for one line, possibly mid-race (RFC 8305 section 6). */
+  updateLine(rank: number, line: EndpointLine, now: number): SelectOutput[] {
+    const r = this.round;
+    const added = this.table.updateLine(rank, line, (k) => r?.sent.has(k) === true);
+    if (r && (r.reason === 'first-contact' || r.reason === 'retry' || r.reason === 'network-change')) {
+      // Not yet attempted: gone ones are dropped, new ones are sorted into the untried tail.
+      const tried = r.order.slice(0, r.next);
+      const tail = this.table
+        .ordered()
+        .map((c) => c.key)
+        .filter((k) => !tried.includes(k) && (r.order.includes(k) || added.includes(k)));
+      r.order = [...tried, ...tail].slice(0, MAX_ROUND_INITIATIONS);
+      if (r.next < r.order.length && r.nextSendAt === undefined) {
+        r.nextSendAt = now;
+        r.deadline = undefined;
+      }
+    }
+    if (this.activeKey && !this.table.get(this.activeKey)) this.activeKey = undefined;
+    return this.drain();
+  }
+
+  /** The core wants a session (first contact, or data waiting while none exists). */
+  start(now: number): SelectOutput[] {
+    if (this.round && this.round.reason !== 'probe') return this.drain();
+    // No usable session (never had one, or its keypair expired while idle).
+    this.connected = false;
+    if (this.givenUp) this.resetAttempts();
+    if (this.retryAt === undefined) this.startRound('first-contact', now);
+    return this.drain();
+  }
+
+  /** An authenticated data packet (not a keepalive) was sent. */
+  onDataSent(now: number): SelectOutput[] {
+    if (this.givenUp) {
+      this.resetAttempts();
+      this.startRound('first-contact', now);
+    }
+    if (this.awaitingSince === undefined) this.awaitingSince = now;
+    this.lastDataSentAt = now;
+    return this.drain();
+  }
+
+  /** An authenticated packet (data or keepalive, current keypairs) arrived from `src`. */
+  onReceive(src: PathAddr, now: number): SelectOutput[] {
+    this.heard(now);
+    const c = this.table.learn(src, now);
+    if (
+      !this.activeKey ||
+      (c.key !== this.activeKey && this.roaming && (this.declined.get(c.key) ?? 0) <= now)
+    )
+      this.setActive(c.key, 'roamed', now);
+    if (!this.connected) {
+      // A session the peer started (we answered its initiation): selection starts from here.
+      this.connected = true;
+      this.resetAttempts();
+      this.scheduleAfterConnect(now);
+    }
+    return this.drain();
+  }
+
+  /** The current keypair reached REKEY_AFTER_TIME: a handshake is due anyway, so race. */
+  onRekeyDue(now: number): SelectOutput[] {
+    if (this.round && this.round.reason !== 'probe') return this.drain();
+    if (now < this.settleUntil) this.rekeyPending = true;
+    else this.startRound('rekey', now);
+    return this.drain();
+  }
+
+  /** Local addresses or routes changed: forget path history and race everything at once. */
+  onNetworkChange(now: number): SelectOutput[] {
+    for (const c of this.table.all()) flushHistory(c);
+    this.resetAttempts();
+    this.startRound('network-change', now);
+    return this.drain();
+  }
+
+  /** Sending to a candidate failed locally (ENETUNREACH, EHOSTUNREACH...). */
+  onSendError(key: string, now: number): SelectOutput[] {
+    const c = this.table.get(key);
+    if (!c) return this.drain();
+    recordFailure(c, now);
+    if (key === this.activeKey) {
+      for (const x of this.table.all()) flushHistory(x);
+      recordFailure(c, now);
+      this.resetAttempts();
+      this.startRound('send-error', now);
+    } else if (this.round?.sent.has(key) && this.round.nextSendAt !== undefined) {
+      this.round.nextSendAt = now;
+    }
+    return this.drain();
+  }
+
+  /** A valid response to initiation `key` of round `round`, arriving from `src`. */
+  onResponse(round: number, key: string, src: PathAddr, now: number): Verdict {
+    const r = this.round;
+    const sentAt = r?.sent.get(key);
+    const c = this.table.get(key);
+    if (!r || r.id !== round || sentAt === undefined || !c) return { use: false, outputs: this.drain() };
+    recordSuccess(c, now, now - sentAt);
+    this.endRound();
+    this.rekeyPending = false;
+    this.resetAttempts();
+    this.heard(now);
+    const target = pathKey(src) === key ? c : this.table.learn(src, now);
+    if (this.mirror) this.stopMirror();
+    const firstContact = !this.connected;
+    this.connected = true;
+    if (r.reason === 'probe' && target.key !== this.activeKey) {
+      const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+      if (active && !this.better(target, active)) {
+        this.holdOff(target, now);
+        this.afterProbe(now);
+        this.settle(now);
+        return { use: true, to: active.addr, outputs: this.drain() };
+      }
+    }
+    if (r.reason === 'probe') this.afterProbe(now);
+    this.setActive(target.key, this.switchReason(r.reason, target), now);
+    if (firstContact) this.scheduleAfterConnect(now);
+    this.settle(now);
+    return { use: true, to: target.addr, outputs: this.drain() };
+  }
+
+  /** Handles every deadline that has passed. */
+  tick(now: number): SelectOutput[] {
+    const r = this.round;
+    if (r && r.nextSendAt !== undefined && r.nextSendAt <= now) this.sendNext(r, now);
+    if (r && this.round === r && r.deadline !== undefined && r.deadline <= now) this.roundFailed(r, now);
+    if (this.mirror && this.mirror.until <= now) this.stopMirror();
+    if (this.retryAt !== undefined && this.retryAt <= now && !this.round) {
+      this.retryAt = undefined;
+      this.startRound('retry', now);
+    }
+    const settled = now >= this.settleUntil;
+    if (settled && this.rekeyPending && (!this.round || this.round.reason === 'probe')) {
+      this.rekeyPending = false;
+      this.startRound('rekey', now);
+    }
+    if (
+      settled &&
+      this.connected &&
+      this.retryAt === undefined &&
+      (!this.round || this.round.reason === 'probe')
+    )
+      this.checkSilence(now);
+    if (settled && this.connected && !this.round && this.retryAt === undefined) {
+      if (this.upgradeAt !== undefined && this.upgradeAt <= now) this.upgrade(now);
+      if (this.nextProbeAt !== undefined && this.nextProbeAt <= now) this.probeNext(now);
+    }
+    this.table.expireLearned(now, this.activeKey);
+    for (const [k, until] of this.declined) if (until <= now) this.declined.delete(k);
+    return this.drain();
+  }
+
+  /** The earliest time `tick` has something to do. */
+  next(): number | undefined {
+    const times: (number | undefined)[] = [this.mirror?.until];
+    const later: (number | undefined)[] = [];
+    const r = this.round;
+    if (r) times.push(r.nextSendAt, r.deadline);
+    else times.push(this.retryAt);
+    if (this.connected && !this.round && this.retryAt === undefined)
+      later.push(this.upgradeAt, this.nextProbeAt);
+    const quiet = !r || r.reason === 'probe';
+    if (this.rekeyPending && quiet) later.push(this.settleUntil);
+    if (
+      this.connected &&
+      quiet &&
+      this.activeKey &&
+      this.retryAt === undefined &&
+      this.awaitingSince !== undefined
+    )
+      later.push(this.silenceDeadline());
+    for (const t of later) if (t !== undefined) times.push(Math.max(t, this.settleUntil));
+    times.push(this.table.nextExpiry(this.activeKey));
+    let min: number | undefined;
+    for (const t of times) if (t !== undefined && (min === undefined || t < min)) min = t;
+    return min;
+  }
+
+  get active(): PathAddr | undefined {
+    return this.activeKey ? this.table.get(this.activeKey)?.addr : undefined;
+  }
+
+  get currentRound(): number | undefined {
+    return this.round?.id;
+  }
+
+  snapshot(): SelectSnapshot {
+    const m = this.mirror;
+    const mirrorTo = m ? this.table.get(m.key)?.addr : undefined;
+    return {
+      policy: this.policy,
+      roaming: this.roaming,
+      active: this.active,
+      round: this.round
+        ? { id: this.round.id, reason: this.round.reason, sent: this.round.sent.size }
+        : undefined,
+      mirror: m && mirrorTo ? { to: mirrorTo, until: m.until } : undefined,
+      candidates: candidateSnapshots(this.table, this.activeKey),
+    };
+  }
+
+  // ---- Rounds ----
+
+  private orderFor(reason: RoundReason): string[] {
+    const serial = reason === 'retry' && this.failedRounds >= SERIAL_AFTER_FAILURES;
+    const order = roundOrder(
+      reason,
+      this.table.ordered(),
+      this.activeKey,
+      this.policy,
+      this.heldBack,
+      serial,
+    );
+    if (!serial || order.length === 0) return order;
+    return [order[this.serialIdx++ % order.length]!];
+  }
+
+  private startRound(reason: RoundReason, now: number, only?: string): void {
+    const order = (only ? [only] : this.orderFor(reason)).slice(0, MAX_ROUND_INITIATIONS);
+    if (order.length === 0) return;
+    if (this.round) this.endRound();
+    this.retryAt = undefined;
+    const timestamp = nextTai64n(this.wallNs(), this.lastTimestamp);
+    this.lastTimestamp = timestamp;
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    const r: Round = {
+      id: ++this.roundSeq,
+      reason,
+      timestamp,
+      order,
+      next: 0,
+      nextSendAt: now,
+      sent: new Map(),
+      startedAt: now,
+      deadline: undefined,
+      firstGap:
+        reason === 'liveness'
+          ? Math.max(LIVENESS_ESCALATE_MIN_MS, 3 * (active?.rtt.srtt ?? 0), staggerOf(active))
+          : undefined,
+    };
+    this.round = r;
+    if (reason === 'liveness') this.lastLivenessAt = now;
+    if (reason === 'suspect') this.startMirror(now);
+    this.sendNext(r, now);
+  }
+
+  private sendNext(r: Round, now: number): void {
+    const o = advanceRound(r, this.table, now);
+    if (o) this.out.push(o);
+  }
+
+  private endRound(): void {
+    const r = this.round;
+    if (!r) return;
+    this.round = undefined;
+    this.out.push({ type: 'dropRound', round: r.id });
+    this.table.sweepRemoved();
+  }
+
+  private roundFailed(r: Round, now: number): void {
+    for (const k of r.sent.keys()) {
+      const c = this.table.get(k);
+      if (c) recordFailure(c, now);
+    }
+    const first = r.order[0];
+    if (r.sent.size >= 2 && first) {
+      const c = this.table.get(first);
+      if (c) c.forwardOnlySuspect = true;
+      this.heldBack = first;
+    }
+    this.endRound();
+    if (r.reason === 'probe') {
+      this.afterProbe(now);
+      if (!r.sent.has(this.activeKey ?? '')) return;
+    }
+    this.failedRounds++;
+    this.attemptStart ??= r.startedAt;
+    if (now - this.attemptStart >= REKEY_ATTEMPT_TIME_MS) {
+      this.givenUp = true;
+      this.connected = false;
+      this.retryAt = undefined;
+      this.stopMirror();
+      this.out.push({ type: 'giveUp' });
+      return;
+    }
+    const passLength = Math.max(1, this.table.ordered().length);
+    this.retryAt = now + retryDelay(this.failedRounds, this.serialIdx, passLength, this.random);
+  }
+
+  private resetAttempts(): void {
+    this.failedRounds = 0;
+    this.attemptStart = undefined;
+    this.retryAt = undefined;
+    this.givenUp = false;
+    this.serialIdx = 0;
+    this.heldBack = undefined;
+  }
+
+  // ---- Triggers after connecting ----
+
+  private scheduleAfterConnect(now: number): void {
+    this.upgradeAt = now + UPGRADE_INTERVAL_MS;
+    this.queueProbes(now, false);
+  }
+
+  /**
+   * Single-candidate rounds toward the candidates the policy could prefer over the active one,
+   * PROBE_GAP_MS apart. Right after connecting, candidates in backoff are skipped; the upgrade
+   * sweep (`upgrade`) probes them anyway, its own interval being the rate limit, so that a
+   * preferred path that comes back is found within one upgrade interval. The sweep ends with the
+   * active path, which refreshes its RTT (the only way to measure it against a standard peer).
+   */
+  private queueProbes(now: number, sweep: boolean): void {
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    const others = this.table
+      .ordered()
+      .filter((c) => c.key !== this.activeKey && (sweep || c.backoffUntil <= now))
+      .filter((c) => this.policy === 'latency' || !active || c.rank < active.rank);
+    this.probeQueue = [...others.map((c) => c.key), ...(sweep && active ? [active.key] : [])];
+    this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
+  }
+
+  private probeNext(now: number): void {
+    this.nextProbeAt = undefined;
+    while (this.probeQueue.length) {
+      const key = this.probeQueue.shift()!;
+      if (this.table.get(key)) {
+        this.startRound('probe', now, key);
+        return;
+      }
+    }
+  }
+
+  private afterProbe(now: number): void {
+    this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
+  }
+
+  private upgrade(now: number): void {
+    this.upgradeAt = now + UPGRADE_INTERVAL_MS;
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    // An idle tunnel is left alone, as standard WireGuard leaves it: the next upgrade after
+    // traffic resumes comes within one interval.
+    if (!active || now - this.lastDataSentAt > UPGRADE_INTERVAL_MS) return;
+    const best = Math.min(...this.table.all().map((c) => c.rank));
+    const onBest = active.rank === best;
+    if (this.policy === 'preference') {
+      if (!onBest) this.startRound('upgrade', now);
+    } else if (!onBest || (active.rtt.srtt ?? 0) > GOOD_ENOUGH_RTT_MS) {
+      this.queueProbes(now, true);
+      this.nextProbeAt = now;
+      this.probeNext(now);
+    }
+  }
+
+  private silenceDeadline(): number {
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    const window = Math.max(SUSPECT_MIN_MS, 4 * (active?.rtt.srtt ?? 0));
+    const since = this.awaitingSince ?? 0;
+    if (this.replyDelay !== undefined && this.replyDelay <= window) return since + window;
+    return Math.max(since + LIVENESS_SILENCE_MS, this.lastLivenessAt + LIVENESS_INTERVAL_MS);
+  }
+
+  private checkSilence(now: number): void {
+    if (this.awaitingSince === undefined || !this.activeKey) return;
+    if (this.silenceDeadline() > now) return;
+    const active = this.table.get(this.activeKey);
+    const window = Math.max(SUSPECT_MIN_MS, 4 * (active?.rtt.srtt ?? 0));
+    const interactive = this.replyDelay !== undefined && this.replyDelay <= window;
+    this.startRound(interactive ? 'suspect' : 'liveness', now);
+  }
+
+  private heard(now: number): void {
+    if (this.awaitingSince !== undefined) this.replyDelay = now - this.awaitingSince;
+    this.awaitingSince = undefined;
+  }
+
+  // ---- Policy ----
+
+  private better(c: Candidate, active: Candidate): boolean {
+    return shouldSwitch(this.policy, c, active);
+  }
+
+  private switchReason(reason: RoundReason, to: Candidate): SwitchReason {
+    return switchReasonOf(reason, this.activeKey ? this.table.get(this.activeKey) : undefined, to);
+  }
+
+  private setActive(key: string, reason: SwitchReason, now: number): void {
+    if (key === this.activeKey) return;
+    const from = this.active;
+    const to = this.table.get(key);
+    if (!to) return;
+    const old = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    if (old && reason !== 'roamed') this.holdOff(old, now);
+    this.activeKey = key;
+    this.out.push({ type: 'switch', from, to: to.addr, reason });
+  }
+
+  private settle(now: number): void {
+    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
+    this.settleUntil = now + Math.max(ROUND_TIMEOUT_MIN_MS, staggerOf(active));
+  }
+
+  private holdOff(c: Candidate, now: number): void {
+    const srtt = Math.max(
+      c.rtt.srtt ?? 0,
+      this.active ? (this.table.get(this.activeKey!)?.rtt.srtt ?? 0) : 0,
+    );
+    this.declined.set(c.key, now + Math.max(ROUND_TIMEOUT_MIN_MS, 4 * srtt));
+  }
+
+  private startMirror(now: number): void {
+    const alt = this.table
+      .ordered()
+      .filter((c) => c.key !== this.activeKey && c.lastSuccess !== undefined && !isFailed(c))
+      .sort((a, b) => (a.rtt.srtt ?? 0) - (b.rtt.srtt ?? 0))[0];
+    if (!alt) return;
+    this.mirror = { key: alt.key, until: now + MIRROR_MAX_MS };
+    this.out.push({ type: 'mirror', to: alt.addr, until: this.mirror.until });
+  }
+
+  private stopMirror(): void {
+    if (!this.mirror) return;
+    this.mirror = undefined;
+    this.out.push({ type: 'mirrorEnd' });
+  }
+
+  private drain(): SelectOutput[] {
+    const o = this.out;
+    this.out = [];
+    return o;
+  }
+}
