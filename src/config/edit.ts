@@ -1,0 +1,382 @@
+// The format-preserving editor behind `wgm save`: the text of an existing config file plus the
+// running state (saved.ts) in, the new text out. Pure: no file, no clock, no network.
+//
+// wg-quick's save_config (wireguard-tools src/wg-quick/linux.bash) rebuilds the whole file from
+// the running state, losing comments, order, key spelling and every Endpoint line but the
+// active one. This editor changes only what differs from the running state:
+//   - a value that changed is rewritten in place (key spelling, spacing and a trailing
+//     `# comment` of the line kept); a single-valued key that is gone is deleted;
+//   - list keys (Address, DNS, AllowedIPs, Endpoint) keep the words that are still there as
+//     they were written (`10.0.0.1` stays even though `ip` says `10.0.0.1/32`), lose the ones
+//     that are gone (a line left empty is deleted), and new words go on one new line after the
+//     key's last line. Nameservers and the endpoints of a backend that holds several keep
+//     their order: when the kept words would be out of order, the key's lines are rewritten;
+//   - a peer that is no longer there is deleted with its section and the comment lines
+//     directly above its `[Peer]` line (no empty line between): those describe the peer.
+//     Comments separated from the header by an empty line stay. A new peer is appended;
+//   - on a backend that holds one endpoint per peer, a peer's Endpoint lines stay as they are
+//     while the active endpoint is among them (they are the candidates wgm-engine would use);
+//     otherwise they become the one active endpoint, as wg-quick would write it.
+// A hostname in an Endpoint line matches the address it resolved to, through `resolved`.
+// New lines follow the file's style (`Key = value` or `Key=value`, CRLF line ends).
+
+import { keyToBase64 } from '../crypto/keys.js';
+import { type Device, isZeroKey, type Peer, type SockAddr } from '../model/index.js';
+import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
+import { type Lines, quickWords, type Section, scanLines, wgWords, withValue } from './edit-lines.js';
+import { parseQuickConfig } from './quick.js';
+import {
+  normAddress,
+  normAllowedIP,
+  normEndpointSpec,
+  normNameserver,
+  type ResolvedSpecs,
+  runningEndpoints,
+  type SaveState,
+} from './saved.js';
+import { parseFwmark, parseKeepalive, parseKey, parsePort } from './values.js';
+
+export interface EditOptions {
+  /** Where the file's endpoint hostnames resolved to (spec → address). */
+  resolved?: ResolvedSpecs;
+}
+
+interface Target {
+  norm: string;
+  text: string;
+}
+
+class Editor {
+  readonly replace = new Map<number, string | null>();
+  readonly after = new Map<number, string[]>();
+  readonly tail: string[] = [];
+  constructor(readonly f: Lines) {}
+
+  line(key: string, value: string): string {
+    return `${key}${this.f.compact ? '=' : ' = '}${value}${this.f.crlf ? '\r' : ''}`;
+  }
+  set(i: number, value: string): void {
+    this.replace.set(i, withValue(this.f.lines[i]!.raw, value));
+  }
+  drop(i: number): void {
+    this.replace.set(i, null);
+  }
+  insert(i: number, text: string): void {
+    const list = this.after.get(i) ?? [];
+    list.push(text);
+    this.after.set(i, list);
+  }
+
+  /** Last line of a section that wg or wg-quick reads (where new keys go), else its header. */
+  anchor(sec: Section): number {
+    for (let i = sec.end - 1; i > sec.header; i--) if (!this.f.lines[i]!.blank) return i;
+    return sec.header;
+  }
+
+  /** A key that holds one value (the last line wins). `current`/`target` are normal forms. */
+  single(
+    items: number[],
+    current: string | undefined,
+    target: Target | undefined,
+    key: string,
+    anchor: number,
+  ) {
+    if (current === target?.norm) return;
+    if (!target) {
+      for (const i of items) this.drop(i);
+      return;
+    }
+    if (items.length > 0) this.set(items[items.length - 1]!, target.text);
+    else this.insert(anchor, this.line(key, target.text));
+  }
+
+  /**
+   * A key whose lines add up to one list. Words still wanted stay as written; `inOrder` says
+   * whether the resulting order (normal forms) is acceptable, else the lines are rewritten.
+   */
+  list(
+    items: Array<{ line: number; words: string[] }>,
+    norm: (w: string) => string,
+    targets: Target[],
+    o: {
+      key: string;
+      anchor: number;
+      perLine: boolean;
+      unordered?: boolean;
+      inOrder: (result: string[]) => boolean;
+    },
+  ): void {
+    const want = new Map<string, number>();
+    for (const t of targets) want.set(t.norm, (want.get(t.norm) ?? 0) + 1);
+    const kept: string[] = [];
+    const plan = items.map(({ line, words }) => {
+      const keep = words.filter((w) => {
+        const n = norm(w);
+        const left = want.get(n) ?? 0;
+        if (left === 0) return false;
+        want.set(n, left - 1);
+        kept.push(n);
+        return true;
+      });
+      return { line, words, keep };
+    });
+    const missing: Target[] = [];
+    for (const t of targets) {
+      const left = want.get(t.norm) ?? 0;
+      if (left > 0) {
+        missing.push(t);
+        want.set(t.norm, left - 1);
+      }
+    }
+    const last = items.length > 0 ? items[items.length - 1]!.line : o.anchor;
+    if (!o.inOrder([...kept, ...missing.map((t) => t.norm)])) {
+      for (const { line } of items) this.drop(line);
+      this.add(items[0]?.line ?? o.anchor, targets, o);
+      return;
+    }
+    // In an unordered list, a line whose words are all gone takes the new ones (its comment stays).
+    for (const { line, words, keep } of plan) {
+      if (keep.length === words.length) continue;
+      if (keep.length > 0) this.set(line, keep.join(', '));
+      else if (!o.unordered || missing.length === 0) this.drop(line);
+      else
+        this.set(
+          line,
+          missing
+            .splice(0)
+            .map((t) => t.text)
+            .join(', '),
+        );
+    }
+    this.add(last, missing, o);
+  }
+
+  private add(at: number, targets: Target[], o: { key: string; perLine: boolean }): void {
+    if (targets.length === 0) return;
+    if (o.perLine) for (const t of targets) this.insert(at, this.line(o.key, t.text));
+    else this.insert(at, this.line(o.key, targets.map((t) => t.text).join(', ')));
+  }
+
+  build(): string {
+    const out: string[] = [];
+    this.f.lines.forEach((l, i) => {
+      const r = this.replace.get(i);
+      if (r === undefined) out.push(l.raw);
+      else if (r !== null) out.push(r);
+      out.push(...(this.after.get(i) ?? []));
+    });
+    if (this.tail.length > 0) {
+      while (out.length > 0 && out[out.length - 1]!.trim() === '') out.pop();
+      if (out.length > 0) out.push(this.f.crlf ? '\r' : '');
+      out.push(...this.tail);
+    }
+    const nl = this.f.finalNewline || this.tail.length > 0;
+    return out.join('\n') + (nl && out.length > 0 ? '\n' : '');
+  }
+}
+
+/** The last parseable value among these lines, through `parse`; undefined if none or zero. */
+function lastValue(f: Lines, items: number[], parse: (v: string) => string | undefined): string | undefined {
+  const i = items[items.length - 1];
+  if (i === undefined) return undefined;
+  try {
+    return parse(f.lines[i]!.wgValue);
+  } catch {
+    return `invalid ${f.lines[i]!.wgValue}`;
+  }
+}
+
+const keyText = (k: Uint8Array | undefined) => (k && !isZeroKey(k) ? keyToBase64(k) : undefined);
+const target = (norm: string | undefined, text = norm): Target | undefined =>
+  norm === undefined ? undefined : { norm, text: text! };
+
+/** Writes the running state into the config text; see the file comment. */
+export function editConfig(text: string, state: SaveState, opts: EditOptions = {}): string {
+  const f = scanLines(text);
+  if (!f.sections.some((s) => s.kind === 'interface')) {
+    return editConfig(`[Interface]${f.crlf ? '\r' : ''}\n${text}`, state, opts);
+  }
+  const ed = new Editor(f);
+  editInterface(ed, f, text, state);
+  editPeers(ed, f, state.device, opts.resolved);
+  return ed.build();
+}
+
+function editInterface(ed: Editor, f: Lines, text: string, state: SaveState): void {
+  const sec = f.sections.find((s) => s.kind === 'interface')!;
+  const anchor = ed.anchor(sec);
+  const q = parseQuickConfig(text);
+  const quick = (k: string) => f.lines.flatMap((l, i) => (l.quickIface && l.quickKey === k ? [i] : []));
+  const wgIface = (k: string) =>
+    f.lines.flatMap((l, i) =>
+      l.section >= 0 && f.sections[l.section]!.kind === 'interface' && l.wgKey === k ? [i] : [],
+    );
+  const words = (items: number[]) =>
+    items.map((line) => ({ line, words: quickWords(f.lines[line]!.quickValue) }));
+
+  ed.list(
+    words(quick('address')),
+    normAddress,
+    state.addresses.map((a) => ({ norm: normAddress(a), text: a })),
+    { key: 'Address', anchor, perLine: false, unordered: true, inOrder: () => true },
+  );
+  const dnsNorm = (w: string) =>
+    /^[0-9.]+$/.test(w) || w.includes(':') ? `ns ${normNameserver(w)}` : `search ${w}`;
+  const search = state.dnsSearch ?? q.dnsSearch;
+  const dnsTargets = [...state.dns, ...search].map((w) => ({ norm: dnsNorm(w), text: w }));
+  const only = (xs: string[], kind: string) => xs.filter((x) => x.startsWith(kind)).join('\n');
+  ed.list(words(quick('dns')), dnsNorm, dnsTargets, {
+    key: 'DNS',
+    anchor,
+    perLine: false,
+    inOrder: (r) =>
+      ['ns ', 'search '].every(
+        (k) =>
+          only(r, k) ===
+          only(
+            dnsTargets.map((t) => t.norm),
+            k,
+          ),
+      ),
+  });
+  ed.single(quick('mtu'), q.mtu || undefined, target(state.mtu || undefined), 'MTU', anchor);
+  ed.single(quick('table'), q.table, target(state.table), 'Table', anchor);
+  ed.single(
+    quick('saveconfig'),
+    q.saveConfig ? 'true' : undefined,
+    target(state.saveConfig ? 'true' : undefined),
+    'SaveConfig',
+    anchor,
+  );
+  const hooks = [
+    ['preup', 'PreUp', q.preUp, state.preUp],
+    ['postup', 'PostUp', q.postUp, state.postUp],
+    ['predown', 'PreDown', q.preDown, state.preDown],
+    ['postdown', 'PostDown', q.postDown, state.postDown],
+  ] as const;
+  for (const [k, key, current, wanted] of hooks) {
+    if (current.length === wanted.length && current.every((c, i) => c === wanted[i])) continue;
+    const items = quick(k);
+    for (const i of items) ed.drop(i);
+    for (const c of wanted) ed.insert(items[0] ?? anchor, ed.line(key, c));
+  }
+
+  const d = state.device;
+  const port = (v: string) => String(parsePort(v) || '') || undefined;
+  ed.single(
+    wgIface('listenport'),
+    lastValue(f, wgIface('listenport'), port),
+    target(d.listenPort ? String(d.listenPort) : undefined),
+    'ListenPort',
+    anchor,
+  );
+  const mark = (n: number | undefined) => (n ? `0x${(n >>> 0).toString(16)}` : undefined);
+  ed.single(
+    wgIface('fwmark'),
+    lastValue(f, wgIface('fwmark'), (v) => mark(parseFwmark(v))),
+    target(mark(d.fwmark)),
+    'FwMark',
+    anchor,
+  );
+  ed.single(
+    wgIface('privatekey'),
+    lastValue(f, wgIface('privatekey'), (v) => keyText(parseKey(v))),
+    target(keyText(d.privateKey)),
+    'PrivateKey',
+    anchor,
+  );
+}
+
+function editPeers(ed: Editor, f: Lines, device: Device, resolved: ResolvedSpecs | undefined): void {
+  const running = new Map(device.peers.map((p) => [keyText(p.publicKey) ?? '', p]));
+  const seen = new Set<string>();
+  f.sections.forEach((sec, s) => {
+    if (sec.kind !== 'peer') return;
+    const inSec = (k: string) => f.lines.flatMap((l, i) => (l.section === s && l.wgKey === k ? [i] : []));
+    const name = lastValue(f, inSec('publickey'), (v) => keyToBase64(parseKey(v))) ?? '';
+    const peer = running.get(name);
+    if (!peer || seen.has(name)) {
+      removeSection(ed, f, sec);
+      return;
+    }
+    seen.add(name);
+    editPeer(ed, f, sec, inSec, peer, resolved);
+  });
+  for (const peer of device.peers) {
+    if (seen.has(keyText(peer.publicKey) ?? '')) continue;
+    if (ed.tail.length > 0) ed.tail.push(ed.f.crlf ? '\r' : '');
+    ed.tail.push(...newPeerLines(ed, peer));
+  }
+}
+
+function removeSection(ed: Editor, f: Lines, sec: Section): void {
+  let start = sec.start;
+  // At the end of the file, the empty lines that separated it from what precedes go too.
+  if (sec.end === f.lines.length) while (start > 0 && f.lines[start - 1]!.raw.trim() === '') start--;
+  for (let i = start; i < sec.end; i++) ed.drop(i);
+}
+
+function editPeer(
+  ed: Editor,
+  f: Lines,
+  sec: Section,
+  inSec: (k: string) => number[],
+  peer: Peer,
+  resolved: ResolvedSpecs | undefined,
+): void {
+  const anchor = ed.anchor(sec);
+  const psk = inSec('presharedkey');
+  ed.single(
+    psk,
+    lastValue(f, psk, (v) => keyText(parseKey(v))),
+    target(keyText(peer.presharedKey)),
+    'PresharedKey',
+    anchor,
+  );
+  const words = (items: number[]) => items.map((line) => ({ line, words: wgWords(f.lines[line]!.wgValue) }));
+  const ipNorm = (w: string) => normAllowedIP(w) ?? `invalid ${w}`;
+  ed.list(
+    words(inSec('allowedips')),
+    ipNorm,
+    peer.allowedIPs.map((ip) => ({ norm: ipNorm(formatAllowedIP(ip)), text: formatAllowedIP(ip) })),
+    { key: 'AllowedIPs', anchor, perLine: false, unordered: true, inOrder: () => true },
+  );
+  const epItems = words(inSec('endpoint'));
+  const epNorm = (w: string) => normEndpointSpec(w, resolved);
+  const run = runningEndpoints(peer);
+  const targets = run.list.map((a: SockAddr) => ({ norm: formatSockAddr(a), text: formatSockAddr(a) }));
+  const fileNorms = epItems.flatMap((it) => it.words.map(epNorm));
+  const keepAll = !run.all && targets.length === 1 && fileNorms.includes(targets[0]!.norm);
+  if (!keepAll) {
+    const wanted = targets.map((t) => t.norm).join('\n');
+    ed.list(epItems, epNorm, targets, {
+      key: 'Endpoint',
+      anchor,
+      perLine: true,
+      inOrder: (r) => r.join('\n') === wanted,
+    });
+  }
+  const ka = inSec('persistentkeepalive');
+  const kaText = (n: number | undefined) => (n ? String(n) : undefined);
+  ed.single(
+    ka,
+    lastValue(f, ka, (v) => kaText(parseKeepalive(v))),
+    target(kaText(peer.persistentKeepalive)),
+    'PersistentKeepalive',
+    anchor,
+  );
+}
+
+function newPeerLines(ed: Editor, peer: Peer): string[] {
+  const out = [
+    `[Peer]${ed.f.crlf ? '\r' : ''}`,
+    ed.line('PublicKey', keyText(peer.publicKey) ?? keyToBase64(new Uint8Array(32))),
+  ];
+  const psk = keyText(peer.presharedKey);
+  if (psk) out.push(ed.line('PresharedKey', psk));
+  if (peer.allowedIPs.length > 0)
+    out.push(ed.line('AllowedIPs', peer.allowedIPs.map(formatAllowedIP).join(', ')));
+  for (const a of runningEndpoints(peer).list) out.push(ed.line('Endpoint', formatSockAddr(a)));
+  if (peer.persistentKeepalive) out.push(ed.line('PersistentKeepalive', String(peer.persistentKeepalive)));
+  return out;
+}
