@@ -1,0 +1,102 @@
+// src/quick/save.ts without a running interface: how save_config's inputs are read (ip -brief,
+// resolvconf, interface-order), the whole save on a recorded state, and the atomic write
+// (mode 0600 whatever the umask, nothing left behind and the original intact on failure).
+
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { stateDifference, stateOfText } from '../../../src/config/saved.js';
+import { isWgError } from '../../../src/model/errors.js';
+import {
+  briefAddresses,
+  resolvconfNameservers,
+  resolvconfPrefix,
+  savedText,
+  writeAtomically,
+} from '../../../src/quick/save.js';
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'wgm-quick-save-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('ip -all -brief address: the words after the state, link-local included', () => {
+  const out =
+    'wg0             UNKNOWN        10.0.0.5/24 10.0.5.5/32 fd00::5/64 fe80::92c:c49e:b41b:c1bb/64 \n';
+  assert.deepEqual(briefAddresses('wg0', out), [
+    '10.0.0.5/24',
+    '10.0.5.5/32',
+    'fd00::5/64',
+    'fe80::92c:c49e:b41b:c1bb/64',
+  ]);
+  assert.deepEqual(briefAddresses('wg0', 'wg0             DOWN           \n'), []);
+  assert.deepEqual(briefAddresses('wg0', 'wg01            UP             10.1.1.1/32\n'), []);
+  assert.deepEqual(briefAddresses('wg0', ''), []);
+});
+
+test('resolvconf records: nameserver lines only, with save_config pattern', () => {
+  const rec =
+    'nameserver 10.0.9.1\nnameserver fd00::53\nsearch example.com\n# x\nnameserver fe80::1%wg0\nnameserver a b\n';
+  assert.deepEqual(resolvconfNameservers(rec), ['10.0.9.1', 'fd00::53', 'fe80::1%wg0']);
+});
+
+test('interface-order: the first NAME* line gives the prefix', () => {
+  assert.equal(resolvconfPrefix(undefined), '');
+  assert.equal(resolvconfPrefix('lo.inet*\ntun*\ntap*\nhso*\n'), 'tun.');
+  assert.equal(resolvconfPrefix('# nothing\n'), '');
+});
+
+test('savedText keeps comments and reads back as the state; a broken file gets the whole-file form', async () => {
+  const text = '# mine\n[Interface]\nAddress = 10.0.0.1/24 # a\nListenPort = 1\n';
+  const state = stateOfText(text);
+  state.addresses.push('10.0.0.2/32');
+  state.device.listenPort = 2;
+  const out = await savedText(text, state);
+  assert.equal(
+    out,
+    '# mine\n[Interface]\nAddress = 10.0.0.1/24 # a\nAddress = 10.0.0.2/32\nListenPort = 2\n',
+  );
+  const broken = '[Interface]\nSaveConfig = maybe\nListenPort = 1\n';
+  const whole = await savedText(broken, state);
+  assert.ok(whole.startsWith('[Interface]\nAddress = 10.0.0.1/24\nAddress = 10.0.0.2/32\n'), whole);
+  assert.equal(stateDifference(stateOfText(whole), state), undefined);
+});
+
+test('writeAtomically: mode 0600 whatever the umask and the old mode, no temporary file left', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'wg0.conf');
+  writeFileSync(path, 'old\n', { mode: 0o644 });
+  const old = process.umask(0);
+  try {
+    writeAtomically(path, Buffer.from('new\n'));
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(readFileSync(path, 'utf8'), 'new\n');
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.deepEqual(readdirSync(dir), ['wg0.conf']);
+});
+
+test('writeAtomically: a failed rename leaves the target as it was and removes the temporary file', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'wg0.conf');
+  mkdirSync(path);
+  writeFileSync(join(path, 'keep'), 'x');
+  assert.throws(
+    () => writeAtomically(path, Buffer.from('new\n')),
+    (e: unknown) => isWgError(e) && e.message.startsWith('Could not move configuration file'),
+  );
+  assert.deepEqual(readdirSync(dir), ['wg0.conf']);
+  assert.deepEqual(readdirSync(path), ['keep']);
+});
+
+test('writeAtomically: a directory that cannot be written to fails before anything changes', (t) => {
+  const path = join(tempDir(t), 'missing', 'wg0.conf');
+  assert.throws(
+    () => writeAtomically(path, Buffer.from('new\n')),
+    (e: unknown) => isWgError(e) && e.message.startsWith('Could not write configuration file'),
+  );
+});
