@@ -103,6 +103,8 @@ class Editor {
       anchor: number;
       perLine: boolean;
       unordered?: boolean;
+      /** Words that stay whatever the targets (not counted against them). */
+      sticky?: (w: string) => boolean;
       inOrder: (result: string[]) => boolean;
     },
   ): void {
@@ -111,6 +113,7 @@ class Editor {
     const kept: string[] = [];
     const plan = items.map(({ line, words }) => {
       const keep = words.filter((w) => {
+        if (o.sticky?.(w)) return true;
         const n = norm(w);
         const left = want.get(n) ?? 0;
         if (left === 0) return false;
@@ -131,7 +134,8 @@ class Editor {
     const last = items.length > 0 ? items[items.length - 1]!.line : o.anchor;
     if (!o.inOrder([...kept, ...missing.map((t) => t.norm)])) {
       for (const { line } of items) this.drop(line);
-      this.add(items[0]?.line ?? o.anchor, targets, o);
+      const sticky = items.flatMap((it) => it.words.filter((w) => o.sticky?.(w)));
+      this.add(items[0]?.line ?? o.anchor, [...targets, ...sticky.map((w) => ({ norm: w, text: w }))], o);
       return;
     }
     // In an unordered list, a line whose words are all gone takes the new ones (its comment stays).
@@ -353,6 +357,9 @@ function editPeer(
       key: 'Endpoint',
       anchor,
       perLine: true,
+      // A name that does not resolve now is no address the backend could hold: on a backend
+      // that holds every candidate it stays, so that a name down at save time is not lost.
+      sticky: run.all ? (w) => epNorm(w).startsWith('unresolved ') : undefined,
       inOrder: (r) => r.join('\n') === wanted,
     });
   }

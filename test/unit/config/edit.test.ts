@@ -242,3 +242,24 @@ test('a public key in two [Peer] sections: the first is kept and made whole', ()
   const out = check(text, s);
   assert.equal((out.match(new RegExp(K1.replaceAll('+', '\\+'), 'g')) ?? []).length, 1, out);
 });
+
+test('wgm-engine: a name that does not resolve at save time keeps its Endpoint line', () => {
+  const text = BASE.replace('Endpoint = 192.168.78.1:51001', 'Endpoint = down.example.net:51001 # flaky');
+  const s = stateOfText(text);
+  const p = s.device.peers[0]!;
+  p.endpoints.push({ addr: ep('198.51.100.1', 7) });
+  p.endpointStates = p.endpoints.map((e) => ({ addr: e.addr!, state: 'standby' }));
+  const out = check(text, s);
+  assert.match(
+    out,
+    /Endpoint = 192\.168\.77\.1:51001\nEndpoint = down\.example\.net:51001 # flaky\nEndpoint = 198\.51\.100\.1:7\n/,
+  );
+  // Out of order: rewritten, the name still kept (last).
+  p.endpoints.reverse();
+  p.endpointStates = p.endpoints.map((e) => ({ addr: e.addr!, state: 'standby' }));
+  const out2 = check(text, s);
+  assert.match(
+    out2,
+    /Endpoint = 198\.51\.100\.1:7\nEndpoint = 192\.168\.77\.1:51001\nEndpoint = down\.example\.net:51001\n/,
+  );
+});
