@@ -1,4 +1,4 @@
-// wgm showconf <interface>: wg-compat 1.6. The running configuration in `wg setconf` form,
+// wgm showconf <interface>: wg's showconf.c (showconf_main). The running configuration in `wg setconf` form,
 // byte for byte as wg prints it: exactly one Endpoint line per peer (the active one), because
 // wg-quick's `save` and scripts rebuild files from this output.
 
