@@ -136,3 +136,75 @@ test('wgm save and wg-quick save describe the same running state; wgm keeps the 
   const down = lab.exec(ns, 'wg-quick', ['down', up], { env: QUICK_ENV });
   assert.equal(down.status, 0, down.stderr);
 });
+
+test('wgm save on wgm-engine keeps every candidate endpoint and follows changes to them', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const lab = new Lab('qe');
+  t.after(() => lab.cleanup());
+  const ns = lab.netns('a');
+  const engine = await lab.daemon('wgm-engine', ns);
+  const ifname = engine.ifname;
+  const me = keypair();
+  const [gw, phone] = [keypair(), keypair()];
+  const original = [
+    '[Interface]',
+    '# three ways to the gateway, best first',
+    'Address = 10.67.0.1/24',
+    `PrivateKey = ${me.priv}`,
+    'ListenPort = 40100',
+    '',
+    '[Peer]',
+    `PublicKey = ${gw.pub}`,
+    'AllowedIPs = 10.67.0.2/32',
+    'Endpoint = 192.0.2.1:51820   # LAN',
+    'Endpoint = 198.51.100.1:51820, [2001:db8::1]:51820',
+    '',
+    '[Peer]',
+    `PublicKey = ${phone.pub}`,
+    'AllowedIPs = 10.67.0.3/32',
+    '',
+  ].join('\n');
+  const conf = lab.file(`${ifname}.conf`, original);
+  const strip = lab.exec(ns, process.execPath, [WGM, 'strip', conf]);
+  assert.equal(strip.status, 0, strip.stderr);
+  const stripped = lab.file('stripped.conf', strip.stdout);
+  const set = lab.exec(ns, process.execPath, [WGM, 'setconf', ifname, stripped]);
+  assert.equal(set.status, 0, set.stderr);
+  lab.ip(ns, 'addr', 'add', '10.67.0.1/24', 'dev', ifname);
+  lab.ip(ns, 'link', 'set', ifname, 'up');
+
+  // Nothing changed at run time: not one byte of the file moves.
+  const same = lab.exec(ns, process.execPath, [WGM, 'save', conf]);
+  assert.equal(same.status, 0, same.stderr);
+  assert.equal(same.stderr, `[#] wg showconf ${ifname}\n`);
+  const saved = readFileSync(conf, 'utf8');
+  const expected = original.replace('Address = 10.67.0.1/24', (a) => {
+    // The kernel gives the link an IPv6 link-local address once it is up; wg-quick saves it too.
+    const ll = /inet6 (fe80::[0-9a-f:]+\/64)/.exec(lab.ip(ns, '-6', 'addr', 'show', 'dev', ifname));
+    return ll ? `${a}\nAddress = ${ll[1]}` : a;
+  });
+  assert.equal(saved, expected);
+
+  // New candidates for the gateway: the file follows, in order, comments kept.
+  const change = lab.exec(ns, process.execPath, [
+    WGM,
+    'set',
+    ifname,
+    'peer',
+    gw.pub,
+    'endpoint',
+    '198.51.100.1:51820',
+    'endpoint',
+    '203.0.113.7:51820',
+  ]);
+  assert.equal(change.status, 0, change.stderr);
+  const again = lab.exec(ns, process.execPath, [WGM, 'save', conf]);
+  assert.equal(again.status, 0, again.stderr);
+  const text = readFileSync(conf, 'utf8');
+  assert.ok(text.includes('# three ways to the gateway, best first'), text);
+  assert.match(
+    text,
+    /AllowedIPs = 10\.67\.0\.2\/32\nEndpoint = 198\.51\.100\.1:51820\nEndpoint = 203\.0\.113\.7:51820\n/,
+  );
+  assert.equal(statSync(conf).mode & 0o777, 0o600);
+});
