@@ -103,7 +103,8 @@ function randomText(rng: Rng): string {
   for (const p of d.peers) {
     lines.push('', ...w.noise(), '[Peer]', ...peerLines(rng, p, w));
   }
-  return `${lines.join('\n')}${rng.chance(0.9) ? '\n' : ''}`;
+  const eol = rng.chance(0.1) ? '\r\n' : '\n';
+  return `${lines.join(eol)}${rng.chance(0.9) ? eol : ''}`;
 }
 
 function mutateList<T>(rng: Rng, xs: T[], fresh: () => T): T[] {

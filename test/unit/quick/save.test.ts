@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { stateDifference, stateOfText } from '../../../src/config/saved.js';
+import { keyToBase64 } from '../../../src/crypto/keys.js';
 import { isWgError } from '../../../src/model/errors.js';
 import {
   briefAddresses,
@@ -16,6 +17,9 @@ import {
   savedText,
   writeAtomically,
 } from '../../../src/quick/save.js';
+
+import { Rng, testSeed } from '../../lib/rng.js';
+import { randomDevice } from '../config/random-model.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'wgm-quick-save-'));
@@ -99,4 +103,59 @@ test('writeAtomically: a directory that cannot be written to fails before anythi
     () => writeAtomically(path, Buffer.from('new\n')),
     (e: unknown) => isWgError(e) && e.message.startsWith('Could not write configuration file'),
   );
+});
+
+test('savedText on malformed files: whatever the text, what is written reads back as the state', async () => {
+  const seed = testSeed();
+  const rng = new Rng(seed);
+  const key = () => keyToBase64(rng.bytes(32));
+  const palette = [
+    () => '[Interface]',
+    () => '[Peer]',
+    () => '[ Interface ]',
+    () => '[Other]',
+    () => `PublicKey = ${key()}`,
+    () => 'PublicKey = not-a-key',
+    () => `PrivateKey = ${key()}`,
+    () => 'Endpoint = 192.0.2.1:51820',
+    () => 'Endpoint = [2001:db8::1]:1, 192.0.2.2:2',
+    () => 'Endpoint = no-port',
+    () => 'Endpoint =',
+    () => 'AllowedIPs = 10.0.0.0/99',
+    () => 'AllowedIPs = 10.0.0.1/32,,fd00::/8',
+    () => 'Address = 10.1.1.1/24 fd00::1',
+    () => 'DNS = 10.0.9.1,example.com',
+    () => 'SaveConfig = maybe',
+    () => 'SaveConfig = true',
+    () => 'MTU =',
+    () => 'ListenPort = 99999',
+    () => 'FwMark = 0xzz',
+    () => 'PostUp = echo # hi',
+    () => '= =',
+    () => '#',
+    () => '',
+    () => '\0\t \r',
+    () => String.fromCharCode(...rng.bytes(8)),
+  ];
+  for (let i = 0; i < 300; i++) {
+    const lines = Array.from({ length: rng.int(14) }, () => rng.pick(palette)());
+    const text = lines.join(rng.chance(0.2) ? '\r\n' : '\n');
+    const device = randomDevice(rng);
+    const state = {
+      addresses: rng.chance(0.5) ? ['10.1.1.1/24'] : [],
+      dns: rng.chance(0.5) ? ['10.0.9.1'] : [],
+      saveConfig: rng.chance(0.3),
+      preUp: [],
+      postUp: [],
+      preDown: [],
+      postDown: [],
+      device,
+    };
+    const out = await savedText(text, state);
+    assert.equal(
+      stateDifference(stateOfText(out), state),
+      undefined,
+      `seed ${seed}, case ${i}\n--- in ---\n${JSON.stringify(text)}\n--- out ---\n${out}`,
+    );
+  }
 });
