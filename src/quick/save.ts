@@ -5,7 +5,8 @@
 //   Address    every word after the state in `ip -all -brief address show dev IF` (so an
 //              IPv6 link-local address the kernel added is written too, as wg-quick does)
 //   DNS        the `nameserver X` lines of `resolvconf -l PREFIXIF`, or of
-//              /etc/resolvconf/run/interface/PREFIXIF when that fails (Debian's resolvconf)
+//              /etc/resolvconf/run/interface/PREFIXIF when that fails (Debian's resolvconf);
+//              wgm then asks `resolvectl dns IF`, and keeps the file's DNS when nothing answers
 //   MTU        the link's MTU (`ip link show dev IF`), only when the file sets a non-empty MTU
 //   Table, SaveConfig, PreUp/PostUp/PreDown/PostDown   from the file, unchanged
 //   the rest   from the backend, as `wg showconf IF` prints it, but with every endpoint of a
@@ -56,8 +57,11 @@ export interface SaveOptions {
   path: string;
   trace: Trace;
   /** Runs a command without tracing it; spawnSync by default (tests may replace it). */
-  exec?: (cmd: string, args: string[]) => { status: number | null; stdout: string };
+  exec?: Exec;
 }
+
+/** Runs a command without tracing it. */
+export type Exec = (cmd: string, args: string[]) => { status: number | null; stdout: string };
 
 const RESOLVCONF_ORDER = '/etc/resolvconf/interface-order';
 const RESOLVCONF_RUN = '/etc/resolvconf/run/interface';
@@ -101,6 +105,34 @@ function readOptional(path: string): string | undefined {
   }
 }
 
+/**
+ * The nameservers of IF: wg-quick reads `resolvconf -l NAME`, else resolvconf's record file.
+ * wgm also asks systemd-resolved (`resolvectl dns IF`) when neither answers, and when nothing
+ * answers at all (no DNS manager on this host) it returns undefined: the file's DNS is then kept,
+ * where wg-quick would write none.
+ */
+function runningNameservers(exec: Exec, iface: string, name: string): string[] | undefined {
+  const listed = exec('resolvconf', ['-l', name]);
+  if (listed.status === 0) return resolvconfNameservers(listed.stdout);
+  const record = readOptional(join(RESOLVCONF_RUN, name));
+  if (record !== undefined) return resolvconfNameservers(record);
+  const resolved = exec('resolvectl', ['dns', iface]);
+  if (resolved.status === 0) return resolvectlNameservers(resolved.stdout);
+  return undefined;
+}
+
+/** `Link 5 (wg0): 10.0.9.1 fd00::53`: the words after the colon. */
+export function resolvectlNameservers(text: string): string[] {
+  const line = text.split('\n')[0] ?? '';
+  const colon = line.indexOf('):');
+  return colon < 0
+    ? []
+    : line
+        .slice(colon + 2)
+        .split(/\s+/)
+        .filter((w) => w !== '');
+}
+
 /** The running state of IF, gathered as save_config does; `cfg` is the file as wg-quick reads it. */
 export async function gatherState(opts: SaveOptions, cfg: QuickConfig): Promise<SaveState> {
   const exec = opts.exec ?? defaultExec;
@@ -111,11 +143,9 @@ export async function gatherState(opts: SaveOptions, cfg: QuickConfig): Promise<
   );
   const name =
     resolvconfPrefix(existsSync(RESOLVCONF_ORDER) ? readOptional(RESOLVCONF_ORDER) : undefined) + iface;
-  const listed = exec('resolvconf', ['-l', name]);
-  const dnsText = listed.status === 0 ? listed.stdout : (readOptional(join(RESOLVCONF_RUN, name)) ?? '');
   const state: SaveState = {
     addresses,
-    dns: resolvconfNameservers(dnsText),
+    dns: runningNameservers(exec, iface, name) ?? cfg.dns,
     saveConfig: cfg.saveConfig,
     preUp: cfg.preUp,
     postUp: cfg.postUp,

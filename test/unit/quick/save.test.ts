@@ -14,6 +14,7 @@ import {
   briefAddresses,
   resolvconfNameservers,
   resolvconfPrefix,
+  resolvectlNameservers,
   savedText,
   writeAtomically,
 } from '../../../src/quick/save.js';
@@ -45,6 +46,12 @@ test('resolvconf records: nameserver lines only, with save_config pattern', () =
   const rec =
     'nameserver 10.0.9.1\nnameserver fd00::53\nsearch example.com\n# x\nnameserver fe80::1%wg0\nnameserver a b\n';
   assert.deepEqual(resolvconfNameservers(rec), ['10.0.9.1', 'fd00::53', 'fe80::1%wg0']);
+});
+
+test('resolvectl dns IF: the servers after the link name', () => {
+  assert.deepEqual(resolvectlNameservers('Link 5 (wg0): 10.0.9.1 fd00::53\n'), ['10.0.9.1', 'fd00::53']);
+  assert.deepEqual(resolvectlNameservers('Link 5 (wg0):\n'), []);
+  assert.deepEqual(resolvectlNameservers(''), []);
 });
 
 test('interface-order: the first NAME* line gives the prefix', () => {
