@@ -190,6 +190,8 @@ function lastValue(f: Lines, items: number[], parse: (v: string) => string | und
   }
 }
 
+/** A public key's text; the all-zero key is a key like any other here. */
+const pubText = (k: Uint8Array | undefined) => keyToBase64(k ?? new Uint8Array(32));
 const keyText = (k: Uint8Array | undefined) => (k && !isZeroKey(k) ? keyToBase64(k) : undefined);
 const target = (norm: string | undefined, text = norm): Target | undefined =>
   norm === undefined ? undefined : { norm, text: text! };
@@ -197,8 +199,17 @@ const target = (norm: string | undefined, text = norm): Target | undefined =>
 /** Writes the running state into the config text; see the file comment. */
 export function editConfig(text: string, state: SaveState, opts: EditOptions = {}): string {
   const f = scanLines(text);
-  if (!f.sections.some((s) => s.kind === 'interface')) {
-    return editConfig(`[Interface]${f.crlf ? '\r' : ''}\n${text}`, state, opts);
+  // New keys go into an [Interface] section that both wg and wg-quick read as one (wg-quick
+  // does not take `[ Interface ]`); without one, a header is added at the top.
+  const iface = (sec: Section) => sec.kind === 'interface' && f.lines[sec.header]!.quickIface;
+  if (!f.sections.some(iface)) {
+    // A header for the keys to go under; taken away again when none went there.
+    const header = `[Interface]${f.crlf ? '\r' : ''}\n`;
+    const out = editConfig(header + text, state, opts);
+    const next = out.slice(header.length).split('\n', 1)[0]!;
+    return next.trim() === '' || next.trim().startsWith('[') || next.trim().startsWith('#')
+      ? out.slice(header.length)
+      : out;
   }
   const ed = new Editor(f);
   editInterface(ed, f, text, state);
@@ -207,7 +218,7 @@ export function editConfig(text: string, state: SaveState, opts: EditOptions = {
 }
 
 function editInterface(ed: Editor, f: Lines, text: string, state: SaveState): void {
-  const sec = f.sections.find((s) => s.kind === 'interface')!;
+  const sec = f.sections.find((s) => s.kind === 'interface' && f.lines[s.header]!.quickIface)!;
   const anchor = ed.anchor(sec);
   const q = parseQuickConfig(text);
   const quick = (k: string) => f.lines.flatMap((l, i) => (l.quickIface && l.quickKey === k ? [i] : []));
@@ -292,11 +303,15 @@ function editInterface(ed: Editor, f: Lines, text: string, state: SaveState): vo
 }
 
 function editPeers(ed: Editor, f: Lines, device: Device, resolved: ResolvedSpecs | undefined): void {
-  const running = new Map(device.peers.map((p) => [keyText(p.publicKey) ?? '', p]));
+  const running = new Map(device.peers.map((p) => [pubText(p.publicKey), p]));
   const seen = new Set<string>();
+  const bySection = f.sections.map(() => [] as number[]);
+  f.lines.forEach((l, i) => {
+    if (l.section >= 0 && l.wgKey !== '') bySection[l.section]!.push(i);
+  });
   f.sections.forEach((sec, s) => {
     if (sec.kind !== 'peer') return;
-    const inSec = (k: string) => f.lines.flatMap((l, i) => (l.section === s && l.wgKey === k ? [i] : []));
+    const inSec = (k: string) => bySection[s]!.filter((i) => f.lines[i]!.wgKey === k);
     const name = lastValue(f, inSec('publickey'), (v) => keyToBase64(parseKey(v))) ?? '';
     const peer = running.get(name);
     if (!peer || seen.has(name)) {
@@ -307,7 +322,7 @@ function editPeers(ed: Editor, f: Lines, device: Device, resolved: ResolvedSpecs
     editPeer(ed, f, sec, inSec, peer, resolved);
   });
   for (const peer of device.peers) {
-    if (seen.has(keyText(peer.publicKey) ?? '')) continue;
+    if (seen.has(pubText(peer.publicKey))) continue;
     if (ed.tail.length > 0) ed.tail.push(ed.f.crlf ? '\r' : '');
     ed.tail.push(...newPeerLines(ed, peer));
   }
@@ -358,8 +373,9 @@ function editPeer(
       anchor,
       perLine: true,
       // A name that does not resolve now is no address the backend could hold: on a backend
-      // that holds every candidate it stays, so that a name down at save time is not lost.
-      sticky: run.all ? (w) => epNorm(w).startsWith('unresolved ') : undefined,
+      // that holds every candidate, or for a peer with no endpoint yet, it stays, so that a
+      // name down at save time is not lost.
+      sticky: run.all || run.list.length === 0 ? (w) => epNorm(w).startsWith('unresolved ') : undefined,
       inOrder: (r) => r.join('\n') === wanted,
     });
   }
@@ -375,10 +391,7 @@ function editPeer(
 }
 
 function newPeerLines(ed: Editor, peer: Peer): string[] {
-  const out = [
-    `[Peer]${ed.f.crlf ? '\r' : ''}`,
-    ed.line('PublicKey', keyText(peer.publicKey) ?? keyToBase64(new Uint8Array(32))),
-  ];
+  const out = [`[Peer]${ed.f.crlf ? '\r' : ''}`, ed.line('PublicKey', pubText(peer.publicKey))];
   const psk = keyText(peer.presharedKey);
   if (psk) out.push(ed.line('PresharedKey', psk));
   if (peer.allowedIPs.length > 0)

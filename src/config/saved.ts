@@ -169,6 +169,7 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return sameList([...new Set(a)].sort(), [...new Set(b)].sort());
 }
 
+const pubText = (k: Uint8Array | undefined): string => keyToBase64(k ?? new Uint8Array(32));
 const keyText = (k: Uint8Array | undefined): string => (k && !isZeroKey(k) ? keyToBase64(k) : '');
 
 /**
@@ -191,11 +192,11 @@ export function stateDifference(file: SaveState, running: SaveState): string | u
   if (keyText(fd.privateKey) !== keyText(rd.privateKey)) return 'PrivateKey';
   if ((fd.listenPort || 0) !== (rd.listenPort || 0)) return 'ListenPort';
   if ((fd.fwmark || 0) !== (rd.fwmark || 0)) return 'FwMark';
-  const filePeers = new Map(fd.peers.map((p) => [keyText(p.publicKey), p]));
+  const filePeers = new Map(fd.peers.map((p) => [pubText(p.publicKey), p]));
   if (filePeers.size !== fd.peers.length) return 'a public key appears in two [Peer] sections';
   if (filePeers.size !== rd.peers.length) return 'the set of peers';
   for (const rp of rd.peers) {
-    const name = keyText(rp.publicKey);
+    const name = pubText(rp.publicKey);
     const fp = filePeers.get(name);
     if (!fp) return `peer ${name} is missing`;
     const diff = peerDifference(fp, rp);

@@ -3,11 +3,14 @@
 // wg-quick's save_config would have written (wgQuickText).
 
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { editConfig } from '../../../src/config/edit.js';
 import { type SaveState, stateDifference, stateOfText, wgQuickText } from '../../../src/config/saved.js';
 import { keyFromBase64 } from '../../../src/crypto/keys.js';
 import { newPeer, type SockAddr } from '../../../src/model/index.js';
+import { ROOT } from '../../lib/run.js';
 
 const K1 = 'mS5IO0H5HsXX8sVNE6FynPx+Bf6SlbCtRqfCr5NjVSU=';
 const K2 = 'gr4rvbWd+ynOHVufjeIKjBSo+g+v6pcoHH1z8HoUpz4=';
@@ -262,4 +265,38 @@ test('wgm-engine: a name that does not resolve at save time keeps its Endpoint l
     out2,
     /Endpoint = 198\.51\.100\.1:7\nEndpoint = 192\.168\.77\.1:51001\nEndpoint = down\.example\.net:51001\n/,
   );
+});
+
+test('the config corpora: every file that parses comes back byte for byte, and takes changes', () => {
+  const dirs = ['test/fixtures/quick', 'test/fixtures/configs/valid', 'test/fixtures/configs/extension'];
+  let edited = 0;
+  for (const dir of dirs) {
+    const files = readdirSync(join(ROOT, dir), { withFileTypes: true }).filter((e) => e.isFile());
+    for (const name of files.map((e) => e.name).filter((n) => n.endsWith('.conf'))) {
+      const bytes = readFileSync(join(ROOT, dir, name));
+      const utf8 = Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
+      const text = bytes.toString(utf8 ? 'utf8' : 'latin1');
+      let state: SaveState;
+      try {
+        state = stateOfText(text);
+      } catch {
+        continue; // wg or wg-quick rejects it: save would not get this far
+      }
+      const keys = state.device.peers.map((p) => Buffer.from(p.publicKey!).toString('base64'));
+      // No backend reports one key twice: a file that repeats one is not a running state.
+      if (new Set(keys).size !== keys.length) continue;
+      assert.equal(editConfig(text, state), text, `${dir}/${name}`);
+      state.addresses = [...state.addresses.slice(1), '10.99.0.1/32'];
+      state.device.listenPort = 4242;
+      const p = newPeer({ publicKey: keyFromBase64(K3)! });
+      p.endpoints = [{ addr: ep('203.0.113.1', 1) }];
+      p.endpointStates = [{ addr: ep('203.0.113.1', 1), state: 'active' }];
+      state.device.peers = [...state.device.peers.slice(1), p];
+      const out = editConfig(text, state);
+      assert.doesNotThrow(() => stateOfText(out), `${dir}/${name}\n${out}`);
+      assert.equal(stateDifference(stateOfText(out), state), undefined, `${dir}/${name}\n${out}`);
+      edited++;
+    }
+  }
+  assert.ok(edited >= 40, `${edited} files edited`);
 });
