@@ -11,12 +11,15 @@ import { test } from 'node:test';
 import { editConfig } from '../../../src/config/edit.js';
 import { type SaveState, stateDifference, stateOfText } from '../../../src/config/saved.js';
 import { keyToBase64 } from '../../../src/crypto/keys.js';
-import { type Device, newPeer, type Peer } from '../../../src/model/index.js';
+import { type Device, newPeer, type Peer, type SockAddr } from '../../../src/model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../../../src/model/inet.js';
 import { Rng, testSeed } from '../../lib/rng.js';
 import { randomDevice } from './random-model.js';
 
 const CASES = 400;
+
+/** Host names written into the current case's file, and the addresses they stand for. */
+const resolved = new Map<string, SockAddr>();
 
 function addr(rng: Rng): string {
   if (rng.chance(0.6)) {
@@ -69,7 +72,13 @@ function peerLines(rng: Rng, p: Peer, w: Writer): string[] {
   if (p.presharedKey) groups.push([w.kv('PresharedKey', keyToBase64(p.presharedKey))]);
   if (p.allowedIPs.length > 0)
     groups.push(listLines(rng, 'AllowedIPs', p.allowedIPs.map(formatAllowedIP), w));
-  const eps = p.endpoints.map((e) => formatSockAddr(e.addr!));
+  // Some endpoints are written as host names, resolved through the case's `resolved` map.
+  const eps = p.endpoints.map((e) => {
+    if (!rng.chance(0.2)) return formatSockAddr(e.addr!);
+    const spec = `h${resolved.size}.example.net:${e.addr!.port}`;
+    resolved.set(spec, e.addr!);
+    return spec;
+  });
   if (eps.length > 0)
     groups.push(rng.chance(0.3) ? listLines(rng, 'Endpoint', eps, w) : eps.map((e) => w.kv('Endpoint', e)));
   if (p.persistentKeepalive) groups.push([w.kv('PersistentKeepalive', String(p.persistentKeepalive))]);
@@ -167,15 +176,16 @@ test('save editor: random files, random run-time changes', () => {
   const seed = testSeed();
   const rng = new Rng(seed);
   for (let i = 0; i < CASES; i++) {
+    resolved.clear();
     const text = randomText(rng);
     const ctx = `seed ${seed}, case ${i}\n--- file ---\n${text}`;
-    const original = stateOfText(text);
-    assert.equal(editConfig(text, original), text, ctx);
+    const original = stateOfText(text, resolved);
+    assert.equal(editConfig(text, original, { resolved }), text, ctx);
     for (const state of [change(rng, original), singleEndpoint(rng, change(rng, original))]) {
-      const out = editConfig(text, state);
+      const out = editConfig(text, state, { resolved });
       const more = `${ctx}\n--- state ---\n${JSON.stringify(state, (_k, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v))}\n--- out ---\n${out}`;
-      assert.equal(stateDifference(stateOfText(out), state), undefined, more);
-      assert.equal(editConfig(out, state), out, more);
+      assert.equal(stateDifference(stateOfText(out, resolved), state), undefined, more);
+      assert.equal(editConfig(out, state, { resolved }), out, more);
     }
   }
 });
