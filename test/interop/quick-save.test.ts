@@ -40,6 +40,10 @@ test('wgm save and wg-quick save describe the same running state; wgm keeps the 
     `PrivateKey = ${me.priv}`,
     'ListenPort = 40000',
     'PostUp = echo up %i',
+    'MTU = 1400 # the path is small',
+    'Table = off',
+    'SaveConfig = true',
+    'PreDown = true',
     '',
     '# the gateway: two ways in',
     '[Peer]',
@@ -69,6 +73,7 @@ test('wgm save and wg-quick save describe the same running state; wgm keeps the 
   lab.wg(ns, ['set', ifname, 'peer', added.pub, 'allowed-ips', '10.66.9.0/24', 'endpoint', '198.51.100.9:5']);
   lab.wg(ns, ['set', ifname, 'peer', phone.pub, 'persistent-keepalive', 'off']);
   lab.ip(ns, 'addr', 'add', '10.77.0.9/32', 'dev', ifname);
+  lab.ip(ns, 'link', 'set', 'dev', ifname, 'mtu', '1380');
 
   const dirs = ['stock', 'wgm'].map((d) => join(lab.dir, d));
   for (const d of dirs) {
@@ -99,6 +104,7 @@ test('wgm save and wg-quick save describe the same running state; wgm keeps the 
   assert.ok(!wgmText.includes(laptop.pub) && !wgmText.includes('# laptop'), wgmText);
   assert.ok(!wgmText.includes('PersistentKeepalive'), wgmText);
   assert.match(wgmText, /^ListenPort = 40001$/m);
+  assert.match(wgmText, /^MTU = 1380 # the path is small\nTable = off\nSaveConfig = true\nPreDown = true\n/m);
   assert.ok(wgmText.includes(added.pub), wgmText);
   assert.equal(statSync(wgmFile).mode & 0o777, 0o600);
   assert.deepEqual(readdirSync(dirs[1]!), [`${ifname}.conf`], 'no temporary file left');
