@@ -101,7 +101,7 @@ export const VERBS: readonly Verb[] = [
     args: '<CONFIG_FILE | INTERFACE>',
     describe: 'Saves the running configuration to its file',
     family: 'quick',
-    load: unavailable('save'),
+    load: () => import('./save.js'),
   },
   {
     name: 'strip',

@@ -1,6 +1,6 @@
-// wgm showconf <interface>: wg-compat 1.6. The running configuration in `wg setconf` form,
-// byte for byte as wg prints it: exactly one Endpoint line per peer (the active one), because
-// wg-quick's `save` and scripts rebuild files from this output.
+// wgm showconf <interface>: wg's showconf.c (showconf_main). The running configuration in
+// `wg setconf` form, byte for byte as wg prints it: exactly one Endpoint line per peer (the
+// active one), because wg-quick's `save` and scripts rebuild files from this output.
 
 import { getDevice } from '../backend/backend.js';
 import { serializeConfig } from '../config/serialize.js';

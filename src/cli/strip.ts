@@ -1,5 +1,5 @@
-// wgm strip <NAME|path>: wg-quick's `strip` (wg-compat 3.7). The config without wg-quick's
-// own [Interface] keys, for `wg syncconf IF <(wgm strip IF)`.
+// wgm strip <NAME|path>: wg-quick's `strip` (cmd_strip in wireguard-tools src/wg-quick/linux.bash).
+// The config without wg-quick's own [Interface] keys, for `wg syncconf IF <(wgm strip IF)`.
 //
 // Contract: stdout is byte for byte wg-quick's and so is the exit status; stderr is wg-quick's
 // text with the program name (`wgm`) where wg-quick says `wg-quick`, and bash's own

@@ -1,6 +1,7 @@
-// A device as `wg showconf` prints it (wg-compat 1.6), byte for byte, except that a peer with
-// several endpoints gets one `Endpoint = ` line per endpoint, in order. The address formatters
-// are glibc's (inet_ntop, getnameinfo NI_NUMERICHOST), from model/inet.ts, shared with `show`.
+// A device as `wg showconf` prints it (wireguard-tools src/showconf.c), byte for byte, except
+// that a peer with several endpoints gets one `Endpoint = ` line per endpoint, in order. The
+// address formatters are glibc's (inet_ntop, getnameinfo NI_NUMERICHOST), from model/inet.ts,
+// shared with `show`.
 
 import { keyToBase64 } from '../crypto/keys.js';
 import { type Device, type Endpoint, isZeroKey, KEY_LEN } from '../model/index.js';
