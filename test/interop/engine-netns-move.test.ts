@@ -32,17 +32,19 @@ import { need } from '../lib/run.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping', 'iperf3'] };
 const BYTES = Number(process.env['WGM_MOVE_BYTES'] ?? 2 ** 30);
-/**
- * UDP sending rates (Mbit/s) a loaded 2-core machine carries through wgm-engine with little
- * loss: the engine's cost is per packet, so 8972-byte datagrams go several times faster than
- * 1392-byte ones. At 1420 bytes the UDP runs carry a quarter of BYTES, to keep the file's
- * run time to a few minutes.
- */
-const UDP_MBITS = { jumbo: Number(process.env['WGM_MOVE_UDP_MBITS'] ?? 500), small: 120 };
+/** Overrides each case's UDP sending rate (Mbit/s) when set. */
+const UDP_MBITS = Number(process.env['WGM_MOVE_UDP_MBITS'] ?? 0);
 /** Echo requests per ping flood. */
 const FLOOD = 2000;
-/** UDP loss iperf3 may report (percent): a little, at a rate the machine carries. */
+/**
+ * UDP loss iperf3 may report (percent) at the rates below. More is accepted only when the
+ * kernel counted the lost datagrams itself as dropped at a full socket buffer or queue (the
+ * receiving daemon fell behind: on a 2-core machine shared with other work, wireguard-go's
+ * receive socket overflows now and then when wgm-engine sends it jumbo datagrams) and the
+ * total stays under MAX_OVERLOAD_LOSS; the tunnel itself may lose at most 1% besides.
+ */
 const MAX_UDP_LOSS = 2;
+const MAX_OVERLOAD_LOSS = 25;
 
 interface Case {
   name: string;
@@ -52,6 +54,18 @@ interface Case {
   move?: [boolean, boolean];
   /** Which iperf3 runs use -Z (TCP: sendfile; UDP: MSG_ZEROCOPY where iperf3 has it). */
   zerocopy: { tcp: boolean; udp: boolean };
+  /**
+   * The UDP runs' share of BYTES. TCP always carries all of it; UDP does in one case and a
+   * quarter in the others, to keep the file's run time to a few minutes.
+   */
+  udpShare: number;
+  /**
+   * A UDP sending rate (Mbit/s) a loaded 2-core machine carries with little loss. TCP finds
+   * 400-1000 Mbit/s between these ends with 9000-byte packets and 200-300 with 1420-byte
+   * ones; a UDP sender keeps its rate regardless, and the receiving daemon's socket overflows
+   * when it falls behind (wireguard-go, at 300 Mbit/s of jumbo datagrams, lost 8-17% there).
+   */
+  udpMbits: number;
 }
 
 const CASES: Case[] = [
@@ -61,6 +75,8 @@ const CASES: Case[] = [
     outer: 4,
     mtu: 1420,
     zerocopy: { tcp: false, udp: true },
+    udpShare: 1 / 4,
+    udpMbits: 120,
   },
   {
     name: 'wgm-engine both ends, both moved, IPv6 outer, jumbo MTU 9000',
@@ -68,6 +84,8 @@ const CASES: Case[] = [
     outer: 6,
     mtu: 9000,
     zerocopy: { tcp: true, udp: false },
+    udpShare: 1,
+    udpMbits: 300,
   },
   {
     name: 'wgm-engine and wireguard-go, both moved, IPv4 outer, jumbo MTU 9000',
@@ -75,6 +93,8 @@ const CASES: Case[] = [
     outer: 4,
     mtu: 9000,
     zerocopy: { tcp: true, udp: true },
+    udpShare: 1 / 4,
+    udpMbits: 150,
   },
   {
     name: 'wgm-engine moved, wireguard-go left in the birth namespace, IPv6 outer, jumbo MTU 9000',
@@ -83,6 +103,8 @@ const CASES: Case[] = [
     mtu: 9000,
     move: [true, false],
     zerocopy: { tcp: false, udp: false },
+    udpShare: 1 / 4,
+    udpMbits: 150,
   },
 ];
 
@@ -137,24 +159,34 @@ async function movedCase(t: TestContext, c: Case): Promise<void> {
     for (const reverse of [false, true]) {
       const receiver = reverse ? a : b;
       const rx0 = rxBytes(lab, tn, receiver);
-      const drops0 = snmp(lab, receiver.ns, 'Udp', 'RcvbufErrors');
+      const sender = reverse ? b : a;
+      const drops0 = rcvbufErrors(lab, receiver.ns);
+      const home0 = rcvbufErrors(lab, tn.home);
+      const qdisc0 = qdiscDrops(lab, sender);
       const backlog0 = backlogDrops();
-      const jumbo = c.mtu >= 9000;
-      const bytes = udp && !jumbo ? BYTES / 4 : BYTES;
-      const mbits = jumbo ? UDP_MBITS.jumbo : UDP_MBITS.small;
+      const bytes = udp ? Math.round(BYTES * c.udpShare) : BYTES;
+      const mbits = UDP_MBITS || c.udpMbits;
       const r = await iperf(lab, a, b, { udp, reverse, zerocopy, mtu: c.mtu, bytes, mbits });
       const rx = rxBytes(lab, tn, receiver) - rx0;
-      const drops = snmp(lab, receiver.ns, 'Udp', 'RcvbufErrors') - drops0;
+      const drops = rcvbufErrors(lab, receiver.ns) - drops0;
       const backlog = backlogDrops() - backlog0;
+      const home = rcvbufErrors(lab, tn.home) - home0;
+      const qdisc = qdiscDrops(lab, sender) - qdisc0;
       const what = `${udp ? 'UDP' : 'TCP'} ${reverse ? 'B → A' : 'A → B'}${zerocopy ? ' -Z' : ''}`;
       t.diagnostic(
-        `${what}: ${r.received} bytes at ${r.mbits.toFixed(0)} Mbit/s, loss ${r.lossPercent}%, receiver's wg rx +${rx}, socket-buffer drops there ${drops}, backlog drops (whole host) ${backlog}`,
+        `${what}: ${r.received} bytes at ${r.mbits.toFixed(0)} Mbit/s, loss ${r.lossPercent}%, receiver's wg rx +${rx}, drops: iperf3 socket ${drops}, tunnel sockets ${home}, sender's interface queue ${qdisc}, input backlog (whole host) ${backlog}`,
       );
       assert.ok(r.sent >= bytes, `${what}: iperf3 sent ${r.sent} of ${bytes}`);
       // What crossed the tunnel, as the receiving end counts it (payload plus headers).
       assert.ok(rx >= r.received, `${what}: the receiver's transfer counter grew by ${rx}`);
       if (udp) {
-        assert.ok(r.lossPercent <= MAX_UDP_LOSS, `${what}: ${r.lossPercent}% lost`);
+        const counted = drops + home + qdisc + backlog;
+        const unexplained = Math.max(0, r.lostPackets - counted);
+        assert.ok(
+          r.lossPercent <= MAX_UDP_LOSS ||
+            (r.lossPercent <= MAX_OVERLOAD_LOSS && unexplained <= r.packets / 100),
+          `${what}: ${r.lossPercent}% lost (${r.lostPackets} datagrams, ${counted} counted as dropped by the kernel)`,
+        );
       } else {
         // iperf3's server stops counting when the client ends the test, so the bytes still in
         // flight (up to a congestion window) are missing from its sum; the counter above has
@@ -180,6 +212,19 @@ async function movedCase(t: TestContext, c: Case): Promise<void> {
 function rxBytes(lab: Lab, tn: MovedTunnel, s: Side): number {
   const line = lab.wg(tn.home, ['show', s.ifname, 'transfer']).trim();
   return Number(line.split('\t')[1]);
+}
+
+/** UDP datagrams a namespace dropped because a socket's receive buffer was full (v4 + v6). */
+function rcvbufErrors(lab: Lab, ns: string): number {
+  return snmp(lab, ns, 'Udp', 'RcvbufErrors') + snmp(lab, ns, 'Ip6', 'Udp6RcvbufErrors');
+}
+
+/** Packets the queueing discipline of a side's interface dropped (`tc -s qdisc`). */
+function qdiscDrops(lab: Lab, s: Side): number {
+  const out = lab.exec(s.ns, 'tc', ['-s', 'qdisc', 'show', 'dev', s.ifname]).stdout;
+  let n = 0;
+  for (const m of out.matchAll(/dropped (\d+)/g)) n += Number(m[1]);
+  return n;
 }
 
 /** Packets the host's per-CPU input backlogs dropped so far (/proc/net/softnet_stat, column 2). */
@@ -216,6 +261,9 @@ async function flood(lab: Lab, from: Side, to: string): Promise<void> {
 
 interface IperfResult {
   sent: number;
+  /** UDP: datagrams sent, and those the receiver found missing. */
+  packets: number;
+  lostPackets: number;
   received: number;
   mbits: number;
   lossPercent: number;
@@ -249,7 +297,13 @@ async function iperf(
     end: {
       sum_sent?: { bytes: number };
       sum_received?: { bytes: number; bits_per_second: number };
-      sum?: { bytes: number; bits_per_second: number; lost_percent?: number };
+      sum?: {
+        bytes: number;
+        bits_per_second: number;
+        lost_percent?: number;
+        lost_packets?: number;
+        packets?: number;
+      };
     };
   };
   if (process.env['WGM_MOVE_DUMP']) console.error(JSON.stringify(j.end).slice(0, 3000));
@@ -258,6 +312,8 @@ async function iperf(
     const sum = j.end.sum!;
     const loss = sum.lost_percent ?? 0;
     return {
+      packets: sum.packets ?? 0,
+      lostPackets: sum.lost_packets ?? 0,
       sent: sum.bytes,
       received: Math.round(sum.bytes * (1 - loss / 100)),
       mbits: sum.bits_per_second / 1e6,
@@ -265,7 +321,14 @@ async function iperf(
     };
   }
   const rx = j.end.sum_received!;
-  return { sent: j.end.sum_sent!.bytes, received: rx.bytes, mbits: rx.bits_per_second / 1e6, lossPercent: 0 };
+  return {
+    packets: 0,
+    lostPackets: 0,
+    sent: j.end.sum_sent!.bytes,
+    received: rx.bytes,
+    mbits: rx.bits_per_second / 1e6,
+    lossPercent: 0,
+  };
 }
 
 /**
