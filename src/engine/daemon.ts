@@ -11,14 +11,17 @@
 // is set to something other than silent (as wireguard-go), so a caller reading our stderr
 // through a pipe is not kept waiting by the daemon.
 //
-// The engine stops, removes its socket and exits 0 when the TUN link is deleted, when its
-// socket file is removed or replaced, or on SIGINT/SIGTERM. It exits 1 when it cannot start.
+// The engine stops, removes its socket and exits 0 when the TUN link is deleted (in whatever
+// namespace it is by then: moving it to another one is no reason to stop, see link-watch.ts),
+// when its socket file is removed or replaced, or on SIGINT/SIGTERM. It exits 1 when it
+// cannot start.
 
 import { spawn } from 'node:child_process';
 import { closeSync, type FSWatcher, lstatSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ifNameToIndex, validIfname } from '../sys/tun.js';
+import { validIfname } from '../sys/tun.js';
 import { ENGINE_VERSION, EngineDevice } from './device.js';
+import { LinkWatch } from './link-watch.js';
 import { Logger, logLevelFrom } from './log.js';
 import { UAPI_DIR, UapiServer, uapiSocketPath } from './uapi-server.js';
 
@@ -173,7 +176,7 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
     return 1;
   }
   const ino = inodeOf(path);
-  const ifindex = device.ifindex;
+  const link = new LinkWatch(device, log, device.ifname);
   log.verbose('UAPI listener started');
   const removeSocket = () => {
     if (inodeOf(path) !== ino) return;
@@ -202,8 +205,9 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
     const checkSocket = () => {
       if (inodeOf(path) !== ino) resolve('the UAPI socket was removed');
     };
+    // The data plane reports a deletion at once (its TUN read fails); this catches it too.
     const checkLink = () => {
-      if (ifNameToIndex(ifname) !== ifindex) resolve('the interface was deleted');
+      if (link.check()) resolve('the interface was deleted');
     };
     try {
       watcher = watch(UAPI_DIR, (_event, name) => {

@@ -23,6 +23,7 @@
 
 import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, isZeroKey, keysEqual } from '../model/index.js';
+import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
@@ -126,6 +127,11 @@ export class EngineDevice implements UapiDevice {
 
   get listenPort(): number {
     return this.dp.port;
+  }
+
+  /** Where the TUN interface is now (it may have been renamed or moved to another namespace). */
+  location(): TunLocation {
+    return this.dp.tun.location();
   }
 
   onLinkGone(fn: () => void): void {

@@ -9,12 +9,25 @@
 //
 // Link deletion: once the interface is deleted (`ip link delete`), the kernel detaches every
 // queue; poll then reports POLLERR and read(2) fails with EBADFD. `isLinkGone` recognises
-// that, and the data plane reports it (the engine exits, as wg-compat 3.8 requires).
+// that, and the data plane reports it (the engine exits, as wireguard-go does when its TUN
+// read fails: tun/tun_linux.go, NativeTun.Read, and device.RoutineReadFromTUN).
+//
+// Moving to another namespace (`ip link set IF netns NS`) does not detach the queues: the fds
+// keep carrying packets, but the interface's name and index are no longer valid in the
+// namespace the engine runs in (and the name may even belong to another interface there). So
+// the MTU, flags and index are read and set through the fds, never by the birth name alone:
+// TUNGETIFF on a queue fd gives the interface's current name (as wireguard-go's
+// NativeTun.nameSlow does), TUNGETDEVNETNS (Linux 5.2, drivers/net/tun.c) an fd for the
+// namespace the device is in now, and the control socket used for SIOC[GS]IF* is created in
+// that namespace (setns(2) of the calling thread, and back). `location()` reports where the
+// interface is; it throws EBADFD once the device is gone, wherever it was deleted.
 
-import { check, libc, SysError } from './libc.js';
+import { fstatSync } from 'node:fs';
+import { check, errno, libc, SysError } from './libc.js';
 import {
   allocNative,
   closeFd,
+  EBADF,
   EBADFD,
   EIO,
   freeNative,
@@ -29,6 +42,12 @@ const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
 
 const TUNSETIFF = 0x400454ca; // _IOW('T', 202, int)
+const TUNGETIFF = 0x800454d2; // _IOR('T', 210, unsigned int)
+const TUNGETDEVNETNS = 0x54e3; // _IO('T', 227)
+const CLONE_NEWNET = 0x40000000;
+const O_RDONLY = 0;
+/** The calling thread's own network namespace (setns(2) acts on one thread). */
+const THREAD_NETNS = '/proc/thread-self/ns/net';
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
 const IFF_MULTI_QUEUE = 0x0100;
@@ -52,6 +71,7 @@ interface Fns {
   ioctl: (fd: number, req: number, arg: number) => number;
   socket: (domain: number, type: number, proto: number) => number;
   nametoindex: (name: string) => number;
+  setns: (fd: number, nstype: number) => number;
 }
 
 let fns: Fns | undefined;
@@ -66,6 +86,7 @@ function f(): Fns {
       ioctl: l.func('int ioctl(int fd, unsigned long req, uintptr_t arg)'),
       socket: l.func('int socket(int domain, int type, int protocol)'),
       nametoindex: l.func('unsigned int if_nametoindex(const char *name)'),
+      setns: l.func('int setns(int fd, int nstype)'),
     } as Fns;
   }
   return fns;
@@ -89,16 +110,76 @@ function ioctl(fd: number, req: number, what: string, arg: number): void {
   check(what, f().ioctl(fd, req, arg));
 }
 
-/** An open TUN interface: its name, its queue fds, and a control socket for MTU and flags. */
+/** The interface name an ifreq holds (NUL-terminated, at most IFNAMSIZ bytes). */
+function nameIn(req: NativeBuffer): string {
+  let end = req.bytes.indexOf(0);
+  if (end < 0 || end > IFNAMSIZ) end = IFNAMSIZ;
+  return Buffer.from(req.bytes.subarray(0, end)).toString();
+}
+
+/** The inode of the calling thread's network namespace; 0 when /proc cannot say. */
+function threadNetns(): number {
+  const fd = f().open(THREAD_NETNS, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  try {
+    return fstatSync(fd).ino;
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * A datagram socket in the network namespace `ns` (an fd for it): the calling thread enters
+ * `ns`, creates the socket and returns to its own namespace (a socket stays in the namespace
+ * it was created in). Needs CAP_SYS_ADMIN, which a root daemon has.
+ */
+function socketIn(ns: number): number {
+  const own = check(`open ${THREAD_NETNS}`, f().open(THREAD_NETNS, O_RDONLY | O_CLOEXEC));
+  try {
+    check('setns', f().setns(ns, CLONE_NEWNET));
+    const sock = f().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const e = sock < 0 ? errno() : 0;
+    if (f().setns(own, CLONE_NEWNET) !== 0) {
+      // This thread would open its next sockets (the UDP port) in the wrong namespace.
+      throw new Error(`setns back to ${THREAD_NETNS} failed: ${new SysError('setns', errno()).message}`);
+    }
+    if (sock < 0) throw new SysError('socket', e);
+    return sock;
+  } finally {
+    closeFd(own);
+  }
+}
+
+/** Where a TUN interface is now (TunDevice.location). */
+export interface TunLocation {
+  /** Its current name (someone may have renamed it). */
+  name: string;
+  /** The inode of its network namespace (as /proc/PID/ns/net shows it), when the kernel says. */
+  netns: number | undefined;
+  /** Whether that namespace is another than the one the interface was created in. */
+  moved: boolean;
+}
+
+/**
+ * An open TUN interface: its queue fds, and a control socket for MTU and flags that follows
+ * the interface into whichever namespace it is in.
+ */
 export class TunDevice {
+  /** The name the interface was created with (`location().name` is the current one). */
   readonly name: string;
   readonly queues: number[];
+  /** The inode of the namespace the interface was created in (0 if /proc did not say). */
+  private readonly birthNs: number;
   private ctl: number;
+  /** The inode of the namespace `ctl` belongs to. */
+  private ctlNs: number;
 
-  private constructor(name: string, queues: number[], ctl: number) {
+  private constructor(name: string, queues: number[], ctl: number, birthNs: number) {
     this.name = name;
     this.queues = queues;
     this.ctl = ctl;
+    this.birthNs = birthNs;
+    this.ctlNs = birthNs;
   }
 
   /**
@@ -121,11 +202,9 @@ export class TunDevice {
         ioctl(fd, TUNSETIFF, 'TUNSETIFF', req.addr);
       }
       // The kernel may have completed a name pattern such as "wg%d".
-      let end = req.bytes.indexOf(0);
-      if (end < 0 || end > IFNAMSIZ) end = IFNAMSIZ;
-      const real = Buffer.from(req.bytes.subarray(0, end)).toString();
+      const real = nameIn(req);
       const ctl = check('socket', f().socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-      return new TunDevice(real, fds, ctl);
+      return new TunDevice(real, fds, ctl, threadNetns());
     } catch (e) {
       for (const fd of fds) closeFd(fd);
       throw e;
@@ -134,8 +213,46 @@ export class TunDevice {
     }
   }
 
+  /**
+   * Where the interface is now, asked through its first queue fd, so it holds after a rename
+   * or a move to another namespace. Throws SysError EBADFD once the interface was deleted
+   * (in whatever namespace). Also points the control socket at the interface's namespace.
+   */
+  location(): TunLocation {
+    const fd = this.queues[0];
+    if (fd === undefined) throw new SysError('TUNGETIFF', EBADF);
+    const req = allocNative(IFREQ_SIZE);
+    let name: string;
+    try {
+      ioctl(fd, TUNGETIFF, 'TUNGETIFF', req.addr);
+      name = nameIn(req);
+    } finally {
+      freeNative(req);
+    }
+    // Before Linux 5.2 (EINVAL), or without CAP_NET_ADMIN over the device's namespace (EPERM),
+    // the namespace is unknown: act as if the interface had stayed.
+    const ns = f().ioctl(fd, TUNGETDEVNETNS, 0);
+    if (ns < 0 || this.birthNs === 0) {
+      if (ns >= 0) closeFd(ns);
+      return { name, netns: undefined, moved: false };
+    }
+    try {
+      const ino = fstatSync(ns).ino;
+      if (ino !== this.ctlNs) {
+        const ctl = socketIn(ns);
+        closeFd(this.ctl);
+        this.ctl = ctl;
+        this.ctlNs = ino;
+      }
+      return { name, netns: ino, moved: ino !== this.birthNs };
+    } finally {
+      closeFd(ns);
+    }
+  }
+
+  /** Runs an SIOC[GS]IF* request on the interface where it is now, under its current name. */
   private withReq<T>(fn: (req: NativeBuffer) => T): T {
-    const req = ifreq(this.name);
+    const req = ifreq(this.location().name);
     try {
       return fn(req);
     } finally {

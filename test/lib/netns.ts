@@ -178,6 +178,14 @@ export class Lab {
     return { impl, ns, ifname, proc, output: () => out, exited };
   }
 
+  /**
+   * Moves interface `dev` from namespace `from` to `to` (`ip link set DEV netns TO`). The
+   * kernel brings it down on the way; its addresses stay behind, its MTU goes with it.
+   */
+  moveLink(from: string, dev: string, to: string): void {
+    this.ip(from, 'link', 'set', dev, 'netns', to);
+  }
+
   /** A file in the lab's temporary directory. */
   file(name: string, content: string): string {
     const p = join(this.dir, name);
@@ -486,4 +494,87 @@ export function dumpPeers(
     });
   }
   return out;
+}
+
+// ---- Two daemons born in one namespace, their interfaces moved to others ----
+
+export interface MovedTunnel extends Tunnel {
+  /** The namespace both daemons run in and their UDP sockets talk through (loopback). */
+  home: string;
+}
+
+export interface MovedTunnelOptions {
+  /** Family of the loopback addresses the endpoints use (127.0.0.1 or ::1). */
+  outer?: 4 | 6;
+  ports?: [number, number];
+  /** Which interfaces move out of the home namespace (default both), each to its own. */
+  move?: [boolean, boolean];
+  /** MTU of the WireGuard interfaces, set after the move (default 1420). */
+  mtu?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The container pattern of WireGuard: both daemons start in namespace H, where their UDP
+ * sockets stay; their interfaces then move to namespaces A and B (`ip link set IF netns A`)
+ * and are configured there (inner addresses 10.77.0.1-2/24, fd77::1-2/64, MTU, up), while the
+ * keys, ports and peers are set with stock `wg` from H after the move. The endpoints are H's
+ * loopback addresses. A side that does not move keeps its interface in H.
+ */
+export async function movedTunnel(
+  lab: Lab,
+  implA: Impl,
+  implB: Impl,
+  opts: MovedTunnelOptions = {},
+): Promise<MovedTunnel> {
+  const outer = opts.outer ?? 4;
+  const [portA, portB] = opts.ports ?? [51820, 51821];
+  const move = opts.move ?? [true, true];
+  const home = lab.netns('h');
+  const [dA, dB] = await Promise.all([
+    lab.daemon(implA, home, { env: opts.env }),
+    lab.daemon(implB, home, { env: opts.env }),
+  ]);
+  const loop = { v4: '127.0.0.1', v6: '::1' };
+  const side = (d: Daemon, i: 0 | 1, port: number): Side => {
+    const ns = move[i] ? lab.netns(i === 0 ? 'a' : 'b') : home;
+    if (ns !== home) lab.moveLink(home, d.ifname, ns);
+    return {
+      d,
+      ns,
+      ifname: d.ifname,
+      key: keypair(),
+      port,
+      outer: loop,
+      inner: { v4: `10.77.0.${i + 1}`, v6: `fd77::${i + 1}` },
+    };
+  };
+  const a = side(dA, 0, portA);
+  const b = side(dB, 1, portB);
+  const endpoint = (s: Side, family: 4 | 6) =>
+    family === 4 ? `${s.outer.v4}:${s.port}` : `[${s.outer.v6}]:${s.port}`;
+  for (const [me, them] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const keyFile = lab.file(`${me.ifname}.key`, `${me.key.priv}\n`);
+    lab.wg(home, [
+      'set',
+      me.ifname,
+      'private-key',
+      keyFile,
+      'listen-port',
+      String(me.port),
+      'peer',
+      them.key.pub,
+      'allowed-ips',
+      `${them.inner.v4}/32,${them.inner.v6}/128`,
+      'endpoint',
+      endpoint(them, outer),
+    ]);
+    lab.ip(me.ns, 'addr', 'add', `${me.inner.v4}/24`, 'dev', me.ifname);
+    lab.ip(me.ns, 'addr', 'add', `${me.inner.v6}/64`, 'dev', me.ifname, 'nodad');
+    lab.ip(me.ns, 'link', 'set', me.ifname, 'mtu', String(opts.mtu ?? 1420), 'up');
+  }
+  return { home, a, b, vethA: 'lo', vethB: 'lo', endpoint };
 }

@@ -138,6 +138,29 @@ test('foreground: exits 0 when the link is deleted', async (t) => {
   await stopsCleanly(s);
 });
 
+test('foreground: moving the link to another namespace is no reason to stop; deleting it there is', async (t) => {
+  const s = await foreground(t, { LOG_LEVEL: 'verbose' });
+  if (!s) return;
+  const there = s.lab.netns('t');
+  s.lab.moveLink(s.ns, s.d.ifname, there);
+  await waitFor('the move to be logged', () =>
+    s.d.output().includes(`Interface moved to network namespace ${there};`),
+  );
+  // Renamed and given another MTU there: the engine follows its fd, not its old name.
+  s.lab.ip(there, 'link', 'set', s.d.ifname, 'name', `${s.d.ifname}x`.slice(0, 15), 'mtu', '1300');
+  await waitFor('the MTU set there to be read', () => s.d.output().includes('MTU updated: 1300'));
+  await waitFor('the rename to be logged', () => s.d.output().includes('Interface renamed to '));
+  assert.equal(s.d.proc.exitCode, null, s.d.output());
+  // `wg` from the birth namespace still configures it.
+  s.lab.wg(s.ns, ['set', s.d.ifname, 'listen-port', '41235']);
+  assert.equal(s.lab.wg(s.ns, ['show', s.d.ifname, 'listen-port']), '41235\n');
+  s.lab.ip(there, 'link', 'delete', `${s.d.ifname}x`.slice(0, 15));
+  const code = await Promise.race([s.d.exited, sleep(5000).then(() => 'still running')]);
+  assert.equal(code, 0, s.d.output());
+  assert.equal(existsSync(s.path), false, 'socket removed');
+  assert.match(s.d.output(), /Shutting down: the interface was deleted/);
+});
+
 test('a failed start exits 1, says why, and leaves the running daemon alone', async (t) => {
   if (!need(t, { root: true, commands: ['ip', 'wg'] })) return;
   const lab = new Lab('ex');

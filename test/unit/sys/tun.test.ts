@@ -1,20 +1,32 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { allocNative, EAGAIN, freeNative, POLLERR, POLLIN, PollSet } from '../../../src/sys/native.js';
 import { isLinkGone, TunDevice, tunRead, tunReadBatch, tunWrite, validIfname } from '../../../src/sys/tun.js';
 import { MsgBatch, UdpSocket } from '../../../src/sys/udp.js';
 import { udp4 } from '../../lib/packets.js';
-import { isRoot, need } from '../../lib/run.js';
+import { isRoot, need, run } from '../../lib/run.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName } from './netns.js';
 
 const NS = nsName('tun');
+/** Where the move test sends its interface. */
+const NS2 = nsName('tun2');
 
 before(() => {
-  if (isRoot) addNetns(NS);
+  if (isRoot) {
+    addNetns(NS);
+    addNetns(NS2);
+  }
 });
 after(() => {
-  if (isRoot) deleteNetns(NS);
+  if (isRoot) {
+    deleteNetns(NS);
+    deleteNetns(NS2);
+  }
 });
+
+/** The inode of a named namespace (what TunLocation.netns holds). */
+const nsInode = (name: string) => statSync(`/var/run/netns/${name}`).ino;
 
 function waitReadable(fd: number, ms: number): number {
   const ps = new PollSet([{ fd, events: POLLIN }]);
@@ -185,5 +197,57 @@ test('deleting the link makes its queue report POLLERR and EBADFD (link gone)', 
   } finally {
     freeNative(mem);
     tun.close();
+  }
+});
+
+test('after a move to another namespace and a rename, the device is still found through its fd', (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const tun = inNetns(NS, () => TunDevice.open('dptun4'));
+  const mem = allocNative(2048);
+  try {
+    const fd = tun.queues[0]!;
+    assert.deepEqual(tun.location(), { name: 'dptun4', netns: nsInode(NS), moved: false });
+    // Another interface takes the name in the birth namespace: it must not be mistaken for ours.
+    ip(NS, 'link', 'set', 'dptun4', 'netns', NS2);
+    ip(NS, 'link', 'add', 'dptun4', 'type', 'veth', 'peer', 'name', 'dptun4p');
+    ip(NS, 'link', 'set', 'dptun4', 'mtu', '1234');
+    ip(NS2, 'link', 'set', 'dptun4', 'name', 'dptun4r', 'mtu', '1300');
+    assert.deepEqual(tun.location(), { name: 'dptun4r', netns: nsInode(NS2), moved: true });
+    assert.equal(tun.mtu, 1300);
+    tun.mtu = 9000;
+    tun.up = true;
+    const link = JSON.parse(ip(NS2, '-j', 'link', 'show', 'dptun4r'))[0];
+    assert.equal(link.mtu, 9000);
+    assert.ok(link.flags.includes('UP'));
+    assert.equal(tun.ifindex, link.ifindex);
+    assert.equal(
+      JSON.parse(ip(NS, '-j', 'link', 'show', 'dptun4'))[0].mtu,
+      1234,
+      'the namesake is untouched',
+    );
+    // The queue still carries packets: a ping that NS2 routes through the interface is read.
+    ip(NS2, 'addr', 'add', '10.99.4.1/24', 'dev', 'dptun4r');
+    run('ip', ['netns', 'exec', NS2, 'ping', '-c', '1', '-W', '1', '10.99.4.2'], { timeoutMs: 10_000 });
+    // Besides the ping, the kernel may have sent IPv6 solicitations when the link came up.
+    let seen = false;
+    for (let n = tunRead(fd, mem.addr, 2048); n > 0 && !seen; n = tunRead(fd, mem.addr, 2048))
+      seen = mem.bytes[0] === 0x45 && mem.bytes.subarray(16, 20).join('.') === '10.99.4.2';
+    assert.ok(seen, 'the ping to 10.99.4.2 was read from the moved queue');
+    // Back home, then deleted there: EBADFD, wherever the deletion happens.
+    ip(NS2, 'link', 'set', 'dptun4r', 'netns', NS);
+    assert.equal(tun.location().moved, false);
+    ip(NS2, 'link', 'show'); // NS2 still exists: only the interface left it
+    ip(NS, 'link', 'set', 'dptun4r', 'netns', NS2);
+    assert.equal(tun.location().moved, true);
+    ip(NS2, 'link', 'del', 'dptun4r');
+    assert.throws(
+      () => tun.location(),
+      (e: Error & { errno?: number }) => e.errno === 77,
+    );
+    assert.equal(isLinkGone(tunRead(fd, mem.addr, 2048)), true);
+  } finally {
+    freeNative(mem);
+    tun.close();
+    run('ip', ['-n', NS, 'link', 'del', 'dptun4']);
   }
 });
