@@ -103,7 +103,7 @@ export async function reap(
   root: number,
   token: string,
   netnsBefore: Set<string>,
-  graceMs = 3000,
+  graceMs = 10_000,
 ): Promise<Reaped> {
   const seen = new Set<number>();
   const inodes = new Set<number>();
