@@ -5,9 +5,11 @@ import { benchEngine } from './engine.js';
 import { printTable, type Row } from './report.js';
 import { benchSetconf } from './setconf.js';
 import { benchStartup } from './startup.js';
+import { benchTimers } from './timers.js';
 
 const rows: Row[] = [];
 rows.push(...benchStartup());
 rows.push(...(await benchSetconf()));
 rows.push(...(await benchEngine()));
+rows.push(...(await benchTimers({ rekey: process.env['WGM_BENCH_REKEY'] !== '0' })));
 printTable(rows);
