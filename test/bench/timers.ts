@@ -116,7 +116,11 @@ export async function benchTimers(opts: { rekey?: boolean } = {}): Promise<Row[]
       ratio: `error ${fmt((ka[0] - 1) * 1000, 1, 'ms')} / ${fmt((ka[1] - 1) * 1000, 1, 'ms')}`,
     });
     if (opts.rekey !== false) {
-      const [ro, rs] = await Promise.all([rekeyAfter(lab, ours), rekeyAfter(lab, stock)]);
+      // Fresh pairs: the tap must see their first handshake.
+      const [ro, rs] = await Promise.all([
+        tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 248 }).then((t) => rekeyAfter(lab, t)),
+        tunnel(lab, 'wireguard-go', 'wireguard-go', { subnet: 249 }).then((t) => rekeyAfter(lab, t)),
+      ]);
       rows.push({
         what: `engine: rekey after first handshake (${REKEY_AFTER_TIME_S} s nominal)`,
         ours: fmt(ro, 2, 's'),
