@@ -94,6 +94,8 @@ function readEvents(path: string): TestEvent[] {
 }
 
 let current: { pid: number; token: string; netnsBefore: Set<string> } | undefined;
+/** The run's scratch directory (the events files), removed at the end or on a signal. */
+let work: string | undefined;
 
 async function runFile(
   file: string,
@@ -158,7 +160,8 @@ async function main(): Promise<number> {
   const o = parseArgs(process.argv.slice(2));
   const files = testFiles(o.paths);
   const deadline = Date.now() + o.totalTimeoutS * 1000;
-  const work = mkdtempSync(join(tmpdir(), 'wgm-testrun-'));
+  const dir = mkdtempSync(join(tmpdir(), 'wgm-testrun-'));
+  work = dir;
   const results: FileResult[] = [];
   const notRun: string[] = [];
   console.log(
@@ -173,10 +176,10 @@ async function main(): Promise<number> {
         continue;
       }
       console.log(`\n▶ [${i + 1}/${files.length}] ${shown}`);
-      results.push(await runFile(file, shown, o, deadline, work, i));
+      results.push(await runFile(file, shown, o, deadline, dir, i));
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
   const s = summarize(results, notRun);
   for (const line of s.lines) console.log(line);
@@ -187,7 +190,10 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(sig, () => {
     const c = current;
     console.log(`\ntest runner: ${sig}; stopping`);
-    const done = () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    const done = () => {
+      if (work) rmSync(work, { recursive: true, force: true });
+      process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+    };
     if (c) reap(c.pid, c.token, c.netnsBefore).then(done, done);
     else done();
   });

@@ -4,7 +4,7 @@
 // one in a session of its own) and, as root, the network namespace it made.
 
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +140,28 @@ test('runner: the overall bound stops the run and the rest does not start', { ti
   assert.match(r.stdout, /a-hang\.test\.js: killed after \d+ s \(the overall bound\)/);
   assert.match(r.stdout, /b-later\.test\.js: not run \(the overall bound had passed\)/);
   assert.equal(r.stdout.trimEnd().split('\n').at(-1), '0 passed, 2 failed, 0 skipped');
+});
+
+test('runner: SIGTERM to the runner ends the running file and what it started', {
+  timeout: 120_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'wgm-runner-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'hang.test.js'), hanging(dir, undefined));
+  const child = spawn(process.execPath, [RUNNER, '.'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const pidsFile = join(dir, 'pids');
+  for (let i = 0; i < 600 && !existsSync(pidsFile); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(existsSync(pidsFile), `the hung file never started its processes:\n${out}`);
+  const pids = readFileSync(pidsFile, 'utf8').trim().split(' ').map(Number);
+  child.kill('SIGTERM');
+  assert.equal(await exited, 143, out);
+  assert.match(out, /test runner: SIGTERM; stopping/);
+  for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} outlived the runner`);
 });
 
 test('runner: a bad bound is refused with its name', () => {
