@@ -170,7 +170,7 @@ export interface IsolatedResult {
  * Runs commands against fake UAPI servers in a private mount namespace whose
  * /var/run/wireguard is an empty tmpfs, so that `show all` and listing see exactly these
  * devices, whatever else runs on the machine. Each pair runs back to back; with `sameSecond`,
- * a pair starts just after a second boundary and is repeated (up to 10 times) until both ran
+ * a pair starts just after a second boundary and is repeated (up to 5 times) until both ran
  * within one wall-clock second, so that "ago" texts are comparable; a loaded machine may never
  * manage it, and the second result's `secondsApart` then says so. `setup` is a shell command
  * run in the namespace before the servers start (e.g. to replace the socket dir by a file).
@@ -196,7 +196,7 @@ export async function runIsolated(
     const nextSecond = () => new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 10));
     for (const [a, b] of spec.pairs) {
       let ra, rb;
-      for (let i = 0; i < 10; i++) {
+      for (let i = 0; i < 5; i++) {
         if (spec.sameSecond) await nextSecond();
         const s0 = sec();
         ra = await run(a);
