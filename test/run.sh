@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash test/setup-system.sh
 npm run --silent build
 npx biome check --diagnostic-level=error .
-# Only *.test.js files: given a directory, node would also run every helper, recorder and
-# benchmark script under test/ as if it were a test file.
-mapfile -t files < <(find dist/test -name '*.test.js' | sort)
-node --test --test-concurrency=1 "${files[@]}"
+# Every *.test.js file under dist/test (not the helpers beside them), one node process per file,
+# each bounded in time with everything it starts, then a pass/fail/skip summary (test/runner/).
+# Bounds in seconds: WGM_TEST_TIMEOUT per test, WGM_TEST_FILE_TIMEOUT per file,
+# WGM_TEST_TOTAL_TIMEOUT in all.
+exec node dist/test/runner/main.js dist/test

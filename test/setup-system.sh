@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests use as oracles and harnesses, when running as root and
-# they are missing. Without root, it says what is missing; the tests that need it then skip,
-# naming the reason.
+# they are missing (with --no-install-recommends: only what is named here and its dependencies).
+# It says what it installs and what it leaves alone and why. Without root, it says what is
+# missing; the tests that need it then skip, naming the reason.
 set -u
 
 # command → Debian package
@@ -14,7 +15,7 @@ declare -A NEED=(
   [ncat]=ncat
   [iptables]=iptables
   [qemu-system-x86_64]=qemu-system-x86
-  [busybox]=busybox-static
+  [busybox]=busybox-static # only when there is no busybox at all; a dynamic one does too
   [groff]=groff-base
   [man]=man-db
   [zsh]=zsh
@@ -30,6 +31,13 @@ done
 # The VM harness needs a Debian 6.12 kernel with wireguard.ko (../shared/reference/kernel-vm.md).
 if ! ls /lib/modules/6.12.*/kernel/drivers/net/wireguard/wireguard.ko* >/dev/null 2>&1; then
   missing+=(linux-image-6.12-amd64)
+fi
+
+# The VM harness (test/vm/run-in-vm.sh) builds its initramfs from the host's busybox, static or
+# dynamic; busybox-static would replace the `busybox' package that initramfs-tools recommends.
+if bb=$(command -v busybox) && LC_ALL=C ldd "$bb" >/dev/null 2>&1; then
+  echo "test setup: $bb is dynamically linked; the VM harness copies its libraries into the" \
+    "initramfs, so busybox-static is not installed" >&2
 fi
 
 if [ ${#missing[@]} -eq 0 ]; then

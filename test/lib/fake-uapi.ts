@@ -159,6 +159,11 @@ export interface IsolatedResult {
   stdout: string;
   stderr: string;
   ms: number;
+  /**
+   * With `sameSecond`, on the pair's second result: how many wall-clock seconds apart the two
+   * ended after the last try (0: within one second, "ago" texts comparable).
+   */
+  secondsApart?: number;
 }
 
 /**
@@ -166,7 +171,8 @@ export interface IsolatedResult {
  * /var/run/wireguard is an empty tmpfs, so that `show all` and listing see exactly these
  * devices, whatever else runs on the machine. Each pair runs back to back; with `sameSecond`,
  * a pair starts just after a second boundary and is repeated (up to 5 times) until both ran
- * within one wall-clock second, so that "ago" texts are comparable. `setup` is a shell command
+ * within one wall-clock second, so that "ago" texts are comparable; a loaded machine may never
+ * manage it, and the second result's `secondsApart` then says so. `setup` is a shell command
  * run in the namespace before the servers start (e.g. to replace the socket dir by a file).
  * Needs root and unshare(1).
  */
@@ -195,6 +201,7 @@ export async function runIsolated(
         const s0 = sec();
         ra = await run(a);
         rb = await run(b);
+        if (spec.sameSecond) rb.secondsApart = sec() - s0;
         if (!spec.sameSecond || sec() === s0) break;
       }
       out.push([ra, rb]);

@@ -171,10 +171,16 @@ export class Lab {
     // Probed with a plain connect, not `wg show`: wg deletes a socket that refuses it, and a
     // daemon between bind(2) and listen(2) refuses (wireguard-go then dies of it).
     const path = join(SOCKET_DIR, `${ifname}.sock`);
-    await waitFor(`${impl} ${ifname} to answer on its socket`, () => {
-      if (gone) throw new Error(`${impl} ${ifname} exited early:\n${out}`);
-      return existsSync(path) && connects(path);
-    });
+    // Node starts in a fraction of a second on a quiet machine; several daemons starting at once
+    // on a loaded 2-core one have taken over 10 s.
+    await waitFor(
+      `${impl} ${ifname} to answer on its socket`,
+      () => {
+        if (gone) throw new Error(`${impl} ${ifname} exited early:\n${out}`);
+        return existsSync(path) && connects(path);
+      },
+      30_000,
+    );
     return { impl, ns, ifname, proc, output: () => out, exited };
   }
 

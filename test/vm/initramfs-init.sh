@@ -1,5 +1,5 @@
 #!/bin/busybox sh
-# /init of the wgm test VM's initramfs (test/vm/run-in-vm.sh builds it; kernel-vm.md recipe).
+# /init of the wgm test VM's initramfs (test/vm/run-in-vm.sh builds it).
 # Loads the 9p and overlay modules, mounts the host's / read-only with a tmpfs overlay on
 # /newroot, mounts the per-run share at /run/vmrun, and hands over to its stage2 script.
 /bin/busybox --install -s /bin

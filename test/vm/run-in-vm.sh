@@ -13,11 +13,14 @@
 #   VM_CPUS      guest CPUs, default 2
 #   VM_KVER      kernel version to boot (default: the newest /boot/vmlinuz-V with wireguard + 9p)
 #   VM_CACHE     initramfs cache directory, default /var/cache/wgm-vm
+#   VM_BUSYBOX   the busybox binary for the initramfs, static or dynamic (default: the host's)
 #   VM_KVM=1     use KVM instead of TCG (broken on some hosts, so opt-in)
 #   VM_DEBUG=1   print the guest console to stderr afterwards
 #   VM_ENV       extra variable names to pass to the guest (PATH, HOME, LANG, LC_ALL, TZ, CI,
 #                NODE_OPTIONS and WGM_* / WG_* variables always pass)
-# Recipe: shared/reference/kernel-vm.md.
+# How: QEMU (TCG; KVM is opt-in) boots the Debian kernel with a busybox initramfs that mounts
+# the host root over virtio-9p (read-only, tmpfs overlay) and a per-run 9p share, then
+# switch_root runs stage2.sh, which talks back over two virtio-serial ports.
 set -u
 
 VM_FAIL=125
@@ -35,15 +38,33 @@ die() {
 [ $# -gt 0 ] || die 'usage: run-in-vm.sh <command...>'
 command -v qemu-system-x86_64 >/dev/null || die 'qemu-system-x86_64 is not installed (Debian: qemu-system-x86)'
 
-# A static busybox: the initramfs has no libc.
-busybox=
-for b in /bin/busybox /usr/bin/busybox; do
-  if [ -x "$b" ] && ! LC_ALL=C ldd "$b" >/dev/null 2>&1; then
-    busybox=$b
-    break
-  fi
-done
-[ -n "$busybox" ] || die 'a static busybox is needed (Debian: busybox-static)'
+# The initramfs's shell and tools: a busybox, static (busybox-static) or dynamic (busybox, the
+# one initramfs-tools pulls in on most Debian hosts). A dynamic one gets the shared libraries
+# and the loader that ldd names copied in beside it, at the same paths.
+busybox=${VM_BUSYBOX:-}
+if [ -z "$busybox" ]; then
+  for b in /bin/busybox /usr/bin/busybox "$(command -v busybox)"; do
+    if [ -x "$b" ]; then
+      busybox=$b
+      break
+    fi
+  done
+fi
+[ -n "$busybox" ] || die 'busybox is needed to build the initramfs (Debian: busybox or busybox-static)'
+[ -x "$busybox" ] || die "VM_BUSYBOX=$busybox is not an executable file"
+# The libraries of a dynamic busybox, one path a line; nothing for a static one. ldd prints
+# "name => /path (addr)" for a library and "/path (addr)" for the loader; a static binary makes
+# it say "not a dynamic executable" and fail.
+busybox_libs() {
+  local out
+  out=$(LC_ALL=C ldd "$busybox" 2>&1) || return 0
+  printf '%s\n' "$out" | sed -n -e 's/^.*=> \(\/[^ ]*\) (0x[0-9a-f]*)$/\1/p' \
+    -e 's/^[[:space:]]*\(\/[^ ]*\) (0x[0-9a-f]*)$/\1/p'
+}
+mapfile -t busybox_libs < <(busybox_libs)
+if LC_ALL=C ldd "$busybox" >/dev/null 2>&1 && [ ${#busybox_libs[@]} -eq 0 ]; then
+  die "cannot tell which libraries $busybox needs (ldd printed nothing usable)"
+fi
 
 mod_path() { # KVER NAME -> path of NAME.ko* below /lib/modules/KVER, or nothing
   find "/lib/modules/$1/kernel" \( -name "$2.ko" -o -name "$2.ko.xz" -o -name "$2.ko.zst" -o -name "$2.ko.gz" \) \
@@ -69,7 +90,7 @@ build_initrd() {
   local key stage m src
   key=$({
     echo "$kver"
-    sha256sum "$here/initramfs-init.sh" "$busybox"
+    sha256sum "$here/initramfs-init.sh" "$busybox" "${busybox_libs[@]}"
     for m in "${modules[@]}"; do stat -c '%n %s %Y' "$(mod_path "$kver" "$m")"; done
   } | sha256sum | cut -c1-16)
   initrd="$cache/initrd-$kver-$key.cpio.gz"
@@ -81,6 +102,12 @@ build_initrd() {
     stage=$(mktemp -d) || die 'mktemp failed'
     mkdir -p "$stage/bin" "$stage/lib/wgm-vm"
     cp "$busybox" "$stage/bin/busybox"
+    for m in "${busybox_libs[@]}"; do
+      mkdir -p "$stage${m%/*}" && cp -L "$m" "$stage$m" || {
+        rm -rf "$stage"
+        die "cannot copy $m (a library of $busybox)"
+      }
+    done
     install -m 0755 "$here/initramfs-init.sh" "$stage/init"
     for m in "${modules[@]}"; do
       src=$(mod_path "$kver" "$m")

@@ -127,7 +127,8 @@ test('a silent daemon: ETIMEDOUT after the idle timeout', { skip: !isRoot && 'ne
     const t0 = performance.now();
     await rejectsWith(getDevice(`${TAG}hang`), 'Connection timed out', 110);
     const ms = performance.now() - t0;
-    assert.ok(ms >= 250 && ms < 3000, `gave up after ${ms} ms`);
+    // It gives up, not too early; the upper bound is for a loaded machine.
+    assert.ok(ms >= 250 && ms < 15_000, `gave up after ${ms} ms`);
     await rejectsWith(setDevice(`${TAG}hang`, newDevice({ listenPort: 1 })), 'Connection timed out', 110);
   } finally {
     delete process.env['WGM_UAPI_TIMEOUT_MS'];

@@ -4,7 +4,7 @@
 // same. Every form of `show` and `showconf`, with colour forced on and off and keys shown.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { keyFromBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { expandNow, type IsolatedCommand, type IsolatedDevice, runIsolated } from '../../lib/fake-uapi.js';
 import { need, WGM } from '../../lib/run.js';
@@ -116,19 +116,32 @@ function pairs(
   return out;
 }
 
+/** The value of every `latest handshake` line (plain or coloured) replaced by `…`. */
+function maskAgo(text: string): string {
+  return text.replace(/^(\s*(?:\x1b\[[0-9;]*m)*latest handshake(?:\x1b\[[0-9;]*m)*: ).*$/gm, '$1…');
+}
+
 function compare(
   results: Array<
     [
       { status: number | null; stdout: string; stderr: string },
-      { status: number | null; stdout: string; stderr: string },
+      { status: number | null; stdout: string; stderr: string; secondsApart?: number },
     ]
   >,
   specs: Array<[IsolatedCommand, IsolatedCommand]>,
+  t?: TestContext,
 ): number {
   let checked = 0;
   results.forEach(([w, m], i) => {
     const what = `${specs[i]![0].args.join(' ')} ${JSON.stringify(specs[i]![0].env ?? {})}`;
-    assert.equal(m.stdout, w.stdout, `stdout of: ${what}`);
+    if (m.secondsApart) {
+      // Five tries never fitted both runs in one second (a loaded machine): the "ago" texts
+      // differ by that much, so they alone are left out of this comparison.
+      t?.diagnostic(
+        `${what}: the two runs were ${m.secondsApart} s apart; latest-handshake lines not compared`,
+      );
+      assert.equal(maskAgo(m.stdout), maskAgo(w.stdout), `stdout of: ${what}`);
+    } else assert.equal(m.stdout, w.stdout, `stdout of: ${what}`);
     assert.equal(m.stderr, w.stderr.replace(/^Usage: wg /gm, 'Usage: wgm '), `stderr of: ${what}`);
     assert.equal(m.status, w.status, `exit status of: ${what}`);
     checked++;
@@ -153,8 +166,9 @@ test('show (pretty): byte-identical to wg, colour on and off, keys shown, within
     [['show', 'dfa'], ['show'], ['show', 'all'], [], ['show', 'dfb'], ['show', 'dfc']],
     COLOUR_ENVS,
   );
-  const results = await runIsolated(DEVICES, specs, { sameSecond: true });
-  assert.equal(compare(results, specs), 18);
+  // 18 pairs, each tried up to five times: minutes on a loaded machine.
+  const results = await runIsolated(DEVICES, specs, { sameSecond: true, timeoutMs: 480_000 });
+  assert.equal(compare(results, specs, t), 18);
   // The oracle printed what the test meant to exercise.
   const pretty = results[0]![0].stdout;
   for (const bit of [

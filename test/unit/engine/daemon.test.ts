@@ -64,7 +64,7 @@ test('daemonised: the interface and the socket exist when the parent returns', a
   assert.ok(pid !== undefined && alive(pid), 'the daemon runs');
   // Deleting the link stops it; it removes its socket.
   lab.ip(ns, 'link', 'delete', ifname);
-  await waitFor('the daemon to exit', () => !alive(pid), 5000);
+  await waitFor('the daemon to exit', () => !alive(pid), 15_000);
   assert.equal(existsSync(path), false, 'socket removed');
 });
 
@@ -79,7 +79,8 @@ async function foreground(t: import('node:test').TestContext, env: NodeJS.Proces
 }
 
 async function stopsCleanly(s: NonNullable<Awaited<ReturnType<typeof foreground>>>): Promise<void> {
-  const code = await Promise.race([s.d.exited, sleep(5000).then(() => 'still running')]);
+  // Generous for a loaded machine; the stop time itself is a row of `npm run bench`.
+  const code = await Promise.race([s.d.exited, sleep(15_000).then(() => 'still running')]);
   assert.equal(code, 0, s.d.output());
   assert.equal(existsSync(s.path), false, 'socket removed');
   assert.equal(s.lab.exec(s.ns, 'ip', ['link', 'show', s.d.ifname]).status === 0, false, 'interface gone');

@@ -94,6 +94,6 @@ test('the engine follows MTU changes made with ip link', async (t) => {
   t.after(() => lab.cleanup());
   const d = await lab.daemon('wgm-engine', lab.netns('t'), { env: { LOG_LEVEL: 'verbose' } });
   lab.ip(d.ns, 'link', 'set', d.ifname, 'mtu', '1280');
-  await waitFor('the engine to notice the MTU', () => d.output().includes('MTU updated: 1280'), 4000);
+  await waitFor('the engine to notice the MTU', () => d.output().includes('MTU updated: 1280'), 15_000);
   await sleep(10);
 });

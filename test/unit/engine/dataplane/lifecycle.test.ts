@@ -26,7 +26,8 @@ test('start brings the TUN up with its MTU; stop wakes the blocked workers, ends
     await new Promise((r) => setTimeout(r, 100)); // the workers are now blocked in poll
     const t0 = Date.now();
     await dp.stop();
-    assert.ok(Date.now() - t0 < 1000, `stop took ${Date.now() - t0} ms`);
+    // That it wakes them at all (the bound is for a loaded machine; the bench times a stop).
+    assert.ok(Date.now() - t0 < 10_000, `stop took ${Date.now() - t0} ms`);
     assert.throws(() => ip(ns, 'link', 'show', 'dpl0'), /does not exist/);
     await dp.stop(); // idempotent
   } finally {
