@@ -1,5 +1,5 @@
-// The UAPI server of wgm-engine: /var/run/wireguard/IF.sock, wg-compat 4, with wgm's extension
-// keys (briefs/uapi-ext.md). The codec is the one the client uses (src/uapi).
+// The UAPI server of wgm-engine: /var/run/wireguard/IF.sock, the cross-platform protocol as
+// wireguard-go serves it (device/uapi.go, IpcHandle), with wgm's extension keys (man/wgm-engine.8). The codec is the one the client uses (src/uapi).
 //
 // As wireguard-go: any number of operations per connection; `get=1` must be followed by an
 // empty line (anything else: `errno=-22`, and the rest of that line is read as the next

@@ -9,7 +9,8 @@
 //
 // Link deletion: once the interface is deleted (`ip link delete`), the kernel detaches every
 // queue; poll then reports POLLERR and read(2) fails with EBADFD. `isLinkGone` recognises
-// that, and the data plane reports it (the engine exits, as wg-compat 3.8 requires).
+// that, and the data plane reports it (the engine exits, as wireguard-go does:
+// RoutineReadFromTUN in device/send.go closes the device when the read fails).
 
 import { check, libc, SysError } from './libc.js';
 import {

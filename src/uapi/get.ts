@@ -1,5 +1,6 @@
-// The `get` operation: reading a reply (client) and writing one (server), wg-compat 4.2, plus
-// wgm's extension keys (briefs/uapi-ext.md), which stock wg ignores.
+// The `get` operation: reading a reply (client, as wireguard-tools' ipc-uapi.h userspace_get_device)
+// and writing one (server, as wireguard-go's IpcGetOperation), plus wgm's extension keys
+// (man/wgm-engine.8), which stock wg ignores.
 //
 // Reading follows the C tool line by line: device keys count only before the first
 // `public_key`, peer keys only after one, unknown keys are ignored, `errno=` is mandatory and

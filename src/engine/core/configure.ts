@@ -1,5 +1,5 @@
 // Applying a configuration change (the typed form of a UAPI `set`) and reading the device back
-// (the typed form of a UAPI `get`), with the semantics of wg-compat 4.3: changes apply in
+// (the typed form of a UAPI `get`), with the semantics of wireguard-go's IpcSetOperation (device/uapi.go): changes apply in
 // order, `replace_peers` and `replace_allowed_ips` act when met, a peer with our own public
 // key is ignored, `update_only` does not create, all-zero keys mean "none".
 

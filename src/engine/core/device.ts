@@ -98,7 +98,7 @@ export class Core implements CoreContext {
   // ---- Entry points ----
 
   /**
-   * Applies a configuration change (UAPI `set` semantics, wg-compat 4.3). Throws WgError,
+   * Applies a configuration change (UAPI `set` semantics: wireguard-go's IpcSetOperation). Throws WgError,
    * before changing anything, when a peer has no public key.
    */
   configure(change: Device, now: number): Action[] {

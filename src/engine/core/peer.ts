@@ -1,7 +1,7 @@
 // The state the core keeps per peer. Behaviour lives in the flow modules (handshake-flow.ts,
 // transport.ts); this file holds the data and the small rules that only touch one peer.
 //
-// Endpoint policy until endpoint selection lands (documented in the report of issue 5):
+// Endpoint policy until endpoint selection lands:
 // - `candidates` are the configured endpoints in order; the active `endpoint` starts at the
 //   first one.
 // - Each new initiation round while the previous one is unanswered (the retry after

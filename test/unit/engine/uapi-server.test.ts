@@ -1,7 +1,7 @@
-// The UAPI server, spoken to raw (wg-compat 4): get replies line for line as wireguard-go
+// The UAPI server, spoken to raw (wireguard-go device/uapi.go): get replies line for line as wireguard-go
 // writes them, the errno of every malformed request as wireguard-go answers it, several
 // operations per connection, an unknown operation closing the connection, the extension keys
-// (briefs/uapi-ext.md), and wgm-engine's deliberate difference: a set that fails changes
+// (man/wgm-engine.8), and wgm-engine's deliberate difference: a set that fails changes
 // nothing.
 
 import assert from 'node:assert/strict';
@@ -192,7 +192,7 @@ test('malformed requests: the same errno as wireguard-go', async (t) => {
     );
     assert.equal(errno(mine), errno(stockReply), what);
   }
-  // wg-compat 4.3: EPROTO for a line without =, EINVAL for the rest.
+  // wireguard-go's IpcSetOperation: EPROTO for a line without =, EINVAL for the rest.
   assert.equal((await raw(s.ours.ifname, 'set=1\nlisten_port\n\n')).text, 'errno=-71\n\n');
 });
 

@@ -1,4 +1,4 @@
-// Configuration changes with UAPI `set` semantics (wg-compat 4.3), and reading the device back.
+// Configuration changes with UAPI `set` semantics (wireguard-go's IpcSetOperation), and reading the device back.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -118,7 +118,7 @@ test('a new private key expires the sessions; removing a peer drops its keys', (
   assert.equal(b.core.index.size, 0, 'indices freed');
 });
 
-test('endpoints: the list is kept, the first is active, wg-compat key order of a get', () => {
+test('endpoints: the list is kept, the first is active, key order of a wireguard-go get', () => {
   const core = new Core({ wallEpochNs: WALL_EPOCH_NS, random: rnd });
   const p = key();
   const eps = [sock('192.0.2.9', 1), { family: 6 as const, address: '2001:db8::9', port: 2 }];
