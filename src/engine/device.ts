@@ -27,7 +27,7 @@ import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
-import { Core } from './core/device.js';
+import { Core } from './core/core.js';
 import { DataPlane } from './dataplane/dataplane.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';

@@ -108,6 +108,15 @@ export function newPeer(init: Partial<Peer> = {}): Peer {
   };
 }
 
+/**
+ * The endpoint wg would show for this peer: the backend's active one when it reported
+ * candidates, else the peer's (last) endpoint.
+ */
+export function wgEndpoint(peer: Peer): SockAddr | undefined {
+  if (peer.endpointStates && peer.endpointStates.length > 0) return peer.activeEndpoint;
+  return peer.activeEndpoint ?? peer.endpoints[peer.endpoints.length - 1]?.addr;
+}
+
 export function newDevice(init: Partial<Device> = {}): Device {
   return { replacePeers: false, peers: [], ...init };
 }

@@ -17,6 +17,7 @@ import {
   newPeer,
   type Peer,
   type SockAddr,
+  wgEndpoint,
 } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
 import { EPROTO, encodeErrnoLine, ReplyReader, uapiError } from './errno.js';
@@ -186,15 +187,6 @@ export function decodeGetReply(text: string): GetReply {
     start = nl + 1;
   }
   return dec.result();
-}
-
-/**
- * The endpoint wg would show for this peer: the backend's active one when it reported
- * candidates, else the peer's (last) endpoint.
- */
-export function wgEndpoint(peer: Peer): SockAddr | undefined {
-  if (peer.endpointStates && peer.endpointStates.length > 0) return peer.activeEndpoint;
-  return peer.activeEndpoint ?? peer.endpoints[peer.endpoints.length - 1]?.addr;
 }
 
 const ZERO_KEY = new Uint8Array(KEY_LEN);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
-import { Core } from '../../../../src/engine/core/device.js';
+import { Core } from '../../../../src/engine/core/core.js';
 import { isWgError } from '../../../../src/model/errors.js';
 import { newDevice, newPeer } from '../../../../src/model/index.js';
 import { ipv4, pair, seededRandom, sock, v4, WALL_EPOCH_NS } from './sim.js';
