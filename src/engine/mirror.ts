@@ -69,14 +69,6 @@ export class PeerMirror {
 
   constructor(private readonly dp: DataPlane) {}
 
-  get size(): number {
-    return this.byKey.size;
-  }
-
-  has(keyHex: string): boolean {
-    return this.byKey.has(keyHex);
-  }
-
   ofSlot(slot: number): PeerSlot | undefined {
     return this.bySlot.get(slot);
   }

@@ -75,7 +75,7 @@ export class Core implements CoreContext {
   readonly mtu: number;
   private readonly rand: (n: number) => Uint8Array;
   private readonly jitter: () => number;
-  private wallEpochNs: bigint;
+  private readonly wallEpochNs: bigint;
   private readonly settings: DeviceSettings = { listenPort: 0, fwmark: 0 };
   private out: Action[] = [];
   private readonly touched = new Set<PeerState>();
@@ -198,11 +198,6 @@ export class Core implements CoreContext {
   /** Declares the device under load until `until` (e.g. from the engine's queue depth). */
   setUnderLoad(until: number): void {
     this.underLoadUntil = Math.max(this.underLoadUntil, until);
-  }
-
-  /** Re-anchors wall time (e.g. after the system clock was stepped). */
-  setWallEpoch(wallEpochNs: bigint): void {
-    this.wallEpochNs = wallEpochNs;
   }
 
   /** The earliest pending timer of any peer. */

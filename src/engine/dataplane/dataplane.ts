@@ -30,14 +30,7 @@ import { fromRaw, toRaw } from './addr.js';
 import { bestCipher, type CipherKind } from './cipher.js';
 import { readHandshakeBatch } from './handshake-batch.js';
 import { MainSender, type SendSource } from './main-send.js';
-import {
-  type Control,
-  laneOfIndex,
-  type PrefixMsg,
-  type RekeyReason,
-  type WorkerEvent,
-  type WorkerInit,
-} from './protocol.js';
+import { type Control, laneOfIndex, type PrefixMsg, type WorkerEvent, type WorkerInit } from './protocol.js';
 import {
   monotonicMs,
   NO_KEYPAIR,
@@ -110,7 +103,6 @@ export interface DataPlaneEvents {
   handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
-  rekey: [peer: number, keypair: number, reason: RekeyReason];
   roam: [peer: number, from: SockAddr];
   linkGone: [errno: number];
   error: [err: Error];
@@ -266,9 +258,6 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         return;
       case 'confirmed':
         this.emit('confirmed', e.peer, e.slot);
-        return;
-      case 'rekey':
-        this.emit('rekey', e.peer, e.slot, e.reason);
         return;
       case 'source':
         this.emit('roam', e.peer, fromRaw(e.addr));
@@ -522,11 +511,6 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       this.replySource(raw, peer) ?? (peer !== undefined ? this.sourceFor(peer, raw) : undefined);
     const counted = opts.count === false ? undefined : peer;
     return this.sender.sendRaw(this.group.sockets[0]!, raw, data, counted, source);
-  }
-
-  /** Adds handshake bytes received from `peer` (the core knows whom they came from). */
-  addRxBytes(peer: number, n: number): void {
-    this.shared.addBytes(0, peer, n, 0);
   }
 
   /** Exact bytes received from and sent to `peer` (transport and handshake messages). */

@@ -18,7 +18,7 @@
 import { EAGAIN, EBADF, EINTR, POLLIN, POLLNVAL, PollSet, Waker } from '../../sys/native.js';
 import { isLinkGone, tunWrite } from '../../sys/tun.js';
 import { MsgBatch, SOCKADDR_SIZE } from '../../sys/udp.js';
-import { KEEPALIVE_TIMEOUT_MS, REJECT_AFTER_TIME_MS, REKEY_TIMEOUT_MS } from '../core/constants.js';
+import { REJECT_AFTER_TIME_MS } from '../core/constants.js';
 import {
   DATA_COUNTER,
   DATA_HEADER_SIZE,
@@ -34,8 +34,6 @@ import type { WorkerState } from './state.js';
 import { Tally } from './tally.js';
 import { type Post, SLOT_BYTES } from './tx.js';
 
-/** wireguard-go's keepKeyFreshReceiving threshold. */
-const REKEY_ON_RECEIVE_AGE_MS = REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
 const COUNTER_HIGH_LIMIT = 2 ** 21; // high word of COUNTER_LIMIT (2^53)
 
 /** Does the source sockaddr at `off` equal `known` (family, port and address)? */
@@ -142,15 +140,6 @@ export function runRx(st: WorkerState, post: Post): void {
           const current = shared.sendKeypair(peer);
           if (current !== kp.slot) shared.promoteSendKeypair(peer, current, kp.slot);
           post({ t: 'confirmed', peer, slot: kp.slot });
-        }
-        if (
-          kp.initiator &&
-          now - kp.createdAt >= REKEY_ON_RECEIVE_AGE_MS &&
-          now - kp.hintAt >= REKEY_TIMEOUT_MS &&
-          shared.sendKeypair(peer) === kp.slot
-        ) {
-          kp.hintAt = now;
-          post({ t: 'rekey', peer, slot: kp.slot, reason: 'receive-age' });
         }
         const name = batch.nameOffset(i);
         const roamed = !sameSource(bytes, name, st.lastSource[peer]);

@@ -32,8 +32,6 @@ export interface Keypair {
   counter: BigInt64Array;
   /** Receive side only. */
   replay: ReplayFilter | undefined;
-  /** When this worker last asked for a rekey on this keypair (ms), to ask at most every REKEY_TIMEOUT. */
-  hintAt: number;
 }
 
 const NO_SOURCE = new Uint8Array(0);
@@ -136,7 +134,6 @@ export class WorkerState {
           promoteOnReceive: c.promoteOnReceive,
           counter: c.counter,
           replay: rx ? new ReplayFilter() : undefined,
-          hintAt: Number.NEGATIVE_INFINITY,
         };
         c.key.fill(0);
         this.keypairs.set(c.slot, kp);

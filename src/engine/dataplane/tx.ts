@@ -24,7 +24,6 @@ import {
   MAX_STAGED_PACKETS,
   PADDING_MULTIPLE,
   REJECT_AFTER_TIME_MS,
-  REKEY_AFTER_TIME_MS,
   REKEY_TIMEOUT_MS,
 } from '../core/constants.js';
 import { DATA_COUNTER, DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../core/messages.js';
@@ -132,14 +131,6 @@ export function runTx(st: WorkerState, post: Post): void {
         if (counter >= COUNTER_LIMIT) {
           handToCore(peer, off, len, now);
           continue;
-        }
-        if (
-          kp.initiator &&
-          now - kp.createdAt >= REKEY_AFTER_TIME_MS &&
-          now - kp.hintAt >= REKEY_TIMEOUT_MS
-        ) {
-          kp.hintAt = now;
-          post({ t: 'rekey', peer, slot, reason: 'send-age' });
         }
         const padded = paddedLength(len, mtu);
         bytes.fill(0, off + len, off + padded);
