@@ -233,7 +233,7 @@ export class Core implements CoreContext {
   }
 
   keypairsChanged(peer: PeerState): void {
-    this.out.push({ type: 'keypairChanged', peer: peer.publicKey, keypairs: peer.keypairsInfo() });
+    this.out.push({ type: 'keypairChanged', peer: peer.publicKey, keypairs: peer.sessionKeypairs() });
   }
 
   endpointChanged(peer: PeerState): void {

@@ -8,10 +8,11 @@
 //   responder never sends with `next`.
 // The set reports which keypairs it dropped, so the owner can free their indices.
 
+import type { TransportKeypair } from './actions.js';
 import { COUNTER_LIMIT, REJECT_AFTER_TIME_MS } from './constants.js';
 import { ReplayFilter } from './replay.js';
 
-export class Keypair {
+export class Keypair implements TransportKeypair {
   /**
    * The next counter to send with, in shared memory: a data plane in worker threads reserves
    * counters from the same cell with Atomics.add, so no counter is ever used twice.

@@ -9,12 +9,12 @@
 // - Any authenticated packet moves `endpoint` to its source (roaming), as standard WireGuard.
 
 import type { Key, SockAddr } from '../../model/index.js';
-import type { KeypairInfo, KeypairsInfo } from './actions.js';
+import type { SessionKeypairs } from './actions.js';
 import { addrKey, sameAddr } from './addr.js';
 import { MAX_STAGED_PACKETS } from './constants.js';
 import { CookieGenerator } from './cookie.js';
 import type { Chain } from './handshake.js';
-import { type Keypair, KeypairSet } from './keypair.js';
+import { KeypairSet } from './keypair.js';
 import { PeerTimers } from './timers.js';
 
 /** One initiation we sent and wait a response for. */
@@ -145,22 +145,13 @@ export class PeerState {
     this.staged.push(packet);
   }
 
-  keypairsInfo(): KeypairsInfo {
-    const info = (k: Keypair | undefined): KeypairInfo | undefined =>
-      k && {
-        localIndex: k.localIndex,
-        remoteIndex: k.remoteIndex,
-        sendKey: Uint8Array.from(k.sendKey),
-        recvKey: Uint8Array.from(k.recvKey),
-        created: k.created,
-        isInitiator: k.isInitiator,
-        sendCounterCell: k.sendCounterCell,
-      };
-    const out: KeypairsInfo = {};
+  /** The keypairs themselves (no copies of the keys), for a data plane. */
+  sessionKeypairs(): SessionKeypairs {
+    const out: SessionKeypairs = {};
     const { current, previous, next } = this.keypairs;
-    if (current) out.current = info(current)!;
-    if (previous) out.previous = info(previous)!;
-    if (next) out.next = info(next)!;
+    if (current) out.current = current;
+    if (previous) out.previous = previous;
+    if (next) out.next = next;
     return out;
   }
 }

@@ -6,7 +6,7 @@
 //   const p = dp.addPeer();
 //   dp.setEndpoint(p, { family: 4, address: '192.0.2.1', port: 51820 });
 //   dp.setAllowedIPs(p, [{ family: 4, address: Uint8Array.of(10, 0, 0, 2), cidr: 32 }]);
-//   const k = dp.installKeypair(p, { localIndex, remoteIndex, sendKey, recvKey, createdAt: dp.now(), initiator: true });
+//   const k = dp.installKeypair(p, keypair);   // a TransportKeypair (core/actions.ts)
 //   dp.setSendKeypair(p, k);
 //   dp.on('handshake', (data, from) => core.datagram(from, data));
 //   dp.on('needKey', (peer, packet) => core.packetFromTun(peer, packet));
@@ -25,6 +25,7 @@ import type { LocalAddr } from '../../sys/pktinfo.js';
 import { TunDevice } from '../../sys/tun.js';
 import { encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from '../../sys/udp.js';
 import { UdpGroup } from '../../sys/udp-group.js';
+import type { TransportKeypair } from '../core/actions.js';
 import { DEFAULT_MTU } from '../core/constants.js';
 import { fromRaw, toRaw } from './addr.js';
 import { bestCipher, type CipherKind } from './cipher.js';
@@ -64,31 +65,6 @@ export interface DataPlaneOptions {
   cipher?: CipherKind;
   /** Force the UDP socket family (tests); default dual-stack IPv6. */
   family?: 4 | 6;
-}
-
-export interface KeypairSpec {
-  /** Our index: transport messages to us carry it as their receiver. */
-  localIndex: number;
-  /** The peer's index: our transport messages carry it. */
-  remoteIndex: number;
-  sendKey: Uint8Array;
-  recvKey: Uint8Array;
-  /** When the handshake completed, on this data plane's clock (`now()`). */
-  createdAt: number;
-  /** We initiated the handshake (rekey-after-time applies to us). */
-  initiator: boolean;
-  /**
-   * The responder's new keypair: it may carry traffic to us at once, but we send with it only
-   * after the first packet arrives on it. The receiving worker then makes it the sending
-   * keypair itself and emits 'confirmed'.
-   */
-  awaitConfirmation?: boolean;
-  /**
-   * The cell nonces are reserved from (Atomics.add), shared with whoever else seals with this
-   * keypair: the core's `KeypairInfo.sendCounterCell`, so that the core and the workers never
-   * use one counter twice. Default: a fresh cell starting at 0.
-   */
-  counterCell?: BigInt64Array;
 }
 
 export interface Activity {
@@ -434,22 +410,26 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     });
   }
 
-  /** Installs a keypair; returns its id. It carries nothing until `setSendKeypair` or confirmation. */
-  installKeypair(peer: number, k: KeypairSpec): number {
+  /**
+   * Installs a keypair (its `created` on this data plane's clock, `now()`); returns its id. It
+   * carries nothing until `setSendKeypair`, or, with `awaitConfirmation` (the responder's new
+   * keypair), until the first packet arrives on it: the receiving worker then makes it the
+   * sending keypair itself and emits 'confirmed'. The keys are copied into the messages to the
+   * workers; nonces come from `k.sendCounterCell`, shared with whoever else seals with it.
+   */
+  installKeypair(peer: number, k: TransportKeypair, awaitConfirmation = false): number {
     const slot = this.keypairs.take();
     if (slot === undefined) throw new WgError('capability', 'data plane keypair table is full');
-    const counter = k.counterCell ?? new BigInt64Array(new SharedArrayBuffer(8));
-    this.sender.install(slot, peer, { ...k, counterCell: counter });
+    this.sender.install(slot, peer, k);
     const common = {
       t: 'keypair' as const,
       slot,
       peer,
-      counter,
+      counter: k.sendCounterCell,
       localIndex: k.localIndex >>> 0,
       remoteIndex: k.remoteIndex >>> 0,
-      createdAt: k.createdAt,
-      initiator: k.initiator,
-      promoteOnReceive: k.awaitConfirmation ?? false,
+      created: k.created,
+      promoteOnReceive: awaitConfirmation,
     };
     const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
     for (let t = 1; t < this.workers.length; t++) {

@@ -9,19 +9,19 @@ import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
 import { allocNative, freeNative, type NativeBuffer } from '../../sys/native.js';
 import { type LocalAddr, sourceRejected } from '../../sys/pktinfo.js';
 import type { RawAddr, UdpSocket } from '../../sys/udp.js';
+import type { TransportKeypair } from '../core/actions.js';
 import { COUNTER_LIMIT, REJECT_AFTER_TIME_MS } from '../core/constants.js';
 import { DATA_COUNTER, DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../core/messages.js';
 import { bestCipher, makeCipher, type PacketCipher } from './cipher.js';
-import type { KeypairSpec } from './dataplane.js';
 import { SEEN_TX_AUTH, SEEN_TX_DATA, type Shared } from './shared.js';
 import { paddedLength, SLOT_BYTES } from './tx.js';
 
 interface MainKeypair {
   peer: number;
   remoteIndex: number;
-  createdAt: number;
+  created: number;
   sendKey: Uint8Array;
-  /** The keypair's send-counter cell (KeypairSpec.counterCell). */
+  /** The keypair's send-counter cell (TransportKeypair.sendCounterCell). */
   counter: BigInt64Array;
   cipher: PacketCipher | undefined;
 }
@@ -57,14 +57,14 @@ export class MainSender {
     this.scratch = allocNative(SLOT_BYTES);
   }
 
-  install(slot: number, peer: number, k: KeypairSpec): void {
+  install(slot: number, peer: number, k: TransportKeypair): void {
     this.remove(slot);
     this.keypairs.set(slot, {
       peer,
       remoteIndex: k.remoteIndex >>> 0,
-      createdAt: k.createdAt,
+      created: k.created,
       sendKey: Uint8Array.from(k.sendKey),
-      counter: k.counterCell ?? new BigInt64Array(new SharedArrayBuffer(8)),
+      counter: k.sendCounterCell,
       cipher: undefined,
     });
   }
@@ -97,7 +97,7 @@ export class MainSender {
   ): number {
     const slot = this.shared.sendKeypair(peer);
     const kp = slot >= 0 ? this.keypairs.get(slot) : undefined;
-    if (!kp || kp.peer !== peer || now - kp.createdAt >= REJECT_AFTER_TIME_MS) return 0;
+    if (!kp || kp.peer !== peer || now - kp.created >= REJECT_AFTER_TIME_MS) return 0;
     kp.cipher ??= makeCipher(this.kind, kp.sendKey, true);
     const s = this.scratch;
     let sent = 0;

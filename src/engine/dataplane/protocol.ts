@@ -33,8 +33,7 @@ export type Control =
       localIndex: number;
       remoteIndex: number;
       key: Uint8Array;
-      createdAt: number;
-      initiator: boolean;
+      created: number;
       /** Make it the peer's sending keypair when the first packet arrives on it (responder). */
       promoteOnReceive: boolean;
       /** The keypair's send-counter cell (shared memory; nonces are taken with Atomics.add). */

@@ -124,7 +124,7 @@ export function runRx(st: WorkerState, post: Post): void {
         // Transport data: type(4) receiver(4) counter(8) sealed packet.
         if (len < KEEPALIVE_SIZE || view.getUint32(off, true) !== MESSAGE_TRANSPORT) continue;
         const kp = st.byIndex.get(view.getUint32(off + DATA_RECEIVER, true));
-        if (!kp || now - kp.createdAt >= REJECT_AFTER_TIME_MS) continue;
+        if (!kp || now - kp.created >= REJECT_AFTER_TIME_MS) continue;
         const high = view.getUint32(off + DATA_COUNTER + 4, true);
         if (high >= COUNTER_HIGH_LIMIT) continue;
         const counter = high * 2 ** 32 + view.getUint32(off + DATA_COUNTER, true);

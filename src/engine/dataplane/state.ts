@@ -25,8 +25,7 @@ export interface Keypair {
   localIndex: number;
   remoteIndex: number;
   cipher: PacketCipher;
-  createdAt: number;
-  initiator: boolean;
+  created: number;
   promoteOnReceive: boolean;
   /** The send-counter cell shared with the main thread (and the core). */
   counter: BigInt64Array;
@@ -129,8 +128,7 @@ export class WorkerState {
           localIndex: c.localIndex,
           remoteIndex: c.remoteIndex,
           cipher: makeCipher(this.cipherKind, c.key, !rx),
-          createdAt: c.createdAt,
-          initiator: c.initiator,
+          created: c.created,
           promoteOnReceive: c.promoteOnReceive,
           counter: c.counter,
           replay: rx ? new ReplayFilter() : undefined,

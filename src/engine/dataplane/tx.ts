@@ -121,7 +121,7 @@ export function runTx(st: WorkerState, post: Post): void {
         if (peer === undefined) continue; // no route: dropped, as wireguard-go does
         const slot = shared.sendKeypair(peer);
         const kp = slot >= 0 ? st.keypairs.get(slot) : undefined;
-        if (!kp || kp.peer !== peer || now - kp.createdAt >= REJECT_AFTER_TIME_MS) {
+        if (!kp || kp.peer !== peer || now - kp.created >= REJECT_AFTER_TIME_MS) {
           handToCore(peer, off, len, now);
           continue;
         }
