@@ -186,11 +186,6 @@ export class EngineDevice implements UapiDevice {
     this.pollTraffic();
     this.apply(this.core.configure(change, now));
     this.shareHandshakeKey();
-    for (const p of req.clearEndpoints) {
-      // `wgm_replace_endpoints=true` with no candidate after it: the peer has no endpoint.
-      const state = p.publicKey && this.core.peers.get(Buffer.from(p.publicKey).toString('hex'));
-      if (state) state.setCandidates([]);
-    }
     // Slots of removed peers come back once the workers have seen them go.
     for (let i = 0; !this.mirror.syncDevice(this.core.getDevice()); i++) {
       if (i === SYNC_ATTEMPTS) {

@@ -63,6 +63,11 @@ export interface Peer {
    * An empty list means "not mentioned" (wg has no way to clear an endpoint).
    */
   endpoints: Endpoint[];
+  /**
+   * wgm only: the candidate list is emptied (`wgm_replace_endpoints=true` with no candidate
+   * after it), so the peer has no endpoint until it is heard from.
+   */
+  clearEndpoints?: boolean;
   /** Seconds; 0 = off. */
   persistentKeepalive?: number;
   allowedIPs: AllowedIP[];

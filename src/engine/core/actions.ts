@@ -43,6 +43,9 @@ export type Action =
   | { type: 'wakeAt'; at: number }
   /** A peer's keypairs changed (new session, confirmation, expiry, removal). */
   | { type: 'keypairChanged'; peer: Key; keypairs: SessionKeypairs }
-  /** A peer's active endpoint changed (roaming, a response from elsewhere, a retry). */
-  | { type: 'endpointChanged'; peer: Key; endpoint: SockAddr }
+  /**
+   * A peer's active endpoint changed (configuration, roaming, a response from elsewhere, a
+   * retry); undefined when its candidates were emptied.
+   */
+  | { type: 'endpointChanged'; peer: Key; endpoint: SockAddr | undefined }
   | { type: 'log'; level: LogLevel; msg: string };

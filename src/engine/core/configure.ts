@@ -74,7 +74,7 @@ function applyPeer(ctx: CoreContext, change: Peer, now: number, jitter: () => nu
   if (change.presharedKey)
     peer.presharedKey = isZeroKey(change.presharedKey) ? undefined : Uint8Array.from(change.presharedKey);
   const addrs = change.endpoints.flatMap((e) => (e.addr ? [e.addr] : []));
-  if (addrs.length > 0) {
+  if (addrs.length > 0 || change.clearEndpoints) {
     peer.setCandidates(addrs);
     ctx.endpointChanged(peer);
   }

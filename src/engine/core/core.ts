@@ -237,8 +237,8 @@ export class Core implements CoreContext {
   }
 
   endpointChanged(peer: PeerState): void {
-    if (peer.endpoint)
-      this.out.push({ type: 'endpointChanged', peer: peer.publicKey, endpoint: { ...peer.endpoint } });
+    const e = peer.endpoint;
+    this.out.push({ type: 'endpointChanged', peer: peer.publicKey, endpoint: e && { ...e } });
   }
 
   touch(peer: PeerState): void {

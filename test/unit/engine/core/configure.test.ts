@@ -140,3 +140,23 @@ test('endpoints: the list is kept, the first is active, key order of a wireguard
   assert.deepEqual(d.lastHandshake, { sec: 0n, nsec: 0 });
   assert.equal(d.persistentKeepalive, 0);
 });
+
+test('endpoints: clearEndpoints empties the candidates through configure, with a change event', () => {
+  const core = new Core({ wallEpochNs: WALL_EPOCH_NS, random: rnd });
+  const p = key();
+  core.configure(
+    newDevice({
+      privateKey: key(),
+      peers: [newPeer({ publicKey: p, endpoints: [{ addr: sock('192.0.2.9', 1) }] })],
+    }),
+    0,
+  );
+  // A change that mentions no endpoint leaves them alone.
+  core.configure(newDevice({ peers: [newPeer({ publicKey: p, persistentKeepalive: 0 })] }), 1);
+  assert.deepEqual(core.getDevice().peers[0]!.activeEndpoint, sock('192.0.2.9', 1));
+  const actions = core.configure(newDevice({ peers: [newPeer({ publicKey: p, clearEndpoints: true })] }), 2);
+  const d = core.getDevice().peers[0]!;
+  assert.deepEqual(d.endpoints, []);
+  assert.equal(d.activeEndpoint, undefined);
+  assert.ok(actions.some((a) => a.type === 'endpointChanged' && a.endpoint === undefined));
+});
