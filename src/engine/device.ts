@@ -23,6 +23,7 @@
 
 import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, isZeroKey, keysEqual } from '../model/index.js';
+import { formatSockAddr } from '../model/inet.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
@@ -297,7 +298,7 @@ export class EngineDevice implements UapiDevice {
           // From the peer's sticky source address; the core has counted the bytes already.
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
           if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false }))
-            this.log.verbose(`Failed to send a packet to ${fmt(a.to)}`);
+            this.log.verbose(`Failed to send a packet to ${formatSockAddr(a.to)}`);
           break;
         }
         case 'writeTun':
@@ -340,8 +341,4 @@ export class EngineDevice implements UapiDevice {
     this.apply(this.core.configure({ replacePeers: true, peers: [] }, this.dp.now()));
     await this.dp.stop();
   }
-}
-
-function fmt(a: { family: 4 | 6; address: string; port: number }): string {
-  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }

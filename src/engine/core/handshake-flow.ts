@@ -12,7 +12,8 @@
 
 import { compareTai64n, nextTai64n } from '../../crypto/tai64n.js';
 import type { SockAddr } from '../../model/index.js';
-import { addrKey, formatAddr } from './addr.js';
+import { formatSockAddr } from '../../model/inet.js';
+import { addrKey } from './addr.js';
 import { HANDSHAKE_INITIATION_RATE_MS, REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
 import {
@@ -161,7 +162,7 @@ export function handleInitiation(ctx: CoreContext, from: SockAddr, bytes: Uint8A
   const peer = opened && ctx.peers.get(hex(opened.remoteStatic));
   const finished = peer?.staticStatic && finishInitiation(bytes, opened!, peer.staticStatic);
   if (!peer || !finished) {
-    ctx.log('verbose', `Received invalid initiation message from ${formatAddr(from)}`);
+    ctx.log('verbose', `Received invalid initiation message from ${formatSockAddr(from)}`);
     return;
   }
   if (peer.lastReceivedTimestamp && compareTai64n(finished.timestamp, peer.lastReceivedTimestamp) <= 0) {
@@ -280,7 +281,7 @@ export function handleCookieReply(ctx: CoreContext, from: SockAddr, bytes: Uint8
   const entry = r && ctx.index.get(r.receiver);
   if (!entry) return;
   const { peer } = entry;
-  ctx.log('verbose', `${peer} - Receiving cookie response from ${formatAddr(from)}`);
+  ctx.log('verbose', `${peer} - Receiving cookie response from ${formatSockAddr(from)}`);
   if (!peer.cookies.consumeReply(bytes, addrKey(from), now))
     ctx.log('verbose', `${peer} - Could not decrypt invalid cookie response`);
 }
