@@ -75,7 +75,7 @@ function applyPeer(ctx: CoreContext, change: Peer, now: number, jitter: () => nu
     peer.presharedKey = isZeroKey(change.presharedKey) ? undefined : Uint8Array.from(change.presharedKey);
   const addrs = change.endpoints.flatMap((e) => (e.addr ? [e.addr] : []));
   if (addrs.length > 0 || change.clearEndpoints) {
-    peer.setCandidates(addrs);
+    peer.endpoints.setCandidates(addrs, now);
     ctx.endpointChanged(peer);
   }
   if (change.persistentKeepalive !== undefined) {
@@ -122,7 +122,7 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device {
     const p = newPeer({
       publicKey: Uint8Array.from(peer.publicKey),
       presharedKey: peer.presharedKey ? Uint8Array.from(peer.presharedKey) : new Uint8Array(32),
-      endpoints: peer.candidates.map((addr) => ({ addr: { ...addr } })),
+      endpoints: peer.endpoints.candidates.map((addr) => ({ addr: { ...addr } })),
       persistentKeepalive: peer.persistentKeepalive,
       allowedIPs: ctx.allowedIPs.entries(peer),
       lastHandshake: { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) },

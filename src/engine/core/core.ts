@@ -334,6 +334,7 @@ export class Core implements CoreContext {
         peer.timers.keepaliveFired(now);
         break;
       case 'newHandshake':
+        if (peer.endpoints.noteSentWithoutReply(now)) this.endpointChanged(peer);
         this.log(
           'verbose',
           `${peer} - Retrying handshake because we stopped hearing back after ${(KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS) / 1000} seconds`,

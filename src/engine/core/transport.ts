@@ -155,7 +155,8 @@ export function afterReceive(
   isKeepalive: boolean,
   now: number,
 ): void {
-  if (peer.roamTo(from, Number(ctx.wallNs(now) / 1_000_000_000n))) ctx.endpointChanged(peer);
+  peer.heardFrom(from, Number(ctx.wallNs(now) / 1_000_000_000n));
+  if (peer.endpoints.noteAuthenticated(from, now)) ctx.endpointChanged(peer);
   const confirmation = peer.keypairs.receivedWith(kp);
   if (confirmation.confirmed) {
     for (const d of confirmation.dropped) {
