@@ -200,16 +200,6 @@ export class Core implements CoreContext {
     this.underLoadUntil = Math.max(this.underLoadUntil, until);
   }
 
-  /** The earliest pending timer of any peer. */
-  nextWake(): number | undefined {
-    let min: number | undefined;
-    for (const p of this.peers.values()) {
-      const d = p.timers.next();
-      if (d !== undefined && (min === undefined || d < min)) min = d;
-    }
-    return min;
-  }
-
   // ---- CoreContext ----
 
   random(n: number): Uint8Array {
