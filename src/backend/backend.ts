@@ -1,8 +1,7 @@
 // The one backend facade, like wireguard-tools' ipc.c: for each interface name, a live UAPI
-// socket wins, otherwise the kernel (wg-compat 1.3). The kernel half lives in ./netlink/ and is
+// socket wins, otherwise the kernel (ipc_get_device). The kernel half lives in ./netlink/ and is
 // loaded on demand; a build without it, or a host without the wireguard genetlink family, is
 // "no kernel WireGuard" and answers EPROTONOSUPPORT (`Protocol not supported`), as wg does.
-// Contract: /work/briefs/backend-api.md.
 
 import type { Device } from '../model/index.js';
 import { CAPABILITY_MULTI_ENDPOINT } from '../uapi/get.js';

@@ -1,4 +1,4 @@
-// Interface enumeration as wg does it (wg-compat 1.3): kernel WireGuard links first, then the
+// Interface enumeration as wg does it (wireguard-tools ipc.c, ipc_list_devices): kernel WireGuard links first, then the
 // userspace sockets in /var/run/wireguard in raw readdir order (not sorted: Node's readdirSync
 // sorts, opendirSync does not), names longer than `.sock` that pass the userspace check. The
 // check removes stale sockets, so listing cleans up after dead daemons exactly as wg does.

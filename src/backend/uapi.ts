@@ -1,5 +1,5 @@
 // The UAPI client: one operation per connection to /var/run/wireguard/NAME.sock, as wg does
-// (wg-compat 1.3, 4). Replies are decoded while they stream in; requests are written with
+// (wireguard-tools ipc-uapi.h). Replies are decoded while they stream in; requests are written with
 // backpressure, and a server that answers before the request is fully written (an error after
 // a bad line) stops the writing.
 //

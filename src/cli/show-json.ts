@@ -34,8 +34,8 @@
 
 import { keyToBase64 } from '../crypto/keys.js';
 import type { Device, Key } from '../model/index.js';
+import { wgEndpoint } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
-import { wgEndpoint } from '../uapi/get.js';
 
 function k(key: Key | undefined): string | null {
   return key ? keyToBase64(key) : null;

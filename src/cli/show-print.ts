@@ -5,8 +5,8 @@
 
 import { keyToBase64 } from '../crypto/keys.js';
 import type { Device, EndpointState, Key, Peer } from '../model/index.js';
+import { wgEndpoint } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
-import { wgEndpoint } from '../uapi/get.js';
 import { ago, BOLD, bytes, every, FG_CYAN, FG_GREEN, FG_RED, FG_YELLOW, fixed2, RESET } from './format.js';
 
 export const FIELDS = [

@@ -6,7 +6,7 @@ import { getDevice } from '../backend/backend.js';
 import { serializeConfig } from '../config/serialize.js';
 import { isWgError } from '../model/errors.js';
 import type { Device } from '../model/index.js';
-import { wgEndpoint } from '../uapi/get.js';
+import { wgEndpoint } from '../model/index.js';
 import type { Ctx } from './context.js';
 
 /**

@@ -1,4 +1,4 @@
-// WireGuard keys: 32 bytes, written as canonical 44-character base64 (wg-compat 1.9.1) or as
+// WireGuard keys: 32 bytes, written as canonical 44-character base64 (wireguard-tools encoding.c, key_to_base64) or as
 // 64 hex digits on the UAPI wire. X25519 lives in x25519.ts, so that verbs which only encode
 // keys do not pay for loading the curve code.
 

@@ -1,4 +1,4 @@
-// wgm-engine's process: arguments, daemonising, the UAPI socket, and when to stop (wg-compat 3.8).
+// wgm-engine's process: arguments, daemonising, the UAPI socket, and when to stop (as wireguard-go's main.go).
 //
 //   wgm-engine [-f|--foreground] IFNAME
 //

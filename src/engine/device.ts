@@ -23,12 +23,13 @@
 
 import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, isZeroKey, keysEqual } from '../model/index.js';
+import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
-import { Core } from './core/device.js';
+import { Core } from './core/core.js';
 import { DataPlane } from './dataplane/dataplane.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
@@ -192,11 +193,6 @@ export class EngineDevice implements UapiDevice {
     this.pollTraffic();
     this.apply(this.core.configure(change, now));
     this.shareHandshakeKey();
-    for (const p of req.clearEndpoints) {
-      // `wgm_replace_endpoints=true` with no candidate after it: the peer has no endpoint.
-      const state = p.publicKey && this.core.peers.get(Buffer.from(p.publicKey).toString('hex'));
-      if (state) state.setCandidates([]);
-    }
     // Slots of removed peers come back once the workers have seen them go.
     for (let i = 0; !this.mirror.syncDevice(this.core.getDevice()); i++) {
       if (i === SYNC_ATTEMPTS) {
@@ -308,7 +304,7 @@ export class EngineDevice implements UapiDevice {
           // From the peer's sticky source address; the core has counted the bytes already.
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
           if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false }))
-            this.log.verbose(`Failed to send a packet to ${fmt(a.to)}`);
+            this.log.verbose(`Failed to send a packet to ${formatSockAddr(a.to)}`);
           break;
         }
         case 'writeTun':
@@ -351,8 +347,4 @@ export class EngineDevice implements UapiDevice {
     this.apply(this.core.configure({ replacePeers: true, peers: [] }, this.dp.now()));
     await this.dp.stop();
   }
-}
-
-function fmt(a: { family: 4 | 6; address: string; port: number }): string {
-  return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }

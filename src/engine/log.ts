@@ -1,4 +1,4 @@
-// wgm-engine's log, with wireguard-go's levels and line shape (wg-compat 3.8):
+// wgm-engine's log, with wireguard-go's levels and line shape (wireguard-go device/logger.go):
 //
 //   LOG_LEVEL=verbose|debug   everything          DEBUG: (wg0) 2026/01/02 15:04:05 Device started
 //   LOG_LEVEL=error (default) errors only         ERROR: (wg0) 2026/01/02 15:04:05 UAPI: ...

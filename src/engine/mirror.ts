@@ -15,22 +15,17 @@
 // counters.
 
 import type { AllowedIP, Device, Key, SockAddr } from '../model/index.js';
-import type { KeypairInfo, KeypairsInfo } from './core/actions.js';
+import type { SessionKeypairs } from './core/actions.js';
 import { addrKey } from './core/addr.js';
 import { COUNTER_LIMIT } from './core/constants.js';
-import type { DataPlane, KeypairSpec } from './dataplane/dataplane.js';
-
-interface Installed {
-  slot: number;
-  info: KeypairInfo;
-}
+import type { DataPlane } from './dataplane/dataplane.js';
 
 export interface PeerSlot {
   key: Key;
   keyHex: string;
   slot: number;
-  /** Keypairs the data plane holds, by our local index. */
-  keypairs: Map<number, Installed>;
+  /** The data plane's ids of the keypairs it holds, by our local index. */
+  keypairs: Map<number, number>;
   currentIndex: number | undefined;
   endpoint: SockAddr | undefined;
   endpointKey: string;
@@ -65,17 +60,9 @@ export class PeerMirror {
   private readonly byKey = new Map<string, PeerSlot>();
   private readonly bySlot = new Map<number, PeerSlot>();
   /** Keypairs the core made for a peer that has no slot yet (installed when it gets one). */
-  private readonly pendingKeypairs = new Map<string, KeypairsInfo>();
+  private readonly pendingKeypairs = new Map<string, SessionKeypairs>();
 
   constructor(private readonly dp: DataPlane) {}
-
-  get size(): number {
-    return this.byKey.size;
-  }
-
-  has(keyHex: string): boolean {
-    return this.byKey.has(keyHex);
-  }
 
   ofSlot(slot: number): PeerSlot | undefined {
     return this.bySlot.get(slot);
@@ -174,44 +161,31 @@ export class PeerMirror {
   }
 
   /** Installs and removes keypairs so that the data plane holds exactly `info`. */
-  setKeypairs(key: Key, info: KeypairsInfo): void {
+  setKeypairs(key: Key, session: SessionKeypairs): void {
     const p = this.byKey.get(hex(key));
     if (!p) {
-      this.pendingKeypairs.set(hex(key), info);
+      this.pendingKeypairs.set(hex(key), session);
       return;
     }
-    const wanted = new Map<number, { info: KeypairInfo; role: 'current' | 'previous' | 'next' }>();
-    if (info.current) wanted.set(info.current.localIndex, { info: info.current, role: 'current' });
-    if (info.previous) wanted.set(info.previous.localIndex, { info: info.previous, role: 'previous' });
-    if (info.next) wanted.set(info.next.localIndex, { info: info.next, role: 'next' });
-    for (const [index, k] of [...p.keypairs]) {
+    const { current, previous, next } = session;
+    const wanted = new Set([current, previous, next].flatMap((k) => (k ? [k.localIndex] : [])));
+    for (const [index, slot] of [...p.keypairs]) {
       if (!wanted.has(index)) {
-        this.dp.removeKeypair(k.slot);
+        this.dp.removeKeypair(slot);
         p.keypairs.delete(index);
       }
     }
-    for (const [index, w] of wanted) {
-      if (p.keypairs.has(index)) continue;
-      const spec: KeypairSpec = {
-        localIndex: w.info.localIndex,
-        remoteIndex: w.info.remoteIndex,
-        sendKey: w.info.sendKey,
-        recvKey: w.info.recvKey,
-        createdAt: w.info.created,
-        initiator: w.info.isInitiator,
-        awaitConfirmation: w.role === 'next',
-        counterCell: w.info.sendCounterCell,
-      };
-      p.keypairs.set(index, { slot: this.dp.installKeypair(p.slot, spec), info: w.info });
+    for (const k of [current, previous, next]) {
+      if (!k || p.keypairs.has(k.localIndex)) continue;
+      p.keypairs.set(k.localIndex, this.dp.installKeypair(p.slot, k, k === next));
     }
-    const cur = info.current;
-    p.currentIndex = cur?.localIndex;
-    const next = info.next && p.keypairs.get(info.next.localIndex);
+    p.currentIndex = current?.localIndex;
+    const nextSlot = next && p.keypairs.get(next.localIndex);
     // A worker may already have promoted `next` (its first packet arrived); the core hears of
     // it through 'confirmed'. Keep that choice rather than step back to the old keypair.
-    if (next && this.dp.sendKeypair(p.slot) === next.slot) return;
-    const usable = cur && Number(Atomics.load(cur.sendCounterCell, 0)) < COUNTER_LIMIT;
-    this.dp.setSendKeypair(p.slot, usable ? p.keypairs.get(cur.localIndex)?.slot : undefined);
+    if (nextSlot !== undefined && this.dp.sendKeypair(p.slot) === nextSlot) return;
+    const usable = current && Number(Atomics.load(current.sendCounterCell, 0)) < COUNTER_LIMIT;
+    this.dp.setSendKeypair(p.slot, usable ? p.keypairs.get(current.localIndex) : undefined);
   }
 
   /** Bytes the workers moved for `key` (exact, read now). */
@@ -222,7 +196,7 @@ export class PeerMirror {
 
   /** The local index of the keypair held in data-plane slot `kpSlot` for `p`. */
   indexOfSlot(p: PeerSlot, kpSlot: number): number | undefined {
-    for (const [index, k] of p.keypairs) if (k.slot === kpSlot) return index;
+    for (const [index, slot] of p.keypairs) if (slot === kpSlot) return index;
     return undefined;
   }
 

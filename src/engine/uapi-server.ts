@@ -1,5 +1,5 @@
-// The UAPI server of wgm-engine: /var/run/wireguard/IF.sock, wg-compat 4, with wgm's extension
-// keys (briefs/uapi-ext.md). The codec is the one the client uses (src/uapi).
+// The UAPI server of wgm-engine: /var/run/wireguard/IF.sock, the cross-platform protocol as
+// wireguard-go serves it (device/uapi.go, IpcHandle), with wgm's extension keys (man/wgm-engine.8). The codec is the one the client uses (src/uapi).
 //
 // As wireguard-go: any number of operations per connection; `get=1` must be followed by an
 // empty line (anything else: `errno=-22`, and the rest of that line is read as the next
@@ -35,11 +35,9 @@ export function uapiSocketPath(ifname: string): string {
 /** Lines of one set request held at most (a bound on memory; the request fails with ENOMEM). */
 export const MAX_SET_LINES = 1 << 22;
 
-/** A set request, folded: the typed change plus what the model cannot say. */
+/** A set request, folded into one typed change. */
 export interface SetRequest {
   change: Device;
-  /** Peers (by index in `change.peers`) whose candidate list is to be emptied. */
-  clearEndpoints: Set<Peer>;
 }
 
 /** What the server needs from the device. */
@@ -57,7 +55,6 @@ export interface UapiDevice {
  */
 export class SetFolder {
   readonly change = newDevice();
-  readonly clearEndpoints = new Set<Peer>();
   private peer: Peer | undefined;
 
   add(op: SetOp): void {
@@ -95,15 +92,15 @@ export class SetFolder {
         return;
       case 'endpoint':
         p.endpoints = [{ addr: op.value }];
-        this.clearEndpoints.delete(p);
+        p.clearEndpoints = undefined;
         return;
       case 'wgm_replace_endpoints':
         p.endpoints = [];
-        this.clearEndpoints.add(p);
+        p.clearEndpoints = true;
         return;
       case 'wgm_endpoint':
         p.endpoints.push({ addr: op.value });
-        this.clearEndpoints.delete(p);
+        p.clearEndpoints = undefined;
         return;
       case 'persistent_keepalive_interval':
         p.persistentKeepalive = op.value;
@@ -121,7 +118,7 @@ export class SetFolder {
   }
 
   request(): SetRequest {
-    return { change: this.change, clearEndpoints: this.clearEndpoints };
+    return { change: this.change };
   }
 }
 

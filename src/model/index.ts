@@ -63,6 +63,11 @@ export interface Peer {
    * An empty list means "not mentioned" (wg has no way to clear an endpoint).
    */
   endpoints: Endpoint[];
+  /**
+   * wgm only: the candidate list is emptied (`wgm_replace_endpoints=true` with no candidate
+   * after it), so the peer has no endpoint until it is heard from.
+   */
+  clearEndpoints?: boolean;
   /** Seconds; 0 = off. */
   persistentKeepalive?: number;
   allowedIPs: AllowedIP[];
@@ -106,6 +111,15 @@ export function newPeer(init: Partial<Peer> = {}): Peer {
     updateOnly: false,
     ...init,
   };
+}
+
+/**
+ * The endpoint wg would show for this peer: the backend's active one when it reported
+ * candidates, else the peer's (last) endpoint.
+ */
+export function wgEndpoint(peer: Peer): SockAddr | undefined {
+  if (peer.endpointStates && peer.endpointStates.length > 0) return peer.activeEndpoint;
+  return peer.activeEndpoint ?? peer.endpoints[peer.endpoints.length - 1]?.addr;
 }
 
 export function newDevice(init: Partial<Device> = {}): Device {

@@ -1,5 +1,5 @@
 // Address text <-> bytes, exactly as glibc does it, because wg parses AllowedIPs with inet_pton
-// and prints every address with inet_ntop (wg-compat 1.5.5, 2.3.5); and the socket-address text
+// and prints every address with inet_ntop (wireguard-tools show.c ip() and config.c parse_allowedips); and the socket-address text
 // wg prints (getnameinfo NI_NUMERICHOST). The one home for this, shared by config, uapi, backend,
 // cli and the engine's I/O. Node's net.isIP accepts a slightly different language (zone ids,
 // for one), so these are written out here; test/unit/model/inet.test.ts checks the printer

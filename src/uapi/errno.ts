@@ -1,4 +1,4 @@
-// errno values and the `errno=` lines of the UAPI protocol (wg-compat 4.2, 4.3).
+// errno values and the `errno=` lines of the UAPI protocol (wireguard-go device/uapi.go: IPCError and IpcHandle).
 //
 // The codec reports failures as WgError carrying a positive errno; the backend turns the number
 // into glibc's strerror text (this layer may not load libc). The texts below are glibc's for the

@@ -1,5 +1,6 @@
-// The `get` operation: reading a reply (client) and writing one (server), wg-compat 4.2, plus
-// wgm's extension keys (briefs/uapi-ext.md), which stock wg ignores.
+// The `get` operation: reading a reply (client, as wireguard-tools' ipc-uapi.h userspace_get_device)
+// and writing one (server, as wireguard-go's IpcGetOperation), plus wgm's extension keys
+// (man/wgm-engine.8), which stock wg ignores.
 //
 // Reading follows the C tool line by line: device keys count only before the first
 // `public_key`, peer keys only after one, unknown keys are ignored, `errno=` is mandatory and
@@ -16,6 +17,7 @@ import {
   newPeer,
   type Peer,
   type SockAddr,
+  wgEndpoint,
 } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
 import { EPROTO, encodeErrnoLine, ReplyReader, uapiError } from './errno.js';
@@ -185,15 +187,6 @@ export function decodeGetReply(text: string): GetReply {
     start = nl + 1;
   }
   return dec.result();
-}
-
-/**
- * The endpoint wg would show for this peer: the backend's active one when it reported
- * candidates, else the peer's (last) endpoint.
- */
-export function wgEndpoint(peer: Peer): SockAddr | undefined {
-  if (peer.endpointStates && peer.endpointStates.length > 0) return peer.activeEndpoint;
-  return peer.activeEndpoint ?? peer.endpoints[peer.endpoints.length - 1]?.addr;
 }
 
 const ZERO_KEY = new Uint8Array(KEY_LEN);

@@ -1,5 +1,6 @@
-// The `set` operation: writing a request (client) and reading one (server), wg-compat 4.3, plus
-// wgm's endpoint-candidate keys (briefs/uapi-ext.md).
+// The `set` operation: writing a request (client, as wireguard-tools' ipc-uapi.h
+// userspace_set_device) and reading one (server, as wireguard-go's IpcSetOperation), plus wgm's
+// endpoint-candidate keys (man/wgm-engine.8).
 //
 // Writing reproduces wg byte for byte for everything stock wg can express. Reading follows
 // wireguard-go: the server applies each line as it comes, so the decoder hands out one operation

@@ -17,7 +17,7 @@
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { HANDSHAKE_INITIATION_RATE_MS } from '../../src/engine/core/constants.js';
-import { Core } from '../../src/engine/core/device.js';
+import { Core } from '../../src/engine/core/core.js';
 import { MESSAGE_COOKIE_REPLY } from '../../src/engine/core/messages.js';
 import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
 

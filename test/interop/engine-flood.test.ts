@@ -1,5 +1,5 @@
-// A real initiation flood against a running responder (issue 5: "a flood of initiations
-// triggers cookies instead of CPU exhaustion"), for wgm-engine and, as the oracle, stock
+// A real initiation flood against a running responder (a flood of initiations must
+// trigger cookie replies, whitepaper 5.3, rather than exhaust the CPU), for wgm-engine and, as the oracle, stock
 // wireguard-go, each in the same setup:
 //
 //   namespace R: the responder (configured with stock `wg`), one peer: the legitimate one

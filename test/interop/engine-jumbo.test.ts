@@ -1,5 +1,5 @@
 // A jumbo-MTU tunnel: veth links of MTU 9000, WireGuard interfaces of 8920 (wg-quick's rule,
-// link MTU − 80, wg-compat 3.5.1), wgm-engine against itself and against stock wireguard-go.
+// link MTU − 80, wg-quick linux.bash set_mtu_up), wgm-engine against itself and against stock wireguard-go.
 // 8800-byte pings with DF both ways over IPv4 and IPv6 inner addresses; nothing is fragmented,
 // neither inside the tunnel nor outside (the namespaces' reassembly counters stay at zero);
 // one byte over the interface MTU is refused locally; and iperf3 carries TCP both ways with

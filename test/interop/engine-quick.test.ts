@@ -1,4 +1,4 @@
-// Stock wg-quick runs wgm-engine as its userspace implementation (wg-compat 3.8):
+// Stock wg-quick runs wgm-engine as its userspace implementation (WG_QUICK_USERSPACE_IMPLEMENTATION, linux.bash add_if):
 // `WG_QUICK_USERSPACE_IMPLEMENTATION=wgm-engine wg-quick up ./IF.conf` must find the interface
 // and the socket ready when wgm-engine returns, configure it with stock wg, carry traffic to a
 // wireguard-go peer, and `wg-quick down` must make the daemon exit and remove its socket.

@@ -142,7 +142,7 @@ for (const [implA, implB] of PAIRS) {
       assert.ok(ping(lab, a, b.inner.v4, { size: 1392, df: true }), 'full-MTU ping (1420-byte packets, DF)');
       assert.ok(ping(lab, a, b.inner.v4, { size: 1400 }), '1400-byte ping over IPv4 inner (fragmented)');
       assert.ok(ping(lab, b, a.inner.v6, { size: 1400 }), '1400-byte ping over IPv6 inner');
-      // Light traffic loses nothing, so both ends must agree to the byte (wg-compat 4.2).
+      // Light traffic loses nothing, so both ends must agree to the byte (rx_bytes/tx_bytes, wireguard-go's IpcGetOperation).
       await countersAgree(lab, tun);
       await tcp(lab, a, b, outer, 4 << 20);
       await tcp(lab, b, a, outer === 4 ? 6 : 4, 1 << 20);

@@ -6,7 +6,7 @@
 // Recordings are made by record-handshake.ts; the fixture lives in test/fixtures/handshake/.
 
 import type { Action } from '../../src/engine/core/actions.js';
-import { Core } from '../../src/engine/core/device.js';
+import { Core } from '../../src/engine/core/core.js';
 import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
 
 export type RecordedInput =

@@ -23,7 +23,7 @@ import { clampPrivateKey, keyToBase64 } from '../../src/crypto/keys.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { publicKeyOf } from '../../src/crypto/x25519.js';
 import type { Action } from '../../src/engine/core/actions.js';
-import { Core } from '../../src/engine/core/device.js';
+import { Core } from '../../src/engine/core/core.js';
 import {
   echoReply,
   outputsOf,

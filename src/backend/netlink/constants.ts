@@ -1,6 +1,6 @@
 // Numbers of the netlink, generic netlink, rtnetlink and WireGuard interfaces, named as in the
 // Linux UAPI headers (linux/netlink.h, linux/genetlink.h, linux/rtnetlink.h, linux/if_link.h,
-// linux/wireguard.h; wg-compat section 5). All integers inside messages are in host byte
+// linux/wireguard.h). All integers inside messages are in host byte
 // order, except ports and addresses inside sockaddr structures.
 
 // --- linux/netlink.h ---

@@ -1,4 +1,4 @@
-// WG_CMD_GET_DEVICE: the request, and the decoding of its dump into one Device (wg-compat 5.4).
+// WG_CMD_GET_DEVICE: the request, and the decoding of its dump into one Device (wireguard-tools ipc-linux.h kernel_get_device; the kernel's netlink.c wg_get_device_dump).
 //
 // The kernel dumps a device as a series of messages. The first carries the device attributes
 // and the first peers; later ones carry only more peers. A peer whose allowed IPs do not fit is

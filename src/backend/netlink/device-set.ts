@@ -1,5 +1,5 @@
 // WG_CMD_SET_DEVICE: a Device change as one or more messages, split exactly as wireguard-tools'
-// kernel_set_device splits them (wg-compat 5.5), so that any number of peers and allowed IPs
+// kernel_set_device (ipc-linux.h) splits them, so that any number of peers and allowed IPs
 // fits in messages of wg's size:
 //
 // - Every message carries IFNAME. The first also carries PRIVATE_KEY, LISTEN_PORT, FWMARK and

@@ -1,4 +1,4 @@
-// Listing kernel WireGuard interfaces the way wg does (wg-compat 1.3, 5.6): an rtnetlink
+// Listing kernel WireGuard interfaces the way wg does (wireguard-tools ipc-linux.h, kernel_get_wireguard_interfaces): an rtnetlink
 // RTM_GETLINK dump for all families, keeping the links whose IFLA_LINKINFO/IFLA_INFO_KIND is
 // "wireguard", in dump order.
 

@@ -2,29 +2,34 @@
 
 import type { Key, SockAddr } from '../../model/index.js';
 
-/** One transport keypair, as a data plane needs it to seal and open packets. */
-export interface KeypairInfo {
+/**
+ * One transport keypair, as a data plane needs it to seal and open packets: the one shape the
+ * core (keypair.ts implements it), the engine and the data plane share. The core hands over
+ * its own object, not a copy: the keys are read once, when the data plane installs the
+ * keypair, and wiped by the core when it drops the keypair.
+ */
+export interface TransportKeypair {
   /** Our index: transport messages to us carry it as `receiver`. */
-  localIndex: number;
+  readonly localIndex: number;
   /** The peer's index, written as `receiver` into messages we send. */
-  remoteIndex: number;
-  sendKey: Uint8Array;
-  recvKey: Uint8Array;
-  /** Core time (ms) of creation; unusable from created + REJECT_AFTER_TIME on. */
-  created: number;
-  isInitiator: boolean;
+  readonly remoteIndex: number;
+  readonly sendKey: Uint8Array;
+  readonly recvKey: Uint8Array;
+  /** Time (ms, the owner's monotonic clock) of creation; unusable from created + REJECT_AFTER_TIME on. */
+  readonly created: number;
   /**
    * The keypair's send counter, shared: reserve a counter with
    * `Number(Atomics.add(sendCounterCell, 0, 1n))` and use it only if it is below 2^53
-   * (COUNTER_LIMIT). The core reserves from the same cell.
+   * (COUNTER_LIMIT). Whoever seals with the keypair, in whichever thread, reserves from it.
    */
-  sendCounterCell: BigInt64Array;
+  readonly sendCounterCell: BigInt64Array;
 }
 
-export interface KeypairsInfo {
-  current?: KeypairInfo;
-  previous?: KeypairInfo;
-  next?: KeypairInfo;
+/** A peer's keypairs: `next` is the responder's, unconfirmed until a packet arrives on it. */
+export interface SessionKeypairs {
+  current?: TransportKeypair;
+  previous?: TransportKeypair;
+  next?: TransportKeypair;
 }
 
 export type LogLevel = 'error' | 'verbose';
@@ -37,7 +42,10 @@ export type Action =
   /** Call `tick` at this core time (ms) at the latest; replaces any earlier request. */
   | { type: 'wakeAt'; at: number }
   /** A peer's keypairs changed (new session, confirmation, expiry, removal). */
-  | { type: 'keypairChanged'; peer: Key; keypairs: KeypairsInfo }
-  /** A peer's active endpoint changed (roaming, a response from elsewhere, a retry). */
-  | { type: 'endpointChanged'; peer: Key; endpoint: SockAddr }
+  | { type: 'keypairChanged'; peer: Key; keypairs: SessionKeypairs }
+  /**
+   * A peer's active endpoint changed (configuration, roaming, a response from elsewhere, a
+   * retry); undefined when its candidates were emptied.
+   */
+  | { type: 'endpointChanged'; peer: Key; endpoint: SockAddr | undefined }
   | { type: 'log'; level: LogLevel; msg: string };

@@ -2,7 +2,8 @@
 // address family, mapping prefixes to peers. On send it picks the peer for a destination; on
 // receive it checks that a decrypted packet's source belongs to the peer that sent it.
 //
-// Semantics as wg-compat 1.5.5 records them for the kernel and wireguard-go:
+// Semantics as the kernel (drivers/net/wireguard/allowedips.c) and wireguard-go
+// (device/allowedips.go) have them:
 // - prefixes are stored masked (10.0.3.1/24 is 10.0.3.0/24);
 // - a peer's prefixes are listed in insertion order, and a prefix added again keeps its place;
 // - a prefix that belonged to another peer moves to the new peer (to the end of its list).

@@ -1,5 +1,5 @@
 // Applying a configuration change (the typed form of a UAPI `set`) and reading the device back
-// (the typed form of a UAPI `get`), with the semantics of wg-compat 4.3: changes apply in
+// (the typed form of a UAPI `get`), with the semantics of wireguard-go's IpcSetOperation (device/uapi.go): changes apply in
 // order, `replace_peers` and `replace_allowed_ips` act when met, a peer with our own public
 // key is ignored, `update_only` does not create, all-zero keys mean "none".
 
@@ -74,8 +74,8 @@ function applyPeer(ctx: CoreContext, change: Peer, now: number, jitter: () => nu
   if (change.presharedKey)
     peer.presharedKey = isZeroKey(change.presharedKey) ? undefined : Uint8Array.from(change.presharedKey);
   const addrs = change.endpoints.flatMap((e) => (e.addr ? [e.addr] : []));
-  if (addrs.length > 0) {
-    peer.setCandidates(addrs);
+  if (addrs.length > 0 || change.clearEndpoints) {
+    peer.endpoints.setCandidates(addrs, now);
     ctx.endpointChanged(peer);
   }
   if (change.persistentKeepalive !== undefined) {
@@ -122,7 +122,7 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device {
     const p = newPeer({
       publicKey: Uint8Array.from(peer.publicKey),
       presharedKey: peer.presharedKey ? Uint8Array.from(peer.presharedKey) : new Uint8Array(32),
-      endpoints: peer.candidates.map((addr) => ({ addr: { ...addr } })),
+      endpoints: peer.endpoints.candidates.map((addr) => ({ addr: { ...addr } })),
       persistentKeepalive: peer.persistentKeepalive,
       allowedIPs: ctx.allowedIPs.entries(peer),
       lastHandshake: { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) },

@@ -127,12 +127,6 @@ export class CookieGenerator {
     return true;
   }
 
-  /** True when a fresh cookie for `target` is held (for tests and status). */
-  hasCookie(target: string, now: number): boolean {
-    const c = this.cookies.get(target);
-    return c !== undefined && now - c.at <= COOKIE_REFRESH_TIME_MS;
-  }
-
   /** Forgets cookies (e.g. when the peer's key changes). */
   clear(): void {
     for (const c of this.cookies.values()) c.cookie.fill(0);

@@ -12,7 +12,8 @@
 
 import { compareTai64n, nextTai64n } from '../../crypto/tai64n.js';
 import type { SockAddr } from '../../model/index.js';
-import { addrKey, formatAddr } from './addr.js';
+import { formatSockAddr } from '../../model/inet.js';
+import { addrKey } from './addr.js';
 import { HANDSHAKE_INITIATION_RATE_MS, REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
 import {
@@ -105,7 +106,8 @@ export function sendInitiation(
   // The interim candidate rule (peer.ts): a round that starts while the previous one is still
   // unanswered goes to the next candidate, whether the retry timer or a packet waiting for a
   // session started it (under traffic, the packet usually comes first and re-arms the timer).
-  if (!opts.targets && peer.initiations.size > 0 && peer.rotateCandidate()) ctx.endpointChanged(peer);
+  if (!opts.targets && peer.endpoints.forInitiation(peer.initiations.size > 0, now))
+    ctx.endpointChanged(peer);
   const targets = opts.targets ?? (peer.endpoint ? [peer.endpoint] : []);
   dropInitiations(ctx, peer);
   // One timestamp for the whole round, strictly newer than the previous round's.
@@ -149,8 +151,18 @@ function install(ctx: CoreContext, peer: PeerState, kp: Keypair): void {
   }
 }
 
-function roam(ctx: CoreContext, peer: PeerState, from: SockAddr, now: number): void {
-  if (peer.roamTo(from, Number(ctx.wallNs(now) / 1_000_000_000n))) ctx.endpointChanged(peer);
+/** An authenticated handshake message from `from`: a response to us, or an initiation. */
+function heardHandshake(
+  ctx: CoreContext,
+  peer: PeerState,
+  from: SockAddr,
+  response: boolean,
+  now: number,
+): void {
+  peer.heardFrom(from, Number(ctx.wallNs(now) / 1_000_000_000n));
+  const policy = peer.endpoints;
+  if (response ? policy.noteResponse(from, now) : policy.noteAuthenticated(from, now))
+    ctx.endpointChanged(peer);
 }
 
 /** Message 1 arrived (MACs already checked). */
@@ -161,7 +173,7 @@ export function handleInitiation(ctx: CoreContext, from: SockAddr, bytes: Uint8A
   const peer = opened && ctx.peers.get(hex(opened.remoteStatic));
   const finished = peer?.staticStatic && finishInitiation(bytes, opened!, peer.staticStatic);
   if (!peer || !finished) {
-    ctx.log('verbose', `Received invalid initiation message from ${formatAddr(from)}`);
+    ctx.log('verbose', `Received invalid initiation message from ${formatSockAddr(from)}`);
     return;
   }
   if (peer.lastReceivedTimestamp && compareTai64n(finished.timestamp, peer.lastReceivedTimestamp) <= 0) {
@@ -185,7 +197,7 @@ export function handleInitiation(ctx: CoreContext, from: SockAddr, bytes: Uint8A
   };
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketReceived();
-  roam(ctx, peer, from, now);
+  heardHandshake(ctx, peer, from, false, now);
   ctx.log('verbose', `${peer} - Received handshake initiation`);
   peer.rxBytes += INITIATION_SIZE;
   sendResponse(ctx, peer, now);
@@ -255,7 +267,7 @@ export function handleResponse(
   peer.initiations.delete(initiation.localIndex);
   initiation.ephemeralPrivate.fill(0);
   dropInitiations(ctx, peer);
-  roam(ctx, peer, from, now);
+  heardHandshake(ctx, peer, from, true, now);
   ctx.log('verbose', `${peer} - Received handshake response`);
   peer.rxBytes += RESPONSE_SIZE;
   peer.timers.anyAuthenticatedPacketTraversal(now);
@@ -280,7 +292,7 @@ export function handleCookieReply(ctx: CoreContext, from: SockAddr, bytes: Uint8
   const entry = r && ctx.index.get(r.receiver);
   if (!entry) return;
   const { peer } = entry;
-  ctx.log('verbose', `${peer} - Receiving cookie response from ${formatAddr(from)}`);
+  ctx.log('verbose', `${peer} - Receiving cookie response from ${formatSockAddr(from)}`);
   if (!peer.cookies.consumeReply(bytes, addrKey(from), now))
     ctx.log('verbose', `${peer} - Could not decrypt invalid cookie response`);
 }

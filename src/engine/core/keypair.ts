@@ -8,10 +8,12 @@
 //   responder never sends with `next`.
 // The set reports which keypairs it dropped, so the owner can free their indices.
 
-import { COUNTER_LIMIT, REJECT_AFTER_TIME_MS } from './constants.js';
+import type { TransportKeypair } from './actions.js';
+import { COUNTER_LIMIT } from './constants.js';
 import { ReplayFilter } from './replay.js';
+import { keypairExpired, reserveCounter } from './transport-rules.js';
 
-export class Keypair {
+export class Keypair implements TransportKeypair {
   /**
    * The next counter to send with, in shared memory: a data plane in worker threads reserves
    * counters from the same cell with Atomics.add, so no counter is ever used twice.
@@ -42,15 +44,12 @@ export class Keypair {
 
   /** Reserves the next counter, or returns undefined when none is left. */
   takeCounter(): number | undefined {
-    const c = Number(Atomics.add(this.sendCounterCell, 0, 1n));
-    if (c < COUNTER_LIMIT) return c;
-    Atomics.store(this.sendCounterCell, 0, BigInt(COUNTER_LIMIT));
-    return undefined;
+    return reserveCounter(this.sendCounterCell);
   }
 
   /** Past REJECT_AFTER_TIME: unusable in both directions. */
   expired(now: number): boolean {
-    return now - this.created >= REJECT_AFTER_TIME_MS;
+    return keypairExpired(this.created, now);
   }
 
   /** Can still send: not expired and counters left. */

@@ -202,14 +202,35 @@ export function senderIndex(b: Uint8Array): number {
   return u32(b, 4);
 }
 
+/** High word of COUNTER_LIMIT (2^53): a counter whose high word reaches it is refused. */
+const COUNTER_HIGH_LIMIT = COUNTER_LIMIT / 2 ** 32;
+
+/**
+ * Writes a transport header (type, receiver, little-endian 64-bit counter) at `off` of `view`:
+ * the form the data plane uses on its packet slots, in place.
+ */
+export function writeTransportHeaderAt(view: DataView, off: number, receiver: number, counter: number): void {
+  view.setUint32(off, MESSAGE_TRANSPORT, true);
+  view.setUint32(off + DATA_RECEIVER, receiver >>> 0, true);
+  view.setUint32(off + DATA_COUNTER, counter >>> 0, true);
+  view.setUint32(off + DATA_COUNTER + 4, Math.floor(counter / 2 ** 32), true);
+}
+
+/** The counter of the transport header at `off` of `view`; -1 when at or past COUNTER_LIMIT. */
+export function readTransportCounter(view: DataView, off: number): number {
+  const high = view.getUint32(off + DATA_COUNTER + 4, true);
+  if (high >= COUNTER_HIGH_LIMIT) return -1;
+  return high * 2 ** 32 + view.getUint32(off + DATA_COUNTER, true);
+}
+
+const viewOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
 export function decodeTransportHeader(b: Uint8Array): TransportHeader | undefined {
   if (messageType(b) !== MESSAGE_TRANSPORT) return undefined;
-  const lo = u32(b, DATA_COUNTER);
-  const hi = u32(b, DATA_COUNTER + 4);
-  const counter = hi * 2 ** 32 + lo;
+  const counter = readTransportCounter(viewOf(b), 0);
   return {
     receiver: u32(b, DATA_RECEIVER),
-    counter: counter < COUNTER_LIMIT ? counter : undefined,
+    counter: counter >= 0 ? counter : undefined,
     encrypted: b.subarray(DATA_HEADER_SIZE),
   };
 }
@@ -218,10 +239,7 @@ export function decodeTransportHeader(b: Uint8Array): TransportHeader | undefine
 export function writeTransportHeader(out: Uint8Array, receiver: number, counter: number): void {
   if (!(counter >= 0 && counter < COUNTER_LIMIT && Number.isInteger(counter)))
     throw new RangeError(`transport counter out of range: ${counter}`);
-  putU32(out, 0, MESSAGE_TRANSPORT);
-  putU32(out, DATA_RECEIVER, receiver);
-  putU32(out, DATA_COUNTER, counter >>> 0);
-  putU32(out, DATA_COUNTER + 4, Math.floor(counter / 2 ** 32));
+  writeTransportHeaderAt(viewOf(out), 0, receiver, counter);
 }
 
 export { putU32 as writeU32LE, u32 as readU32LE };

@@ -1,20 +1,15 @@
 // The state the core keeps per peer. Behaviour lives in the flow modules (handshake-flow.ts,
-// transport.ts); this file holds the data and the small rules that only touch one peer.
-//
-// Endpoint policy until endpoint selection lands (documented in the report of issue 5):
-// - `candidates` are the configured endpoints in order; the active `endpoint` starts at the
-//   first one.
-// - Each new initiation round while the previous one is unanswered (the retry after
-//   REKEY_TIMEOUT, or a packet waiting for a session) moves to the next candidate (round robin).
-// - Any authenticated packet moves `endpoint` to its source (roaming), as standard WireGuard.
+// transport.ts); this file holds the data and the small rules that only touch one peer. Which
+// endpoint the peer's packets go to is its EndpointPolicy's choice (endpoints.ts).
 
 import type { Key, SockAddr } from '../../model/index.js';
-import type { KeypairInfo, KeypairsInfo } from './actions.js';
-import { addrKey, sameAddr } from './addr.js';
+import type { SessionKeypairs } from './actions.js';
+import { addrKey } from './addr.js';
 import { MAX_STAGED_PACKETS } from './constants.js';
 import { CookieGenerator } from './cookie.js';
+import { type EndpointPolicy, RoundRobinRoaming } from './endpoints.js';
 import type { Chain } from './handshake.js';
-import { type Keypair, KeypairSet } from './keypair.js';
+import { KeypairSet } from './keypair.js';
 import { PeerTimers } from './timers.js';
 
 /** One initiation we sent and wait a response for. */
@@ -37,10 +32,10 @@ export class PeerState {
   readonly keyHex: string;
   presharedKey: Uint8Array | undefined;
   private ss: Uint8Array | undefined;
-  candidates: SockAddr[] = [];
-  private active: SockAddr | undefined;
-  private endpointKey: string | undefined;
-  private cursor = 0;
+  /** Endpoint selection for this peer: the candidates and the active choice. */
+  readonly endpoints: EndpointPolicy = new RoundRobinRoaming();
+  private keyed: SockAddr | undefined;
+  private endpointKey = '';
   persistentKeepalive = 0;
   readonly keypairs = new KeypairSet();
   /** Our outstanding initiations: one per target of the latest round, by local index. */
@@ -74,17 +69,17 @@ export class PeerState {
 
   /** The active endpoint: where transport and handshake messages go. */
   get endpoint(): SockAddr | undefined {
-    return this.active;
+    return this.endpoints.active;
   }
 
-  set endpoint(a: SockAddr | undefined) {
-    this.active = a;
-    this.endpointKey = a && addrKey(a);
-  }
-
-  /** addrKey(endpoint), kept with it: cookies are filed by it on every handshake message. */
+  /** addrKey(endpoint), kept while it stays: cookies are filed by it on every handshake message. */
   get endpointAddrKey(): string {
-    return this.endpointKey ?? '';
+    const a = this.endpoints.active;
+    if (a !== this.keyed) {
+      this.keyed = a;
+      this.endpointKey = a ? addrKey(a) : '';
+    }
+    return this.endpointKey;
   }
 
   /**
@@ -106,37 +101,12 @@ export class PeerState {
     return this.shortName;
   }
 
-  /** Sets the configured candidates; the active endpoint becomes the first. */
-  setCandidates(list: SockAddr[]): void {
-    this.candidates = list.slice();
-    this.cursor = 0;
-    this.endpoint = list[0];
-  }
-
-  /** After an unanswered initiation: move to the next candidate. True if the endpoint changed. */
-  rotateCandidate(): boolean {
-    if (this.candidates.length < 2) return false;
-    this.cursor = (this.cursor + 1) % this.candidates.length;
-    const next = this.candidates[this.cursor]!;
-    if (sameAddr(next, this.endpoint)) return false;
-    this.endpoint = next;
-    return true;
-  }
-
-  /** Roaming: the endpoint follows an authenticated packet. True if it changed. */
-  roamTo(from: SockAddr, wallSec: number): boolean {
-    const e = this.endpoint;
+  /** Records when an authenticated packet last came from `from` (wall seconds, for a get). */
+  heardFrom(from: SockAddr, wallSec: number): void {
+    const e = this.endpoints.active;
     // The common case, per packet: the same address spelt the same way.
-    if (e && e.port === from.port && e.address === from.address && e.family === from.family) {
-      this.lastSeen.set(this.endpointKey ?? addrKey(e), wallSec);
-      return false;
-    }
-    this.lastSeen.set(addrKey(from), wallSec);
-    if (sameAddr(from, this.endpoint)) return false;
-    this.endpoint = { ...from };
-    const i = this.candidates.findIndex((c) => sameAddr(c, from));
-    if (i >= 0) this.cursor = i;
-    return true;
+    const same = e && e.port === from.port && e.address === from.address && e.family === from.family;
+    this.lastSeen.set(same ? this.endpointAddrKey : addrKey(from), wallSec);
   }
 
   /** Queues a packet for when a keypair exists; the oldest is dropped when full. */
@@ -145,22 +115,13 @@ export class PeerState {
     this.staged.push(packet);
   }
 
-  keypairsInfo(): KeypairsInfo {
-    const info = (k: Keypair | undefined): KeypairInfo | undefined =>
-      k && {
-        localIndex: k.localIndex,
-        remoteIndex: k.remoteIndex,
-        sendKey: Uint8Array.from(k.sendKey),
-        recvKey: Uint8Array.from(k.recvKey),
-        created: k.created,
-        isInitiator: k.isInitiator,
-        sendCounterCell: k.sendCounterCell,
-      };
-    const out: KeypairsInfo = {};
+  /** The keypairs themselves (no copies of the keys), for a data plane. */
+  sessionKeypairs(): SessionKeypairs {
+    const out: SessionKeypairs = {};
     const { current, previous, next } = this.keypairs;
-    if (current) out.current = info(current)!;
-    if (previous) out.previous = info(previous)!;
-    if (next) out.next = info(next)!;
+    if (current) out.current = current;
+    if (previous) out.previous = previous;
+    if (next) out.next = next;
     return out;
   }
 }

@@ -5,30 +5,12 @@
 
 import { aeadOpen, aeadSeal } from '../../crypto/aead.js';
 import type { SockAddr } from '../../model/index.js';
-import {
-  KEEPALIVE_TIMEOUT_MS,
-  PADDING_MULTIPLE,
-  REJECT_AFTER_TIME_MS,
-  REKEY_AFTER_MESSAGES_SAFE,
-  REKEY_AFTER_TIME_MS,
-  REKEY_TIMEOUT_MS,
-} from './constants.js';
 import type { CoreContext } from './context.js';
 import { dropInitiations } from './handshake-flow.js';
 import type { Keypair } from './keypair.js';
 import { DATA_HEADER_SIZE, decodeTransportHeader, writeTransportHeader } from './messages.js';
 import type { PeerState } from './peer.js';
-
-/**
- * The padded plaintext length (whitepaper 5.4.6: a multiple of 16, never above the MTU),
- * computed as wireguard-go does for packets longer than the MTU too.
- */
-export function paddedLength(length: number, mtu: number): number {
-  if (mtu <= 0) return Math.ceil(length / PADDING_MULTIPLE) * PADDING_MULTIPLE;
-  const last = length > mtu ? length % mtu : length;
-  const padded = Math.min(Math.ceil(last / PADDING_MULTIPLE) * PADDING_MULTIPLE, mtu);
-  return length + Math.max(0, padded - last);
-}
+import { ipPacketLength, paddedLength, rekeyAfterReceiving, rekeyAfterSending } from './transport-rules.js';
 
 /**
  * Seals one plaintext with `kp` at its next counter: header ‖ AEAD(Tsend, counter, P ‖ pad, ε).
@@ -112,11 +94,7 @@ export function sendKeepalive(ctx: CoreContext, peer: PeerState, now: number): v
 /** The initiator of the current keypair rekeys after REKEY_AFTER_TIME (or many messages). */
 function keepKeyFreshSending(ctx: CoreContext, peer: PeerState, now: number): void {
   const kp = peer.keypairs.current;
-  if (!kp) return;
-  if (
-    kp.sendCounter > REKEY_AFTER_MESSAGES_SAFE ||
-    (kp.isInitiator && now - kp.created > REKEY_AFTER_TIME_MS)
-  )
+  if (kp && rekeyAfterSending(kp.isInitiator, kp.created, kp.sendCounter, now))
     ctx.startHandshake(peer, now, false);
 }
 
@@ -124,7 +102,7 @@ function keepKeyFreshSending(ctx: CoreContext, peer: PeerState, now: number): vo
 function keepKeyFreshReceiving(ctx: CoreContext, peer: PeerState, now: number): void {
   if (peer.timers.sentLastMinuteHandshake) return;
   const kp = peer.keypairs.current;
-  if (kp?.isInitiator && now - kp.created > REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS) {
+  if (kp && rekeyAfterReceiving(kp.isInitiator, kp.created, now)) {
     peer.timers.sentLastMinuteHandshake = true;
     ctx.startHandshake(peer, now, false);
   }
@@ -132,18 +110,8 @@ function keepKeyFreshReceiving(ctx: CoreContext, peer: PeerState, now: number): 
 
 /** The IP packet inside a decrypted plaintext, without padding; undefined if malformed. */
 export function innerPacket(plaintext: Uint8Array): Uint8Array | undefined {
-  const v = plaintext[0]! >> 4;
-  if (v === 4) {
-    if (plaintext.length < 20) return undefined;
-    const len = (plaintext[2]! << 8) | plaintext[3]!;
-    return len < 20 || len > plaintext.length ? undefined : plaintext.subarray(0, len);
-  }
-  if (v === 6) {
-    if (plaintext.length < 40) return undefined;
-    const len = ((plaintext[4]! << 8) | plaintext[5]!) + 40;
-    return len > plaintext.length ? undefined : plaintext.subarray(0, len);
-  }
-  return undefined;
+  const len = ipPacketLength(plaintext, 0, plaintext.length);
+  return len > 0 ? plaintext.subarray(0, len) : undefined;
 }
 
 /** A transport message arrived. */
@@ -187,7 +155,8 @@ export function afterReceive(
   isKeepalive: boolean,
   now: number,
 ): void {
-  if (peer.roamTo(from, Number(ctx.wallNs(now) / 1_000_000_000n))) ctx.endpointChanged(peer);
+  peer.heardFrom(from, Number(ctx.wallNs(now) / 1_000_000_000n));
+  if (peer.endpoints.noteAuthenticated(from, now)) ctx.endpointChanged(peer);
   const confirmation = peer.keypairs.receivedWith(kp);
   if (confirmation.confirmed) {
     for (const d of confirmation.dropped) {

@@ -19,6 +19,8 @@ import {
   SodiumChaChaPoly,
 } from '../../sys/libcrypto.js';
 import type { NativeBuffer } from '../../sys/native.js';
+import { DATA_HEADER_SIZE, writeTransportHeaderAt } from '../core/messages.js';
+import { paddedLength } from '../core/transport-rules.js';
 
 export type CipherKind = 'native' | 'libcrypto' | 'libsodium' | 'node';
 
@@ -103,4 +105,26 @@ class NodeCipher implements PacketCipher {
 
 export function makeCipher(kind: CipherKind, key: Uint8Array, encrypt: boolean): PacketCipher {
   return kind === 'node' ? new NodeCipher(key) : new NativeCipher(kind, key, encrypt);
+}
+
+/**
+ * Seals one transport message in place, the way every sender of the data plane does (the
+ * transmit workers and the main thread): the plaintext is `len` bytes at `off` of `mem`, with
+ * DATA_HEADER_SIZE bytes free before it and room for padding and the tag after it. Pads it
+ * (transport-rules.ts), writes the header, seals; returns the datagram's length.
+ */
+export function sealInPlace(
+  cipher: PacketCipher,
+  mem: NativeBuffer,
+  off: number,
+  len: number,
+  mtu: number,
+  remoteIndex: number,
+  counter: number,
+): number {
+  const padded = paddedLength(len, mtu);
+  mem.bytes.fill(0, off + len, off + padded);
+  writeTransportHeaderAt(mem.view, off - DATA_HEADER_SIZE, remoteIndex, counter);
+  cipher.seal(counter, mem, off, padded);
+  return DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
 }

@@ -6,7 +6,7 @@
 //   const p = dp.addPeer();
 //   dp.setEndpoint(p, { family: 4, address: '192.0.2.1', port: 51820 });
 //   dp.setAllowedIPs(p, [{ family: 4, address: Uint8Array.of(10, 0, 0, 2), cidr: 32 }]);
-//   const k = dp.installKeypair(p, { localIndex, remoteIndex, sendKey, recvKey, createdAt: dp.now(), initiator: true });
+//   const k = dp.installKeypair(p, keypair);   // a TransportKeypair (core/actions.ts)
 //   dp.setSendKeypair(p, k);
 //   dp.on('handshake', (data, from) => core.datagram(from, data));
 //   dp.on('needKey', (peer, packet) => core.packetFromTun(peer, packet));
@@ -24,20 +24,14 @@ import { closeFd, Waker } from '../../sys/native.js';
 import type { LocalAddr } from '../../sys/pktinfo.js';
 import { TunDevice } from '../../sys/tun.js';
 import { encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from '../../sys/udp.js';
+import { UdpGroup } from '../../sys/udp-group.js';
+import type { TransportKeypair } from '../core/actions.js';
 import { DEFAULT_MTU } from '../core/constants.js';
-import { fromRaw, toRaw } from '../io/addr.js';
-import { UdpGroup } from '../io/udp-group.js';
+import { fromRaw, toRaw } from './addr.js';
 import { bestCipher, type CipherKind } from './cipher.js';
 import { readHandshakeBatch } from './handshake-batch.js';
 import { MainSender, type SendSource } from './main-send.js';
-import {
-  type Control,
-  laneOfIndex,
-  type PrefixMsg,
-  type RekeyReason,
-  type WorkerEvent,
-  type WorkerInit,
-} from './protocol.js';
+import { type Control, laneOfIndex, type PrefixMsg, type WorkerEvent, type WorkerInit } from './protocol.js';
 import {
   monotonicMs,
   NO_KEYPAIR,
@@ -73,31 +67,6 @@ export interface DataPlaneOptions {
   family?: 4 | 6;
 }
 
-export interface KeypairSpec {
-  /** Our index: transport messages to us carry it as their receiver. */
-  localIndex: number;
-  /** The peer's index: our transport messages carry it. */
-  remoteIndex: number;
-  sendKey: Uint8Array;
-  recvKey: Uint8Array;
-  /** When the handshake completed, on this data plane's clock (`now()`). */
-  createdAt: number;
-  /** We initiated the handshake (rekey-after-time applies to us). */
-  initiator: boolean;
-  /**
-   * The responder's new keypair: it may carry traffic to us at once, but we send with it only
-   * after the first packet arrives on it. The receiving worker then makes it the sending
-   * keypair itself and emits 'confirmed'.
-   */
-  awaitConfirmation?: boolean;
-  /**
-   * The cell nonces are reserved from (Atomics.add), shared with whoever else seals with this
-   * keypair: the core's `KeypairInfo.sendCounterCell`, so that the core and the workers never
-   * use one counter twice. Default: a fresh cell starting at 0.
-   */
-  counterCell?: BigInt64Array;
-}
-
 export interface Activity {
   lastTxData: number;
   lastRxData: number;
@@ -110,7 +79,6 @@ export interface DataPlaneEvents {
   handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
-  rekey: [peer: number, keypair: number, reason: RekeyReason];
   roam: [peer: number, from: SockAddr];
   linkGone: [errno: number];
   error: [err: Error];
@@ -266,9 +234,6 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         return;
       case 'confirmed':
         this.emit('confirmed', e.peer, e.slot);
-        return;
-      case 'rekey':
-        this.emit('rekey', e.peer, e.slot, e.reason);
         return;
       case 'source':
         this.emit('roam', e.peer, fromRaw(e.addr));
@@ -445,22 +410,26 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     });
   }
 
-  /** Installs a keypair; returns its id. It carries nothing until `setSendKeypair` or confirmation. */
-  installKeypair(peer: number, k: KeypairSpec): number {
+  /**
+   * Installs a keypair (its `created` on this data plane's clock, `now()`); returns its id. It
+   * carries nothing until `setSendKeypair`, or, with `awaitConfirmation` (the responder's new
+   * keypair), until the first packet arrives on it: the receiving worker then makes it the
+   * sending keypair itself and emits 'confirmed'. The keys are copied into the messages to the
+   * workers; nonces come from `k.sendCounterCell`, shared with whoever else seals with it.
+   */
+  installKeypair(peer: number, k: TransportKeypair, awaitConfirmation = false): number {
     const slot = this.keypairs.take();
     if (slot === undefined) throw new WgError('capability', 'data plane keypair table is full');
-    const counter = k.counterCell ?? new BigInt64Array(new SharedArrayBuffer(8));
-    this.sender.install(slot, peer, { ...k, counterCell: counter });
+    this.sender.install(slot, peer, k);
     const common = {
       t: 'keypair' as const,
       slot,
       peer,
-      counter,
+      counter: k.sendCounterCell,
       localIndex: k.localIndex >>> 0,
       remoteIndex: k.remoteIndex >>> 0,
-      createdAt: k.createdAt,
-      initiator: k.initiator,
-      promoteOnReceive: k.awaitConfirmation ?? false,
+      created: k.created,
+      promoteOnReceive: awaitConfirmation,
     };
     const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
     for (let t = 1; t < this.workers.length; t++) {
@@ -522,11 +491,6 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       this.replySource(raw, peer) ?? (peer !== undefined ? this.sourceFor(peer, raw) : undefined);
     const counted = opts.count === false ? undefined : peer;
     return this.sender.sendRaw(this.group.sockets[0]!, raw, data, counted, source);
-  }
-
-  /** Adds handshake bytes received from `peer` (the core knows whom they came from). */
-  addRxBytes(peer: number, n: number): void {
-    this.shared.addBytes(0, peer, n, 0);
   }
 
   /** Exact bytes received from and sent to `peer` (transport and handshake messages). */

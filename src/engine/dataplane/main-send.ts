@@ -9,19 +9,19 @@ import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
 import { allocNative, freeNative, type NativeBuffer } from '../../sys/native.js';
 import { type LocalAddr, sourceRejected } from '../../sys/pktinfo.js';
 import type { RawAddr, UdpSocket } from '../../sys/udp.js';
-import { COUNTER_LIMIT, REJECT_AFTER_TIME_MS } from '../core/constants.js';
-import { DATA_COUNTER, DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../core/messages.js';
-import { bestCipher, makeCipher, type PacketCipher } from './cipher.js';
-import type { KeypairSpec } from './dataplane.js';
+import type { TransportKeypair } from '../core/actions.js';
+import { DATA_HEADER_SIZE } from '../core/messages.js';
+import { keypairExpired, reserveCounter } from '../core/transport-rules.js';
+import { bestCipher, makeCipher, type PacketCipher, sealInPlace } from './cipher.js';
 import { SEEN_TX_AUTH, SEEN_TX_DATA, type Shared } from './shared.js';
-import { paddedLength, SLOT_BYTES } from './tx.js';
+import { SLOT_BYTES } from './tx.js';
 
 interface MainKeypair {
   peer: number;
   remoteIndex: number;
-  createdAt: number;
+  created: number;
   sendKey: Uint8Array;
-  /** The keypair's send-counter cell (KeypairSpec.counterCell). */
+  /** The keypair's send-counter cell (TransportKeypair.sendCounterCell). */
   counter: BigInt64Array;
   cipher: PacketCipher | undefined;
 }
@@ -57,14 +57,14 @@ export class MainSender {
     this.scratch = allocNative(SLOT_BYTES);
   }
 
-  install(slot: number, peer: number, k: KeypairSpec): void {
+  install(slot: number, peer: number, k: TransportKeypair): void {
     this.remove(slot);
     this.keypairs.set(slot, {
       peer,
       remoteIndex: k.remoteIndex >>> 0,
-      createdAt: k.createdAt,
+      created: k.created,
       sendKey: Uint8Array.from(k.sendKey),
-      counter: k.counterCell ?? new BigInt64Array(new SharedArrayBuffer(8)),
+      counter: k.sendCounterCell,
       cipher: undefined,
     });
   }
@@ -97,7 +97,7 @@ export class MainSender {
   ): number {
     const slot = this.shared.sendKeypair(peer);
     const kp = slot >= 0 ? this.keypairs.get(slot) : undefined;
-    if (!kp || kp.peer !== peer || now - kp.createdAt >= REJECT_AFTER_TIME_MS) return 0;
+    if (!kp || kp.peer !== peer || keypairExpired(kp.created, now)) return 0;
     kp.cipher ??= makeCipher(this.kind, kp.sendKey, true);
     const s = this.scratch;
     let sent = 0;
@@ -105,17 +105,10 @@ export class MainSender {
     let used = 0;
     for (const p of packets) {
       if (p.length > SLOT_BYTES - DATA_HEADER_SIZE - POLY1305_TAG_LEN - 16) continue;
-      const counter = Number(Atomics.add(kp.counter, 0, 1n));
-      if (counter >= COUNTER_LIMIT) break;
-      const padded = paddedLength(p.length, this.mtu);
+      const counter = reserveCounter(kp.counter);
+      if (counter === undefined) break;
       s.bytes.set(p, DATA_HEADER_SIZE);
-      s.bytes.fill(0, DATA_HEADER_SIZE + p.length, DATA_HEADER_SIZE + padded);
-      s.view.setUint32(0, MESSAGE_TRANSPORT, true);
-      s.view.setUint32(DATA_RECEIVER, kp.remoteIndex, true);
-      s.view.setUint32(DATA_COUNTER, counter >>> 0, true);
-      s.view.setUint32(DATA_COUNTER + 4, Math.floor(counter / 2 ** 32), true);
-      kp.cipher.seal(counter, s, DATA_HEADER_SIZE, padded);
-      const total = DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
+      const total = sealInPlace(kp.cipher, s, DATA_HEADER_SIZE, p.length, this.mtu, kp.remoteIndex, counter);
       used = Math.max(used, total);
       if (sendFrom(sock, to, s.addr, total, source) !== total) continue;
       this.shared.addBytes(0, peer, 0, total);

@@ -4,7 +4,7 @@
 // worker. A worker never returns to its event loop (it blocks in poll), so it takes these with
 // receiveMessageOnPort before each batch, and the main thread wakes it through its eventfd.
 // Worker → main (`WorkerEvent`): what the core must decide on (handshake messages, packets
-// for peers without a keypair, keypair confirmation, rekey hints, a new source address) and
+// for peers without a keypair, keypair confirmation, a new source address) and
 // fatal conditions. Nothing here is sent per packet in steady state.
 
 import type { RawAddr } from '../../sys/udp.js';
@@ -33,8 +33,7 @@ export type Control =
       localIndex: number;
       remoteIndex: number;
       key: Uint8Array;
-      createdAt: number;
-      initiator: boolean;
+      created: number;
       /** Make it the peer's sending keypair when the first packet arrives on it (responder). */
       promoteOnReceive: boolean;
       /** The keypair's send-counter cell (shared memory; nonces are taken with Atomics.add). */
@@ -47,8 +46,6 @@ export type Control =
   /** Use this UDP socket from now on (after a port change). */
   | { t: 'socket'; fd: number };
 
-export type RekeyReason = 'send-age' | 'send-count' | 'receive-age';
-
 export type WorkerEvent =
   /**
    * The handshake messages of one receive batch that passed the gate (gate.ts), packed
@@ -59,7 +56,6 @@ export type WorkerEvent =
   | { t: 'handshakes'; buf: ArrayBuffer; used: number; count: number; shed: number }
   | { t: 'needKey'; peer: number; packet: Uint8Array }
   | { t: 'confirmed'; peer: number; slot: number }
-  | { t: 'rekey'; peer: number; slot: number; reason: RekeyReason }
   | { t: 'source'; peer: number; addr: RawAddr }
   | { t: 'linkGone'; errno: number }
   | { t: 'fatal'; message: string };

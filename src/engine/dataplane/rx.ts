@@ -18,25 +18,21 @@
 import { EAGAIN, EBADF, EINTR, POLLIN, POLLNVAL, PollSet, Waker } from '../../sys/native.js';
 import { isLinkGone, tunWrite } from '../../sys/tun.js';
 import { MsgBatch, SOCKADDR_SIZE } from '../../sys/udp.js';
-import { KEEPALIVE_TIMEOUT_MS, REJECT_AFTER_TIME_MS, REKEY_TIMEOUT_MS } from '../core/constants.js';
 import {
-  DATA_COUNTER,
   DATA_HEADER_SIZE,
   DATA_RECEIVER,
   KEEPALIVE_SIZE,
   MESSAGE_TRANSPORT,
   messageType,
+  readTransportCounter,
 } from '../core/messages.js';
+import { ipPacketLength, keypairExpired } from '../core/transport-rules.js';
 import { HandshakeBatchWriter } from './handshake-batch.js';
 import { MAX_HANDSHAKES_IN_FLIGHT } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
 import { Tally } from './tally.js';
 import { type Post, SLOT_BYTES } from './tx.js';
-
-/** wireguard-go's keepKeyFreshReceiving threshold. */
-const REKEY_ON_RECEIVE_AGE_MS = REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
-const COUNTER_HIGH_LIMIT = 2 ** 21; // high word of COUNTER_LIMIT (2^53)
 
 /** Does the source sockaddr at `off` equal `known` (family, port and address)? */
 function sameSource(bytes: Uint8Array, off: number, known: Uint8Array | undefined): boolean {
@@ -46,20 +42,6 @@ function sameSource(bytes: Uint8Array, off: number, known: Uint8Array | undefine
   const [from, to] = v6 ? [8, 24] : [4, 8];
   for (let i = from; i < to; i++) if (bytes[off + i] !== known[i]) return false;
   return true;
-}
-
-/** The length an IP packet claims for itself, or 0 when it is not a plausible IP packet. */
-function ipLength(bytes: Uint8Array, off: number, avail: number): number {
-  const version = bytes[off]! >> 4;
-  if (version === 4 && avail >= 20) {
-    const total = (bytes[off + 2]! << 8) | bytes[off + 3]!;
-    return total >= 20 && total <= avail ? total : 0;
-  }
-  if (version === 6 && avail >= 40) {
-    const total = 40 + ((bytes[off + 4]! << 8) | bytes[off + 5]!);
-    return total <= avail ? total : 0;
-  }
-  return 0;
 }
 
 export function runRx(st: WorkerState, post: Post): void {
@@ -126,10 +108,9 @@ export function runRx(st: WorkerState, post: Post): void {
         // Transport data: type(4) receiver(4) counter(8) sealed packet.
         if (len < KEEPALIVE_SIZE || view.getUint32(off, true) !== MESSAGE_TRANSPORT) continue;
         const kp = st.byIndex.get(view.getUint32(off + DATA_RECEIVER, true));
-        if (!kp || now - kp.createdAt >= REJECT_AFTER_TIME_MS) continue;
-        const high = view.getUint32(off + DATA_COUNTER + 4, true);
-        if (high >= COUNTER_HIGH_LIMIT) continue;
-        const counter = high * 2 ** 32 + view.getUint32(off + DATA_COUNTER, true);
+        if (!kp || keypairExpired(kp.created, now)) continue;
+        const counter = readTransportCounter(view, off);
+        if (counter < 0) continue;
         const sealed = len - DATA_HEADER_SIZE;
         if (!kp.cipher.open(counter, mem, off + DATA_HEADER_SIZE, sealed)) continue;
         if (!kp.replay!.validate(counter)) continue;
@@ -142,15 +123,6 @@ export function runRx(st: WorkerState, post: Post): void {
           const current = shared.sendKeypair(peer);
           if (current !== kp.slot) shared.promoteSendKeypair(peer, current, kp.slot);
           post({ t: 'confirmed', peer, slot: kp.slot });
-        }
-        if (
-          kp.initiator &&
-          now - kp.createdAt >= REKEY_ON_RECEIVE_AGE_MS &&
-          now - kp.hintAt >= REKEY_TIMEOUT_MS &&
-          shared.sendKeypair(peer) === kp.slot
-        ) {
-          kp.hintAt = now;
-          post({ t: 'rekey', peer, slot: kp.slot, reason: 'receive-age' });
         }
         const name = batch.nameOffset(i);
         const roamed = !sameSource(bytes, name, st.lastSource[peer]);
@@ -169,7 +141,7 @@ export function runRx(st: WorkerState, post: Post): void {
         }
         if (plain === 0) continue; // a keepalive
         const inner = off + DATA_HEADER_SIZE;
-        const ipLen = ipLength(bytes, inner, plain);
+        const ipLen = ipPacketLength(bytes, inner, plain);
         if (ipLen === 0) continue;
         const srcPeer =
           bytes[inner]! >> 4 === 4

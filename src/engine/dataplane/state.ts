@@ -25,15 +25,12 @@ export interface Keypair {
   localIndex: number;
   remoteIndex: number;
   cipher: PacketCipher;
-  createdAt: number;
-  initiator: boolean;
+  created: number;
   promoteOnReceive: boolean;
   /** The send-counter cell shared with the main thread (and the core). */
   counter: BigInt64Array;
   /** Receive side only. */
   replay: ReplayFilter | undefined;
-  /** When this worker last asked for a rekey on this keypair (ms), to ask at most every REKEY_TIMEOUT. */
-  hintAt: number;
 }
 
 const NO_SOURCE = new Uint8Array(0);
@@ -131,12 +128,10 @@ export class WorkerState {
           localIndex: c.localIndex,
           remoteIndex: c.remoteIndex,
           cipher: makeCipher(this.cipherKind, c.key, !rx),
-          createdAt: c.createdAt,
-          initiator: c.initiator,
+          created: c.created,
           promoteOnReceive: c.promoteOnReceive,
           counter: c.counter,
           replay: rx ? new ReplayFilter() : undefined,
-          hintAt: Number.NEGATIVE_INFINITY,
         };
         c.key.fill(0);
         this.keypairs.set(c.slot, kp);

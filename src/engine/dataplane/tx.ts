@@ -19,15 +19,10 @@ import { EAGAIN, EINTR, POLLERR, POLLIN, POLLNVAL, POLLOUT, PollSet, Waker } fro
 import { sourceRejected } from '../../sys/pktinfo.js';
 import { isLinkGone, tunReadBatch } from '../../sys/tun.js';
 import { MsgBatch } from '../../sys/udp.js';
-import {
-  COUNTER_LIMIT,
-  MAX_STAGED_PACKETS,
-  PADDING_MULTIPLE,
-  REJECT_AFTER_TIME_MS,
-  REKEY_AFTER_TIME_MS,
-  REKEY_TIMEOUT_MS,
-} from '../core/constants.js';
-import { DATA_COUNTER, DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../core/messages.js';
+import { MAX_STAGED_PACKETS, PADDING_MULTIPLE, REKEY_TIMEOUT_MS } from '../core/constants.js';
+import { DATA_HEADER_SIZE } from '../core/messages.js';
+import { keypairExpired, reserveCounter } from '../core/transport-rules.js';
+import { sealInPlace } from './cipher.js';
 import type { WorkerEvent } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
@@ -41,15 +36,6 @@ const SLOT_SLACK = DATA_HEADER_SIZE + PADDING_MULTIPLE + POLY1305_TAG_LEN;
 /** How long a full socket buffer may hold up a batch before the rest of it is dropped. */
 const SEND_STALL_MS = 100;
 
-/** Plaintext length after WireGuard's padding, as wireguard-go computes it. */
-export function paddedLength(len: number, mtu: number): number {
-  let last = len;
-  if (mtu > 0 && last > mtu) last %= mtu;
-  let padded = (last + PADDING_MULTIPLE - 1) & ~(PADDING_MULTIPLE - 1);
-  if (mtu > 0 && padded > mtu) padded = mtu;
-  return len + (padded - last);
-}
-
 export type Post = (e: WorkerEvent, transfer?: ArrayBuffer[]) => void;
 
 export function runTx(st: WorkerState, post: Post): void {
@@ -58,7 +44,6 @@ export function runTx(st: WorkerState, post: Post): void {
   const batch = new MsgBatch(init.batch, SLOT_BYTES, init.udpFamily);
   const mem = batch.mem;
   const bytes = mem.bytes;
-  const view = mem.view;
   const lens = new Int32Array(init.batch);
   const msgPeer = new Int32Array(init.batch);
   const msgLen = new Int32Array(init.batch);
@@ -122,34 +107,18 @@ export function runTx(st: WorkerState, post: Post): void {
         if (peer === undefined) continue; // no route: dropped, as wireguard-go does
         const slot = shared.sendKeypair(peer);
         const kp = slot >= 0 ? st.keypairs.get(slot) : undefined;
-        if (!kp || kp.peer !== peer || now - kp.createdAt >= REJECT_AFTER_TIME_MS) {
+        if (!kp || kp.peer !== peer || keypairExpired(kp.created, now)) {
           handToCore(peer, off, len, now);
           continue;
         }
         const namelen = st.endpointLen[peer]!;
         if (namelen === 0) continue; // no endpoint to send to
-        const counter = Number(Atomics.add(kp.counter, 0, 1n));
-        if (counter >= COUNTER_LIMIT) {
+        const counter = reserveCounter(kp.counter);
+        if (counter === undefined) {
           handToCore(peer, off, len, now);
           continue;
         }
-        if (
-          kp.initiator &&
-          now - kp.createdAt >= REKEY_AFTER_TIME_MS &&
-          now - kp.hintAt >= REKEY_TIMEOUT_MS
-        ) {
-          kp.hintAt = now;
-          post({ t: 'rekey', peer, slot, reason: 'send-age' });
-        }
-        const padded = paddedLength(len, mtu);
-        bytes.fill(0, off + len, off + padded);
-        const head = off - DATA_HEADER_SIZE;
-        view.setUint32(head, MESSAGE_TRANSPORT, true);
-        view.setUint32(head + DATA_RECEIVER, kp.remoteIndex, true);
-        view.setUint32(head + DATA_COUNTER, counter >>> 0, true);
-        view.setUint32(head + DATA_COUNTER + 4, Math.floor(counter / 2 ** 32), true);
-        kp.cipher.seal(counter, mem, off, padded);
-        const total = DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
+        const total = sealInPlace(kp.cipher, mem, off, len, mtu, kp.remoteIndex, counter);
         bytes.set(st.endpointView[peer]!, batch.nameOffset(m));
         if (shared.sources.gen(peer) !== st.sourceGen[peer]) st.refreshSource(peer);
         const ctlLen = st.sourceLen[peer]!;

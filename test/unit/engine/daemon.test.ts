@@ -1,4 +1,4 @@
-// wgm-engine as a process (wg-compat 3.8): arguments and usage as wireguard-go has them, the
+// wgm-engine as a process (the contract of wg-quick's WG_QUICK_USERSPACE_IMPLEMENTATION, linux.bash add_if): arguments and usage as wireguard-go has them, the
 // socket and the interface existing when the daemonising parent returns, the log format, and
 // a clean exit (status 0, socket removed, interface gone) on link deletion, socket removal,
 // SIGTERM and SIGINT; a failed start exits 1 and leaves nothing behind.

@@ -7,9 +7,9 @@ import { test } from 'node:test';
 import { keyFromBase64, keyToHex } from '../../../src/crypto/keys.js';
 import { publicKeyOf } from '../../../src/crypto/x25519.js';
 import { isWgError } from '../../../src/model/errors.js';
-import { type Device, newDevice, newPeer } from '../../../src/model/index.js';
+import { type Device, newDevice, newPeer, wgEndpoint } from '../../../src/model/index.js';
 import { SetReplyDecoder } from '../../../src/uapi/errno.js';
-import { decodeGetReply, encodeGetReply, GetReplyDecoder, wgEndpoint } from '../../../src/uapi/get.js';
+import { decodeGetReply, encodeGetReply, GetReplyDecoder } from '../../../src/uapi/get.js';
 import { LineSplitter } from '../../../src/uapi/lines.js';
 import { decodeSetRequest, encodeSetRequest, SetRequestDecoder } from '../../../src/uapi/set.js';
 

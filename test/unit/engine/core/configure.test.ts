@@ -1,9 +1,9 @@
-// Configuration changes with UAPI `set` semantics (wg-compat 4.3), and reading the device back.
+// Configuration changes with UAPI `set` semantics (wireguard-go's IpcSetOperation), and reading the device back.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
-import { Core } from '../../../../src/engine/core/device.js';
+import { Core } from '../../../../src/engine/core/core.js';
 import { isWgError } from '../../../../src/model/errors.js';
 import { newDevice, newPeer } from '../../../../src/model/index.js';
 import { ipv4, pair, seededRandom, sock, v4, WALL_EPOCH_NS } from './sim.js';
@@ -118,7 +118,7 @@ test('a new private key expires the sessions; removing a peer drops its keys', (
   assert.equal(b.core.index.size, 0, 'indices freed');
 });
 
-test('endpoints: the list is kept, the first is active, wg-compat key order of a get', () => {
+test('endpoints: the list is kept, the first is active, key order of a wireguard-go get', () => {
   const core = new Core({ wallEpochNs: WALL_EPOCH_NS, random: rnd });
   const p = key();
   const eps = [sock('192.0.2.9', 1), { family: 6 as const, address: '2001:db8::9', port: 2 }];
@@ -139,4 +139,24 @@ test('endpoints: the list is kept, the first is active, wg-compat key order of a
   assert.deepEqual(d.presharedKey, new Uint8Array(32), 'no PSK reads as zeros');
   assert.deepEqual(d.lastHandshake, { sec: 0n, nsec: 0 });
   assert.equal(d.persistentKeepalive, 0);
+});
+
+test('endpoints: clearEndpoints empties the candidates through configure, with a change event', () => {
+  const core = new Core({ wallEpochNs: WALL_EPOCH_NS, random: rnd });
+  const p = key();
+  core.configure(
+    newDevice({
+      privateKey: key(),
+      peers: [newPeer({ publicKey: p, endpoints: [{ addr: sock('192.0.2.9', 1) }] })],
+    }),
+    0,
+  );
+  // A change that mentions no endpoint leaves them alone.
+  core.configure(newDevice({ peers: [newPeer({ publicKey: p, persistentKeepalive: 0 })] }), 1);
+  assert.deepEqual(core.getDevice().peers[0]!.activeEndpoint, sock('192.0.2.9', 1));
+  const actions = core.configure(newDevice({ peers: [newPeer({ publicKey: p, clearEndpoints: true })] }), 2);
+  const d = core.getDevice().peers[0]!;
+  assert.deepEqual(d.endpoints, []);
+  assert.equal(d.activeEndpoint, undefined);
+  assert.ok(actions.some((a) => a.type === 'endpointChanged' && a.endpoint === undefined));
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tai64nToUnixNs } from '../../../../src/crypto/tai64n.js';
 import { REKEY_TIMEOUT_MS } from '../../../../src/engine/core/constants.js';
+import { RoundRobinRoaming } from '../../../../src/engine/core/endpoints.js';
 import { dh, finishInitiation, openInitiation } from '../../../../src/engine/core/handshake.js';
 import { ipv4, pair, sock } from './sim.js';
 
@@ -19,7 +20,7 @@ test('roaming: the responder’s endpoint follows the latest authenticated packe
   a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
   net.run(100);
   assert.deepEqual(b.core.getDevice().peers[0]!.activeEndpoint, moved);
-  assert.ok(b.actions.some((x) => x.type === 'endpointChanged' && x.endpoint.address === '198.51.100.20'));
+  assert.ok(b.actions.some((x) => x.type === 'endpointChanged' && x.endpoint?.address === '198.51.100.20'));
   b.fromTun(ipv4('10.0.0.2', '10.0.0.1'));
   net.run(100);
   assert.equal(a.tun.length, 1, 'the reply went to the new address');
@@ -119,4 +120,26 @@ test('a response to an older round is ignored', () => {
   net.inject(a, oldResponse.from, oldResponse.bytes);
   assert.equal(a.core.getDevice().peers[0]!.lastHandshake!.sec, 0n);
   assert.equal(a.sentOfType(DATA).length, 0);
+});
+
+test('the interim policy behind EndpointPolicy: round robin on unanswered rounds, roam to any authenticated source', () => {
+  const p = new RoundRobinRoaming();
+  const [a, b, c] = [sock('192.0.2.1', 1), sock('192.0.2.2', 2), sock('192.0.2.3', 3)];
+  p.setCandidates([a, b]);
+  assert.deepEqual(p.active, a);
+  assert.equal(p.forInitiation(false), false, 'the first round stays');
+  assert.equal(p.forInitiation(true), true, 'an unanswered round moves on');
+  assert.deepEqual(p.active, b);
+  assert.equal(p.forInitiation(true), true);
+  assert.deepEqual(p.active, a, 'round robin');
+  assert.equal(p.noteSentWithoutReply(), false);
+  assert.equal(p.noteAuthenticated({ ...a }), false, 'the same address is no change');
+  assert.equal(p.noteResponse(c), true, 'roams to a source outside the list');
+  assert.deepEqual(p.active, c);
+  assert.equal(p.noteAuthenticated(b), true);
+  assert.equal(p.forInitiation(true), true);
+  assert.deepEqual(p.active, a, 'the cursor followed the roam to b');
+  p.setCandidates([]);
+  assert.equal(p.active, undefined);
+  assert.equal(p.forInitiation(true), false);
 });

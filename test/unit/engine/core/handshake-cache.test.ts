@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { publicKeyOf, sharedSecret } from '../../../../src/crypto/x25519.js';
-import { Core } from '../../../../src/engine/core/device.js';
+import { Core } from '../../../../src/engine/core/core.js';
 import type { PeerState } from '../../../../src/engine/core/peer.js';
 import { newDevice, newPeer } from '../../../../src/model/index.js';
 import { ipv4, pair, seededRandom, WALL_EPOCH_NS } from './sim.js';

@@ -5,13 +5,31 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
 import { addrKey, cookieSource, ipBytes, rateLimitKey } from '../../../../src/engine/core/addr.js';
-import { COOKIE_REFRESH_TIME_MS } from '../../../../src/engine/core/constants.js';
+import {
+  COOKIE_REFRESH_TIME_MS,
+  COUNTER_LIMIT,
+  KEEPALIVE_TIMEOUT_MS,
+  REJECT_AFTER_TIME_MS,
+  REKEY_AFTER_TIME_MS,
+  REKEY_TIMEOUT_MS,
+} from '../../../../src/engine/core/constants.js';
 import { CookieChecker, CookieGenerator } from '../../../../src/engine/core/cookie.js';
 import { Keypair, KeypairSet } from '../../../../src/engine/core/keypair.js';
-import { encodeInitiation } from '../../../../src/engine/core/messages.js';
+import {
+  encodeInitiation,
+  readTransportCounter,
+  writeTransportHeaderAt,
+} from '../../../../src/engine/core/messages.js';
 import { RateLimiter } from '../../../../src/engine/core/ratelimit.js';
 import { PeerTimers } from '../../../../src/engine/core/timers.js';
-import { innerPacket, paddedLength } from '../../../../src/engine/core/transport.js';
+import { innerPacket } from '../../../../src/engine/core/transport.js';
+import {
+  keypairExpired,
+  paddedLength,
+  rekeyAfterReceiving,
+  rekeyAfterSending,
+  reserveCounter,
+} from '../../../../src/engine/core/transport-rules.js';
 import { seededRandom, sock } from './sim.js';
 
 const kp = (i: number, initiator: boolean) =>
@@ -158,4 +176,34 @@ test('padding to 16 within the MTU, and the inner packet length check', () => {
   assert.equal(innerPacket(p6.subarray(0, 39)), undefined, 'IPv6 shorter than its header');
   p[0] = 0x10;
   assert.equal(innerPacket(p), undefined, 'no IP version');
+});
+
+test('transport rules: padding past the MTU, counters at the limit, rekey ages', () => {
+  // wireguard-go's calculatePaddingSize: a packet longer than the MTU pads its remainder.
+  assert.equal(paddedLength(1430, 1420), 1436);
+  assert.equal(paddedLength(1500, 1420), 1500);
+  assert.equal(paddedLength(17, 0), 32, 'no MTU: a multiple of 16');
+  const cell = new BigInt64Array(new SharedArrayBuffer(8));
+  assert.equal(reserveCounter(cell), 0);
+  assert.equal(reserveCounter(cell), 1);
+  Atomics.store(cell, 0, BigInt(COUNTER_LIMIT - 1));
+  assert.equal(reserveCounter(cell), COUNTER_LIMIT - 1);
+  assert.equal(reserveCounter(cell), undefined, 'no counter at 2^53');
+  assert.equal(reserveCounter(cell), undefined, 'nor after');
+  const header = new Uint8Array(16);
+  const view = new DataView(header.buffer);
+  writeTransportHeaderAt(view, 0, 7, COUNTER_LIMIT - 1);
+  assert.equal(readTransportCounter(view, 0), COUNTER_LIMIT - 1);
+  view.setUint32(12, COUNTER_LIMIT / 2 ** 32, true);
+  assert.equal(readTransportCounter(view, 0), -1, 'a counter at 2^53 is refused');
+  assert.equal(keypairExpired(0, REJECT_AFTER_TIME_MS - 1), false);
+  assert.equal(keypairExpired(0, REJECT_AFTER_TIME_MS), true);
+  assert.equal(rekeyAfterSending(true, 0, 5, REKEY_AFTER_TIME_MS), false);
+  assert.equal(rekeyAfterSending(true, 0, 5, REKEY_AFTER_TIME_MS + 1), true);
+  assert.equal(rekeyAfterSending(false, 0, 5, REKEY_AFTER_TIME_MS + 1), false, 'the responder does not');
+  assert.equal(rekeyAfterSending(false, 0, 2 ** 52 + 1, 0), true, 'many messages: either side');
+  const lastMinute = REJECT_AFTER_TIME_MS - KEEPALIVE_TIMEOUT_MS - REKEY_TIMEOUT_MS;
+  assert.equal(rekeyAfterReceiving(true, 0, lastMinute), false);
+  assert.equal(rekeyAfterReceiving(true, 0, lastMinute + 1), true);
+  assert.equal(rekeyAfterReceiving(false, 0, lastMinute + 1), false);
 });

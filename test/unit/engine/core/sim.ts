@@ -5,7 +5,7 @@
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
 import type { Action } from '../../../../src/engine/core/actions.js';
 import { addrKey } from '../../../../src/engine/core/addr.js';
-import { Core, type CoreOptions } from '../../../../src/engine/core/device.js';
+import { Core, type CoreOptions } from '../../../../src/engine/core/core.js';
 import type { Device, Key, SockAddr } from '../../../../src/model/index.js';
 import { newDevice, newPeer } from '../../../../src/model/index.js';
 

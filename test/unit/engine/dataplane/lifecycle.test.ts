@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import { Keypair } from '../../../../src/engine/core/keypair.js';
 import { DataPlane } from '../../../../src/engine/dataplane/dataplane.js';
 import { need } from '../../../lib/run.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName } from '../../sys/netns.js';
@@ -90,26 +91,15 @@ test('removing a peer stops its traffic; its slot and keypair ids are reused onl
     assert.deepEqual(p.dpB.counters(again), { rxBytes: 0n, txBytes: 0n }, 'a reused slot starts from zero');
     p.dpB.setEndpoint(again, { family: 4, address: `192.168.${p.net}.1`, port: p.dpA.port });
     p.dpB.setAllowedIPs(again, [{ family: 4, address: Uint8Array.of(10, p.net, 0, 1), cidr: 32 }]);
-    const kb = p.dpB.installKeypair(again, {
-      localIndex: 0x0b0b0b01,
-      remoteIndex: 0x0a0a0a00,
-      sendKey: K2,
-      recvKey: K1,
-      createdAt: p.dpB.now(),
-      initiator: false,
-    });
+    const kb = p.dpB.installKeypair(again, new Keypair(K2, K1, 0x0b0b0b01, 0x0a0a0a00, p.dpB.now(), false));
     assert.equal(kb, p.keypairB, 'keypair id reused');
     p.dpB.setSendKeypair(again, kb);
     // A fresh keypair on A too: B's counters start again at 0, which A's old window has seen.
     p.dpA.removeKeypair(p.keypairA);
-    const ka = p.dpA.installKeypair(p.peerOnA, {
-      localIndex: 0x0a0a0a00,
-      remoteIndex: 0x0b0b0b01,
-      sendKey: K1,
-      recvKey: K2,
-      createdAt: p.dpA.now(),
-      initiator: true,
-    });
+    const ka = p.dpA.installKeypair(
+      p.peerOnA,
+      new Keypair(K1, K2, 0x0a0a0a00, 0x0b0b0b01, p.dpA.now(), true),
+    );
     p.dpA.setSendKeypair(p.peerOnA, ka);
     await p.dpA.settle();
     await p.dpB.settle();

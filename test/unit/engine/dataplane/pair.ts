@@ -6,6 +6,7 @@
 // Keys are fixed bytes (no handshake): A sends with K1 and receives with K2, B the reverse.
 
 import { spawnSync } from 'node:child_process';
+import { Keypair } from '../../../../src/engine/core/keypair.js';
 import { DataPlane, type DataPlaneOptions } from '../../../../src/engine/dataplane/dataplane.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName, vethPair } from '../../sys/netns.js';
 
@@ -72,22 +73,8 @@ export async function makePair(o: PairOptions): Promise<Pair> {
     let keypairA = -1;
     let keypairB = -1;
     if (o.keys !== false) {
-      keypairA = dpA.installKeypair(peerOnA, {
-        localIndex: INDEX_A,
-        remoteIndex: INDEX_B,
-        sendKey: K1,
-        recvKey: K2,
-        createdAt: dpA.now(),
-        initiator: true,
-      });
-      keypairB = dpB.installKeypair(peerOnB, {
-        localIndex: INDEX_B,
-        remoteIndex: INDEX_A,
-        sendKey: K2,
-        recvKey: K1,
-        createdAt: dpB.now(),
-        initiator: false,
-      });
+      keypairA = dpA.installKeypair(peerOnA, new Keypair(K1, K2, INDEX_A, INDEX_B, dpA.now(), true));
+      keypairB = dpB.installKeypair(peerOnB, new Keypair(K2, K1, INDEX_B, INDEX_A, dpB.now(), false));
       dpA.setSendKeypair(peerOnA, keypairA);
       dpB.setSendKeypair(peerOnB, keypairB);
     }

@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Keypair } from '../../../../src/engine/core/keypair.js';
 import { need } from '../../../lib/run.js';
 import { ip } from '../../sys/netns.js';
 import { INDEX_A, INDEX_B, K1, K2, makePair, ping, until } from './pair.js';
@@ -65,22 +66,8 @@ test('receive steering: keypairs whose indices map to different lanes both carry
       [INDEX_A + 1, INDEX_B - 1],
       [INDEX_A + 2, INDEX_B],
     ] as const) {
-      const ka = p.dpA.installKeypair(p.peerOnA, {
-        localIndex: indexA,
-        remoteIndex: indexB,
-        sendKey: K1,
-        recvKey: K2,
-        createdAt: p.dpA.now(),
-        initiator: true,
-      });
-      const kb = p.dpB.installKeypair(p.peerOnB, {
-        localIndex: indexB,
-        remoteIndex: indexA,
-        sendKey: K2,
-        recvKey: K1,
-        createdAt: p.dpB.now(),
-        initiator: false,
-      });
+      const ka = p.dpA.installKeypair(p.peerOnA, new Keypair(K1, K2, indexA, indexB, p.dpA.now(), true));
+      const kb = p.dpB.installKeypair(p.peerOnB, new Keypair(K2, K1, indexB, indexA, p.dpB.now(), false));
       p.dpA.setSendKeypair(p.peerOnA, ka);
       p.dpB.setSendKeypair(p.peerOnB, kb);
       await p.dpA.settle();

@@ -75,7 +75,7 @@ export class Core implements CoreContext {
   readonly mtu: number;
   private readonly rand: (n: number) => Uint8Array;
   private readonly jitter: () => number;
-  private wallEpochNs: bigint;
+  private readonly wallEpochNs: bigint;
   private readonly settings: DeviceSettings = { listenPort: 0, fwmark: 0 };
   private out: Action[] = [];
   private readonly touched = new Set<PeerState>();
@@ -98,7 +98,7 @@ export class Core implements CoreContext {
   // ---- Entry points ----
 
   /**
-   * Applies a configuration change (UAPI `set` semantics, wg-compat 4.3). Throws WgError,
+   * Applies a configuration change (UAPI `set` semantics: wireguard-go's IpcSetOperation). Throws WgError,
    * before changing anything, when a peer has no public key.
    */
   configure(change: Device, now: number): Action[] {
@@ -200,21 +200,6 @@ export class Core implements CoreContext {
     this.underLoadUntil = Math.max(this.underLoadUntil, until);
   }
 
-  /** Re-anchors wall time (e.g. after the system clock was stepped). */
-  setWallEpoch(wallEpochNs: bigint): void {
-    this.wallEpochNs = wallEpochNs;
-  }
-
-  /** The earliest pending timer of any peer. */
-  nextWake(): number | undefined {
-    let min: number | undefined;
-    for (const p of this.peers.values()) {
-      const d = p.timers.next();
-      if (d !== undefined && (min === undefined || d < min)) min = d;
-    }
-    return min;
-  }
-
   // ---- CoreContext ----
 
   random(n: number): Uint8Array {
@@ -238,12 +223,12 @@ export class Core implements CoreContext {
   }
 
   keypairsChanged(peer: PeerState): void {
-    this.out.push({ type: 'keypairChanged', peer: peer.publicKey, keypairs: peer.keypairsInfo() });
+    this.out.push({ type: 'keypairChanged', peer: peer.publicKey, keypairs: peer.sessionKeypairs() });
   }
 
   endpointChanged(peer: PeerState): void {
-    if (peer.endpoint)
-      this.out.push({ type: 'endpointChanged', peer: peer.publicKey, endpoint: { ...peer.endpoint } });
+    const e = peer.endpoint;
+    this.out.push({ type: 'endpointChanged', peer: peer.publicKey, endpoint: e && { ...e } });
   }
 
   touch(peer: PeerState): void {
@@ -339,6 +324,7 @@ export class Core implements CoreContext {
         peer.timers.keepaliveFired(now);
         break;
       case 'newHandshake':
+        if (peer.endpoints.noteSentWithoutReply(now)) this.endpointChanged(peer);
         this.log(
           'verbose',
           `${peer} - Retrying handshake because we stopped hearing back after ${(KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS) / 1000} seconds`,

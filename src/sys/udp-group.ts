@@ -3,7 +3,7 @@
 // thread receives. Port 0 means "any": the first socket takes a random port and the others
 // join it.
 
-import { UdpSocket } from '../../sys/udp.js';
+import { UdpSocket } from './udp.js';
 
 /** Socket buffer size asked for, as wireguard-go does (7 MiB). */
 export const SOCKET_BUFFER_BYTES = 7 << 20;
