@@ -171,13 +171,19 @@ test('stock wg configures wgm-engine exactly as it configures wireguard-go', asy
   compare('setting it again');
 
   // Errors the daemons report: a port in use.
-  for (const d of both) {
-    lab.spawn(d.ns, process.execPath, [
-      '-e',
-      "require('dgram').createSocket('udp4').bind(53222); setTimeout(()=>{},30000)",
-    ]);
-  }
-  await new Promise((r) => setTimeout(r, 400));
+  // Each holder says `bound` once the port is its own; a fixed wait lost that race under load.
+  await Promise.all(
+    both.map((d) => {
+      const holder = lab.spawn(d.ns, process.execPath, [
+        '-e',
+        "const s=require('dgram').createSocket('udp4'); s.bind(53222,()=>console.log('bound')); setTimeout(()=>{},60000)",
+      ]);
+      return new Promise<void>((resolve, reject) => {
+        holder.stdout!.on('data', (b: Buffer) => b.toString().includes('bound') && resolve());
+        holder.once('exit', (code) => reject(new Error(`the port holder in ${d.ns} exited (${code})`)));
+      });
+    }),
+  );
   const r = wgBoth((i) => ['set', i, 'listen-port', '53222']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /Address already in use/);
