@@ -86,7 +86,7 @@ export async function runConf(verb: ConfVerb, args: string[], ctx: Ctx): Promise
     onWarning: (text) => ctx.err(`${text}\n`),
   });
   try {
-    await apply(
+    await applyConf(
       verb,
       iface,
       device,
@@ -104,7 +104,12 @@ export function wipeSecrets(device: Device): void {
   for (const p of device.peers) p.presharedKey?.fill(0);
 }
 
-async function apply(verb: ConfVerb, iface: string, device: Device, sources: PeerSource[]): Promise<void> {
+export async function applyConf(
+  verb: ConfVerb,
+  iface: string,
+  device: Device,
+  sources: PeerSource[],
+): Promise<void> {
   if (verb !== 'addconf') replaceEverything(device);
   await ensureBackendCanHold(iface, device, {
     capabilities: (name) =>
