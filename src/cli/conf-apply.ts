@@ -1,5 +1,6 @@
-// What setconf, addconf and syncconf share (wg-compat 1.8): read the file, build the request,
-// refuse what the backend cannot hold, (syncconf) diff against the device, send.
+// What setconf, addconf and syncconf share (wireguard-tools src/setconf.c, `setconf_main`):
+// read the file, build the request, refuse what the backend cannot hold, (syncconf) diff
+// against the device, send. `wgm up` and `wgm reload` apply their config through applyConf.
 //
 // setconf and syncconf replace everything: the private key (zero when the file has none), the
 // listen port (0 = random), the fwmark (0 = off) and the peer list. addconf sends only what the

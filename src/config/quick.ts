@@ -1,5 +1,5 @@
-// wg-quick's reading of a config file (wg-compat 3.3), reproducing the bash of the installed
-// 2021 wg-quick (`parse_options`) step by step:
+// wg-quick's reading of a config file, reproducing the bash of the installed 2021 wg-quick
+// (wireguard-tools src/wg-quick/linux.bash, `parse_options`) step by step:
 //
 //   while read -r line || [[ -n $line ]]; do
 //     stripped = line up to the first `#`

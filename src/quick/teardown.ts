@@ -35,7 +35,7 @@ function running(pid: number, iface: string): boolean {
 }
 
 /**
- * After the link is gone: the daemon should exit by itself (wg-compat userspace contract:
+ * After the link is gone: the daemon should exit by itself (the contract wg-quick relies on:
  * wireguard-go and wgm-engine both watch their link). Give it 5 s, then SIGTERM, then SIGKILL,
  * and remove a socket nobody answers on.
  */
