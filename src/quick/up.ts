@@ -37,8 +37,17 @@ import { rollback } from './teardown.js';
 export const ENGINE_SCRIPT = fileURLToPath(new URL('../bin/wgm-engine.js', import.meta.url));
 
 export interface QuickDeps {
-  /** Applies WireGuard config text (setconf or syncconf) through the backend; throws WgError. */
-  applyConfig(verb: 'setconf' | 'syncconf', iface: string, text: string, file: string): Promise<void>;
+  /**
+   * Applies WireGuard config text (setconf or syncconf) through the backend; throws WgError.
+   * `fwmark`: the mark to keep when the text has no FwMark (reload of a default-route config).
+   */
+  applyConfig(
+    verb: 'setconf' | 'syncconf',
+    iface: string,
+    text: string,
+    file: string,
+    opts?: { fwmark?: number },
+  ): Promise<void>;
   /** Prints an error as the CLI does. */
   report(e: unknown): void;
 }
