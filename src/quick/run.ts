@@ -9,10 +9,11 @@
 // stdin (`nft -f -`) and keeps wg-quick's trace text, so the traces of the two stay comparable.
 //
 // Signals: while a Runner is armed, SIGINT, SIGTERM and SIGHUP do not end the process; they are
-// remembered, and the next step throws Interrupted, so the caller unwinds what it did (wg-quick's
-// `trap 'del_if; exit' INT TERM EXIT` in cmd_up).
+// passed on to the command running (a hook's `sleep` ends), remembered, and the step throws
+// Interrupted, so the caller unwinds what it did (wg-quick's `trap 'del_if; exit' INT TERM
+// EXIT` in cmd_up).
 
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { WgError } from '../model/errors.js';
 
@@ -51,8 +52,11 @@ const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export class Runner {
   private pending: NodeJS.Signals | undefined;
+  /** The command running now: a signal is passed on to it, as a terminal does to its group. */
+  private current: ChildProcess | undefined;
   private readonly onSignal = (sig: NodeJS.Signals) => {
     this.pending ??= sig;
+    this.current?.kill(sig);
   };
   private armed = false;
 
@@ -100,6 +104,7 @@ export class Runner {
     const shown = opts.shown ?? argv.join(' ');
     this.trace(shown);
     const status = await this.spawnInherit(argv, opts.input, opts.env);
+    await this.check();
     if (status !== 0) throw new StepFailed(shown, status);
   }
 
@@ -140,6 +145,10 @@ export class Runner {
       const p = spawn(argv[0]!, argv.slice(1), {
         env: env ?? this.io.env,
         stdio: [input === undefined ? 'ignore' : 'pipe', 'inherit', 'inherit'],
+      });
+      this.current = p;
+      p.once('exit', () => {
+        if (this.current === p) this.current = undefined;
       });
       if (input !== undefined) {
         p.stdin!.on('error', () => {});

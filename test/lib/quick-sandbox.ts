@@ -72,7 +72,15 @@ export function sandboxRun(
   dir: string,
   iface: string,
   config: string,
-  opts: { env?: NodeJS.ProcessEnv; extra?: string; noDown?: boolean } = {},
+  opts: {
+    env?: NodeJS.ProcessEnv;
+    extra?: string;
+    noDown?: boolean;
+    /** Who runs `down` (default: the same tool). */
+    downTool?: Tool;
+    /** Sends SIGTERM to `up` once this file exists (a hook creates it). */
+    termWhen?: string;
+  } = {},
 ): SandboxRun {
   const work = join(dir, tool);
   run('mkdir', ['-p', join(work, 'bin'), join(work, 'out')]);
@@ -80,7 +88,13 @@ export function sandboxRun(
   const conf = join(work, `${iface}.conf`);
   writeFileSync(conf, config, { mode: 0o600 });
   writeFileSync(join(work, 'resolv.conf'), 'nameserver 192.0.2.53\n');
-  const cmd = tool === 'wgm' ? `${process.execPath} ${WGM}` : 'wg-quick';
+  const command = (t: Tool) => (t === 'wgm' ? `${process.execPath} ${WGM}` : 'wg-quick');
+  const cmd = command(tool);
+  const downCmd = command(opts.downTool ?? tool);
+  const upLine =
+    opts.termWhen === undefined
+      ? `${cmd} up ${conf} >${join(work, 'out')}/up.out 2>${join(work, 'out')}/up.err; echo $? >${join(work, 'out')}/up.rc`
+      : `${cmd} up ${conf} >${join(work, 'out')}/up.out 2>${join(work, 'out')}/up.err & pid=$!; for i in $(seq 600); do [ -e ${opts.termWhen} ] && break; sleep 0.1; done; kill -TERM $pid; wait $pid; echo $? >${join(work, 'out')}/up.rc`;
   const out = join(work, 'out');
   const script = `set -u
 IFACE=${iface}
@@ -95,11 +109,11 @@ ip addr add 192.168.50.2/24 dev dum0
 ip -6 addr add fd50::2/64 dev dum0 nodad
 ip link set dum0 up
 snap >${out}/before
-${cmd} up ${conf} >${out}/up.out 2>${out}/up.err; echo $? >${out}/up.rc
+${upLine}
 snap >${out}/afterUp
 ${opts.extra ?? ''} >${out}/extra 2>&1
 if [ "$(cat ${out}/up.rc)" = 0 ] && [ -z "${opts.noDown ? 'no' : ''}" ]; then
-  ${cmd} down ${conf} >${out}/down.out 2>${out}/down.err; echo $? >${out}/down.rc
+  ${downCmd} down ${conf} >${out}/down.out 2>${out}/down.err; echo $? >${out}/down.rc
   for i in $(seq 50); do snap | grep -q '^daemon running' || break; sleep 0.1; done
   snap >${out}/afterDown
 fi
