@@ -95,7 +95,12 @@ export async function sortedAllowedIPs(iface: string): Promise<string[]> {
   const device = await getDevice(iface);
   const all: string[] = [];
   for (const p of device.peers) for (const a of p.allowedIPs) all.push(formatAllowedIP(a));
-  return all.sort((a, b) => {
+  return sortLikeWgQuick(all);
+}
+
+/** `sort -nr -k 2 -t /` under LC_ALL=C: prefix length descending, then whole text descending. */
+export function sortLikeWgQuick(cidrs: string[]): string[] {
+  return [...cidrs].sort((a, b) => {
     const d = Number(b.split('/')[1]) - Number(a.split('/')[1]);
     if (d !== 0) return d;
     return Buffer.compare(Buffer.from(b), Buffer.from(a));
