@@ -6,7 +6,7 @@
 // `up`, after `up` and after `down`: addresses, routes of every table, rules, iptables and
 // ip6tables, resolv.conf, `wg showconf` and the UAPI sockets.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, WGM } from './run.js';
 
@@ -63,27 +63,36 @@ const SNAPSHOT = `snap() {
   true
 }`;
 
-/**
- * Runs `TOOL up CONF`, then (unless `noDown`, or up failed) `TOOL down CONF`, in a fresh
- * sandbox. `dir` is a scratch directory of the caller's.
- */
-export function sandboxRun(
+export interface SandboxOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Variables the script exports itself (for runs where the caller's environment is not passed on). */
+  vars?: Record<string, string>;
+  extra?: string;
+  noDown?: boolean;
+  /** Who runs `down` (default: the same tool). */
+  downTool?: Tool;
+  /** Sends SIGTERM to `up` once this file exists (a hook creates it). */
+  termWhen?: string;
+}
+
+export interface PreparedSandbox {
+  /** `unshare ... bash SCRIPT`: the command that runs it. */
+  command: string[];
+  /** Where the results are written. */
+  out: string;
+}
+
+/** Writes the run's files and script under `dir/TOOL` (see sandboxRun). */
+export function prepareSandbox(
   tool: Tool,
   dir: string,
   iface: string,
   config: string,
-  opts: {
-    env?: NodeJS.ProcessEnv;
-    extra?: string;
-    noDown?: boolean;
-    /** Who runs `down` (default: the same tool). */
-    downTool?: Tool;
-    /** Sends SIGTERM to `up` once this file exists (a hook creates it). */
-    termWhen?: string;
-  } = {},
-): SandboxRun {
+  opts: SandboxOptions = {},
+): PreparedSandbox {
   const work = join(dir, tool);
-  run('mkdir', ['-p', join(work, 'bin'), join(work, 'out')]);
+  const out = join(work, 'out');
+  run('mkdir', ['-p', join(work, 'bin'), out]);
   writeFileSync(join(work, 'bin', 'resolvconf'), RESOLVCONF, { mode: 0o755 });
   const conf = join(work, `${iface}.conf`);
   writeFileSync(conf, config, { mode: 0o600 });
@@ -91,13 +100,17 @@ export function sandboxRun(
   const command = (t: Tool) => (t === 'wgm' ? `${process.execPath} ${WGM}` : 'wg-quick');
   const cmd = command(tool);
   const downCmd = command(opts.downTool ?? tool);
+  const upRun = `${cmd} up ${conf} >${out}/up.out 2>${out}/up.err`;
   const upLine =
     opts.termWhen === undefined
-      ? `${cmd} up ${conf} >${join(work, 'out')}/up.out 2>${join(work, 'out')}/up.err; echo $? >${join(work, 'out')}/up.rc`
-      : `${cmd} up ${conf} >${join(work, 'out')}/up.out 2>${join(work, 'out')}/up.err & pid=$!; for i in $(seq 600); do [ -e ${opts.termWhen} ] && break; sleep 0.1; done; kill -TERM $pid; wait $pid; echo $? >${join(work, 'out')}/up.rc`;
-  const out = join(work, 'out');
+      ? `${upRun}; echo $? >${out}/up.rc`
+      : `${upRun} & pid=$!; for i in $(seq 600); do [ -e ${opts.termWhen} ] && break; sleep 0.1; done; kill -TERM $pid; wait $pid; echo $? >${out}/up.rc`;
+  const exports = Object.entries(opts.vars ?? {})
+    .map(([k, v]) => `export ${k}='${v}'`)
+    .join('\n');
   const script = `set -u
 IFACE=${iface}
+${exports}
 ${SNAPSHOT}
 mount -t tmpfs tmpfs /run
 mount --bind ${work}/resolv.conf /etc/resolv.conf
@@ -112,42 +125,82 @@ snap >${out}/before
 ${upLine}
 snap >${out}/afterUp
 ${opts.extra ?? ''} >${out}/extra 2>&1
+cp ${conf} ${out}/config
 if [ "$(cat ${out}/up.rc)" = 0 ] && [ -z "${opts.noDown ? 'no' : ''}" ]; then
   ${downCmd} down ${conf} >${out}/down.out 2>${out}/down.err; echo $? >${out}/down.rc
   for i in $(seq 50); do snap | grep -q '^daemon running' || break; sleep 0.1; done
   snap >${out}/afterDown
+  cp ${conf} ${out}/config
 fi
 `;
   writeFileSync(join(work, 'script.sh'), script);
-  const env = { ...process.env, ...opts.env };
-  const r = run(
-    'unshare',
-    ['--mount', '--net', '--propagation', 'private', 'bash', join(work, 'script.sh')],
-    {
-      env,
-      timeoutMs: 120_000,
-    },
-  );
-  if (r.status !== 0) throw new Error(`sandbox script failed (${r.status}): ${r.stderr}`);
-  const read = (name: string) => run('cat', [join(out, name)]).stdout;
-  const has = (name: string) => run('test', ['-e', join(out, name)]).status === 0;
+  return {
+    command: ['unshare', '--mount', '--net', '--propagation', 'private', 'bash', join(work, 'script.sh')],
+    out,
+  };
+}
+
+/** The result files of a run, read through `read` (undefined for a file that is not there). */
+export function collectSandbox(read: (name: string) => string | undefined): SandboxRun {
+  const must = (name: string) => {
+    const v = read(name);
+    if (v === undefined) throw new Error(`the sandbox wrote no ${name}`);
+    return v;
+  };
   const step = (name: string): StepResult => ({
-    status: Number(read(`${name}.rc`).trim()),
-    stdout: read(`${name}.out`),
-    stderr: read(`${name}.err`),
+    status: Number(must(`${name}.rc`).trim()),
+    stdout: must(`${name}.out`),
+    stderr: must(`${name}.err`),
   });
   const result: SandboxRun = {
-    before: sections(read('before')),
-    afterUp: sections(read('afterUp')),
+    before: sections(must('before')),
+    afterUp: sections(must('afterUp')),
     up: step('up'),
-    configAfter: read(`../${iface}.conf`),
-    extra: read('extra'),
+    configAfter: must('config'),
+    extra: read('extra') ?? '',
   };
-  if (has('afterDown')) {
-    result.afterDown = sections(read('afterDown'));
+  const afterDown = read('afterDown');
+  if (afterDown !== undefined) {
+    result.afterDown = sections(afterDown);
     result.down = step('down');
   }
   return result;
+}
+
+/** The files of a run, in the order collectSandbox reads them (for printing them from a VM). */
+export const SANDBOX_FILES = [
+  'before',
+  'afterUp',
+  'afterDown',
+  'up.rc',
+  'up.out',
+  'up.err',
+  'down.rc',
+  'down.out',
+  'down.err',
+  'config',
+  'extra',
+];
+
+/**
+ * Runs `TOOL up CONF`, then (unless `noDown`, or up failed) `TOOL down CONF`, in a fresh
+ * sandbox. `dir` is a scratch directory of the caller's.
+ */
+export function sandboxRun(
+  tool: Tool,
+  dir: string,
+  iface: string,
+  config: string,
+  opts: SandboxOptions = {},
+): SandboxRun {
+  const p = prepareSandbox(tool, dir, iface, config, opts);
+  const env = { ...process.env, ...opts.env };
+  const r = run(p.command[0]!, p.command.slice(1), { env, timeoutMs: 120_000 });
+  if (r.status !== 0) throw new Error(`sandbox script failed (${r.status}): ${r.stderr}`);
+  return collectSandbox((name) => {
+    const path = join(p.out, name);
+    return existsSync(path) ? readFileSync(path, 'latin1') : undefined;
+  });
 }
 
 function sections(text: string): Snapshot {
