@@ -40,7 +40,8 @@ export async function reload(arg: string, io: RunnerIo, deps: QuickDeps): Promis
   if (!(await listDevices()).includes(iface))
     throw new WgError('quick', `\`${iface}' is not a WireGuard interface`);
   const runner = new Runner(io);
-  const state: QuickState = loadState(iface) ?? {
+  const recorded = loadState(iface);
+  const state: QuickState = recorded ?? {
     version: 1,
     iface,
     configFile: q.path,
@@ -51,7 +52,11 @@ export async function reload(arg: string, io: RunnerIo, deps: QuickDeps): Promis
     postDown: [],
     saveConfig: false,
   };
-  const commit = () => saveState(state);
+  // Only a record `up` made is updated: a record invented here would make a later `down` skip
+  // what the file says (its hooks, its DNS) for an interface wgm did not bring up.
+  const commit = () => {
+    if (recorded) saveState(state);
+  };
   try {
     runner.trace(`wgm syncconf ${iface} /dev/fd/63`);
     // The fwmark of the default-route case is run-time state the file does not hold; syncconf

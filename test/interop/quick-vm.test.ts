@@ -47,7 +47,7 @@ test('wgm up/down on kernel WireGuard match wg-quick; several endpoints go to wg
     wgm: prepareSandbox('wgm', `${g.dir}/wgm`, IFACE, single),
     multi: prepareSandbox('wgm', `${g.dir}/multi`, IFACE, multi),
   };
-  g.run('modprobe wireguard');
+  g.run('modprobe wireguard', 'modprobe tun 2>/dev/null || true');
   for (const [name, p] of Object.entries(runs)) {
     g.section(`${name} script`, p.command.join(' '));
     for (const f of SANDBOX_FILES)
