@@ -1,7 +1,7 @@
 // `wgm down CONFIG_FILE|INTERFACE`: wg-quick's cmd_down (wireguard-tools
 // src/wg-quick/linux.bash): PreDown hooks, SaveConfig, the policy rules of the default-route
 // case, the link, DNS, the firewall marks, PostDown hooks. When `up` left a record
-// (/run/wgm/IF.json, state.ts), that record says what to undo (its hooks, DNS name, table,
+// (under /run/wgm, state.ts), that record says what to undo (its hooks, DNS name, table,
 // daemon), so a config edited while the interface ran does not change what is removed; without
 // one (an interface brought up by wg-quick or by hand) wgm does what wg-quick does, from the
 // config file and the device. A userspace daemon is then waited for and its socket removed.

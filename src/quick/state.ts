@@ -1,10 +1,11 @@
-// What `wgm up` did to the system, written to /run/wgm/IF.json (0600, in a 0700 directory) as
+// What `wgm up` did to the system, written to /run/wgm/net-NS/IF.json (0600, in 0700 directories) as
 // each step lands, so that `wgm down` undoes exactly that, even if the config file changed
 // since, and `wgm reload` knows which addresses and routes are its own. /run is emptied at
 // boot, so a record never outlives the interface it describes; the ifindex guards against a
 // record left by a crashed `up` of an older link of the same name.
 
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 export const STATE_DIR = '/run/wgm';
 
@@ -32,14 +33,23 @@ export interface QuickState {
   saveConfig: boolean;
 }
 
+/**
+ * /run is shared by every network namespace and so are interface names' meanings: the record
+ * lives in a directory of the current namespace (`/run/wgm/net-INODE/IF.json`), so that an
+ * interface of the same name in another namespace has its own.
+ */
 export function statePath(iface: string): string {
-  return `${STATE_DIR}/${iface}.json`;
+  let ns = 'unknown';
+  try {
+    ns = /\[([0-9]+)\]/.exec(readlinkSync('/proc/self/ns/net'))?.[1] ?? ns;
+  } catch {}
+  return `${STATE_DIR}/net-${ns}/${iface}.json`;
 }
 
 /** Writes the record atomically (temp file and rename), 0600. */
 export function saveState(state: QuickState): void {
-  mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
   const path = statePath(state.iface);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
@@ -55,6 +65,13 @@ export function loadState(iface: string): QuickState | undefined {
   }
 }
 
+/** Removes the record, and the namespace's directory once it holds no other. */
 export function removeState(iface: string): void {
-  rmSync(statePath(iface), { force: true });
+  const path = statePath(iface);
+  rmSync(path, { force: true });
+  try {
+    rmdirSync(dirname(path));
+  } catch {
+    // Not empty (another interface's record), or already gone.
+  }
 }

@@ -8,7 +8,7 @@
 // - the WireGuard part is checked before anything changes, so a syntax error changes nothing;
 // - any failure or signal undoes everything done so far (DNS, firewall, rules, link, daemon),
 //   where wg-quick's trap deletes the link and what it remembers of DNS and firewall;
-// - what was done is recorded in /run/wgm/IF.json for `down` and `reload`.
+// - what was done is recorded under /run/wgm (state.ts) for `down` and `reload`.
 
 import { fileURLToPath } from 'node:url';
 import { socketOwners } from '../backend/probe.js';

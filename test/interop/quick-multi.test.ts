@@ -9,7 +9,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { alive, keypair, Lab, pidsOf, SOCKET_DIR, waitFor } from '../lib/netns.js';
-import { need, WGM } from '../lib/run.js';
+import { BUILD, need, WGM } from '../lib/run.js';
+
+const STATE_JS = join(BUILD, 'src/quick/state.js');
 
 /** A resolvconf keeping its records in RESOLVCONF_DIR (-x semantics: records alone, else base). */
 const RESOLVCONF = `#!/bin/bash
@@ -134,5 +136,12 @@ test('wgm up/reload/down: three endpoints, two dead, on wgm-engine against wireg
   );
   assert.equal(lab.exec(nsA, 'iptables-save', []).stdout.includes('wg-quick(8)'), false, 'no firewall rule');
   assert.equal(readFileSync(join(etc, 'resolv.conf'), 'utf8'), 'nameserver 192.0.2.53\n', 'DNS as before');
-  assert.equal(existsSync(`/run/wgm/${ifname}.json`), false, 'no state file');
+  const record = lab
+    .exec(nsA, process.execPath, [
+      '-e',
+      `import('${STATE_JS}').then((m) => console.log(m.statePath('${ifname}')))`,
+    ])
+    .stdout.trim();
+  assert.match(record, new RegExp(`^/run/wgm/net-[0-9]+/${ifname}\\.json$`));
+  assert.equal(existsSync(record), false, 'no state file');
 });
