@@ -34,6 +34,7 @@ test('unknown verbs and help', () => {
     'pubkey',
     'up',
     'down',
+    'reload',
     'save',
     'strip',
   ]) {
