@@ -2,7 +2,6 @@
 // loader. Loading is lazy so that `wgm genkey` loads only what genkey needs.
 
 import type { VerbRun } from './context.js';
-import { unavailable } from './unavailable.js';
 
 export interface VerbModule {
   run: VerbRun;

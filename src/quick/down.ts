@@ -20,11 +20,8 @@ import { loadQuick, requireRoot } from './up.js';
 
 export interface DownDeps {
   report(e: unknown): void;
-  /**
-   * SaveConfig: writes the running state back to the config file. Undefined in a build without
-   * it; `down` then says that the configuration was not saved.
-   */
-  saveConfig?: (iface: string, configFile: string, runner: Runner) => Promise<void>;
+  /** SaveConfig: writes the running state back to the config file (src/quick/save.ts). */
+  saveConfig: (iface: string, configFile: string, runner: Runner) => Promise<void>;
 }
 
 export async function down(arg: string, io: RunnerIo, deps: DownDeps): Promise<number> {
@@ -39,10 +36,7 @@ export async function down(arg: string, io: RunnerIo, deps: DownDeps): Promise<n
   const hooks = { iface, configFile: q.path, program: 'wgm' };
   try {
     await runHooks(runner, state?.preDown ?? q.cfg.preDown, hooks);
-    if (state?.saveConfig ?? q.cfg.saveConfig) {
-      if (deps.saveConfig) await deps.saveConfig(iface, q.path, runner);
-      else runner.note('SaveConfig is not available in this build of wgm: the configuration was not saved');
-    }
+    if (state?.saveConfig ?? q.cfg.saveConfig) await deps.saveConfig(iface, q.path, runner);
     const table = state
       ? state.defaultRoute?.table
       : tableMode(q.cfg.table) === 'auto'
