@@ -2,14 +2,14 @@
 #
 # Install as /usr/share/bash-completion/completions/wgm (or source it).
 # Verbs; `show' interfaces, `all', `interfaces', fields; `set' keywords in position; key and
-# configuration files; configuration names from /etc/wireguard for up/down/save/strip; running
+# configuration files; configuration names from /etc/wireguard for up/down/reload/save/strip; running
 # interfaces. Words are taken from the line as typed, split at whitespace only, so base64 keys
 # ending in `=' and endpoints with `:' stay one word.
 #
 # _WGM_COMP_RUN_DIR and _WGM_COMP_CONF_DIR replace /var/run/wireguard and /etc/wireguard; they
 # exist for wgm's own tests (test/unit/docs) and are not meant to be set otherwise.
 
-_wgm_verbs='show showconf set setconf addconf syncconf genkey genpsk pubkey up down save strip probe help'
+_wgm_verbs='show showconf set setconf addconf syncconf genkey genpsk pubkey up down reload save strip probe help'
 _wgm_fields='public-key private-key listen-port fwmark peers preshared-keys endpoints allowed-ips latest-handshakes transfer persistent-keepalive dump'
 
 # Running WireGuard interfaces: kernel links, then userspace daemons' UAPI sockets.
@@ -173,7 +173,7 @@ _wgm() {
 			_wgm_add_files conf
 		fi
 		;;
-	down | save)
+	down | reload | save)
 		if ((cword == 2)); then
 			_wgm_add "$(_wgm_interfaces)"
 			_wgm_add_files conf

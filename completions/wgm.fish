@@ -1,7 +1,7 @@
 # fish completion for wgm(8). Install as /usr/share/fish/vendor_completions.d/wgm.fish.
 #
 # Verbs; `show' interfaces, `all', `interfaces', fields; `set' keywords in position; key and
-# configuration files; configuration names from /etc/wireguard for up/down/save/strip; running
+# configuration files; configuration names from /etc/wireguard for up/down/reload/save/strip; running
 # interfaces. _WGM_COMP_RUN_DIR and _WGM_COMP_CONF_DIR replace /var/run/wireguard and
 # /etc/wireguard for wgm's own tests (test/unit/docs) only.
 
@@ -146,7 +146,7 @@ function __wgm_args
                 __wgm_config_names
                 __wgm_conf_files
             end
-        case down save
+        case down reload save
             if test $n -eq 2
                 __wgm_interfaces
                 __wgm_conf_files
@@ -169,6 +169,7 @@ genpsk\t'Print a new preshared key'
 pubkey\t'Print the public key of the private key on stdin'
 up\t'Bring up an interface from its configuration file'
 down\t'Tear down an interface brought up by up'
+reload\t'Apply a changed configuration file to a running interface'
 save\t'Save the running configuration to its file'
 strip\t'Print the configuration without the wg-quick keys'
 probe\t'Tell which WireGuard backends this host has'

@@ -144,7 +144,8 @@ export async function probeInterface(name: string): Promise<InterfaceProbe> {
 }
 
 const LISTENING = 0x10000; // __SO_ACCEPTCON in /proc/net/unix's Flags column
-const SOCKET_RE = /\/wireguard\/([^/]+)\.sock$/;
+// wgm-engine binds `IF.sock.PID.tmp` and renames it into place; /proc/net/unix keeps the bound name.
+const SOCKET_RE = /\/wireguard\/([^/]+)\.sock(?:\.[0-9]+\.tmp)?$/;
 
 /**
  * Which process owns each UAPI socket: the listening socket's inode from /proc/PID/net/unix

@@ -87,14 +87,21 @@ export const VERBS: readonly Verb[] = [
     args: '<CONFIG_FILE | INTERFACE>',
     describe: 'Sets up an interface from its configuration file',
     family: 'quick',
-    load: unavailable('up'),
+    load: () => import('./up.js'),
   },
   {
     name: 'down',
     args: '<CONFIG_FILE | INTERFACE>',
     describe: 'Tears down an interface set up by up',
     family: 'quick',
-    load: unavailable('down'),
+    load: () => import('./down.js'),
+  },
+  {
+    name: 'reload',
+    args: '<CONFIG_FILE | INTERFACE>',
+    describe: 'Applies a changed configuration file to a running interface, keeping its sessions',
+    family: 'quick',
+    load: () => import('./reload.js'),
   },
   {
     name: 'save',

@@ -1,5 +1,6 @@
-// What setconf, addconf and syncconf share (wg-compat 1.8): read the file, build the request,
-// refuse what the backend cannot hold, (syncconf) diff against the device, send.
+// What setconf, addconf and syncconf share (wireguard-tools src/setconf.c, `setconf_main`):
+// read the file, build the request, refuse what the backend cannot hold, (syncconf) diff
+// against the device, send. `wgm up` and `wgm reload` apply their config through applyConf.
 //
 // setconf and syncconf replace everything: the private key (zero when the file has none), the
 // listen port (0 = random), the fwmark (0 = off) and the peer list. addconf sends only what the
@@ -86,7 +87,7 @@ export async function runConf(verb: ConfVerb, args: string[], ctx: Ctx): Promise
     onWarning: (text) => ctx.err(`${text}\n`),
   });
   try {
-    await apply(
+    await applyConf(
       verb,
       iface,
       device,
@@ -104,7 +105,12 @@ export function wipeSecrets(device: Device): void {
   for (const p of device.peers) p.presharedKey?.fill(0);
 }
 
-async function apply(verb: ConfVerb, iface: string, device: Device, sources: PeerSource[]): Promise<void> {
+export async function applyConf(
+  verb: ConfVerb,
+  iface: string,
+  device: Device,
+  sources: PeerSource[],
+): Promise<void> {
   if (verb !== 'addconf') replaceEverything(device);
   await ensureBackendCanHold(iface, device, {
     capabilities: (name) =>

@@ -1,5 +1,5 @@
-// wg-quick's reading of a config file (wg-compat 3.3), reproducing the bash of the installed
-// 2021 wg-quick (`parse_options`) step by step:
+// wg-quick's reading of a config file, reproducing the bash of the installed 2021 wg-quick
+// (wireguard-tools src/wg-quick/linux.bash, `parse_options`) step by step:
 //
 //   while read -r line || [[ -n $line ]]; do
 //     stripped = line up to the first `#`
@@ -45,6 +45,11 @@ export interface QuickConfig {
    * as `read -r` left it, each followed by a newline. Bytes, because comments may hold any.
    */
   wgConfig: Buffer;
+  /**
+   * wgConfig with every consumed line kept as an empty line, so that a line number in it is
+   * the line number in the file (for error messages that point into the user's file).
+   */
+  wgConfigPadded: Buffer;
 }
 
 /** `[[:space:]]` in the C locale: what wg-quick trims from keys and values. */
@@ -69,8 +74,10 @@ export function parseQuickConfig(input: string | Uint8Array): QuickConfig {
     postDown: [],
     saveConfig: false,
     wgConfig: Buffer.alloc(0),
+    wgConfigPadded: Buffer.alloc(0),
   };
   const kept: string[] = [];
+  const padded: string[] = [];
   let inInterface = false;
   for (const line of readLines(text)) {
     const stripped = upTo(line, '#');
@@ -79,10 +86,15 @@ export function parseQuickConfig(input: string | Uint8Array): QuickConfig {
     const value = trim(eq < 0 ? stripped : stripped.slice(eq + 1), SPACE);
     if (key.startsWith('[')) inInterface = false;
     if (lower(key) === '[interface]') inInterface = true;
-    if (inInterface && consume(cfg, lower(key), value)) continue;
+    if (inInterface && consume(cfg, lower(key), value)) {
+      padded.push('\n');
+      continue;
+    }
     kept.push(line, '\n');
+    padded.push(line, '\n');
   }
   cfg.wgConfig = Buffer.from(kept.join(''), 'latin1');
+  cfg.wgConfigPadded = Buffer.from(padded.join(''), 'latin1');
   return cfg;
 }
 

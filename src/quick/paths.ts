@@ -1,6 +1,6 @@
-// From wg-quick's argument to a config file and an interface name (wg-compat 3.2), then the
-// file's bytes, exactly as the 2021 wg-quick `parse_options` does it. Shared by up, down,
-// save and strip.
+// From wg-quick's argument to a config file and an interface name, then the file's bytes,
+// exactly as the 2021 wg-quick does it (wireguard-tools src/wg-quick/linux.bash,
+// `parse_options`). Shared by up, down, reload, save and strip.
 //
 //   [[ $1 =~ ^[a-zA-Z0-9_=+.-]{1,15}$ ]] && CONFIG_FILE=/etc/wireguard/$1.conf
 //   [[ -e $CONFIG_FILE ]] || die "\`$CONFIG_FILE' does not exist"
