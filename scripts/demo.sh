@@ -220,20 +220,20 @@ in_a node "$root/dist/src/bin/wgm.js" show "$IFA" | indent
 
 active=$(in_a node "$root/dist/src/bin/wgm.js" show "$IFA" endpoints | awk '{ print $2 }')
 case "$active" in
-10.201.0.2:*) cut_dev=wdla$id path="the LAN" ;;
-\[fd00:202::2\]:*) cut_dev=wdva$id path="the IPv6 path" ;;
-10.203.0.2:*) cut_dev=wdra$id path="the relay's path" ;;
+10.201.0.2:*) cut_dev=wdlb$id path="the LAN" ;;
+\[fd00:202::2\]:*) cut_dev=wdvb$id path="the IPv6 path" ;;
+10.203.0.2:*) cut_dev=wdrb$id path="the relay's path" ;;
 *)
   say "no active endpoint to cut ($active)"
   exit 1
   ;;
 esac
 
-step "4. cutting the active path, $path ($active): ip link set $cut_dev down"
+step "4. cutting the active path, $path ($active), at B's end: ip -n $B link set $cut_dev down"
 say "(today's wgm-engine moves to another Endpoint only after a handshake goes unanswered,"
 say " so expect a wait of seconds to tens of seconds; waiting at most $cut_timeout s)"
 cut_ok=1
-in_a node "$probe" cut 10.77.0.2:7777 --timeout "$cut_timeout" -- ip link set "$cut_dev" down |
+in_a node "$probe" cut 10.77.0.2:7777 --timeout "$cut_timeout" -- ip -n "$B" link set "$cut_dev" down |
   indent || cut_ok=
 
 step "5. wgm show $IFA after the cut"
