@@ -90,7 +90,7 @@ test('npm run demo: the story, a path cut survived, and nothing left behind', as
     /candidate: 10\.201\.0\.2:51820 \(active/,
     /candidate: \[fd00:202::2\]:51820/,
     /candidate: 10\.203\.0\.2:51999/,
-    /cutting: ip link set wdla\d+ down/,
+    /cutting: ip -n wgmdemo-b-\d+ link set wdlb\d+ down/,
     /traffic flows again [\d.]+ s after the cut/,
     /\[#\] ip link delete dev wgmda/,
     /\[#\] ip link delete dev wgmdb/,
