@@ -57,7 +57,11 @@ leftovers() {
   for p in "${pids[@]}"; do
     kill -0 "$p" 2>/dev/null && left+=("process $p")
   done
-  pgrep -f "wgm-engine.js (-f )?($IFA|$IFB)\$" >/dev/null && left+=("wgm-engine process")
+  # No pgrep: procps may be missing on a minimal system.
+  for c in /proc/[0-9]*/cmdline; do
+    { tr '\0' ' ' <"$c"; } 2>/dev/null | grep -qE "wgm-engine\.js (-f )?($IFA|$IFB) ?\$" &&
+      left+=("wgm-engine process ${c//[^0-9]/}")
+  done
   if [ ${#left[@]} -eq 0 ]; then
     say "nothing left behind: no namespace, link, engine or relay process, UAPI socket, state record or temp file"
   else
