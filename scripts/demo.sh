@@ -218,7 +218,7 @@ for _ in $(seq 1 50); do
   grep -q listening "$tmp/echo.out" && break
   sleep 0.1
 done
-in_a node "$probe" first 10.77.0.2:7777 --timeout 30 | indent
+in_a node "$probe" first 10.77.0.2:7777 --timeout 30 | tee "$tmp/first.out" | indent
 say "wgm show $IFA:"
 in_a node "$root/dist/src/bin/wgm.js" show "$IFA" | indent
 
@@ -238,10 +238,11 @@ say "(today's wgm-engine moves to another Endpoint only after a handshake goes u
 say " so expect a wait of seconds to tens of seconds; waiting at most $cut_timeout s)"
 cut_ok=1
 in_a node "$probe" cut 10.77.0.2:7777 --timeout "$cut_timeout" -- ip -n "$B" link set "$cut_dev" down |
-  indent || cut_ok=
+  tee "$tmp/cut.out" | indent || cut_ok=
 
 step "5. wgm show $IFA after the cut"
 in_a node "$root/dist/src/bin/wgm.js" show "$IFA" | indent
+now_active=$(in_a node "$root/dist/src/bin/wgm.js" show "$IFA" endpoints | awk '{ print $2 }')
 say "B's view (wgm show $IFB endpoints): $(in_b node "$root/dist/src/bin/wgm.js" show "$IFB" endpoints | awk '{ print $2 }')"
 
 step "6. wgm down on both sides"
@@ -249,7 +250,13 @@ say "side A: wgm down $tmp/$IFA.conf"
 in_a node "$root/dist/src/bin/wgm.js" down "$tmp/$IFA.conf" 2>&1 | indent
 say "side B: wgm down $tmp/$IFB.conf"
 in_b node "$root/dist/src/bin/wgm.js" down "$tmp/$IFB.conf" 2>&1 | indent
-say
+step "in short"
+say "tunnel up: $(sed 's/ (.*//' "$tmp/first.out")"
+if [ -n "$cut_ok" ]; then
+  say "path cut: $(grep -o 'traffic flows again [0-9.]* s after the cut' "$tmp/cut.out"), now via $now_active (was $active)"
+else
+  say "path cut: no reply within $cut_timeout s of the cut; the active endpoint is $now_active"
+fi
 say "demo took $(since "$start")"
 if [ -z "$cut_ok" ]; then
   say "traffic did not come back within $cut_timeout s of the cut"
