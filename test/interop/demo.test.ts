@@ -18,8 +18,8 @@ interface Outcome {
   pid: number;
 }
 
-/** Runs the demo in its own process group; `interrupt` sends SIGINT once the text appears. */
-function demo(timeoutMs: number, interrupt?: string): Promise<Outcome> {
+/** Runs the demo in its own process group; `signal` goes to the group once `interrupt` appears. */
+function demo(timeoutMs: number, interrupt?: string, signal: NodeJS.Signals = 'SIGINT'): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [SCRIPT], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const pid = child.pid;
@@ -30,7 +30,7 @@ function demo(timeoutMs: number, interrupt?: string): Promise<Outcome> {
       out += d.toString();
       if (interrupt && !sent && out.includes(interrupt)) {
         sent = true;
-        process.kill(-pid, 'SIGINT');
+        process.kill(-pid, signal);
       }
     };
     child.stdout.on('data', take);
@@ -110,4 +110,14 @@ test('npm run demo interrupted midway (Ctrl-C): cleaned up, exit status 130', as
   assert.equal(o.status, 130, o.out);
   assert.match(o.out, /^nothing left behind/m);
   assert.doesNotMatch(o.out, /== 5\./, 'it stopped where it was interrupted');
+});
+
+test('npm run demo terminated during wgm up: cleaned up, exit status 143', async (t) => {
+  if (!needRoot(t)) return;
+  // SIGTERM to the whole group, while side A's `wgm up` runs: wgm up, the engine it may have
+  // started and the relay all get it, and the demo's trap still has to undo everything.
+  const o = await demo(60_000, 'side A: ip netns exec', 'SIGTERM');
+  assert.deepEqual(leftovers(o), [], o.out);
+  assert.equal(o.status, 143, o.out);
+  assert.match(o.out, /^nothing left behind/m);
 });
