@@ -28,7 +28,8 @@ missing=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
 done
-# The VM harness needs a Debian 6.12 kernel with wireguard.ko (../shared/reference/kernel-vm.md).
+# The VM harness needs a Debian 6.12 kernel with wireguard.ko (see the header of
+# test/vm/run-in-vm.sh).
 if ! ls /lib/modules/6.12.*/kernel/drivers/net/wireguard/wireguard.ko* >/dev/null 2>&1; then
   missing+=(linux-image-6.12-amd64)
 fi

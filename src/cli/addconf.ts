@@ -1,4 +1,5 @@
-// wgm addconf: Appends a configuration file to a WireGuard interface: only what the file mentions (wg-compat 1.8).
+// wgm addconf: Appends a configuration file to a WireGuard interface: only what the file mentions
+// (wireguard-tools src/setconf.c, setconf_main).
 
 import { runConf } from './conf-apply.js';
 import type { Ctx } from './context.js';

@@ -1,4 +1,4 @@
-// The multi-endpoint refusal (wg-compat section 7, uapi-ext.md).
+// The multi-endpoint refusal (the extension keys are described in docs/uapi-extensions.md).
 //
 // How wgm's extension and wg's "last endpoint wins" rule coexist:
 // - A peer given several endpoints (several `Endpoint` lines in a [Peer], several `endpoint`

@@ -1,5 +1,5 @@
-// Human formats of `wg show`, reproduced exactly (wg-compat 1.5.2): colours and wg's way of
-// stripping them, durations, "ago", and byte sizes with C's `%.2f`.
+// Human formats of `wg show`, reproduced exactly (wireguard-tools src/show.c, pretty_print):
+// colours and wg's way of stripping them, durations, "ago", and byte sizes with C's `%.2f`.
 
 export const RESET = '\x1b[0m';
 export const BOLD = '\x1b[1m';

@@ -1,5 +1,5 @@
-// Shared by genkey and genpsk: 32 random bytes, base64, and wg's warning when stdout is a
-// regular file that others may read (wg-compat 1.9.2).
+// Shared by genkey and genpsk: 32 random bytes, base64, and wg's warning when stdout is a regular
+// file that others may read (wireguard-tools src/genkey.c, genkey_main).
 
 import { fstatSync } from 'node:fs';
 import { clampPrivateKey, keyToBase64 } from '../crypto/keys.js';

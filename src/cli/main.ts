@@ -1,4 +1,5 @@
-// argv in, exit status out. The only place that prints errors (architecture.md section 5).
+// argv in, exit status out. The only place that prints errors (docs/architecture.md, "Errors and
+// output").
 
 import { findVerb } from './commands.js';
 import { type Ctx, processCtx } from './context.js';

@@ -1,4 +1,5 @@
-// wgm pubkey: wg-compat 1.9.3. Exactly 44 bytes of key, then only NULs and whitespace.
+// wgm pubkey: wireguard-tools src/pubkey.c, pubkey_main. Exactly 44 bytes of key, then only NULs
+// and whitespace.
 
 import { KEY_B64_LEN, keyFromBase64, keyToBase64 } from '../crypto/keys.js';
 import { publicKeyOf } from '../crypto/x25519.js';

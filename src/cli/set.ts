@@ -1,7 +1,8 @@
-// wgm set: wg-compat 1.7. The words are read left to right exactly as wg reads them: device
-// options only before the first `peer`, last one wins, allowed-ips accumulate and replace,
-// `remove`, key files, and `Invalid argument: <word>` for anything out of place. Every value is
-// parsed, every key file read and every endpoint resolved before the device is touched.
+// wgm set: wireguard-tools src/set.c, set_main, and src/config.c, config_read_cmd. The words are
+// read left to right exactly as wg reads them: device options only before the first `peer`, last
+// one wins, allowed-ips accumulate and replace, `remove`, key files, and `Invalid argument: <word>`
+// for anything out of place. Every value is parsed, every key file read and every endpoint resolved
+// before the device is touched.
 //
 // Extension: several `endpoint` options after one `peer` are kept as candidate endpoints, in
 // order (wg keeps the last). See capability-check.ts for how that meets single-endpoint backends.

@@ -1,4 +1,5 @@
-// wgm setconf: Applies a configuration file to a WireGuard interface, replacing everything (wg-compat 1.8).
+// wgm setconf: Applies a configuration file to a WireGuard interface, replacing everything
+// (wireguard-tools src/setconf.c, setconf_main).
 
 import { runConf } from './conf-apply.js';
 import type { Ctx } from './context.js';

@@ -1,4 +1,4 @@
-// wgm show: wg-compat 1.5. Grammar, messages and exit statuses are wg's:
+// wgm show: wireguard-tools src/show.c, show_main. Grammar, messages and exit statuses are wg's:
 //   show [ { <interface> | all | interfaces } [ <field> ] ]   (at most two words)
 // plus wgm's `--json` anywhere on the line (one document; see show-json.ts).
 

@@ -1,5 +1,6 @@
-// wg's config file grammar (wg-compat 2), plus wgm's one extension: every `Endpoint` line of a
-// peer is kept, in order (wg keeps the last), and one line may list several, comma-separated.
+// wg's config file grammar (wireguard-tools src/config.c, config_read_line and process_line), plus
+// wgm's one extension: every `Endpoint` line of a peer is kept, in order (wg keeps the last), and
+// one line may list several, comma-separated.
 //
 // Per line: cut at the first `#`, delete every C whitespace character, skip if empty; headers
 // and keys compare case-insensitively; `[Interface]` may repeat, `[Peer]` always starts a new

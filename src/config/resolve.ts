@@ -1,8 +1,9 @@
-// Endpoint resolution with wg's rules (wg-compat 2.3.4): `host:port` is split as wg splits it,
-// the port goes through getaddrinfo's service rules (services.ts) and the host through the
-// system resolver (node:dns lookup = glibc getaddrinfo, so inet_aton shorthand, /etc/hosts and
-// DNS behave as they do for wg); the first result wins. IPv6 literals, with or without a scope
-// (`%lo`, `%2`), are handled here, as glibc does, because Node answers those without asking it.
+// Endpoint resolution with wg's rules (wireguard-tools src/config.c, parse_endpoint): `host:port`
+// is split as wg splits it, the port goes through getaddrinfo's service rules (services.ts) and the
+// host through the system resolver (node:dns lookup = glibc getaddrinfo, so inet_aton shorthand,
+// /etc/hosts and DNS behave as they do for wg); the first result wins. IPv6 literals, with or
+// without a scope (`%lo`, `%2`), are handled here, as glibc does, because Node answers those
+// without asking it.
 //
 // Failures print gai_strerror's text. EAI_NONAME, EAI_FAIL and EAI_NODATA are permanent; any
 // other failure (EAI_AGAIN, EAI_SERVICE for an unknown port name, EAI_SYSTEM, ...) is retried

@@ -1,5 +1,6 @@
-// The service half of glibc's getaddrinfo() for SOCK_DGRAM/IPPROTO_UDP, which is how wg turns
-// a ListenPort value or the port of an Endpoint into a number (wg-compat 2.3.2, 2.3.4):
+// The service half of glibc's getaddrinfo() for SOCK_DGRAM/IPPROTO_UDP, which is how wg turns a
+// ListenPort value or the port of an Endpoint into a number (wireguard-tools src/config.c,
+// parse_port and parse_endpoint):
 //
 //   num = (int) strtoul(service, &end, 10);   leading blanks and a sign are fine
 //   if (*end != '\0' || num < 0)  ->  look the text up in /etc/services for "udp"

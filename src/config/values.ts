@@ -1,6 +1,6 @@
-// The value parsers shared by config files and `wgm set` (wg-compat 1.7, 1.9, 2.2, 2.3). Each
-// throws WgError('config', <wg's exact message>) without a location: the caller knows the file
-// and line (or the argument) and adds it.
+// The value parsers shared by config files and `wgm set` (wireguard-tools src/config.c, the parse_*
+// functions, and src/encoding.c for keys). Each throws WgError('config', <wg's exact message>)
+// without a location: the caller knows the file and line (or the argument) and adds it.
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import { keyFromBase64 } from '../crypto/keys.js';
@@ -167,9 +167,10 @@ function readFull(fd: number, buf: Uint8Array): number {
 }
 
 /**
- * A key file for `private-key`/`preshared-key` (wg-compat 1.9.4): the first 44 bytes are the
- * key, then only whitespace may follow. An empty file (or /dev/null) is the zero key, which
- * removes the key. Reads no further than the first offending byte, so /dev/zero is safe.
+ * A key file for `private-key`/`preshared-key` (wireguard-tools src/config.c, parse_keyfile): the
+ * first 44 bytes are the key, then only whitespace may follow. An empty file (or /dev/null) is the
+ * zero key, which removes the key. Reads no further than the first offending byte, so /dev/zero is
+ * safe.
  */
 export function readKeyFile(path: string): Key {
   let fd: number;

@@ -50,9 +50,10 @@ export function compareTai64n(a: Uint8Array, b: Uint8Array): number {
 }
 
 /**
- * The next timestamp for a peer: the whitened wall time, but always at least one granule
- * (2^24 ns) after the previous one, so that a responder never sees it as a replay
- * (endpoint-selection.md 2.4: T = max(whiten(now), T_prev + 2^24 ns)).
+ * The next timestamp for a peer: the whitened wall time, but always at least one granule (2^24 ns)
+ * after the previous one, so that a responder never sees it as a replay:
+ * T = max(whiten(now), T_prev + 2^24 ns) (docs/endpoint-selection.md, "Why racing is safe against
+ * a standard peer").
  */
 export function nextTai64n(unixNs: bigint, previous: Uint8Array | undefined): Uint8Array {
   const now = tai64n(unixNs);

@@ -1,7 +1,8 @@
-// Large configurations on wireguard-go (wg-compat 1.8, 5.5): 130,000 allowed IPs on one peer, and
-// 40 peers × 52 allowed IPs, each applied by `wgm setconf` to one device and by `wg setconf` to its
-// twin. `wgm show IF allowed-ips` must equal `wg show IF allowed-ips` on wgm's device, and both
-// must equal wg's device (peer lines sorted: wireguard-go lists peers in random order).
+// Large configurations on wireguard-go (wireguard-tools src/setconf.c, setconf_main): 130,000
+// allowed IPs on one peer, and 40 peers × 52 allowed IPs, each applied by `wgm setconf` to one
+// device and by `wg setconf` to its twin. `wgm show IF allowed-ips` must equal `wg show IF
+// allowed-ips` on wgm's device, and both must equal wg's device (peer lines sorted: wireguard-go
+// lists peers in random order).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

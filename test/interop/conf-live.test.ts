@@ -1,8 +1,8 @@
-// Live setconf/addconf/syncconf on wireguard-go (wg-compat 1.8): every file of a small corpus goes
-// through each verb, by stock wg to one device and by wgm to its twin, both starting from the same
-// baseline with peers; `wg showconf` of the two must then be identical (a file without ListenPort
-// makes setconf/syncconf pick a random port: that one number is not compared). Then the refusal of
-// several Endpoint lines, with the device untouched.
+// Live setconf/addconf/syncconf on wireguard-go (wireguard-tools src/setconf.c): every file of a
+// small corpus goes through each verb, by stock wg to one device and by wgm to its twin, both
+// starting from the same baseline with peers; `wg showconf` of the two must then be identical (a
+// file without ListenPort makes setconf/syncconf pick a random port: that one number is not
+// compared). Then the refusal of several Endpoint lines, with the device untouched.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

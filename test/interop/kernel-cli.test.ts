@@ -37,8 +37,9 @@ function comparable(r: Ran, ours: boolean): { status: number | null; stdout: str
 }
 
 /**
- * wgm names the file and line of a config error (architecture.md section 5: wg's words plus
- * where); wg does not. Checks that the prefix is there and names the right line, then drops it.
+ * wgm names the file and line of a config error (docs/architecture.md, "Errors and output": wg's
+ * words plus where); wg does not. Checks that the prefix is there and names the right line, then
+ * drops it.
  */
 function withoutLocation(stderr: string, conf: string | undefined, line: number | undefined): string {
   if (line === undefined || conf === undefined) return stderr;

@@ -1,8 +1,9 @@
-// Live `wgm set` on wireguard-go (wg-compat 1.7, 1.9.5): each command line is applied by stock wg
-// to one device and by wgm to its twin, both starting from the same baseline; afterwards
-// `wg showconf` of the two must be identical, and so must exit status and stderr. Then the
-// multi-endpoint refusal: wireguard-go holds one endpoint per peer, so wgm must refuse several
-// and leave the device exactly as it was.
+// Live `wgm set` on wireguard-go (wireguard-tools src/set.c; wireguard-go clamps a stored private
+// key, device/noise-types.go FromMaybeZeroHex): each command line is applied by stock wg to one
+// device and by wgm to its twin, both starting from the same baseline; afterwards `wg showconf` of
+// the two must be identical, and so must exit status and stderr. Then the multi-endpoint refusal:
+// wireguard-go holds one endpoint per peer, so wgm must refuse several and leave the device exactly
+// as it was.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -50,9 +50,9 @@ function ours(text: string, pretty: boolean): string {
 }
 
 /**
- * wireguard-go returns peers in Go map order, random on every call (wg-compat 1.5.2): outputs
- * in backend order are compared as sets of lines (showconf: of peer blocks). Pretty output is
- * sorted by wg's rules and compared as is.
+ * wireguard-go returns peers in Go map order, random on every call (device/uapi.go,
+ * IpcGetOperation): outputs in backend order are compared as sets of lines (showconf: of peer
+ * blocks). Pretty output is sorted by wg's rules and compared as is.
  */
 function unordered(text: string, args: string[]): string {
   if (args[0] === 'showconf') {

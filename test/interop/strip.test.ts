@@ -1,6 +1,7 @@
-// `wgm strip X` against `wg-quick strip X` (wg-compat 3.2, 3.7): stdout bytes, exit status,
-// and stderr after the program-name mapping, over the config corpus in test/fixtures/quick
-// and over the ways of naming a file (bare name, path, symlinks, modes, bad names).
+// `wgm strip X` against `wg-quick strip X` (wg-quick's parse_options and cmd_strip, wireguard-tools
+// src/wg-quick/linux.bash): stdout bytes, exit status, and stderr after the program-name mapping,
+// over the config corpus in test/fixtures/quick and over the ways of naming a file (bare name,
+// path, symlinks, modes, bad names).
 //
 // WGM_RECORD_QUICK=1 rewrites test/fixtures/quick/expected.json from wg-quick; the golden test
 // (test/unit/quick/strip-golden.test.ts) holds wgm to it where wg-quick or root is missing.

@@ -1,6 +1,7 @@
-// A fake UAPI server on /var/run/wireguard/NAME.sock: it answers every `get` with a canned
-// reply and records every `set` request verbatim (wg-compat section 8). It is how the tests see
-// exactly what stock `wg` sends for a command, and how they feed any client crafted replies.
+// A fake UAPI server on /var/run/wireguard/NAME.sock: it answers every `get` with a canned reply
+// and records every `set` request verbatim (the other side of wireguard-tools src/ipc-uapi.h). It
+// is how the tests see exactly what stock `wg` sends for a command, and how they feed any client
+// crafted replies.
 
 import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';

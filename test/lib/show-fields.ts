@@ -1,6 +1,6 @@
-// The fields `wg show <interface> <field>` takes, in wg's order (wg-compat 1.5): the tests' own
-// list, independent of the CLI's table in src/cli/show-print.ts, so that a field the CLI lost
-// makes a test fail.
+// The fields `wg show <interface> <field>` takes, in wg's order (wireguard-tools src/show.c,
+// show_usage and ugly_print): the tests' own list, independent of the CLI's table in
+// src/cli/show-print.ts, so that a field the CLI lost makes a test fail.
 
 export const WG_SHOW_FIELDS: readonly string[] = [
   'public-key',

@@ -21,6 +21,9 @@
 # How: QEMU (TCG; KVM is opt-in) boots the Debian kernel with a busybox initramfs that mounts
 # the host root over virtio-9p (read-only, tmpfs overlay) and a per-run 9p share, then
 # switch_root runs stage2.sh, which talks back over two virtio-serial ports.
+# The guest kernel needs wireguard, 9p, 9pnet_virtio, netfs and overlay as modules: Debian's
+# standard or rt 6.12 images (linux-image-6.12-amd64) have them; the -cloud images lack
+# CONFIG_9P_FS and cannot boot this way.
 set -u
 
 VM_FAIL=125

@@ -1,7 +1,8 @@
 // Test-side renderings of a Device in stock wg's formats (`wg showconf`, `wg show IF dump`;
-// wg-compat 1.5.4, 1.6), so that what wgm's kernel backend decodes can be compared byte for
-// byte with what stock wg prints for the same kernel device. Deliberately independent of the
-// CLI's own formatter: these tests check the backend, not the printer.
+// wireguard-tools src/showconf.c and src/show.c, dump_print), so that what wgm's kernel backend
+// decodes can be compared byte for byte with what stock wg prints for the same kernel device.
+// Deliberately independent of the CLI's own formatter: these tests check the backend, not the
+// printer.
 
 import { keyToBase64 } from '../../src/crypto/keys.js';
 import type { AllowedIP, Device, Peer, SockAddr } from '../../src/model/index.js';

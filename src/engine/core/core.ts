@@ -1,4 +1,5 @@
-// The sans-I/O WireGuard core: events and `now` in, actions out (architecture.md section 3).
+// The sans-I/O WireGuard core: events and `now` in, actions out (see docs/architecture.md,
+// "The engine: sans-I/O core, threaded data plane").
 //
 //   const core = new Core({ wallEpochNs });
 //   core.configure(device, now)        a typed UAPI `set`
@@ -98,8 +99,8 @@ export class Core implements CoreContext {
   // ---- Entry points ----
 
   /**
-   * Applies a configuration change (UAPI `set` semantics: wireguard-go's IpcSetOperation). Throws WgError,
-   * before changing anything, when a peer has no public key.
+   * Applies a configuration change (UAPI `set` semantics: wireguard-go device/uapi.go,
+   * IpcSetOperation). Throws WgError, before changing anything, when a peer has no public key.
    */
   configure(change: Device, now: number): Action[] {
     for (const p of change.peers)
@@ -148,8 +149,8 @@ export class Core implements CoreContext {
   }
 
   /**
-   * Sends one initiation round to `targets` (default: the active endpoint), all with the
-   * same timestamp; the hook for endpoint selection (endpoint-selection.md 4.3).
+   * Sends one initiation round to `targets` (default: the active endpoint), all with the same
+   * timestamp; the hook for endpoint selection (docs/endpoint-selection.md, "Rounds").
    */
   initiate(peerKey: Key, now: number, options: RoundOptions = {}): Action[] {
     return this.run(now, false, () => {

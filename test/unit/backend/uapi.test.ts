@@ -1,6 +1,7 @@
-// The UAPI client and the backend facade against fake daemons in /var/run/wireguard (unique
-// names): backend choice and stale sockets (wg-compat 1.3), errors in wg's words, the idle
-// timeout, capabilities from the extension keys, set requests on the wire, and streaming.
+// The UAPI client and the backend facade against fake daemons in /var/run/wireguard (unique names):
+// backend choice and stale sockets (wireguard-tools src/ipc.c and src/ipc-uapi-unix.h), errors in
+// wg's words, the idle timeout, capabilities from the extension keys, set requests on the wire, and
+// streaming.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,5 +1,6 @@
-// The pure parts of setconf/addconf/syncconf (wg-compat 1.8): replace-everything defaults,
-// syncconf's removal list (order and wg's duplicate quirk), and the multi-endpoint refusal's text and trigger.
+// The pure parts of setconf/addconf/syncconf (wireguard-tools src/setconf.c): replace-everything
+// defaults, syncconf's removal list (order and wg's duplicate quirk), and the multi-endpoint
+// refusal's text and trigger.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,10 +1,10 @@
-// `wgm setconf|addconf|syncconf` against stock wg (wg-compat 1.8, 2): the same file, sent to two
-// fake UAPI servers that answer `get` with the same canned device, must produce the same set
-// requests byte for byte (syncconf's removals come from its pre-read of the canned device), the
-// same output (wgm's `file:line: ` prefix removed) and the same exit status.
-// This test's own corpus runs every verb (syncconf against every canned device); the config fixtures
-// (test/fixtures/configs, the parser's corpus) run through syncconf against a device with peers,
-// which exercises the parser, replace-everything and the removals at once.
+// `wgm setconf|addconf|syncconf` against stock wg (wireguard-tools src/setconf.c, src/config.c):
+// the same file, sent to two fake UAPI servers that answer `get` with the same canned device, must
+// produce the same set requests byte for byte (syncconf's removals come from its pre-read of the
+// canned device), the same output (wgm's `file:line: ` prefix removed) and the same exit status.
+// This test's own corpus runs every verb (syncconf against every canned device); the config
+// fixtures (test/fixtures/configs, the parser's corpus) run through syncconf against a device with
+// peers, which exercises the parser, replace-everything and the removals at once.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// genkey, genpsk and pubkey against the stock wg (wg-compat 1.9).
+// genkey, genpsk and pubkey against the stock wg (wireguard-tools src/genkey.c, src/pubkey.c).
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -1,6 +1,7 @@
-// `wgm set`'s word reader in-process (wg-compat 1.7, 2.3.4): the model it builds, where wg's
-// grammar rejects a word, and the resolver's retry lines, with an injected sleep so that the
-// 1.2× back-off schedule is checked without waiting for it.
+// `wgm set`'s word reader in-process (wireguard-tools src/config.c, config_read_cmd and
+// parse_endpoint): the model it builds, where wg's grammar rejects a word, and the resolver's retry
+// lines, with an injected sleep so that the 1.2× back-off schedule is checked without waiting for
+// it.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

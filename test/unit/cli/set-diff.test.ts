@@ -1,6 +1,7 @@
-// `wgm set` against stock `wg set` (wg-compat 1.7, 2.2, 2.3, 1.9.4): the same command line sent to
-// two fake UAPI servers must produce the same request bytes, the same output and exit status.
-// Plus wgm's extension: several `endpoint` options on a peer, refused by a backend that holds one.
+// `wgm set` against stock `wg set` (wireguard-tools src/set.c, src/config.c): the same command line
+// sent to two fake UAPI servers must produce the same request bytes, the same output and exit
+// status. Plus wgm's extension: several `endpoint` options on a peer, refused by a backend that
+// holds one.
 
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -126,7 +127,7 @@ function corpus(dir: string): Case[] {
       'remove',
     ),
     c(
-      'the recorded command (wg-compat 1.7)',
+      'the recorded command (wg set, wireguard-tools 1.0.20210914)',
       'listen-port',
       '1234',
       'fwmark',

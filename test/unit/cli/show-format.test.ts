@@ -1,5 +1,6 @@
-// wg show's human formats (wg-compat 1.5.2): durations, "ago", C's %.2f (round half to even on
-// the exact binary value), byte units, the colour decision and wg's way of stripping colour.
+// wg show's human formats (wireguard-tools src/show.c, pretty_print and its helpers): durations,
+// "ago", C's %.2f (round half to even on the exact binary value), byte units, the colour decision
+// and wg's way of stripping colour.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -55,7 +56,7 @@ test("%.2f: C's rounding of the exact binary value, not JavaScript's toFixed", (
   }
 });
 
-test('bytes: the recorded table (wg-compat 1.5.2)', () => {
+test('bytes: the table recorded from wg show (wireguard-tools 1.0.20210914)', () => {
   const table: Array<[bigint, string]> = [
     [0n, '0 B'],
     [1023n, '1023 B'],

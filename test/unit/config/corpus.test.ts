@@ -1,8 +1,8 @@
-// Differential test of the config parser against stock `wg setconf` (wg-compat 1.8, 2): every
-// file under test/fixtures/configs/{valid,invalid} goes to both. wgm must accept exactly what wg
-// accepts, print the same lines (wgm adds `file:line: `), and for accepted files build the model
-// whose request equals the one wg sent. Every endpoint wgm keeps (wg keeps only the last) must
-// resolve to what `wg set ... endpoint <spec>` resolves it to.
+// Differential test of the config parser against stock `wg setconf` (wireguard-tools src/setconf.c,
+// src/config.c): every file under test/fixtures/configs/{valid,invalid} goes to both. wgm must
+// accept exactly what wg accepts, print the same lines (wgm adds `file:line: `), and for accepted
+// files build the model whose request equals the one wg sent. Every endpoint wgm keeps (wg keeps
+// only the last) must resolve to what `wg set ... endpoint <spec>` resolves it to.
 
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -1,4 +1,5 @@
-// parseQuickConfig: the fields `wgm up` will use (wg-compat 3.3, 3.5) and the lines it hands on.
+// parseQuickConfig: the fields `wgm up` will use (wg-quick's parse_options, wireguard-tools
+// src/wg-quick/linux.bash) and the lines it hands on.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

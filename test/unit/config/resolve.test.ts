@@ -1,6 +1,7 @@
-// Endpoint resolution (wg-compat 2.3.4): the retry schedule and its messages against the
-// recorded wg transcript (with an injected sleep, so no test waits 72 s), the retries variable,
-// permanent and retryable failures, scopes, and a list of specs against stock `wg set`.
+// Endpoint resolution (wireguard-tools src/config.c, parse_endpoint): the retry schedule and its
+// messages against the recorded wg transcript (with an injected sleep, so no test waits 72 s), the
+// retries variable, permanent and retryable failures, scopes, and a list of specs against stock `wg
+// set`.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,7 +1,7 @@
-// serializeConfig against `wg showconf` (wg-compat 1.6): the recorded example, then random
-// devices served to stock wg by the fake UAPI server in deliberately non-canonical text (full
-// IPv6 groups, numeric scopes), so that wg's own inet_ntop/getnameinfo does the formatting and
-// wgm's formatters must match it byte for byte.
+// serializeConfig against `wg showconf` (wireguard-tools src/showconf.c): an example recorded from
+// wg showconf (wireguard-tools 1.0.20210914), then random devices served to stock wg by the fake
+// UAPI server in deliberately non-canonical text (full IPv6 groups, numeric scopes), so that wg's
+// own inet_ntop/getnameinfo does the formatting and wgm's formatters must match it byte for byte.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -40,7 +40,7 @@ Endpoint = [::1]:51004
 
 const v4 = (s: string) => new Uint8Array(s.split('.').map(Number));
 
-test('the recorded showconf output (wg-compat 1.6)', () => {
+test('the showconf output recorded from wireguard-tools 1.0.20210914', () => {
   const d = newDevice({ listenPort: 51001, privateKey: key('cMlovxlOiyfJqLWtbmrh5LUEh+fuerBmgi2VX6tzMHE=') });
   d.peers.push(
     newPeer({

@@ -10,7 +10,10 @@ import { join } from 'node:path';
 import { VERBS } from '../../../src/cli/commands.js';
 import { WG_SHOW_FIELDS } from '../../lib/show-fields.js';
 
-/** wg's show fields (wg-compat 1.5), what every completion offers after `show IFACE'. */
+/**
+ * wg's show fields (wireguard-tools src/show.c, ugly_print), what every completion offers after
+ * `show IFACE'.
+ */
 export const SHOW_FIELDS = WG_SHOW_FIELDS;
 
 export const VERB_NAMES = VERBS.map((v) => v.name);

@@ -164,7 +164,8 @@ test('wgm.conf(5) describes every key of wg and wg-quick, in its section', (t) =
   const keysOf = (name: string) => tags(section(text, name)).map((tag) => tag.split(' ')[0]!);
   const iface = keysOf('INTERFACE SECTION');
   const peer = keysOf('PEER SECTION');
-  // wg-compat 2.1 (wg's keys) and 3.3 (wg-quick's [Interface] additions).
+  // wg's keys (wireguard-tools src/config.c, process_line) and wg-quick's [Interface] additions
+  // (parse_options in src/wg-quick/linux.bash).
   for (const k of [
     'PrivateKey',
     'ListenPort',

@@ -1,7 +1,8 @@
-// glibc's address text, both ways (wg-compat 1.5.5): inet_pton, inet_aton's numeric forms and
-// inet_ntop with its quirks. The recorded glibc verdicts first, then random addresses against
-// Node's SocketAddress (libuv's copy of the same BIND algorithm) as a second implementation,
-// with text -> bytes -> text stability; then the socket-address text wg prints.
+// glibc's address text, both ways (as wg uses it: wireguard-tools src/config.c, parse_ip and
+// parse_endpoint; src/show.c, ip and endpoint): inet_pton, inet_aton's numeric forms and inet_ntop
+// with its quirks. The recorded glibc verdicts first, then random addresses against Node's
+// SocketAddress (libuv's copy of the same BIND algorithm) as a second implementation, with text ->
+// bytes -> text stability; then the socket-address text wg prints.
 
 import assert from 'node:assert/strict';
 import { SocketAddress } from 'node:net';

@@ -1,4 +1,5 @@
-// resolveQuickTarget and readQuickFile: wg-compat 3.2, on files made for the test.
+// resolveQuickTarget and readQuickFile: wg-quick's parse_options (wireguard-tools
+// src/wg-quick/linux.bash), on files made for the test.
 
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -1,7 +1,8 @@
-// Decoding WG_CMD_GET_DEVICE dumps (wg-compat 5.4): real dumps recorded from the kernel in the
-// test VM must read back as exactly what stock wg printed for the same device, including a
-// peer whose allowed IPs were continued over several messages; hand-built dumps pin down the
-// coalescing rule and the malformed cases.
+// Decoding WG_CMD_GET_DEVICE dumps (the kernel's drivers/net/wireguard/netlink.c,
+// wg_get_device_dump; wireguard-tools src/ipc-linux.h, kernel_get_device and coalesce_peers): real
+// dumps recorded from the kernel in the test VM must read back as exactly what stock wg printed for
+// the same device, including a peer whose allowed IPs were continued over several messages;
+// hand-built dumps pin down the coalescing rule and the malformed cases.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -99,7 +100,10 @@ test('the GET_DEVICE request: REQUEST|ACK|DUMP, cmd 0 version 1, IFNAME', () => 
   assert.deepEqual([...encodeGetDevice(35, 'wg0').finish(1)], expected);
 });
 
-/** A dump message built by hand from the attribute tables of wg-compat 5.2. */
+/**
+ * A dump message built by hand from the attribute enums of wireguard-tools
+ * src/uapi/linux/linux/wireguard.h.
+ */
 function dumpMessage(attrs: number[]): Message {
   return { type: 35, flags: 2, seq: 1, pid: 1, payload: Uint8Array.from([0, 1, 0, 0, ...attrs]) };
 }

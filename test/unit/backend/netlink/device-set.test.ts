@@ -1,7 +1,8 @@
-// Encoding WG_CMD_SET_DEVICE and splitting it like wg (wg-compat 5.2, 5.5): one message built
-// by hand from the attribute tables, and the structure of a 130,000-prefix change split into
-// 4 KiB messages. (The live tests in test/interop/kernel-*.test.ts compare the split byte for
-// byte with what stock wg sends, captured on an nlmon device.)
+// Encoding WG_CMD_SET_DEVICE and splitting it like wg (wireguard-tools src/ipc-linux.h,
+// kernel_set_device; attributes from src/uapi/linux/linux/wireguard.h): one message built by hand
+// from the attribute tables, and the structure of a 130,000-prefix change split into 4 KiB
+// messages. (The live tests in test/interop/kernel-*.test.ts compare the split byte for byte with
+// what stock wg sends, captured on an nlmon device.)
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

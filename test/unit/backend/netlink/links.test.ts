@@ -1,5 +1,6 @@
-// Listing kernel WireGuard links (wg-compat 5.6): the RTM_GETLINK request written out by hand,
-// and a real rtnetlink dump recorded in the test VM.
+// Listing kernel WireGuard links (wireguard-tools src/ipc-linux.h,
+// kernel_get_wireguard_interfaces): the RTM_GETLINK request written out by hand, and a real
+// rtnetlink dump recorded in the test VM.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
