@@ -1,6 +1,6 @@
 // The other side of the refusal: wgm-engine advertises multi_endpoint, so `wgm setconf` with
 // several Endpoint lines and `wgm set` with several `endpoint` options reach it as candidate lists,
-// in order (uapi-ext.md); one endpoint replaces the list, as stock wg's `endpoint=` does.
+// in order (docs/uapi-extensions.md); one endpoint replaces the list, as stock wg's `endpoint=` does.
 // The candidates are read back with a raw UAPI `get`, as any client would see them.
 
 import assert from 'node:assert/strict';

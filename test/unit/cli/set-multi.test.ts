@@ -1,5 +1,5 @@
 // wgm's extension to `set` and the *conf verbs, on fake UAPI servers: several endpoints per peer go
-// to a backend that advertises multi_endpoint as candidate lines (uapi-ext.md), and are refused,
+// to a backend that advertises multi_endpoint as candidate lines (docs/uapi-extensions.md), and are refused,
 // with nothing sent, by one that does not (wireguard-go, the kernel).
 
 import assert from 'node:assert/strict';

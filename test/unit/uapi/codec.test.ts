@@ -1,4 +1,4 @@
-// The UAPI codec (wg-compat 4.2, 4.3, briefs/uapi-ext.md): wg's reading rules for get replies,
+// The UAPI codec (wireguard-go device/uapi.go: IpcGetOperation, IpcSetOperation; docs/uapi-extensions.md): wg's reading rules for get replies,
 // wg's writing of set requests, wireguard-go's reading of them, the errno lines, the extension
 // keys both ways, and a fuzz run that only ever sees WgError.
 
@@ -29,7 +29,7 @@ function errnoOf(fn: () => unknown): number | undefined {
   return undefined;
 }
 
-/** A reply as wireguard-go writes it (recorded order, wg-compat 4.2). */
+/** A reply as wireguard-go writes it (the order recorded from wireguard-go 0.0.20220316's IpcGetOperation). */
 const GO_REPLY = [
   `private_key=${H(PRIV)}`,
   'listen_port=51001',
@@ -202,7 +202,7 @@ test('get: numeric endpoint forms getaddrinfo accepts are normalised; unbrackete
   assert.deepEqual(one('[2001:DB8::0:1]:+5'), { family: 6, address: '2001:db8::1', port: 5 });
 });
 
-test('get: the extension keys (uapi-ext.md): implementation, capabilities, candidates with state', () => {
+test('get: the extension keys (docs/uapi-extensions.md): implementation, capabilities, candidates with state', () => {
   const text = [
     `private_key=${H(PRIV)}`,
     'wgm_implementation=wgm-engine/0.1.0',
