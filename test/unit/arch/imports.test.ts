@@ -1,5 +1,5 @@
-// Keeps the import directions of docs/architecture.md ("Source layout and import directions") true, by walking the import graph
-// of src/. A folder may import itself, the model (a leaf everybody shares) and what its arrow
+// Keeps the import directions of docs/architecture.md ("Source layout and import directions")
+// true, by walking the import graph of src/. A folder may import itself, the model (a leaf everybody shares) and what its arrow
 // names; the table below is that list of arrows, with no exceptions.
 
 import assert from 'node:assert/strict';
