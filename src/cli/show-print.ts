@@ -1,7 +1,8 @@
 // The printers of `wg show`: pretty (coloured, sorted), the field outputs and `dump`, byte for
 // byte as wireguard-tools v1.0.20210914 prints them (src/show.c: pretty_print, ugly_print,
-// dump_print), including the 2021 `show all endpoints` bug. wgm's one addition: a peer whose backend reports several candidate
-// endpoints gets one `candidate:` line per candidate in pretty output, right after `endpoint:`.
+// dump_print), including the 2021 `show all endpoints` bug. wgm's one addition: a peer whose
+// backend reports several candidate endpoints gets one `candidate:` line per candidate in
+// pretty output, right after `endpoint:`.
 
 import { keyToBase64 } from '../crypto/keys.js';
 import type { Device, EndpointState, Key, Peer } from '../model/index.js';
