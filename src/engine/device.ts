@@ -13,9 +13,9 @@
 //   UAPI get / set       uapi-server.ts → get() / set()
 //
 // The core's clock is the data plane's (monotonic milliseconds), so keypair creation times
-// mean the same to both. Transport messages the core seals itself (keepalives, packets staged
-// during a handshake) go out through the data plane's socket as they are; the core and the
-// workers take nonces from the same counter cell.
+// mean the same to both. The data plane seals and opens every transport message: packets
+// staged during a handshake and keepalives come from the core as 'sendData' and are sealed on
+// this thread (DataPlane.sendData), with nonces from the keypair's shared counter cell.
 //
 // Counters are exact when read: a get polls the data plane first. Endpoint candidates follow
 // the core's documented rule until selection lands (core/peer.ts: the first candidate, the next
@@ -307,9 +307,12 @@ export class EngineDevice implements UapiDevice {
             this.log.verbose(`Failed to send a packet to ${formatSockAddr(a.to)}`);
           break;
         }
-        case 'writeTun':
-          // The workers open every transport message; the core never gets one to deliver.
+        case 'sendData': {
+          // Staged packets and keepalives: sealed on this thread with the peer's sending keypair.
+          const slot = this.mirror.ofKey(a.peer)?.slot;
+          if (slot !== undefined) this.dp.sendData(slot, a.packets);
           break;
+        }
         case 'wakeAt':
           this.schedule(a.at);
           break;

@@ -3,7 +3,9 @@
 //   const core = new Core({ wallEpochNs });
 //   core.configure(device, now)        a typed UAPI `set`
 //   core.datagram(from, bytes, now)    a UDP datagram arrived
-//   core.packetFromTun(bytes, now)     an IP packet was read from the TUN device
+//   core.packetFromTun(bytes, now)     an IP packet with no sending keypair yet (staged)
+//   core.transportReceived(...)        the data plane opened a transport message
+//   core.transportSent(...)            the data plane sent transport messages
 //   core.tick(now)                     a requested wake-up time came
 //   core.getDevice()                   a typed UAPI `get`, with exact counters
 //
@@ -36,24 +38,11 @@ import {
   type RoundOptions,
   sendInitiation,
 } from './handshake-flow.js';
-import {
-  MESSAGE_COOKIE_REPLY,
-  MESSAGE_INITIATION,
-  MESSAGE_RESPONSE,
-  MESSAGE_TRANSPORT,
-  messageType,
-} from './messages.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, messageType } from './messages.js';
 import type { PeerState } from './peer.js';
 import { RateLimiter } from './ratelimit.js';
 import { jitterFrom, type TimerName } from './timers.js';
-import {
-  afterReceive,
-  handleTransport,
-  packetFromTun,
-  sendKeepalive,
-  transportSent,
-  zeroAndFlush,
-} from './transport.js';
+import { afterReceive, packetFromTun, sendKeepalive, transportSent, zeroAndFlush } from './transport.js';
 
 export interface CoreOptions {
   /** Wall time in ns since the Unix epoch at core time 0 (for TAI64N and latest-handshake). */
@@ -115,7 +104,7 @@ export class Core implements CoreContext {
     });
   }
 
-  /** A UDP datagram arrived from `from`. Never throws. */
+  /** A handshake message (types 1-3) arrived from `from`; anything else is ignored. Never throws. */
   datagram(from: SockAddr, bytes: Uint8Array, now: number): Action[] {
     return this.run(now, false, () => {
       switch (messageType(bytes)) {
@@ -126,9 +115,7 @@ export class Core implements CoreContext {
         case MESSAGE_COOKIE_REPLY:
           handleCookieReply(this, from, bytes, now);
           break;
-        case MESSAGE_TRANSPORT:
-          handleTransport(this, from, bytes, now);
-          break;
+        // Transport messages are the data plane's: it opens them and calls transportReceived.
       }
     });
   }
@@ -159,7 +146,7 @@ export class Core implements CoreContext {
   }
 
   /**
-   * For a data plane that opens transport messages itself: one message authenticated under
+   * The data plane opened a transport message: it authenticated under
    * our index `localIndex` and passed its own replay check. The core does roaming, key
    * confirmation, rekey and keepalive timers and counters (delivery stays with the data plane).
    * `datagramLength` is the whole UDP payload; `isKeepalive` when the plaintext was empty.
@@ -179,9 +166,9 @@ export class Core implements CoreContext {
   }
 
   /**
-   * For a data plane that seals transport messages itself (reserving counters from the
-   * keypair's shared cell): it sent messages totalling `bytes` to `peerKey`, `dataPackets` of
-   * them with data (the rest keepalives).
+   * The data plane sealed and sent transport messages (reserving counters from the keypair's
+   * shared cell), on its own or for a 'sendData' action: `bytes` in total to `peerKey` (0 when
+   * the data plane keeps the count), `dataPackets` of them with data (the rest keepalives).
    */
   transportSent(peerKey: Key, bytes: number, dataPackets: number, now: number): Action[] {
     return this.run(now, false, () => {
