@@ -5,8 +5,8 @@
 //   handshake messages   data plane → core.datagram → actions (send, keypairs, endpoint)
 //   a handshake flood    data plane 'handshakeShed' → core.setUnderLoad (cookie replies)
 //   packets, no keypair  data plane 'needKey' → core.packetFromTun (stage, handshake)
-//   transport traffic    counters and activity times polled every POLL_INTERVAL_MS →
-//                        core.transportReceived / transportSent (timers, counters, rekey)
+//   transport traffic    data plane 'traffic' (at most one per TRAFFIC_GAP_MS, whatever the
+//                        packet rate) → core.transportReceived / transportSent (timers, rekey)
 //   key confirmation     data plane 'confirmed' → core.transportReceived on that keypair
 //   roaming              data plane 'roam' → core.transportReceived from the new address
 //   timers               core wakeAt → setTimeout → core.tick
@@ -38,8 +38,6 @@ import type { SetRequest, UapiDevice } from './uapi-server.js';
 /** Kept in step with package.json by test/unit/engine/device.test.ts. */
 export const ENGINE_VERSION = '0.1.0';
 
-/** How often the data plane's counters and activity are handed to the core. */
-export const POLL_INTERVAL_MS = 250;
 /** How often the interface MTU is re-read (wg-quick sets it with `ip link` after start). */
 const MTU_INTERVAL_MS = 1000;
 /** Peers one interface holds unless WGM_ENGINE_MAX_PEERS says otherwise. */
@@ -77,7 +75,6 @@ export class EngineDevice implements UapiDevice {
   private readonly maxPeers: number;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt: number | undefined;
-  private readonly pollTimer: NodeJS.Timeout;
   private readonly mtuTimer: NodeJS.Timeout;
   private mtu: number;
   private closed = false;
@@ -105,9 +102,9 @@ export class EngineDevice implements UapiDevice {
     dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
     dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
     dp.on('roam', (slot, from) => this.received(slot, undefined, from));
+    dp.on('traffic', (slots) => this.traffic(slots));
     dp.on('linkGone', () => this.fireLinkGone());
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
-    this.pollTimer = setInterval(() => this.pollTraffic(), POLL_INTERVAL_MS);
     this.mtuTimer = setInterval(() => this.checkMtu(), MTU_INTERVAL_MS);
   }
 
@@ -146,7 +143,7 @@ export class EngineDevice implements UapiDevice {
   // ---- UAPI ----
 
   get(): { device: Device; ext: GetExtensions } {
-    this.pollTraffic();
+    this.dp.takeTraffic();
     const device = this.core.getDevice();
     device.listenPort = this.dp.port;
     // The core counts handshake messages and what it sealed itself; the workers count the rest.
@@ -190,7 +187,7 @@ export class EngineDevice implements UapiDevice {
         return EADDRINUSE;
       }
     }
-    this.pollTraffic();
+    this.dp.takeTraffic();
     this.apply(this.core.configure(change, now));
     this.shareHandshakeKey();
     // Slots of removed peers come back once the workers have seen them go.
@@ -241,18 +238,18 @@ export class EngineDevice implements UapiDevice {
     this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()));
   }
 
-  /** Hands what the workers moved to the core: its timers and counters see all traffic. */
-  private pollTraffic(): void {
+  /** Hands what the data plane moved to the core: its timers see all traffic. */
+  private traffic(slots: number[]): void {
     if (this.closed) return;
     const now = this.dp.now();
-    for (const t of this.mirror.poll()) {
+    for (const t of this.mirror.moved(slots)) {
       const p = t.peer;
       const recv = () => {
-        if (t.rxBytes === 0 || p.currentIndex === undefined || !p.endpoint) return;
+        if (t.rxAt === 0 || p.currentIndex === undefined || !p.endpoint) return;
         this.apply(this.core.transportReceived(p.currentIndex, p.endpoint, 0, !t.rxData, now));
       };
       const send = () => {
-        if (t.txBytes === 0) return;
+        if (t.txAt === 0) return;
         this.apply(this.core.transportSent(p.key, 0, t.txData ? 1 : 0, now));
       };
       // In the order they last happened, so that "sent after received" clears the keepalive.
@@ -264,7 +261,6 @@ export class EngineDevice implements UapiDevice {
         recv();
       }
     }
-    if (this.wakeAt !== undefined && now >= this.wakeAt) this.tick();
   }
 
   private tick(): void {
@@ -343,7 +339,6 @@ export class EngineDevice implements UapiDevice {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.pollTimer);
     clearInterval(this.mtuTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const fn of this.onClose.splice(0)) fn();

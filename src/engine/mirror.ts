@@ -10,9 +10,9 @@
 //   send-counter cell with the core, so a nonce is never used twice, whichever thread seals;
 // - endpoint and allowed IPs: pushed when they differ from what was pushed last.
 //
-// Traffic goes the other way: `poll()` reads the data plane's byte counters and activity
-// times and returns, per peer, what moved since the previous poll, for the core's timers and
-// counters.
+// Traffic goes the other way: for the peers a 'traffic' event names, `moved()` reads the
+// data plane's activity times and returns what is new since the last time, for the core's
+// timers.
 
 import type { AllowedIP, Device, Key, SockAddr } from '../model/index.js';
 import type { SessionKeypairs } from './core/actions.js';
@@ -30,19 +30,15 @@ export interface PeerSlot {
   endpoint: SockAddr | undefined;
   endpointKey: string;
   allowedKey: string;
-  rx: bigint;
-  tx: bigint;
   lastRxAuth: number;
   lastRxData: number;
   lastTxAuth: number;
   lastTxData: number;
 }
 
-/** What the workers moved for one peer since the previous poll. */
+/** What the data plane moved for one peer since the last report. */
 export interface Traffic {
   peer: PeerSlot;
-  rxBytes: number;
-  txBytes: number;
   rxData: boolean;
   txData: boolean;
   /** Data-plane times (ms) of the latest receive and send in this interval; 0 when none. */
@@ -93,8 +89,6 @@ export class PeerMirror {
       endpoint: undefined,
       endpointKey: '',
       allowedKey: '',
-      rx: 0n,
-      tx: 0n,
       lastRxAuth: 0,
       lastRxData: 0,
       lastTxAuth: 0,
@@ -200,29 +194,25 @@ export class PeerMirror {
     return undefined;
   }
 
-  /** What moved per peer since the previous poll (peers with no movement are left out). */
-  poll(): Traffic[] {
+  /** What is new for the data-plane peers `slots` (peers with nothing new are left out). */
+  moved(slots: number[]): Traffic[] {
     const out: Traffic[] = [];
-    for (const p of this.byKey.values()) {
-      const c = this.dp.counters(p.slot);
-      if (c.rxBytes === p.rx && c.txBytes === p.tx) continue;
+    for (const slot of slots) {
+      const p = this.bySlot.get(slot);
+      if (!p) continue;
       const a = this.dp.activity(p.slot);
       const t: Traffic = {
         peer: p,
-        rxBytes: Number(c.rxBytes - p.rx),
-        txBytes: Number(c.txBytes - p.tx),
         rxData: a.lastRxData > p.lastRxData,
         txData: a.lastTxData > p.lastTxData,
         rxAt: a.lastRxAuth > p.lastRxAuth ? a.lastRxAuth : 0,
         txAt: a.lastTxAuth > p.lastTxAuth ? a.lastTxAuth : 0,
       };
-      p.rx = c.rxBytes;
-      p.tx = c.txBytes;
       p.lastRxAuth = a.lastRxAuth;
       p.lastRxData = a.lastRxData;
       p.lastTxAuth = a.lastTxAuth;
       p.lastTxData = a.lastTxData;
-      out.push(t);
+      if (t.rxAt > 0 || t.txAt > 0) out.push(t);
     }
     return out;
   }

@@ -10,6 +10,7 @@
 //   dp.setSendKeypair(p, k);
 //   dp.on('handshake', (data, from) => core.datagram(from, data));
 //   dp.on('needKey', (peer, packet) => core.packetFromTun(peer, packet));
+//   dp.on('traffic', (peers) => ...);            // who moved transport: dp.activity(p)
 //   dp.counters(p); await dp.stop();
 //
 // Configuration reaches the workers as messages on change only; per-packet state (send
@@ -80,6 +81,8 @@ export interface DataPlaneEvents {
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
   roam: [peer: number, from: SockAddr];
+  /** Peers that moved transport since the last 'traffic' (their activity() says what and when). */
+  traffic: [peers: number[]];
   linkGone: [errno: number];
   error: [err: Error];
 }
@@ -99,6 +102,12 @@ const STOP_TIMEOUT_MS = 3000;
 /** The longest the main thread answers handshake messages before it lets other work run. */
 const HANDSHAKE_SLICE_MS = 5;
 const SOCKET_SWAP_TIMEOUT_MS = 3000;
+/**
+ * The least time between two 'traffic' events. The workers post one message when TRAFFIC is
+ * clear (shared.ts) and none until this thread takes it, so a bulk transfer costs this thread
+ * at most 1000 / TRAFFIC_GAP_MS wake-ups a second, and the core hears of traffic that late at most.
+ */
+const TRAFFIC_GAP_MS = 2;
 
 function sameRaw(a: RawAddr, b: RawAddr): boolean {
   if (a.family !== b.family || a.port !== b.port || a.scopeId !== b.scopeId) return false;
@@ -121,6 +130,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   /** Handshake batches from the receive workers, not yet handed to the listeners. */
   private readonly handshakes: Extract<WorkerEvent, { t: 'handshakes' }>[] = [];
   private handshakeTurn: NodeJS.Immediate | undefined;
+  private trafficTurn = false;
+  private lastTraffic = Number.NEGATIVE_INFINITY;
   private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
   /** The handshake message being handled (while 'handshake' listeners run): where it arrived. */
@@ -238,6 +249,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       case 'source':
         this.emit('roam', e.peer, fromRaw(e.addr));
         return;
+      case 'traffic':
+        this.trafficMoved();
+        return;
       case 'linkGone':
         if (!this.linkGoneSeen) {
           this.linkGoneSeen = true;
@@ -249,6 +263,24 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         return;
     }
   }
+
+  /** Some thread noted traffic: take it after TRAFFIC_GAP_MS since the last time at most. */
+  private trafficMoved(): void {
+    if (this.trafficTurn || this.stopping) return;
+    this.trafficTurn = true;
+    const wait = this.lastTraffic + TRAFFIC_GAP_MS - this.now();
+    if (wait > 0) setTimeout(this.takeTraffic, wait);
+    else setImmediate(this.takeTraffic);
+  }
+
+  /** Emits 'traffic' for the peers that moved transport since the last time, if any; now. */
+  readonly takeTraffic = (): void => {
+    this.trafficTurn = false;
+    if (this.stopping) return;
+    this.lastTraffic = this.now();
+    const peers = this.shared.takeMoved();
+    if (peers.length > 0) this.emit('traffic', peers);
+  };
 
   /**
    * Hands queued handshake batches to the listeners, HANDSHAKE_SLICE_MS at a time, then lets the
@@ -469,7 +501,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const to = this.endpoints[peer];
     if (!to) return 0;
     const raw = toRaw(to);
-    return this.sender.send(
+    const sent = this.sender.send(
       this.group.sockets[0]!,
       peer,
       raw,
@@ -477,6 +509,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       this.now(),
       this.sourceFor(peer, raw),
     );
+    if (sent > 0 && this.shared.noteMoved(peer)) this.trafficMoved();
+    return sent;
   }
 
   /**

@@ -155,7 +155,7 @@ export function runRx(st: WorkerState, post: Post): void {
         post({ t: 'handshakes', ...hs, shed }, [hs.buf]);
         shed = 0;
       }
-      tally.flush(now);
+      if (tally.flush(now)) post({ t: 'traffic' });
     }
   } finally {
     idle.free();
