@@ -30,7 +30,7 @@ import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
-import { DataPlane } from './dataplane/dataplane.js';
+import { DataPlane, type Moved } from './dataplane/dataplane.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
 import type { SetRequest, UapiDevice } from './uapi-server.js';
@@ -102,7 +102,7 @@ export class EngineDevice implements UapiDevice {
     dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
     dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
     dp.on('roam', (slot, from) => this.received(slot, undefined, from));
-    dp.on('traffic', (slots) => this.traffic(slots));
+    dp.on('traffic', (moved) => this.traffic(moved));
     dp.on('linkGone', () => this.fireLinkGone());
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
     this.mtuTimer = setInterval(() => this.checkMtu(), MTU_INTERVAL_MS);
@@ -148,8 +148,9 @@ export class EngineDevice implements UapiDevice {
     device.listenPort = this.dp.port;
     // The core counts handshake messages and what it sealed itself; the workers count the rest.
     for (const peer of device.peers) {
-      const c = peer.publicKey && this.mirror.counters(peer.publicKey);
-      if (!c) continue;
+      const slot = peer.publicKey ? this.mirror.ofKey(peer.publicKey)?.slot : undefined;
+      if (slot === undefined) continue;
+      const c = this.dp.counters(slot);
       peer.rxBytes = (peer.rxBytes ?? 0n) + c.rxBytes;
       peer.txBytes = (peer.txBytes ?? 0n) + c.txBytes;
     }
@@ -239,11 +240,12 @@ export class EngineDevice implements UapiDevice {
   }
 
   /** Hands what the data plane moved to the core: its timers see all traffic. */
-  private traffic(slots: number[]): void {
+  private traffic(moved: Moved[]): void {
     if (this.closed) return;
     const now = this.dp.now();
-    for (const t of this.mirror.moved(slots)) {
-      const p = t.peer;
+    for (const t of moved) {
+      const p = this.mirror.ofSlot(t.peer);
+      if (!p) continue;
       const recv = () => {
         if (t.rxAt === 0 || p.currentIndex === undefined || !p.endpoint) return;
         this.apply(this.core.transportReceived(p.currentIndex, p.endpoint, 0, !t.rxData, now));

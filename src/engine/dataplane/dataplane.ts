@@ -10,7 +10,7 @@
 //   dp.setSendKeypair(p, k);
 //   dp.on('handshake', (data, from) => core.datagram(from, data));
 //   dp.on('needKey', (peer, packet) => core.packetFromTun(peer, packet));
-//   dp.on('traffic', (peers) => ...);            // who moved transport: dp.activity(p)
+//   dp.on('traffic', (moved) => ...);            // per peer: last rx/tx, data or keepalive
 //   dp.counters(p); await dp.stop();
 //
 // Configuration reaches the workers as messages on change only; per-packet state (send
@@ -75,14 +75,25 @@ export interface Activity {
   lastRxAuth: number;
 }
 
+/** What one peer moved since the last 'traffic' event that named it. */
+export interface Moved {
+  peer: number;
+  /** When the latest authenticated packet came in / went out (dp.now()'s clock); 0: none new. */
+  rxAt: number;
+  txAt: number;
+  /** Whether data (not only keepalives) came in / went out. */
+  rxData: boolean;
+  txData: boolean;
+}
+
 export interface DataPlaneEvents {
   handshake: [data: Uint8Array, from: SockAddr];
   handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
   roam: [peer: number, from: SockAddr];
-  /** Peers that moved transport since the last 'traffic' (their activity() says what and when). */
-  traffic: [peers: number[]];
+  /** What peers moved since the last 'traffic'; only peers with something new. */
+  traffic: [moved: Moved[]];
   linkGone: [errno: number];
   error: [err: Error];
 }
@@ -132,6 +143,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private handshakeTurn: NodeJS.Immediate | undefined;
   private trafficTurn = false;
   private lastTraffic = Number.NEGATIVE_INFINITY;
+  /** Per peer, the activity times the last 'traffic' handed out (SEEN_FIELDS each). */
+  private readonly reported: Float64Array;
   private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
   /** The handshake message being handled (while 'handshake' listeners run): where it arrived. */
@@ -154,6 +167,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.peers = new SlotPool(maxPeers, shared.sizes.threads, sent, applied);
     this.keypairs = new SlotPool(maxKeypairs, shared.sizes.threads, sent, applied);
     this.endpoints = new Array(maxPeers).fill(undefined);
+    this.reported = new Float64Array(maxPeers * 4);
     this.sender = new MainSender(shared, tun.mtu);
   }
 
@@ -273,13 +287,30 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     else setImmediate(this.takeTraffic);
   }
 
-  /** Emits 'traffic' for the peers that moved transport since the last time, if any; now. */
+  /** Emits 'traffic' now for what peers moved since the last time, if anything. */
   readonly takeTraffic = (): void => {
     this.trafficTurn = false;
     if (this.stopping) return;
     this.lastTraffic = this.now();
-    const peers = this.shared.takeMoved();
-    if (peers.length > 0) this.emit('traffic', peers);
+    const moved: Moved[] = [];
+    for (const peer of this.shared.takeMoved()) {
+      const r = this.reported;
+      const at = peer * 4;
+      const a = this.activity(peer);
+      const m: Moved = {
+        peer,
+        rxAt: a.lastRxAuth > r[at + SEEN_RX_AUTH]! ? a.lastRxAuth : 0,
+        txAt: a.lastTxAuth > r[at + SEEN_TX_AUTH]! ? a.lastTxAuth : 0,
+        rxData: a.lastRxData > r[at + SEEN_RX_DATA]!,
+        txData: a.lastTxData > r[at + SEEN_TX_DATA]!,
+      };
+      r[at + SEEN_RX_AUTH] = a.lastRxAuth;
+      r[at + SEEN_TX_AUTH] = a.lastTxAuth;
+      r[at + SEEN_RX_DATA] = a.lastRxData;
+      r[at + SEEN_TX_DATA] = a.lastTxData;
+      if (m.rxAt > 0 || m.txAt > 0) moved.push(m);
+    }
+    if (moved.length > 0) this.emit('traffic', moved);
   };
 
   /**
@@ -365,6 +396,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (p === undefined)
       throw new WgError('capability', `data plane is full (${this.shared.sizes.maxPeers} peers)`);
     this.shared.clearPeer(p);
+    this.reported.fill(0, p * 4, p * 4 + 4);
     this.postAll({ t: 'peer', peer: p, present: true });
     return p;
   }

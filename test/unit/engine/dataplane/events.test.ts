@@ -240,7 +240,7 @@ test('transport reaches the main thread as coalesced traffic events, the first a
   const other = inNetns(p.nsA, () => UdpSocket.open({ port: 0 }));
   try {
     const onB: number[][] = [];
-    p.dpB.on('traffic', (peers) => onB.push(peers));
+    p.dpB.on('traffic', (moved) => onB.push(moved.map((m) => m.peer)));
     const to = addr4(`192.168.${p.net}.2`, p.dpB.port);
     send(other, to, transport(1, new Uint8Array(0)));
     assert.ok(await until(() => onB.length > 0), 'one keepalive brings an event');
@@ -257,7 +257,13 @@ test('transport reaches the main thread as coalesced traffic events, the first a
     for (const peers of onB) assert.deepEqual(peers, [p.peerOnB]);
     // The main thread's own sends are traffic too.
     const onA: number[][] = [];
-    p.dpA.on('traffic', (peers) => onA.push(peers));
+    p.dpA.on('traffic', (moved) => {
+      onA.push(moved.map((m) => m.peer));
+      assert.ok(
+        moved.every((m) => m.txAt > 0 && !m.txData && m.rxAt === 0),
+        'a keepalive sent',
+      );
+    });
     assert.equal(p.dpA.sendData(p.peerOnA, [new Uint8Array(0)]), 1);
     assert.ok(await until(() => onA.length > 0));
     assert.deepEqual(onA, [[p.peerOnA]]);
