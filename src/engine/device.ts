@@ -93,7 +93,7 @@ export class EngineDevice implements UapiDevice {
     this.maxPeers = maxPeers;
     this.mtu = dp.tun.mtu;
     const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
-    this.core = new Core({ wallEpochNs, mtu: this.mtu, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
+    this.core = new Core({ wallEpochNs, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
     this.mirror = new PeerMirror(dp);
     dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
     // The receive workers shed handshake messages (a source over its budget, or the queue to

@@ -94,7 +94,7 @@ export function recordingCore(
     onAction?: (a: Action) => void;
   } = {},
 ) {
-  const core = new Core({ wallEpochNs: BigInt(r.wallEpochNs), random, mtu: r.mtu });
+  const core = new Core({ wallEpochNs: BigInt(r.wallEpochNs), random });
   const outputs: RecordedOutput[] = [];
   const clock = { at: 0 };
   const dp = new SimDataPlane(

@@ -21,7 +21,6 @@ import { cookieSource, rateLimitKey } from './addr.js';
 import { AllowedIPs } from './allowedips.js';
 import { configure, type DeviceSettings, readDevice } from './configure.js';
 import {
-  DEFAULT_MTU,
   KEEPALIVE_TIMEOUT_MS,
   MAX_TIMER_HANDSHAKES,
   REJECT_AFTER_TIME_MS,
@@ -49,8 +48,6 @@ export interface CoreOptions {
   wallEpochNs: bigint;
   /** Cryptographic randomness; default: the operating system's. */
   random?: (n: number) => Uint8Array;
-  /** The tunnel MTU, for padding (default 1420). */
-  mtu?: number;
   /** Handshake messages per second above which the core counts itself under load. */
   underLoadThreshold?: number;
 }
@@ -61,7 +58,6 @@ export class Core implements CoreContext {
   readonly index: IndexTable;
   readonly allowedIPs = new AllowedIPs<PeerState>();
   checker: CookieChecker | undefined;
-  readonly mtu: number;
   private readonly rand: (n: number) => Uint8Array;
   private readonly jitter: () => number;
   private readonly wallEpochNs: bigint;
@@ -79,7 +75,6 @@ export class Core implements CoreContext {
     this.rand = options.random ?? randomBytes;
     this.jitter = jitterFrom(this.rand);
     this.index = new IndexTable(this.rand);
-    this.mtu = options.mtu ?? DEFAULT_MTU;
     this.wallEpochNs = options.wallEpochNs;
     this.underLoadThreshold = options.underLoadThreshold ?? UNDER_LOAD_HANDSHAKES_PER_SEC;
   }

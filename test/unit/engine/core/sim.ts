@@ -65,24 +65,20 @@ export class SimNode {
     this.privateKey = random(32);
     this.publicKey = publicKeyOf(this.privateKey);
     this.core = new Core({ wallEpochNs: WALL_EPOCH_NS, random, ...options });
-    this.dp = new SimDataPlane(
-      this.core,
-      {
-        send: (to, bytes) => {
-          const d = { at: this.net.now, from: this.addr, to, bytes };
-          this.sent.push(d);
-          this.net.transmit(d);
-        },
-        tun: (p) => this.tun.push(p),
-        action: (a) => {
-          this.actions.push(a);
-          if (a.type === 'wakeAt') this.wake = a.at;
-          else if (a.type === 'log') this.logs.push(`${a.level}: ${a.msg}`);
-        },
-        dropped: (reason) => this.logs.push(`data plane: ${reason}`),
+    this.dp = new SimDataPlane(this.core, {
+      send: (to, bytes) => {
+        const d = { at: this.net.now, from: this.addr, to, bytes };
+        this.sent.push(d);
+        this.net.transmit(d);
       },
-      options.mtu,
-    );
+      tun: (p) => this.tun.push(p),
+      action: (a) => {
+        this.actions.push(a);
+        if (a.type === 'wakeAt') this.wake = a.at;
+        else if (a.type === 'log') this.logs.push(`${a.level}: ${a.msg}`);
+      },
+      dropped: (reason) => this.logs.push(`data plane: ${reason}`),
+    });
   }
 
   /** Carries out the core's actions through the data plane. */
