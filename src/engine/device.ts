@@ -5,17 +5,17 @@
 //   handshake messages   data plane → core.datagram → actions (send, keypairs, endpoint)
 //   a handshake flood    data plane 'handshakeShed' → core.setUnderLoad (cookie replies)
 //   packets, no keypair  data plane 'needKey' → core.packetFromTun (stage, handshake)
-//   transport traffic    counters and activity times polled every POLL_INTERVAL_MS →
-//                        core.transportReceived / transportSent (timers, counters, rekey)
+//   transport traffic    data plane 'traffic' (at most one per TRAFFIC_GAP_MS, whatever the
+//                        packet rate) → core.transportReceived / transportSent (timers, rekey)
 //   key confirmation     data plane 'confirmed' → core.transportReceived on that keypair
 //   roaming              data plane 'roam' → core.transportReceived from the new address
 //   timers               core wakeAt → setTimeout → core.tick
 //   UAPI get / set       uapi-server.ts → get() / set()
 //
 // The core's clock is the data plane's (monotonic milliseconds), so keypair creation times
-// mean the same to both. Transport messages the core seals itself (keepalives, packets staged
-// during a handshake) go out through the data plane's socket as they are; the core and the
-// workers take nonces from the same counter cell.
+// mean the same to both. The data plane seals and opens every transport message: packets
+// staged during a handshake and keepalives come from the core as 'sendData' and are sealed on
+// this thread (DataPlane.sendData), with nonces from the keypair's shared counter cell.
 //
 // Counters are exact when read: a get polls the data plane first. Endpoint candidates follow
 // the core's documented rule until selection lands (core/peer.ts: the first candidate, the next
@@ -30,7 +30,7 @@ import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
-import { DataPlane } from './dataplane/dataplane.js';
+import { DataPlane, type Moved } from './dataplane/dataplane.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
 import type { SetRequest, UapiDevice } from './uapi-server.js';
@@ -38,8 +38,6 @@ import type { SetRequest, UapiDevice } from './uapi-server.js';
 /** Kept in step with package.json by test/unit/engine/device.test.ts. */
 export const ENGINE_VERSION = '0.1.0';
 
-/** How often the data plane's counters and activity are handed to the core. */
-export const POLL_INTERVAL_MS = 250;
 /** How often the interface MTU is re-read (wg-quick sets it with `ip link` after start). */
 const MTU_INTERVAL_MS = 1000;
 /** Peers one interface holds unless WGM_ENGINE_MAX_PEERS says otherwise. */
@@ -77,7 +75,6 @@ export class EngineDevice implements UapiDevice {
   private readonly maxPeers: number;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt: number | undefined;
-  private readonly pollTimer: NodeJS.Timeout;
   private readonly mtuTimer: NodeJS.Timeout;
   private mtu: number;
   private closed = false;
@@ -96,7 +93,7 @@ export class EngineDevice implements UapiDevice {
     this.maxPeers = maxPeers;
     this.mtu = dp.tun.mtu;
     const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
-    this.core = new Core({ wallEpochNs, mtu: this.mtu, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
+    this.core = new Core({ wallEpochNs, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
     this.mirror = new PeerMirror(dp);
     dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
     // The receive workers shed handshake messages (a source over its budget, or the queue to
@@ -105,9 +102,9 @@ export class EngineDevice implements UapiDevice {
     dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
     dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
     dp.on('roam', (slot, from) => this.received(slot, undefined, from));
+    dp.on('traffic', (moved) => this.traffic(moved));
     dp.on('linkGone', () => this.fireLinkGone());
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
-    this.pollTimer = setInterval(() => this.pollTraffic(), POLL_INTERVAL_MS);
     this.mtuTimer = setInterval(() => this.checkMtu(), MTU_INTERVAL_MS);
   }
 
@@ -146,13 +143,14 @@ export class EngineDevice implements UapiDevice {
   // ---- UAPI ----
 
   get(): { device: Device; ext: GetExtensions } {
-    this.pollTraffic();
+    this.dp.takeTraffic();
     const device = this.core.getDevice();
     device.listenPort = this.dp.port;
     // The core counts handshake messages and what it sealed itself; the workers count the rest.
     for (const peer of device.peers) {
-      const c = peer.publicKey && this.mirror.counters(peer.publicKey);
-      if (!c) continue;
+      const slot = peer.publicKey ? this.mirror.ofKey(peer.publicKey)?.slot : undefined;
+      if (slot === undefined) continue;
+      const c = this.dp.counters(slot);
       peer.rxBytes = (peer.rxBytes ?? 0n) + c.rxBytes;
       peer.txBytes = (peer.txBytes ?? 0n) + c.txBytes;
     }
@@ -190,7 +188,7 @@ export class EngineDevice implements UapiDevice {
         return EADDRINUSE;
       }
     }
-    this.pollTraffic();
+    this.dp.takeTraffic();
     this.apply(this.core.configure(change, now));
     this.shareHandshakeKey();
     // Slots of removed peers come back once the workers have seen them go.
@@ -241,18 +239,19 @@ export class EngineDevice implements UapiDevice {
     this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()));
   }
 
-  /** Hands what the workers moved to the core: its timers and counters see all traffic. */
-  private pollTraffic(): void {
+  /** Hands what the data plane moved to the core: its timers see all traffic. */
+  private traffic(moved: Moved[]): void {
     if (this.closed) return;
     const now = this.dp.now();
-    for (const t of this.mirror.poll()) {
-      const p = t.peer;
+    for (const t of moved) {
+      const p = this.mirror.ofSlot(t.peer);
+      if (!p) continue;
       const recv = () => {
-        if (t.rxBytes === 0 || p.currentIndex === undefined || !p.endpoint) return;
+        if (t.rxAt === 0 || p.currentIndex === undefined || !p.endpoint) return;
         this.apply(this.core.transportReceived(p.currentIndex, p.endpoint, 0, !t.rxData, now));
       };
       const send = () => {
-        if (t.txBytes === 0) return;
+        if (t.txAt === 0) return;
         this.apply(this.core.transportSent(p.key, 0, t.txData ? 1 : 0, now));
       };
       // In the order they last happened, so that "sent after received" clears the keepalive.
@@ -264,7 +263,6 @@ export class EngineDevice implements UapiDevice {
         recv();
       }
     }
-    if (this.wakeAt !== undefined && now >= this.wakeAt) this.tick();
   }
 
   private tick(): void {
@@ -307,9 +305,12 @@ export class EngineDevice implements UapiDevice {
             this.log.verbose(`Failed to send a packet to ${formatSockAddr(a.to)}`);
           break;
         }
-        case 'writeTun':
-          // The workers open every transport message; the core never gets one to deliver.
+        case 'sendData': {
+          // Staged packets and keepalives: sealed on this thread with the peer's sending keypair.
+          const slot = this.mirror.ofKey(a.peer)?.slot;
+          if (slot !== undefined) this.dp.sendData(slot, a.packets);
           break;
+        }
         case 'wakeAt':
           this.schedule(a.at);
           break;
@@ -340,7 +341,6 @@ export class EngineDevice implements UapiDevice {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.pollTimer);
     clearInterval(this.mtuTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const fn of this.onClose.splice(0)) fn();

@@ -10,9 +10,8 @@
 //   send-counter cell with the core, so a nonce is never used twice, whichever thread seals;
 // - endpoint and allowed IPs: pushed when they differ from what was pushed last.
 //
-// Traffic goes the other way: `poll()` reads the data plane's byte counters and activity
-// times and returns, per peer, what moved since the previous poll, for the core's timers and
-// counters.
+// It holds no keys (the data plane reads them once, at install) and no traffic state: counters
+// and 'traffic' events come from the data plane by slot, and `ofSlot` names the peer.
 
 import type { AllowedIP, Device, Key, SockAddr } from '../model/index.js';
 import type { SessionKeypairs } from './core/actions.js';
@@ -30,24 +29,6 @@ export interface PeerSlot {
   endpoint: SockAddr | undefined;
   endpointKey: string;
   allowedKey: string;
-  rx: bigint;
-  tx: bigint;
-  lastRxAuth: number;
-  lastRxData: number;
-  lastTxAuth: number;
-  lastTxData: number;
-}
-
-/** What the workers moved for one peer since the previous poll. */
-export interface Traffic {
-  peer: PeerSlot;
-  rxBytes: number;
-  txBytes: number;
-  rxData: boolean;
-  txData: boolean;
-  /** Data-plane times (ms) of the latest receive and send in this interval; 0 when none. */
-  rxAt: number;
-  txAt: number;
 }
 
 const hex = (k: Key) => Buffer.from(k).toString('hex');
@@ -93,12 +74,6 @@ export class PeerMirror {
       endpoint: undefined,
       endpointKey: '',
       allowedKey: '',
-      rx: 0n,
-      tx: 0n,
-      lastRxAuth: 0,
-      lastRxData: 0,
-      lastTxAuth: 0,
-      lastTxData: 0,
     };
     this.byKey.set(keyHex, p);
     this.bySlot.set(slot, p);
@@ -188,42 +163,9 @@ export class PeerMirror {
     this.dp.setSendKeypair(p.slot, usable ? p.keypairs.get(current.localIndex) : undefined);
   }
 
-  /** Bytes the workers moved for `key` (exact, read now). */
-  counters(key: Key): { rxBytes: bigint; txBytes: bigint } | undefined {
-    const p = this.byKey.get(hex(key));
-    return p && this.dp.counters(p.slot);
-  }
-
   /** The local index of the keypair held in data-plane slot `kpSlot` for `p`. */
   indexOfSlot(p: PeerSlot, kpSlot: number): number | undefined {
     for (const [index, slot] of p.keypairs) if (slot === kpSlot) return index;
     return undefined;
-  }
-
-  /** What moved per peer since the previous poll (peers with no movement are left out). */
-  poll(): Traffic[] {
-    const out: Traffic[] = [];
-    for (const p of this.byKey.values()) {
-      const c = this.dp.counters(p.slot);
-      if (c.rxBytes === p.rx && c.txBytes === p.tx) continue;
-      const a = this.dp.activity(p.slot);
-      const t: Traffic = {
-        peer: p,
-        rxBytes: Number(c.rxBytes - p.rx),
-        txBytes: Number(c.txBytes - p.tx),
-        rxData: a.lastRxData > p.lastRxData,
-        txData: a.lastTxData > p.lastTxData,
-        rxAt: a.lastRxAuth > p.lastRxAuth ? a.lastRxAuth : 0,
-        txAt: a.lastTxAuth > p.lastTxAuth ? a.lastTxAuth : 0,
-      };
-      p.rx = c.rxBytes;
-      p.tx = c.txBytes;
-      p.lastRxAuth = a.lastRxAuth;
-      p.lastRxData = a.lastRxData;
-      p.lastTxAuth = a.lastTxAuth;
-      p.lastTxData = a.lastTxData;
-      out.push(t);
-    }
-    return out;
   }
 }

@@ -1,6 +1,7 @@
 // The format of a recorded exchange between wgm's Core and a real wireguard-go, and the
-// offline replayer: it feeds the recorded inputs to a fresh Core at the recorded times, with
-// the recorded randomness, and reports every output datagram/packet so that a test can compare
+// offline replayer: it feeds the recorded inputs to a fresh Core (with the simulation's data
+// plane, which seals and opens transport as the workers do) at the recorded times, with the
+// recorded randomness, and reports every output datagram/packet so that a test can compare
 // them byte for byte with what was recorded.
 //
 // Recordings are made by record-handshake.ts; the fixture lives in test/fixtures/handshake/.
@@ -8,6 +9,7 @@
 import type { Action } from '../../src/engine/core/actions.js';
 import { Core } from '../../src/engine/core/core.js';
 import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
+import { SimDataPlane } from '../unit/engine/core/sim-dataplane.js';
 
 export type RecordedInput =
   | { kind: 'configure'; at: number }
@@ -78,41 +80,73 @@ export function scriptedRandom(stream: { n: number; hex: string }[]): (n: number
   };
 }
 
-export function outputsOf(actions: Action[], at: number): RecordedOutput[] {
-  const out: RecordedOutput[] = [];
-  for (const a of actions) {
-    if (a.type === 'send') out.push({ kind: 'send', at, to: a.to, hex: toHex(a.bytes) });
-    else if (a.type === 'writeTun') out.push({ kind: 'writeTun', at, hex: toHex(a.bytes) });
-  }
-  return out;
+/**
+ * A Core with the simulation's data plane (the workers' sealing and opening code), whose
+ * datagrams and TUN packets are recorded as outputs stamped with the current input's time;
+ * `onAction` and `onTun` see them as they happen (the recorder sends and answers with them).
+ */
+export function recordingCore(
+  r: Pick<Recording, 'wallEpochNs' | 'mtu'>,
+  random: (n: number) => Uint8Array,
+  hooks: {
+    onSend?: (to: SockAddr, bytes: Uint8Array) => void;
+    onTun?: (p: Uint8Array) => void;
+    onAction?: (a: Action) => void;
+  } = {},
+) {
+  const core = new Core({ wallEpochNs: BigInt(r.wallEpochNs), random });
+  const outputs: RecordedOutput[] = [];
+  const clock = { at: 0 };
+  const dp = new SimDataPlane(
+    core,
+    {
+      send: (to, bytes) => {
+        outputs.push({ kind: 'send', at: clock.at, to, hex: toHex(bytes) });
+        hooks.onSend?.(to, bytes);
+      },
+      tun: (p) => {
+        outputs.push({ kind: 'writeTun', at: clock.at, hex: toHex(p) });
+        hooks.onTun?.(p);
+      },
+      action: (a) => {
+        if (a.type === 'log' && a.level === 'error') throw new Error(a.msg);
+        hooks.onAction?.(a);
+      },
+    },
+    r.mtu,
+  );
+  /** Runs one input at time `at` through the data plane and the core. */
+  const input = (at: number, fn: () => Action[] | undefined) => {
+    clock.at = at;
+    const actions = fn();
+    if (actions) dp.apply(actions, at);
+  };
+  return { core, dp, outputs, input };
 }
 
 /** Replays a recording into a fresh Core; returns its outputs and the Core. */
 export function replay(r: Recording): { outputs: RecordedOutput[]; core: Core } {
-  const core = new Core({ wallEpochNs: BigInt(r.wallEpochNs), random: scriptedRandom(r.random), mtu: r.mtu });
+  const { core, dp, outputs, input: run } = recordingCore(r, scriptedRandom(r.random));
   const theirKey = hex(r.theirPublicKey);
-  const outputs: RecordedOutput[] = [];
   for (const input of r.inputs) {
-    let actions: Action[];
+    const at = input.at;
     switch (input.kind) {
       case 'configure':
-        actions = core.configure(recordingConfig(r), input.at);
+        run(at, () => core.configure(recordingConfig(r), at));
         break;
       case 'initiate':
-        actions = core.initiate(theirKey, input.at);
+        run(at, () => core.initiate(theirKey, at));
         break;
       case 'datagram':
-        actions = core.datagram(input.from, hex(input.hex), input.at);
+        run(at, () => void dp.datagram(input.from, hex(input.hex), at));
         break;
       case 'packetFromTun':
-        actions = core.packetFromTun(hex(input.hex), input.at);
+        run(at, () => core.packetFromTun(hex(input.hex), at));
         break;
       case 'tick':
-        actions = core.tick(input.at);
+        run(at, () => core.tick(at));
         break;
     }
-    for (const a of actions) if (a.type === 'log' && a.level === 'error') throw new Error(a.msg);
-    outputs.push(...outputsOf(actions, input.at));
   }
   return { outputs, core };
 }

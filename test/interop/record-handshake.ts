@@ -22,15 +22,12 @@ import { fileURLToPath } from 'node:url';
 import { clampPrivateKey, keyToBase64 } from '../../src/crypto/keys.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { publicKeyOf } from '../../src/crypto/x25519.js';
-import type { Action } from '../../src/engine/core/actions.js';
-import { Core } from '../../src/engine/core/core.js';
 import {
   echoReply,
-  outputsOf,
   type RecordedInput,
-  type RecordedOutput,
   type Recording,
   recordingConfig,
+  recordingCore,
 } from './record-handshake-replay.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -70,60 +67,60 @@ async function inner(args: InnerArgs): Promise<void> {
   const now = () => Math.round((performance.now() - t0) * 1000) / 1000;
   const wallEpochNs = BigInt(Date.now()) * 1_000_000n;
   const random: Recording['random'] = [];
-  const core = new Core({
-    wallEpochNs,
-    mtu: 1420,
-    random: (n) => {
+  const theirEndpoint = { family: 4 as const, address: '127.0.0.1', port: PORT };
+  const inputs: RecordedInput[] = [];
+  let answered = false;
+  let timer: NodeJS.Timeout | undefined;
+  const { core, dp, outputs, input } = recordingCore(
+    { wallEpochNs: String(wallEpochNs), mtu: 1420 },
+    (n) => {
       const b = randomBytes(n);
       random.push({ n, hex: toHex(b) });
       return b;
     },
-  });
-  const theirEndpoint = { family: 4 as const, address: '127.0.0.1', port: PORT };
-  const inputs: RecordedInput[] = [];
-  const outputs: RecordedOutput[] = [];
-  let answered = false;
-  let timer: NodeJS.Timeout | undefined;
-  const handle = (actions: Action[], at: number) => {
-    outputs.push(...outputsOf(actions, at));
-    for (const a of actions) {
-      if (a.type === 'send') sock.send(a.bytes, a.to.port, a.to.address);
-      else if (a.type === 'log') process.stderr.write(`core ${a.level}: ${a.msg}\n`);
-      else if (a.type === 'wakeAt') {
-        clearTimeout(timer);
-        timer = setTimeout(
-          () => {
-            const t = now();
-            inputs.push({ kind: 'tick', at: t });
-            handle(core.tick(t), t);
-          },
-          Math.max(0, a.at - now()),
-        );
-      } else if (a.type === 'writeTun') {
-        const reply = echoReply(a.bytes);
-        if (reply && !answered) {
-          answered = true;
+    {
+      onSend: (to, bytes) => sock.send(bytes, to.port, to.address),
+      onTun: (p) => {
+        const reply = echoReply(p);
+        if (!reply || answered) return;
+        answered = true;
+        // Answered after the current input, as its own input.
+        setImmediate(() => {
           const t = now();
           inputs.push({ kind: 'packetFromTun', at: t, hex: toHex(reply) });
-          handle(core.packetFromTun(reply, t), t);
+          input(t, () => core.packetFromTun(reply, t));
+        });
+      },
+      onAction: (a) => {
+        if (a.type === 'log') process.stderr.write(`core ${a.level}: ${a.msg}\n`);
+        else if (a.type === 'wakeAt') {
+          clearTimeout(timer);
+          timer = setTimeout(
+            () => {
+              const t = now();
+              inputs.push({ kind: 'tick', at: t });
+              input(t, () => core.tick(t));
+            },
+            Math.max(0, a.at - now()),
+          );
         }
-      }
-    }
-  };
+      },
+    },
+  );
   sock.on('message', (msg, rinfo) => {
     const t = now();
     const from = { family: 4 as const, address: rinfo.address, port: rinfo.port };
     inputs.push({ kind: 'datagram', at: t, from, hex: toHex(msg) });
-    handle(core.datagram(from, new Uint8Array(msg), t), t);
+    input(t, () => void dp.datagram(from, new Uint8Array(msg), t));
   });
   const base = { ...args, theirEndpoint, theirTunnelIP: THEIR_IP };
   let t = now();
   inputs.push({ kind: 'configure', at: t });
-  handle(core.configure(recordingConfig(base), t), t);
+  input(t, () => core.configure(recordingConfig(base), t));
   if (args.mode === 'initiator') {
     t = now();
     inputs.push({ kind: 'initiate', at: t });
-    handle(core.initiate(Buffer.from(args.theirPublicKey, 'hex'), t), t);
+    input(t, () => core.initiate(Buffer.from(args.theirPublicKey, 'hex'), t));
     await waitFor(() => core.getDevice().peers[0]!.lastHandshake!.sec > 0n, 5000, 'the handshake');
     // Give wireguard-go the keepalive that confirms the session, then ping through the tunnel.
     await new Promise((r) => setTimeout(r, 100));

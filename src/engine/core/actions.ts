@@ -37,8 +37,11 @@ export type LogLevel = 'error' | 'verbose';
 export type Action =
   /** Send one UDP datagram. `peer` is unset for cookie replies (no peer is known then). */
   | { type: 'send'; to: SockAddr; bytes: Uint8Array; peer?: Key }
-  /** Write one decrypted IP packet to the TUN device. */
-  | { type: 'writeTun'; bytes: Uint8Array; peer: Key }
+  /**
+   * Seal `packets` (IP packets; an empty one is a keepalive) with the peer's sending keypair
+   * and send them to its endpoint. The data plane reports what went out with `transportSent`.
+   */
+  | { type: 'sendData'; peer: Key; packets: Uint8Array[] }
   /** Call `tick` at this core time (ms) at the latest; replaces any earlier request. */
   | { type: 'wakeAt'; at: number }
   /** A peer's keypairs changed (new session, confirmation, expiry, removal). */

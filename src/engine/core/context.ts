@@ -21,7 +21,6 @@ export interface CoreContext {
   readonly index: IndexTable;
   readonly allowedIPs: AllowedIPs<PeerState>;
   checker: CookieChecker | undefined;
-  readonly mtu: number;
   random(n: number): Uint8Array;
   /** Wall time (ns since the Unix epoch) at core time `now`. */
   wallNs(now: number): bigint;

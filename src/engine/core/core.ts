@@ -4,7 +4,9 @@
 //   const core = new Core({ wallEpochNs });
 //   core.configure(device, now)        a typed UAPI `set`
 //   core.datagram(from, bytes, now)    a UDP datagram arrived
-//   core.packetFromTun(bytes, now)     an IP packet was read from the TUN device
+//   core.packetFromTun(bytes, now)     an IP packet with no sending keypair yet (staged)
+//   core.transportReceived(...)        the data plane opened a transport message
+//   core.transportSent(...)            the data plane sent transport messages
 //   core.tick(now)                     a requested wake-up time came
 //   core.getDevice()                   a typed UAPI `get`, with exact counters
 //
@@ -20,7 +22,6 @@ import { cookieSource, rateLimitKey } from './addr.js';
 import { AllowedIPs } from './allowedips.js';
 import { configure, type DeviceSettings, readDevice } from './configure.js';
 import {
-  DEFAULT_MTU,
   KEEPALIVE_TIMEOUT_MS,
   MAX_TIMER_HANDSHAKES,
   REJECT_AFTER_TIME_MS,
@@ -37,32 +38,17 @@ import {
   type RoundOptions,
   sendInitiation,
 } from './handshake-flow.js';
-import {
-  MESSAGE_COOKIE_REPLY,
-  MESSAGE_INITIATION,
-  MESSAGE_RESPONSE,
-  MESSAGE_TRANSPORT,
-  messageType,
-} from './messages.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, messageType } from './messages.js';
 import type { PeerState } from './peer.js';
 import { RateLimiter } from './ratelimit.js';
 import { jitterFrom, type TimerName } from './timers.js';
-import {
-  afterReceive,
-  handleTransport,
-  packetFromTun,
-  sendKeepalive,
-  transportSent,
-  zeroAndFlush,
-} from './transport.js';
+import { afterReceive, packetFromTun, sendKeepalive, transportSent, zeroAndFlush } from './transport.js';
 
 export interface CoreOptions {
   /** Wall time in ns since the Unix epoch at core time 0 (for TAI64N and latest-handshake). */
   wallEpochNs: bigint;
   /** Cryptographic randomness; default: the operating system's. */
   random?: (n: number) => Uint8Array;
-  /** The tunnel MTU, for padding (default 1420). */
-  mtu?: number;
   /** Handshake messages per second above which the core counts itself under load. */
   underLoadThreshold?: number;
 }
@@ -73,7 +59,6 @@ export class Core implements CoreContext {
   readonly index: IndexTable;
   readonly allowedIPs = new AllowedIPs<PeerState>();
   checker: CookieChecker | undefined;
-  readonly mtu: number;
   private readonly rand: (n: number) => Uint8Array;
   private readonly jitter: () => number;
   private readonly wallEpochNs: bigint;
@@ -91,7 +76,6 @@ export class Core implements CoreContext {
     this.rand = options.random ?? randomBytes;
     this.jitter = jitterFrom(this.rand);
     this.index = new IndexTable(this.rand);
-    this.mtu = options.mtu ?? DEFAULT_MTU;
     this.wallEpochNs = options.wallEpochNs;
     this.underLoadThreshold = options.underLoadThreshold ?? UNDER_LOAD_HANDSHAKES_PER_SEC;
   }
@@ -116,7 +100,7 @@ export class Core implements CoreContext {
     });
   }
 
-  /** A UDP datagram arrived from `from`. Never throws. */
+  /** A handshake message (types 1-3) arrived from `from`; anything else is ignored. Never throws. */
   datagram(from: SockAddr, bytes: Uint8Array, now: number): Action[] {
     return this.run(now, false, () => {
       switch (messageType(bytes)) {
@@ -127,9 +111,7 @@ export class Core implements CoreContext {
         case MESSAGE_COOKIE_REPLY:
           handleCookieReply(this, from, bytes, now);
           break;
-        case MESSAGE_TRANSPORT:
-          handleTransport(this, from, bytes, now);
-          break;
+        // Transport messages are the data plane's: it opens them and calls transportReceived.
       }
     });
   }
@@ -160,7 +142,7 @@ export class Core implements CoreContext {
   }
 
   /**
-   * For a data plane that opens transport messages itself: one message authenticated under
+   * The data plane opened a transport message: it authenticated under
    * our index `localIndex` and passed its own replay check. The core does roaming, key
    * confirmation, rekey and keepalive timers and counters (delivery stays with the data plane).
    * `datagramLength` is the whole UDP payload; `isKeepalive` when the plaintext was empty.
@@ -180,9 +162,9 @@ export class Core implements CoreContext {
   }
 
   /**
-   * For a data plane that seals transport messages itself (reserving counters from the
-   * keypair's shared cell): it sent messages totalling `bytes` to `peerKey`, `dataPackets` of
-   * them with data (the rest keepalives).
+   * The data plane sealed and sent transport messages (reserving counters from the keypair's
+   * shared cell), on its own or for a 'sendData' action: `bytes` in total to `peerKey` (0 when
+   * the data plane keeps the count), `dataPackets` of them with data (the rest keepalives).
    */
   transportSent(peerKey: Key, bytes: number, dataPackets: number, now: number): Action[] {
     return this.run(now, false, () => {

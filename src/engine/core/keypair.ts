@@ -10,16 +10,14 @@
 
 import type { TransportKeypair } from './actions.js';
 import { COUNTER_LIMIT } from './constants.js';
-import { ReplayFilter } from './replay.js';
-import { keypairExpired, reserveCounter } from './transport-rules.js';
+import { keypairExpired } from './transport-rules.js';
 
 export class Keypair implements TransportKeypair {
   /**
-   * The next counter to send with, in shared memory: a data plane in worker threads reserves
-   * counters from the same cell with Atomics.add, so no counter is ever used twice.
+   * The next counter to send with, in shared memory: whoever seals reserves counters from it
+   * with Atomics.add (transport-rules.ts reserveCounter), so no counter is ever used twice.
    */
   readonly sendCounterCell = new BigInt64Array(new SharedArrayBuffer(8));
-  readonly replay = new ReplayFilter();
 
   constructor(
     readonly sendKey: Uint8Array,
@@ -40,11 +38,6 @@ export class Keypair implements TransportKeypair {
 
   set sendCounter(v: number) {
     Atomics.store(this.sendCounterCell, 0, BigInt(v));
-  }
-
-  /** Reserves the next counter, or returns undefined when none is left. */
-  takeCounter(): number | undefined {
-    return reserveCounter(this.sendCounterCell);
   }
 
   /** Past REJECT_AFTER_TIME: unusable in both directions. */

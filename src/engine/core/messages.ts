@@ -118,14 +118,6 @@ export interface CookieReply {
   encryptedCookie: Uint8Array;
 }
 
-export interface TransportHeader {
-  receiver: number;
-  /** The 64-bit counter; undefined when it is at or above COUNTER_LIMIT (see constants.ts). */
-  counter: number | undefined;
-  /** Ciphertext and tag. */
-  encrypted: Uint8Array;
-}
-
 export function decodeInitiation(b: Uint8Array): Initiation | undefined {
   if (messageType(b) !== MESSAGE_INITIATION) return undefined;
   return {
@@ -221,25 +213,6 @@ export function readTransportCounter(view: DataView, off: number): number {
   const high = view.getUint32(off + DATA_COUNTER + 4, true);
   if (high >= COUNTER_HIGH_LIMIT) return -1;
   return high * 2 ** 32 + view.getUint32(off + DATA_COUNTER, true);
-}
-
-const viewOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-
-export function decodeTransportHeader(b: Uint8Array): TransportHeader | undefined {
-  if (messageType(b) !== MESSAGE_TRANSPORT) return undefined;
-  const counter = readTransportCounter(viewOf(b), 0);
-  return {
-    receiver: u32(b, DATA_RECEIVER),
-    counter: counter >= 0 ? counter : undefined,
-    encrypted: b.subarray(DATA_HEADER_SIZE),
-  };
-}
-
-/** Writes a transport header for `counter` (< COUNTER_LIMIT) into the first 16 bytes of `out`. */
-export function writeTransportHeader(out: Uint8Array, receiver: number, counter: number): void {
-  if (!(counter >= 0 && counter < COUNTER_LIMIT && Number.isInteger(counter)))
-    throw new RangeError(`transport counter out of range: ${counter}`);
-  writeTransportHeaderAt(viewOf(out), 0, receiver, counter);
 }
 
 export { putU32 as writeU32LE, u32 as readU32LE };

@@ -1,32 +1,16 @@
-// Transport data (whitepaper 5.4.6) through the core: routing a TUN packet to its peer by the
-// allowed-IPs table, staging it until a keypair exists, sealing it with the peer's current
-// keypair; and on receive: index → keypair, open, replay window, key confirmation, roaming,
-// the keepalive/rekey timer rules, and the allowed-IPs source check.
+// Transport data (whitepaper 5.4.6) as the core sees it: routing a TUN packet to its peer by
+// the allowed-IPs table, staging it until a keypair exists, and handing staged packets and
+// keepalives to the data plane ('sendData'), which seals and opens every transport message
+// itself. The data plane reports back what it sent (`transportSent`) and every message that
+// authenticated (`afterReceive`): roaming, key confirmation, the keepalive/rekey timer rules
+// and the counters live here.
 
-import { aeadOpen, aeadSeal } from '../../crypto/aead.js';
 import type { SockAddr } from '../../model/index.js';
 import type { CoreContext } from './context.js';
 import { dropInitiations } from './handshake-flow.js';
 import type { Keypair } from './keypair.js';
-import { DATA_HEADER_SIZE, decodeTransportHeader, writeTransportHeader } from './messages.js';
 import type { PeerState } from './peer.js';
-import { ipPacketLength, paddedLength, rekeyAfterReceiving, rekeyAfterSending } from './transport-rules.js';
-
-/**
- * Seals one plaintext with `kp` at its next counter: header ‖ AEAD(Tsend, counter, P ‖ pad, ε).
- * Undefined when the keypair has no counter left.
- */
-export function sealTransport(kp: Keypair, plaintext: Uint8Array, mtu: number): Uint8Array | undefined {
-  const counter = kp.takeCounter();
-  if (counter === undefined) return undefined;
-  const padded = new Uint8Array(paddedLength(plaintext.length, mtu));
-  padded.set(plaintext);
-  const sealed = aeadSeal(kp.sendKey, counter, padded);
-  const out = new Uint8Array(DATA_HEADER_SIZE + sealed.length);
-  writeTransportHeader(out, kp.remoteIndex, counter);
-  out.set(sealed, DATA_HEADER_SIZE);
-  return out;
-}
+import { rekeyAfterReceiving, rekeyAfterSending } from './transport-rules.js';
 
 /** A packet read from the TUN device. */
 export function packetFromTun(ctx: CoreContext, packet: Uint8Array, now: number): void {
@@ -37,7 +21,7 @@ export function packetFromTun(ctx: CoreContext, packet: Uint8Array, now: number)
   sendStaged(ctx, peer, now);
 }
 
-/** Sends what is staged with the current keypair, or starts a handshake for it. */
+/** Hands what is staged to the data plane when the current keypair can send, or starts a handshake. */
 export function sendStaged(ctx: CoreContext, peer: PeerState, now: number): void {
   if (peer.staged.length === 0) return;
   const kp = peer.keypairs.current;
@@ -45,34 +29,20 @@ export function sendStaged(ctx: CoreContext, peer: PeerState, now: number): void
     ctx.startHandshake(peer, now, false);
     return;
   }
-  const target = peer.endpoint;
-  if (!target) {
+  const packets = peer.staged;
+  peer.staged = [];
+  if (!peer.endpoint) {
     ctx.log('error', `${peer} - Failed to send data packets: no known endpoint for peer`);
-    peer.staged = [];
     return;
   }
-  while (peer.staged.length > 0 && kp.canSend(now)) {
-    const plaintext = peer.staged[0]!;
-    const bytes = sealTransport(kp, plaintext, ctx.mtu);
-    if (!bytes) break;
-    peer.staged.shift();
-    ctx.emit({ type: 'send', to: target, bytes, peer: peer.publicKey });
-    noteSent(peer, bytes.length, plaintext.length === 0, now);
-  }
-  if (peer.staged.length > 0) ctx.startHandshake(peer, now, false);
-  keepKeyFreshSending(ctx, peer, now);
+  ctx.emit({ type: 'sendData', peer: peer.publicKey, packets });
   ctx.touch(peer);
 }
 
-/** The timer and counter rules for one transport message sent (by the core or a data plane). */
-function noteSent(peer: PeerState, length: number, isKeepalive: boolean, now: number): void {
-  peer.timers.anyAuthenticatedPacketTraversal(now);
-  peer.timers.anyAuthenticatedPacketSent();
-  if (!isKeepalive) peer.timers.dataSent(now);
-  peer.txBytes += length;
-}
-
-/** A data plane sent `count` transport messages of `bytes` in total for `peer`. */
+/**
+ * The data plane sent transport messages for `peer`: `bytes` in total (0 when it counts them
+ * itself), `dataPackets` of them with data, the rest keepalives.
+ */
 export function transportSent(
   ctx: CoreContext,
   peer: PeerState,
@@ -80,7 +50,10 @@ export function transportSent(
   dataPackets: number,
   now: number,
 ): void {
-  noteSent(peer, bytes, dataPackets === 0, now);
+  peer.timers.anyAuthenticatedPacketTraversal(now);
+  peer.timers.anyAuthenticatedPacketSent();
+  if (dataPackets > 0) peer.timers.dataSent(now);
+  peer.txBytes += bytes;
   keepKeyFreshSending(ctx, peer, now);
   ctx.touch(peer);
 }
@@ -106,40 +79,6 @@ function keepKeyFreshReceiving(ctx: CoreContext, peer: PeerState, now: number): 
     peer.timers.sentLastMinuteHandshake = true;
     ctx.startHandshake(peer, now, false);
   }
-}
-
-/** The IP packet inside a decrypted plaintext, without padding; undefined if malformed. */
-export function innerPacket(plaintext: Uint8Array): Uint8Array | undefined {
-  const len = ipPacketLength(plaintext, 0, plaintext.length);
-  return len > 0 ? plaintext.subarray(0, len) : undefined;
-}
-
-/** A transport message arrived. */
-export function handleTransport(ctx: CoreContext, from: SockAddr, bytes: Uint8Array, now: number): void {
-  const h = decodeTransportHeader(bytes);
-  if (!h || h.counter === undefined) return;
-  const entry = ctx.index.get(h.receiver);
-  if (!entry || !('keypair' in entry)) return;
-  const { peer, keypair: kp } = entry;
-  if (kp.expired(now)) return;
-  const plaintext = aeadOpen(kp.recvKey, h.counter, h.encrypted);
-  if (!plaintext) return;
-  if (!kp.replay.validate(h.counter)) return;
-  afterReceive(ctx, peer, kp, from, bytes.length, plaintext.length === 0, now);
-  if (plaintext.length === 0) {
-    ctx.log('verbose', `${peer} - Receiving keepalive packet`);
-    return;
-  }
-  const packet = innerPacket(plaintext);
-  if (!packet) {
-    ctx.log('verbose', `${peer} - Packet with invalid IP version or length`);
-    return;
-  }
-  if (ctx.allowedIPs.lookupSource(packet) !== peer) {
-    ctx.log('verbose', `${peer} - Packet with disallowed source address`);
-    return;
-  }
-  ctx.emit({ type: 'writeTun', bytes: packet, peer: peer.publicKey });
 }
 
 /**

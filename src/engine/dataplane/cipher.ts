@@ -19,8 +19,14 @@ import {
   SodiumChaChaPoly,
 } from '../../sys/libcrypto.js';
 import type { NativeBuffer } from '../../sys/native.js';
-import { DATA_HEADER_SIZE, writeTransportHeaderAt } from '../core/messages.js';
-import { paddedLength } from '../core/transport-rules.js';
+import {
+  DATA_HEADER_SIZE,
+  KEEPALIVE_SIZE,
+  readTransportCounter,
+  writeTransportHeaderAt,
+} from '../core/messages.js';
+import type { ReplayFilter } from '../core/replay.js';
+import { keypairExpired, paddedLength } from '../core/transport-rules.js';
 
 export type CipherKind = 'native' | 'libcrypto' | 'libsodium' | 'node';
 
@@ -127,4 +133,29 @@ export function sealInPlace(
   writeTransportHeaderAt(mem.view, off - DATA_HEADER_SIZE, remoteIndex, counter);
   cipher.seal(counter, mem, off, padded);
   return DATA_HEADER_SIZE + padded + POLY1305_TAG_LEN;
+}
+
+/**
+ * Opens one transport message in place, the way every receiver of the data plane does: the
+ * datagram is `len` bytes at `off` of `mem`, its type and receiver index already matched to a
+ * keypair created at `created`. Refuses it when the keypair is past REJECT_AFTER_TIME, when it
+ * does not authenticate, or when its counter was seen (the replay window moves only for
+ * authentic messages). Returns the plaintext's length (0: a keepalive), which starts at
+ * off + DATA_HEADER_SIZE, or -1.
+ */
+export function openInPlace(
+  cipher: PacketCipher,
+  replay: ReplayFilter,
+  created: number,
+  mem: NativeBuffer,
+  off: number,
+  len: number,
+  now: number,
+): number {
+  if (len < KEEPALIVE_SIZE || keypairExpired(created, now)) return -1;
+  const counter = readTransportCounter(mem.view, off);
+  if (counter < 0) return -1;
+  if (!cipher.open(counter, mem, off + DATA_HEADER_SIZE, len - DATA_HEADER_SIZE)) return -1;
+  if (!replay.validate(counter)) return -1;
+  return len - KEEPALIVE_SIZE;
 }

@@ -10,6 +10,7 @@
 //   dp.setSendKeypair(p, k);
 //   dp.on('handshake', (data, from) => core.datagram(from, data));
 //   dp.on('needKey', (peer, packet) => core.packetFromTun(peer, packet));
+//   dp.on('traffic', (moved) => ...);            // per peer: last rx/tx, data or keepalive
 //   dp.counters(p); await dp.stop();
 //
 // Configuration reaches the workers as messages on change only; per-packet state (send
@@ -74,12 +75,25 @@ export interface Activity {
   lastRxAuth: number;
 }
 
+/** What one peer moved since the last 'traffic' event that named it. */
+export interface Moved {
+  peer: number;
+  /** When the latest authenticated packet came in / went out (dp.now()'s clock); 0: none new. */
+  rxAt: number;
+  txAt: number;
+  /** Whether data (not only keepalives) came in / went out. */
+  rxData: boolean;
+  txData: boolean;
+}
+
 export interface DataPlaneEvents {
   handshake: [data: Uint8Array, from: SockAddr];
   handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
   roam: [peer: number, from: SockAddr];
+  /** What peers moved since the last 'traffic'; only peers with something new. */
+  traffic: [moved: Moved[]];
   linkGone: [errno: number];
   error: [err: Error];
 }
@@ -99,6 +113,12 @@ const STOP_TIMEOUT_MS = 3000;
 /** The longest the main thread answers handshake messages before it lets other work run. */
 const HANDSHAKE_SLICE_MS = 5;
 const SOCKET_SWAP_TIMEOUT_MS = 3000;
+/**
+ * The least time between two 'traffic' events. The workers post one message when TRAFFIC is
+ * clear (shared.ts) and none until this thread takes it, so a bulk transfer costs this thread
+ * at most 1000 / TRAFFIC_GAP_MS wake-ups a second, and the core hears of traffic that late at most.
+ */
+const TRAFFIC_GAP_MS = 2;
 
 function sameRaw(a: RawAddr, b: RawAddr): boolean {
   if (a.family !== b.family || a.port !== b.port || a.scopeId !== b.scopeId) return false;
@@ -121,6 +141,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   /** Handshake batches from the receive workers, not yet handed to the listeners. */
   private readonly handshakes: Extract<WorkerEvent, { t: 'handshakes' }>[] = [];
   private handshakeTurn: NodeJS.Immediate | undefined;
+  private trafficTurn = false;
+  private lastTraffic = Number.NEGATIVE_INFINITY;
+  /** Per peer, the activity times the last 'traffic' handed out (SEEN_FIELDS each). */
+  private readonly reported: Float64Array;
   private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
   /** The handshake message being handled (while 'handshake' listeners run): where it arrived. */
@@ -143,6 +167,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.peers = new SlotPool(maxPeers, shared.sizes.threads, sent, applied);
     this.keypairs = new SlotPool(maxKeypairs, shared.sizes.threads, sent, applied);
     this.endpoints = new Array(maxPeers).fill(undefined);
+    this.reported = new Float64Array(maxPeers * 4);
     this.sender = new MainSender(shared, tun.mtu);
   }
 
@@ -238,6 +263,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       case 'source':
         this.emit('roam', e.peer, fromRaw(e.addr));
         return;
+      case 'traffic':
+        this.trafficMoved();
+        return;
       case 'linkGone':
         if (!this.linkGoneSeen) {
           this.linkGoneSeen = true;
@@ -249,6 +277,41 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         return;
     }
   }
+
+  /** Some thread noted traffic: take it after TRAFFIC_GAP_MS since the last time at most. */
+  private trafficMoved(): void {
+    if (this.trafficTurn || this.stopping) return;
+    this.trafficTurn = true;
+    const wait = this.lastTraffic + TRAFFIC_GAP_MS - this.now();
+    if (wait > 0) setTimeout(this.takeTraffic, wait);
+    else setImmediate(this.takeTraffic);
+  }
+
+  /** Emits 'traffic' now for what peers moved since the last time, if anything. */
+  readonly takeTraffic = (): void => {
+    this.trafficTurn = false;
+    if (this.stopping) return;
+    this.lastTraffic = this.now();
+    const moved: Moved[] = [];
+    for (const peer of this.shared.takeMoved()) {
+      const r = this.reported;
+      const at = peer * 4;
+      const a = this.activity(peer);
+      const m: Moved = {
+        peer,
+        rxAt: a.lastRxAuth > r[at + SEEN_RX_AUTH]! ? a.lastRxAuth : 0,
+        txAt: a.lastTxAuth > r[at + SEEN_TX_AUTH]! ? a.lastTxAuth : 0,
+        rxData: a.lastRxData > r[at + SEEN_RX_DATA]!,
+        txData: a.lastTxData > r[at + SEEN_TX_DATA]!,
+      };
+      r[at + SEEN_RX_AUTH] = a.lastRxAuth;
+      r[at + SEEN_TX_AUTH] = a.lastTxAuth;
+      r[at + SEEN_RX_DATA] = a.lastRxData;
+      r[at + SEEN_TX_DATA] = a.lastTxData;
+      if (m.rxAt > 0 || m.txAt > 0) moved.push(m);
+    }
+    if (moved.length > 0) this.emit('traffic', moved);
+  };
 
   /**
    * Hands queued handshake batches to the listeners, HANDSHAKE_SLICE_MS at a time, then lets the
@@ -333,6 +396,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (p === undefined)
       throw new WgError('capability', `data plane is full (${this.shared.sizes.maxPeers} peers)`);
     this.shared.clearPeer(p);
+    this.reported.fill(0, p * 4, p * 4 + 4);
     this.postAll({ t: 'peer', peer: p, present: true });
     return p;
   }
@@ -469,7 +533,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const to = this.endpoints[peer];
     if (!to) return 0;
     const raw = toRaw(to);
-    return this.sender.send(
+    const sent = this.sender.send(
       this.group.sockets[0]!,
       peer,
       raw,
@@ -477,6 +541,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       this.now(),
       this.sourceFor(peer, raw),
     );
+    if (sent > 0 && this.shared.noteMoved(peer)) this.trafficMoved();
+    return sent;
   }
 
   /**

@@ -57,6 +57,8 @@ export type WorkerEvent =
   | { t: 'needKey'; peer: number; packet: Uint8Array }
   | { t: 'confirmed'; peer: number; slot: number }
   | { t: 'source'; peer: number; addr: RawAddr }
+  /** Peers moved transport (shared.ts: their MOVED bits say which). */
+  | { t: 'traffic' }
   | { t: 'linkGone'; errno: number }
   | { t: 'fatal'; message: string };
 

@@ -24,9 +24,9 @@ import {
   KEEPALIVE_SIZE,
   MESSAGE_TRANSPORT,
   messageType,
-  readTransportCounter,
 } from '../core/messages.js';
-import { ipPacketLength, keypairExpired } from '../core/transport-rules.js';
+import { ipPacketLength } from '../core/transport-rules.js';
+import { openInPlace } from './cipher.js';
 import { HandshakeBatchWriter } from './handshake-batch.js';
 import { MAX_HANDSHAKES_IN_FLIGHT } from './protocol.js';
 import { monotonicMs } from './shared.js';
@@ -108,14 +108,10 @@ export function runRx(st: WorkerState, post: Post): void {
         // Transport data: type(4) receiver(4) counter(8) sealed packet.
         if (len < KEEPALIVE_SIZE || view.getUint32(off, true) !== MESSAGE_TRANSPORT) continue;
         const kp = st.byIndex.get(view.getUint32(off + DATA_RECEIVER, true));
-        if (!kp || keypairExpired(kp.created, now)) continue;
-        const counter = readTransportCounter(view, off);
-        if (counter < 0) continue;
-        const sealed = len - DATA_HEADER_SIZE;
-        if (!kp.cipher.open(counter, mem, off + DATA_HEADER_SIZE, sealed)) continue;
-        if (!kp.replay!.validate(counter)) continue;
+        if (!kp) continue;
+        const plain = openInPlace(kp.cipher, kp.replay!, kp.created, mem, off, len, now);
+        if (plain < 0) continue;
         const peer = kp.peer;
-        const plain = len - KEEPALIVE_SIZE;
         // Counted like wireguard-go: every authenticated message, before the inner checks.
         tally.received(peer, len, plain > 0);
         if (kp.promoteOnReceive) {
@@ -159,7 +155,7 @@ export function runRx(st: WorkerState, post: Post): void {
         post({ t: 'handshakes', ...hs, shed }, [hs.buf]);
         shed = 0;
       }
-      tally.flush(now);
+      if (tally.flush(now)) post({ t: 'traffic' });
     }
   } finally {
     idle.free();

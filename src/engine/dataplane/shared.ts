@@ -8,8 +8,16 @@
 // BigInt64Array on a SharedArrayBuffer, shared with the core) taken with Atomics.add, so no two
 // threads ever seal with the same nonce.
 //
-// int32 area:   STOP · HANDSHAKES_IN_FLIGHT · SENT[thread] · APPLIED[thread] · SEND_KEYPAIR[peer]
-//               · SOURCE[peer][SOURCE_INTS] (each peer's sticky source address: source.ts)
+// int32 area:   STOP · HANDSHAKES_IN_FLIGHT · TRAFFIC · SENT[thread] · APPLIED[thread]
+//               · SEND_KEYPAIR[peer] · SOURCE[peer][SOURCE_INTS] (each peer's sticky source
+//               address: source.ts) · MOVED[peer / 32] (a bit per peer with traffic not yet
+//               handed to the core)
+//
+// Traffic reaches the main thread as events, not a poll: a thread that moved transport for
+// a peer sets the peer's MOVED bit at the end of its batch and, if TRAFFIC was clear, sets it
+// and posts one 'traffic' message. The main thread clears TRAFFIC, then takes the MOVED bits;
+// until then further batches only set bits, so a busy tunnel costs the main thread one wake-up
+// per round it takes, however many packets move.
 // bigint64 area: BYTES[thread][peer][rx, tx] · SEEN[thread][peer][4]
 
 import { SOURCE_INTS, SourceTable } from './source.js';
@@ -30,7 +38,8 @@ const SEEN_FIELDS = 4;
 
 const STOP = 0;
 const HANDSHAKES_IN_FLIGHT = 1;
-const HEADER_INTS = 2;
+const TRAFFIC = 2;
+const HEADER_INTS = 3;
 
 export const NO_KEYPAIR = -1;
 
@@ -50,6 +59,7 @@ export class Shared {
   private readonly sendKeypairAt: number;
   private readonly bytesAt: number;
   private readonly seenAt: number;
+  private readonly movedAt: number;
   /** Each peer's sticky source address (source.ts). */
   readonly sources: SourceTable;
 
@@ -65,8 +75,9 @@ export class Shared {
     this.bytesAt = 0;
     this.seenAt = this.bytesAt + threads * maxPeers * 2;
     this.sources = new SourceTable(this.i32, this.sendKeypairAt + maxPeers);
+    this.movedAt = this.sendKeypairAt + maxPeers * (1 + SOURCE_INTS);
     if (
-      this.i32.length < this.sendKeypairAt + maxPeers * (1 + SOURCE_INTS) ||
+      this.i32.length < this.movedAt + movedWords(maxPeers) ||
       this.i64.length < this.seenAt + threads * maxPeers * SEEN_FIELDS
     )
       throw new RangeError('shared buffers too small for their sizes');
@@ -74,7 +85,9 @@ export class Shared {
 
   static create(sizes: SharedSizes): Shared {
     const { maxPeers, threads } = sizes;
-    const ints = new SharedArrayBuffer(4 * (HEADER_INTS + 2 * threads + maxPeers * (1 + SOURCE_INTS)));
+    const ints = new SharedArrayBuffer(
+      4 * (HEADER_INTS + 2 * threads + maxPeers * (1 + SOURCE_INTS) + movedWords(maxPeers)),
+    );
     const bigs = new SharedArrayBuffer(8 * threads * maxPeers * (2 + SEEN_FIELDS));
     const s = new Shared({ ints, bigs, sizes });
     for (let p = 0; p < maxPeers; p++) s.i32[s.sendKeypairAt + p] = NO_KEYPAIR;
@@ -173,6 +186,34 @@ export class Shared {
     return Number(best);
   }
 
+  // ---- Traffic events ----
+
+  /**
+   * Notes that `peer` moved traffic (its counters and times are written already). Returns true
+   * when the main thread must be told (TRAFFIC was clear): post one 'traffic' message then.
+   */
+  noteMoved(peer: number): boolean {
+    Atomics.or(this.i32, this.movedAt + (peer >>> 5), 1 << (peer & 31));
+    return Atomics.load(this.i32, TRAFFIC) === 0 && Atomics.compareExchange(this.i32, TRAFFIC, 0, 1) === 0;
+  }
+
+  /** The main thread: clears TRAFFIC, then takes and returns the peers whose bit was set. */
+  takeMoved(): number[] {
+    Atomics.store(this.i32, TRAFFIC, 0);
+    const out: number[] = [];
+    const words = movedWords(this.sizes.maxPeers);
+    for (let w = 0; w < words; w++) {
+      if (Atomics.load(this.i32, this.movedAt + w) === 0) continue;
+      let bits = Atomics.exchange(this.i32, this.movedAt + w, 0);
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits);
+        bits &= ~(1 << b);
+        out.push(w * 32 + b);
+      }
+    }
+    return out;
+  }
+
   /** Zeroes a peer's counters and times in every row (only for a peer no thread uses). */
   clearPeer(peer: number): void {
     for (let t = 0; t < this.sizes.threads; t++) {
@@ -185,6 +226,10 @@ export class Shared {
     this.setSendKeypair(peer, NO_KEYPAIR);
     this.sources.clear(peer);
   }
+}
+
+function movedWords(maxPeers: number): number {
+  return Math.ceil(maxPeers / 32);
 }
 
 // performance.now() is cheap but counts from this thread's own start; hrtime is the process-wide

@@ -1,6 +1,8 @@
 // Per-batch accounting for a worker: bytes and activity per peer are summed locally while a
 // batch is processed and written to the thread's shared row once at the end, so the shared
-// memory sees a handful of atomic operations per batch rather than several per packet.
+// memory sees a handful of atomic operations per batch rather than several per packet, and
+// the main thread at most one 'traffic' message per batch (shared.ts: none while it has not
+// yet taken the last one).
 
 import { SEEN_RX_AUTH, SEEN_RX_DATA, SEEN_TX_AUTH, SEEN_TX_DATA, type Shared } from './shared.js';
 
@@ -42,9 +44,13 @@ export class Tally {
     this.flags[peer]! |= data ? 0b1010 : 0b1000;
   }
 
-  /** Writes the batch's sums to the shared row and starts over. */
-  flush(now: number): void {
+  /**
+   * Writes the batch's sums to the shared row, notes the peers as moved, and starts over.
+   * Returns true when the main thread must be told (post one 'traffic' message).
+   */
+  flush(now: number): boolean {
     const s = this.shared;
+    let tell = false;
     for (let i = 0; i < this.count; i++) {
       const p = this.touched[i]!;
       s.addBytes(this.thread, p, this.rx[p]!, this.tx[p]!);
@@ -56,7 +62,9 @@ export class Tally {
       this.rx[p] = 0;
       this.tx[p] = 0;
       this.flags[p] = 0;
+      if (s.noteMoved(p)) tell = true;
     }
     this.count = 0;
+    return tell;
   }
 }

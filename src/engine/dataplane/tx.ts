@@ -133,7 +133,7 @@ export function runTx(st: WorkerState, post: Post): void {
       sendAll(batch, st, full, wake, m, msgPeer, (j) =>
         tally.sent(msgPeer[j]!, msgLen[j]!, msgData[j] === 1),
       );
-      tally.flush(now);
+      if (tally.flush(now)) post({ t: 'traffic' });
     }
   } finally {
     idle.free();

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { aeadSeal } from '../../../../src/crypto/aead.js';
 import type { Action, SessionKeypairs } from '../../../../src/engine/core/actions.js';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
-import { writeTransportHeader } from '../../../../src/engine/core/messages.js';
+import { writeTransportHeaderAt } from '../../../../src/engine/core/messages.js';
 import { ipv4, pair } from './sim.js';
 
 const lastKeypairs = (actions: Action[]): SessionKeypairs => {
@@ -29,7 +29,7 @@ test('a data plane seals with the announced keypair; counters are never reused',
   padded.set(inner);
   const sealed = aeadSeal(kp.sendKey, counter, padded);
   const msg = new Uint8Array(16 + sealed.length);
-  writeTransportHeader(msg, kp.remoteIndex, counter);
+  writeTransportHeaderAt(new DataView(msg.buffer), 0, kp.remoteIndex, counter);
   msg.set(sealed, 16);
   net.inject(b, a.addr, msg);
   assert.deepEqual(b.tun.at(-1), inner, 'the peer opens what the data plane sealed');

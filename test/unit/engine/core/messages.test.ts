@@ -5,7 +5,6 @@ import {
   decodeCookieReply,
   decodeInitiation,
   decodeResponse,
-  decodeTransportHeader,
   encodeCookieReply,
   encodeInitiation,
   encodeResponse,
@@ -14,7 +13,8 @@ import {
   MESSAGE_TRANSPORT,
   messageType,
   RESPONSE_SIZE,
-  writeTransportHeader,
+  readTransportCounter,
+  writeTransportHeaderAt,
 } from '../../../../src/engine/core/messages.js';
 
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
@@ -63,15 +63,12 @@ test('response and cookie reply round-trip', () => {
 
 test('transport header: 64-bit little-endian counter', () => {
   const b = new Uint8Array(KEEPALIVE_SIZE);
-  writeTransportHeader(b, 0xdeadbeef, 2 ** 40 + 5);
+  const v = new DataView(b.buffer);
+  writeTransportHeaderAt(v, 0, 0xdeadbeef, 2 ** 40 + 5);
   assert.equal(Buffer.from(b.subarray(0, 16)).toString('hex'), '04000000efbeadde0500000000010000');
-  const h = decodeTransportHeader(b)!;
-  assert.equal(h.receiver, 0xdeadbeef);
-  assert.equal(h.counter, 2 ** 40 + 5);
-  assert.equal(h.encrypted.length, 16);
+  assert.equal(readTransportCounter(v, 0), 2 ** 40 + 5);
   b.fill(0xff, 8, 16);
-  assert.equal(decodeTransportHeader(b)!.counter, undefined, 'beyond the safe bound');
-  assert.throws(() => writeTransportHeader(b, 1, 2 ** 53));
+  assert.equal(readTransportCounter(v, 0), -1, 'beyond the safe bound');
 });
 
 test('wrong lengths, unknown types and non-zero reserved bytes are no message', () => {
@@ -101,6 +98,5 @@ test('decoders never throw on random bytes', () => {
     decodeInitiation(b);
     decodeResponse(b);
     decodeCookieReply(b);
-    decodeTransportHeader(b);
   }
 });

@@ -1,5 +1,6 @@
-// A seeded, in-memory network with a virtual clock that drives real Cores: each node has one
-// address; datagrams arrive after `latency` ms unless a filter drops them. Used by the core's
+// A seeded, in-memory network with a virtual clock that drives real Cores, each with the
+// simulation's data plane (sim-dataplane.ts: the workers' sealing and opening code): each node
+// has one address; datagrams arrive after `latency` ms unless a filter drops them. Used by the core's
 // protocol tests (not a test file itself).
 
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
@@ -8,6 +9,7 @@ import { addrKey } from '../../../../src/engine/core/addr.js';
 import { Core, type CoreOptions } from '../../../../src/engine/core/core.js';
 import type { Device, Key, SockAddr } from '../../../../src/model/index.js';
 import { newDevice, newPeer } from '../../../../src/model/index.js';
+import { SimDataPlane } from './sim-dataplane.js';
 
 /** A deterministic byte source (xorshift128+ over a seed). */
 export function seededRandom(seed: number): (n: number) => Uint8Array {
@@ -43,6 +45,8 @@ export interface Datagram {
 
 export class SimNode {
   readonly core: Core;
+  /** Seals and opens transport with the workers' functions (sim-dataplane.ts). */
+  readonly dp: SimDataPlane;
   readonly tun: Uint8Array[] = [];
   readonly logs: string[] = [];
   readonly sent: Datagram[] = [];
@@ -61,19 +65,30 @@ export class SimNode {
     this.privateKey = random(32);
     this.publicKey = publicKeyOf(this.privateKey);
     this.core = new Core({ wallEpochNs: WALL_EPOCH_NS, random, ...options });
-  }
-
-  handle(actions: Action[]): void {
-    for (const a of actions) {
-      this.actions.push(a);
-      if (a.type === 'send') {
-        const d = { at: this.net.now, from: this.addr, to: a.to, bytes: a.bytes };
+    this.dp = new SimDataPlane(this.core, {
+      send: (to, bytes) => {
+        const d = { at: this.net.now, from: this.addr, to, bytes };
         this.sent.push(d);
         this.net.transmit(d);
-      } else if (a.type === 'writeTun') this.tun.push(a.bytes);
-      else if (a.type === 'wakeAt') this.wake = a.at;
-      else if (a.type === 'log') this.logs.push(`${a.level}: ${a.msg}`);
-    }
+      },
+      tun: (p) => this.tun.push(p),
+      action: (a) => {
+        this.actions.push(a);
+        if (a.type === 'wakeAt') this.wake = a.at;
+        else if (a.type === 'log') this.logs.push(`${a.level}: ${a.msg}`);
+      },
+      dropped: (reason) => this.logs.push(`data plane: ${reason}`),
+    });
+  }
+
+  /** Carries out the core's actions through the data plane. */
+  handle(actions: Action[]): void {
+    this.dp.apply(actions, this.net.now);
+  }
+
+  /** A datagram arrives (transport to the data plane, the rest to the core). */
+  receive(from: SockAddr, bytes: Uint8Array): void {
+    this.dp.datagram(from, bytes, this.net.now);
   }
 
   configure(d: Device): void {
@@ -117,7 +132,7 @@ export class SimNet {
 
   /** Delivers a datagram now, as if it came from `from` (for replays and fuzzing). */
   inject(to: SimNode, from: SockAddr, bytes: Uint8Array): void {
-    to.handle(to.core.datagram(from, bytes, this.now));
+    to.receive(from, bytes);
   }
 
   /** Runs deliveries and wake-ups in time order until `now + ms`. */
@@ -147,7 +162,7 @@ export class SimNet {
         const i = this.inflight.findIndex((d) => d.at === next);
         const d = this.inflight.splice(i, 1)[0]!;
         const dst = this.nodes.get(addrKey(d.to));
-        if (dst) dst.handle(dst.core.datagram(d.from, d.bytes, this.now));
+        if (dst) dst.receive(d.from, d.bytes);
       }
     }
     this.now = end;

@@ -1,6 +1,6 @@
 // What the data plane hands to the main thread, and what it refuses: handshake messages,
 // packets without a keypair, keypair confirmation, new source addresses, replays, forged
-// inner sources, and the main thread's own sends (keepalives).
+// inner sources, the main thread's own sends (keepalives), and traffic events.
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -230,6 +230,45 @@ test('the main thread sends keepalives and staged packets with the shared counte
     assert.equal(p.dpA.sendData(p.peerOnA, [new Uint8Array(0)]), 0, 'no keypair, nothing sent');
   } finally {
     listener.close();
+    await p.close();
+  }
+});
+
+test('transport reaches the main thread as coalesced traffic events, the first at once', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const p = await makePair({ net: 76, tag: 'e76' });
+  const other = inNetns(p.nsA, () => UdpSocket.open({ port: 0 }));
+  try {
+    const onB: number[][] = [];
+    p.dpB.on('traffic', (moved) => onB.push(moved.map((m) => m.peer)));
+    const to = addr4(`192.168.${p.net}.2`, p.dpB.port);
+    send(other, to, transport(1, new Uint8Array(0)));
+    assert.ok(await until(() => onB.length > 0), 'one keepalive brings an event');
+    assert.deepEqual(onB, [[p.peerOnB]]);
+    // A burst: many packets, few events (the workers post none while one waits, and the main
+    // thread takes them at most every few milliseconds), each naming the peer.
+    const packets = 3000;
+    onB.length = 0;
+    for (let c = 2; c < packets + 2; c++) send(other, to, transport(c, new Uint8Array(0)));
+    assert.ok(await until(() => p.dpB.counters(p.peerOnB).rxBytes === BigInt(32 * (packets + 1)), 5000));
+    await new Promise((r) => setTimeout(r, 50));
+    t.diagnostic(`${packets} packets, ${onB.length} traffic events`);
+    assert.ok(onB.length >= 1 && onB.length < packets / 10, `${onB.length} events`);
+    for (const peers of onB) assert.deepEqual(peers, [p.peerOnB]);
+    // The main thread's own sends are traffic too.
+    const onA: number[][] = [];
+    p.dpA.on('traffic', (moved) => {
+      onA.push(moved.map((m) => m.peer));
+      assert.ok(
+        moved.every((m) => m.txAt > 0 && !m.txData && m.rxAt === 0),
+        'a keepalive sent',
+      );
+    });
+    assert.equal(p.dpA.sendData(p.peerOnA, [new Uint8Array(0)]), 1);
+    assert.ok(await until(() => onA.length > 0));
+    assert.deepEqual(onA, [[p.peerOnA]]);
+  } finally {
+    other.close();
     await p.close();
   }
 });
