@@ -8,6 +8,7 @@
 //   WGM_BACKEND=kernel: the kernel or an error (several endpoints, or no kernel WireGuard).
 //   WGM_BACKEND=engine: the userspace daemon, even where the kernel would do.
 
+import type { MultiPeer } from '../config/multi.js';
 import { WgError } from '../model/errors.js';
 
 export type BackendMode = 'auto' | 'kernel' | 'engine';
@@ -17,13 +18,6 @@ export interface Userspace {
   name: string;
   /** The command to run, without the interface name. */
   argv: string[];
-}
-
-/** A peer with several distinct endpoint lines: its key text and the count. */
-export interface MultiPeer {
-  peer: string;
-  count: number;
-  line?: number;
 }
 
 export function backendMode(env: NodeJS.ProcessEnv): BackendMode {

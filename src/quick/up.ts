@@ -12,16 +12,14 @@
 
 import { fileURLToPath } from 'node:url';
 import { socketOwners } from '../backend/probe.js';
-import { parseConfig } from '../config/parse.js';
+import { type MultiPeer, multiEndpointPeers } from '../config/multi.js';
 import { parseQuickConfig, type QuickConfig } from '../config/quick.js';
-import { keyToBase64 } from '../crypto/keys.js';
 import { isWgError, WgError } from '../model/errors.js';
 import {
   type BackendMode,
   backendMode,
   describeMulti,
   kernelCannotHold,
-  type MultiPeer,
   userspace,
 } from './backend-choice.js';
 import { setDns } from './dns.js';
@@ -73,21 +71,6 @@ export function loadQuick(arg: string, io: RunnerIo): Loaded {
 export function requireRoot(verb: string): void {
   if (process.getuid?.() !== 0)
     throw new WgError('quick', `\`${verb}' must be run as root (wg-quick would re-run itself through sudo)`);
-}
-
-/** Peers with several distinct Endpoint lines. */
-export function multiEndpointPeers(wgText: string, file: string): MultiPeer[] {
-  const parsed = parseConfig(wgText, { file });
-  const out: MultiPeer[] = [];
-  parsed.device.peers.forEach((p, i) => {
-    const specs = new Set(p.endpoints.map((e) => e.spec));
-    if (specs.size < 2) return;
-    const m: MultiPeer = { peer: p.publicKey ? keyToBase64(p.publicKey) : '(no key)', count: specs.size };
-    const line = parsed.peerLines[i];
-    if (line !== undefined) m.line = line;
-    out.push(m);
-  });
-  return out;
 }
 
 export async function up(arg: string, io: RunnerIo, deps: QuickDeps): Promise<number> {
