@@ -2,7 +2,8 @@
 // in private network namespaces (the situations wireguard-go's tests/netns.sh covers, written
 // anew): persistent keepalive, allowed IPs changed live (both the send route and the receive
 // source check), a peer removed and re-added (with a new latest handshake), roaming to a new
-// outer address, a listen-port change, and the fwmark on the socket.
+// outer address, a listen-port change, the fwmark on the socket; and, with several candidate
+// endpoints, an unanswered handshake and a path whose local link goes down.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -283,4 +284,34 @@ test('several candidate endpoints: an unanswered handshake moves to the next can
       `wgm_endpoint=192\\.168\\.241\\.99:${b.port}\\nwgm_endpoint_state=standby\\n(wgm_endpoint_last_seen_sec=\\d+\\n)?wgm_endpoint=${b.outer.v4.replaceAll('.', '\\.')}:${b.port}\\nwgm_endpoint_state=active\\n`,
     ),
   );
+});
+
+test('the active path loses its local link: refused sends still start the handshake that moves on', async (t) => {
+  if (!need(t, NEEDS)) return;
+  const lab = new Lab('el');
+  t.after(() => lab.cleanup());
+  const tun = await tunnel(lab, 'wgm-engine', 'wireguard-go');
+  const { a, b } = tun;
+  // A second path between the same namespaces; the first path's link is A's to take down.
+  const second = lab.veth(a.ns, b.ns, 242);
+  const pk = Buffer.from(b.key.pub, 'base64').toString('hex');
+  const req = `set=1\npublic_key=${pk}\nwgm_replace_endpoints=true\nwgm_endpoint=${b.outer.v4}:${b.port}\nwgm_endpoint=${second.v4[1]}:${b.port}\n\n`;
+  const r = lab.exec(a.ns, 'ncat', ['-U', `${SOCKET_DIR}/${a.ifname}.sock`], { input: req, timeoutMs: 5000 });
+  assert.equal(r.stdout, 'errno=0\n\n', r.stderr);
+  assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 1 }), 'traffic on the first path');
+  assert.equal(peerOf(lab, a, b).endpoint, `${b.outer.v4}:${b.port}`);
+  // A's end of the first path goes down: every send to B's first address is refused
+  // (ENETUNREACH). Data still counts as sent, so KEEPALIVE_TIMEOUT + REKEY_TIMEOUT later a
+  // handshake starts, goes unanswered (refused too), and the retry moves to the second path.
+  const firstDev = lab
+    .exec(a.ns, 'ip', ['-o', 'addr', 'show', 'to', `${a.outer.v4}/32`])
+    .stdout.split(/\s+/)[1]!;
+  lab.ip(a.ns, 'link', 'set', firstDev, 'down');
+  await waitFor(
+    'traffic through the second path',
+    () => ping(lab, a, b.inner.v4, { count: 2, min: 1 }),
+    90_000,
+    500,
+  );
+  assert.equal(peerOf(lab, a, b).endpoint, `${second.v4[1]}:${b.port}`);
 });

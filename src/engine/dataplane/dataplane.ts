@@ -541,7 +541,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       this.now(),
       this.sourceFor(peer, raw),
     );
-    if (sent > 0 && this.shared.noteMoved(peer)) this.trafficMoved();
+    // Refused sends count too (main-send.ts): the core's timers must hear of them.
+    if (packets.length > 0 && this.shared.noteMoved(peer)) this.trafficMoved();
     return sent;
   }
 

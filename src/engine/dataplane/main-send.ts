@@ -101,6 +101,7 @@ export class MainSender {
     kp.cipher ??= makeCipher(this.kind, kp.sendKey, true);
     const s = this.scratch;
     let sent = 0;
+    let tried = false;
     let data = false;
     let used = 0;
     for (const p of packets) {
@@ -110,13 +111,15 @@ export class MainSender {
       s.bytes.set(p, DATA_HEADER_SIZE);
       const total = sealInPlace(kp.cipher, s, DATA_HEADER_SIZE, p.length, this.mtu, kp.remoteIndex, counter);
       used = Math.max(used, total);
+      // Sent or refused, it counts for the timers (tx.ts says why); bytes only when sent.
+      tried = true;
+      if (p.length > 0) data = true;
       if (sendFrom(sock, to, s.addr, total, source) !== total) continue;
       this.shared.addBytes(0, peer, 0, total);
       sent++;
-      if (p.length > 0) data = true;
     }
     s.bytes.fill(0, 0, used); // no plaintext left behind
-    if (sent > 0) this.shared.markSeen(0, peer, SEEN_TX_AUTH, now);
+    if (tried) this.shared.markSeen(0, peer, SEEN_TX_AUTH, now);
     if (data) this.shared.markSeen(0, peer, SEEN_TX_DATA, now);
     return sent;
   }

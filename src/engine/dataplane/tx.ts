@@ -130,8 +130,12 @@ export function runTx(st: WorkerState, post: Post): void {
         msgData[m] = len > 0 ? 1 : 0;
         m++;
       }
-      sendAll(batch, st, full, wake, m, msgPeer, (j) =>
-        tally.sent(msgPeer[j]!, msgLen[j]!, msgData[j] === 1),
+      // A datagram the kernel refused still counts for the peer's timers (bytes only when
+      // sent), as in wireguard-go's RoutineSequentialSender (device/send.go), which calls
+      // timersAnyAuthenticatedPacketSent and timersDataSent whatever SendBuffers returns: with
+      // the route to the endpoint gone, that is what starts the handshake that moves on.
+      sendAll(batch, st, full, wake, m, msgPeer, (j, ok) =>
+        tally.sent(msgPeer[j]!, ok ? msgLen[j]! : 0, msgData[j] === 1),
       );
       if (tally.flush(now)) post({ t: 'traffic' });
     }
@@ -144,7 +148,8 @@ export function runTx(st: WorkerState, post: Post): void {
 }
 
 /**
- * Sends datagrams [0, m), waiting out a full buffer for a while; `ok(j)` for each one sent.
+ * Sends datagrams [0, m), waiting out a full buffer for a while; `done(j, true)` for each one
+ * sent, `done(j, false)` for each one the kernel refused.
  * A datagram whose source address the kernel refuses goes again without it (`dropSource`).
  */
 function sendAll(
@@ -154,14 +159,14 @@ function sendAll(
   wake: Waker,
   m: number,
   msgPeer: Int32Array,
-  ok: (j: number) => void,
+  done: (j: number, ok: boolean) => void,
 ): void {
   let at = 0;
   let stallUntil = 0;
   while (at < m) {
     const r = batch.send(st.udpFd, at, m - at);
     if (r > 0) {
-      for (let j = at; j < at + r; j++) ok(j);
+      for (let j = at; j < at + r; j++) done(j, true);
       at += r;
       continue;
     }
@@ -177,6 +182,7 @@ function sendAll(
       dropSource(batch, st, msgPeer, at, m);
       continue;
     }
+    done(at, false);
     at++; // this datagram failed (no route to the endpoint, ...): drop it, keep the others
   }
 }
