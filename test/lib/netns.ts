@@ -332,6 +332,50 @@ export interface TunnelOptions {
   routed?: boolean;
 }
 
+/** The endpoint text of side `s` in outer family `family`. */
+function endpointOf(s: Side, family: 4 | 6): string {
+  return family === 4 ? `${s.outer.v4}:${s.port}` : `[${s.outer.v6}]:${s.port}`;
+}
+
+/**
+ * Makes A and B each other's peer with stock `wg` (run in `wgNs`, default each side's own
+ * namespace), endpoints in outer family `outer`, then gives both interfaces their inner
+ * addresses and MTU and brings them up. Returns the endpoint formatter.
+ */
+function configurePair(
+  lab: Lab,
+  a: Side,
+  b: Side,
+  outer: 4 | 6,
+  mtu: number | undefined,
+  wgNs?: string,
+): typeof endpointOf {
+  for (const [me, them] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const keyFile = lab.file(`${me.ifname}.key`, `${me.key.priv}\n`);
+    lab.wg(wgNs ?? me.ns, [
+      'set',
+      me.ifname,
+      'private-key',
+      keyFile,
+      'listen-port',
+      String(me.port),
+      'peer',
+      them.key.pub,
+      'allowed-ips',
+      `${them.inner.v4}/32,${them.inner.v6}/128`,
+      'endpoint',
+      endpointOf(them, outer),
+    ]);
+    lab.ip(me.ns, 'addr', 'add', `${me.inner.v4}/24`, 'dev', me.ifname);
+    lab.ip(me.ns, 'addr', 'add', `${me.inner.v6}/64`, 'dev', me.ifname, 'nodad');
+    lab.ip(me.ns, 'link', 'set', me.ifname, 'mtu', String(mtu ?? 1420), 'up');
+  }
+  return endpointOf;
+}
+
 /**
  * Two namespaces, a veth between them, a daemon in each, each the other's peer (endpoints on
  * both sides, so either may initiate), inner addresses 10.77.0.1-2/24 and fd77::1-2/64.
@@ -365,31 +409,7 @@ export async function tunnel(lab: Lab, implA: Impl, implB: Impl, opts: TunnelOpt
   });
   const a = side(dA, 0, portA);
   const b = side(dB, 1, portB);
-  const endpoint = (s: Side, family: 4 | 6) =>
-    family === 4 ? `${s.outer.v4}:${s.port}` : `[${s.outer.v6}]:${s.port}`;
-  for (const [me, them] of [
-    [a, b],
-    [b, a],
-  ] as const) {
-    const keyFile = lab.file(`${me.ifname}.key`, `${me.key.priv}\n`);
-    lab.wg(me.ns, [
-      'set',
-      me.ifname,
-      'private-key',
-      keyFile,
-      'listen-port',
-      String(me.port),
-      'peer',
-      them.key.pub,
-      'allowed-ips',
-      `${them.inner.v4}/32,${them.inner.v6}/128`,
-      'endpoint',
-      endpoint(them, outer),
-    ]);
-    lab.ip(me.ns, 'addr', 'add', `${me.inner.v4}/24`, 'dev', me.ifname);
-    lab.ip(me.ns, 'addr', 'add', `${me.inner.v6}/64`, 'dev', me.ifname, 'nodad');
-    lab.ip(me.ns, 'link', 'set', me.ifname, 'mtu', String(opts.mtu ?? 1420), 'up');
-  }
+  const endpoint = configurePair(lab, a, b, outer, opts.mtu);
   return { a, b, vethA: v.ifA, vethB: v.ifB, router: net?.router, endpoint };
 }
 
@@ -557,30 +577,6 @@ export async function movedTunnel(
   };
   const a = side(dA, 0, portA);
   const b = side(dB, 1, portB);
-  const endpoint = (s: Side, family: 4 | 6) =>
-    family === 4 ? `${s.outer.v4}:${s.port}` : `[${s.outer.v6}]:${s.port}`;
-  for (const [me, them] of [
-    [a, b],
-    [b, a],
-  ] as const) {
-    const keyFile = lab.file(`${me.ifname}.key`, `${me.key.priv}\n`);
-    lab.wg(home, [
-      'set',
-      me.ifname,
-      'private-key',
-      keyFile,
-      'listen-port',
-      String(me.port),
-      'peer',
-      them.key.pub,
-      'allowed-ips',
-      `${them.inner.v4}/32,${them.inner.v6}/128`,
-      'endpoint',
-      endpoint(them, outer),
-    ]);
-    lab.ip(me.ns, 'addr', 'add', `${me.inner.v4}/24`, 'dev', me.ifname);
-    lab.ip(me.ns, 'addr', 'add', `${me.inner.v6}/64`, 'dev', me.ifname, 'nodad');
-    lab.ip(me.ns, 'link', 'set', me.ifname, 'mtu', String(opts.mtu ?? 1420), 'up');
-  }
+  const endpoint = configurePair(lab, a, b, outer, opts.mtu, home);
   return { home, a, b, vethA: 'lo', vethB: 'lo', endpoint };
 }
