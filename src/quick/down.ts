@@ -28,9 +28,15 @@ export async function down(arg: string, io: RunnerIo, deps: DownDeps): Promise<n
   requireRoot('down');
   const q = loadQuick(arg, io);
   const { iface } = q;
-  if (!(await listDevices()).includes(iface))
-    throw new WgError('quick', `\`${iface}' is not a WireGuard interface`);
   const runner = new Runner(io);
+  if (!(await listDevices()).includes(iface)) {
+    // The link is gone but `up` left a record: its daemon crashed or someone deleted the link.
+    // Undo what outlives the link (rules, DNS, firewall, the record), where wg-quick stops.
+    const orphan = loadState(iface);
+    if (orphan && (await ifindexOf(runner, iface)) === undefined)
+      return cleanupAfterCrash(runner, orphan, deps);
+    throw new WgError('quick', `\`${iface}' is not a WireGuard interface`);
+  }
   let state = loadState(iface);
   if (state?.ifindex !== undefined && state.ifindex !== (await ifindexOf(runner, iface))) state = undefined;
   const hooks = { iface, configFile: q.path, program: 'wgm' };
@@ -68,6 +74,30 @@ export async function down(arg: string, io: RunnerIo, deps: DownDeps): Promise<n
       });
     removeState(iface);
     await runHooks(runner, state?.postDown ?? q.cfg.postDown, hooks);
+    return 0;
+  } catch (e) {
+    if (!(e instanceof WgError)) throw e;
+    deps.report(e);
+    return e.exitCode;
+  }
+}
+
+/**
+ * `down` of an interface whose link is already gone (its daemon died, or `ip link delete`):
+ * addresses and routes went with the link; the policy rules, DNS record, firewall rules, a
+ * stale UAPI socket and the record itself did not. PreDown hooks and SaveConfig need the
+ * interface and are skipped; PostDown hooks run, since they undo what PostUp set up.
+ */
+async function cleanupAfterCrash(runner: Runner, state: QuickState, deps: DownDeps): Promise<number> {
+  const { iface } = state;
+  runner.note(`${iface} is gone already (its daemon ended?): undoing what wgm up recorded`);
+  try {
+    if (state.defaultRoute?.table !== undefined) await deleteRules(runner, state.defaultRoute.table);
+    if (state.dns) await unsetDns(runner, state.dns);
+    await removeFirewall(runner, iface);
+    await stopDaemon(state);
+    removeState(iface);
+    await runHooks(runner, state.postDown, { iface, configFile: state.configFile, program: 'wgm' });
     return 0;
   } catch (e) {
     if (!(e instanceof WgError)) throw e;

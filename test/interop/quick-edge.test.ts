@@ -1,7 +1,8 @@
 // wgm up/down beyond the common path, each in a private world (test/lib/quick-sandbox.ts):
 // `wgm down` of an interface stock wg-quick brought up (no record: wg-quick's own rules), a
 // SIGTERM in the middle of `up`, the backend overrides and refusals, SaveConfig written back
-// by down (compared with stock wg-quick's), and a config error found before anything changes.
+// by down (compared with stock wg-quick's), down after the engine died, and a config error
+// found before anything changes.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -156,6 +157,19 @@ test('SaveConfig = true: down writes the run-time change back, as wg-quick down 
   );
   assert.ok(ours.configAfter.startsWith('[Interface]\nPrivateKey = '), ours.configAfter);
   assertBack(ours, ours.afterDown, 'after down');
+});
+
+test('down after the engine died undoes the rules, DNS and firewall up left (wg-quick cannot)', (t) => {
+  const dir = sandbox(t);
+  if (!dir) return;
+  const conf = config(['DNS = 10.0.0.53']);
+  const r = sandboxRun('wgm', dir, IFACE, conf, {
+    extra: `pkill -KILL -f -- 'wgm-engine(\\.js)? (-f )?${IFACE}$'; sleep 1; ip link show ${IFACE} || echo link-gone`,
+  });
+  assert.match(r.extra, /link-gone/, 'the engine took its link with it');
+  assert.equal(r.down?.status, 0, r.down?.stderr);
+  assert.match(r.down!.stderr, /^\[!\] wgqe0 is gone already/m);
+  assertBack(r, r.afterDown, 'after down');
 });
 
 test('an error in the WireGuard part is reported with its line before anything changes', (t) => {
