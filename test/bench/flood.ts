@@ -56,7 +56,7 @@ async function blast(lab: Lab, impl: Impl, net: number, seconds: number): Promis
   p.stdout?.on('data', (b: Buffer) => {
     out += b.toString();
   });
-  const ended = new Promise((res) => p.once('exit', res));
+  const ended = new Promise((res) => p.once('close', res));
   await new Promise((res) => setTimeout(res, 1000));
   const dh = dhCost(300);
   await ended;

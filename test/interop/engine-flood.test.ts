@@ -134,7 +134,7 @@ function startFlood(s: Setup, spec: Omit<FloodSpec, 'target' | 'publicKey'>) {
     err += d.toString();
   });
   const done = new Promise<FloodReport>((resolve, reject) =>
-    p.once('exit', (code) => {
+    p.once('close', (code) => {
       ended = true;
       if (code === 0) resolve(JSON.parse(out) as FloodReport);
       else reject(new Error(`flooder exited ${code}: ${err}`));

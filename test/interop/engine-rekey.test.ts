@@ -56,8 +56,10 @@ function steadyPing(lab: Lab, from: Side, to: string, count: number): Promise<Pi
   p.stderr?.on('data', (d: Buffer) => {
     out += d.toString();
   });
+  // 'close', not 'exit': node emits 'exit' possibly before the last stdout chunk (the
+  // "N packets transmitted" summary) has been read.
   return new Promise((resolve) =>
-    p.once('exit', () => {
+    p.once('close', () => {
       const got = new Set([...out.matchAll(/icmp_seq=(\d+) /g)].map((m) => Number(m[1])));
       const tx = /(\d+) packets transmitted/.exec(out);
       const lost: number[] = [];

@@ -190,7 +190,7 @@ function collect(p: ChildProcess): { text: () => string; exited: Promise<number 
   p.stderr?.on('data', (d: Buffer) => {
     s += d.toString();
   });
-  return { text: () => s, exited: new Promise((r) => p.once('exit', (c) => r(c))) };
+  return { text: () => s, exited: new Promise((r) => p.once('close', (c) => r(c))) };
 }
 
 const RECEIVER = `
