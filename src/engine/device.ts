@@ -23,14 +23,15 @@
 
 import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, isZeroKey, keysEqual } from '../model/index.js';
-import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
-import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
+import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
+import { formatPath, type PathAddr } from './core/addr.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
 import { DataPlane, type Moved } from './dataplane/dataplane.js';
+import { deviceFromText, deviceToText } from './endpoint-text.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
 import type { SetRequest, UapiDevice } from './uapi-server.js';
@@ -144,7 +145,7 @@ export class EngineDevice implements UapiDevice {
 
   get(): { device: Device; ext: GetExtensions } {
     this.dp.takeTraffic();
-    const device = this.core.getDevice();
+    const device = deviceToText(this.core.getDevice());
     device.listenPort = this.dp.port;
     // The core counts handshake messages and what it sealed itself; the workers count the rest.
     for (const peer of device.peers) {
@@ -161,7 +162,13 @@ export class EngineDevice implements UapiDevice {
   }
 
   async set(req: SetRequest): Promise<number> {
-    const { change } = req;
+    let change: Device<PathAddr>;
+    try {
+      change = deviceFromText(req.change);
+    } catch (e) {
+      this.log.error(`UAPI: ${(e as Error).message}`);
+      return EINVAL;
+    }
     const now = this.dp.now();
     if (this.peersAfter(change) > this.maxPeers) {
       this.log.error(`UAPI: more than ${this.maxPeers} peers (WGM_ENGINE_MAX_PEERS)`);
@@ -211,7 +218,7 @@ export class EngineDevice implements UapiDevice {
   }
 
   /** Peers the device would hold after `change` (an upper bound: removals inside it count). */
-  private peersAfter(change: Device): number {
+  private peersAfter(change: Device<PathAddr>): number {
     const own =
       change.privateKey && !isZeroKey(change.privateKey) ? publicKeyOf(change.privateKey) : undefined;
     const fresh = new Set<string>();
@@ -226,11 +233,7 @@ export class EngineDevice implements UapiDevice {
 
   // ---- Events ----
 
-  private received(
-    slot: number,
-    kpSlot: number | undefined,
-    from?: import('../model/index.js').SockAddr,
-  ): void {
+  private received(slot: number, kpSlot: number | undefined, from?: PathAddr): void {
     const p = this.mirror.ofSlot(slot);
     if (!p) return;
     const index = kpSlot !== undefined ? this.mirror.indexOfSlot(p, kpSlot) : p.currentIndex;
@@ -302,7 +305,7 @@ export class EngineDevice implements UapiDevice {
           // From the peer's sticky source address; the core has counted the bytes already.
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
           if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false }))
-            this.log.verbose(`Failed to send a packet to ${formatSockAddr(a.to)}`);
+            this.log.verbose(`Failed to send a packet to ${formatPath(a.to)}`);
           break;
         }
         case 'sendData': {

@@ -9,6 +9,7 @@
 // core calls select.ts itself, the simulation should drive the real core here instead.
 
 import { tai64nToUnixNs } from '../../src/crypto/tai64n.js';
+import { type PathAddr, pathKey } from '../../src/engine/core/addr.js';
 import {
   COOKIE_REFRESH_TIME_MS,
   HANDSHAKE_INITIATION_RATE_MS,
@@ -22,17 +23,16 @@ import {
   type SwitchReason,
 } from '../../src/engine/core/select.js';
 import { MAX_ROUND_INITIATIONS } from '../../src/engine/core/select-constants.js';
-import { type PathAddr, pathKey } from '../../src/engine/core/select-path.js';
 import type { EventQueue, PathNet } from './net.js';
 import type { Endpoint, StandardPeer, Wire } from './responder.js';
 
 /** The peer's address on path `k` (the candidate): 10.0.k.1 or fd00::k, port 51820. */
 export function pathAddr(k: number, family: 4 | 6 = 4): PathAddr {
-  if (family === 4) return { family, ip: Uint8Array.of(10, 0, k, 1), port: 51820 };
-  const ip = new Uint8Array(16);
-  ip[0] = 0xfd;
-  ip[15] = k;
-  return { family, ip, port: 51820 };
+  if (family === 4) return { family, address: Uint8Array.of(10, 0, k, 1), port: 51820, scopeId: 0 };
+  const address = new Uint8Array(16);
+  address[0] = 0xfd;
+  address[15] = k;
+  return { family, address, port: 51820, scopeId: 0 };
 }
 
 interface Keypair {

@@ -11,60 +11,59 @@
 //   source (roaming, as WireGuard does: wireguard-go's SetEndpointFromPacket);
 // - data sent without a reply changes nothing by itself (the handshake it triggers rotates).
 
-import type { SockAddr } from '../../model/index.js';
-import { sameAddr } from './addr.js';
+import { copyPath, type PathAddr, samePath } from './addr.js';
 
 export interface EndpointPolicy {
   /** The configured candidates, in order of preference. */
-  readonly candidates: readonly SockAddr[];
+  readonly candidates: readonly PathAddr[];
   /** Where transport and handshake messages go now; undefined: nowhere known. */
-  readonly active: SockAddr | undefined;
+  readonly active: PathAddr | undefined;
   /** New configured candidates (possibly none). */
-  setCandidates(list: readonly SockAddr[], now: number): void;
+  setCandidates(list: readonly PathAddr[], now: number): void;
   /** An initiation round is about to go; `unanswered`: the previous round got no response. */
   forInitiation(unanswered: boolean, now: number): boolean;
   /** A handshake response from `from` authenticated (our initiation was answered). */
-  noteResponse(from: SockAddr, now: number): boolean;
+  noteResponse(from: PathAddr, now: number): boolean;
   /** Any other authenticated packet (an initiation, transport data, a keepalive) from `from`. */
-  noteAuthenticated(from: SockAddr, now: number): boolean;
+  noteAuthenticated(from: PathAddr, now: number): boolean;
   /** Data went out and nothing authenticated came back for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT. */
   noteSentWithoutReply(now: number): boolean;
 }
 
 /** The interim policy: round robin over unanswered rounds, roaming to every authenticated source. */
 export class RoundRobinRoaming implements EndpointPolicy {
-  private list: SockAddr[] = [];
-  private current: SockAddr | undefined;
+  private list: PathAddr[] = [];
+  private current: PathAddr | undefined;
   private cursor = 0;
 
-  get candidates(): readonly SockAddr[] {
+  get candidates(): readonly PathAddr[] {
     return this.list;
   }
 
-  get active(): SockAddr | undefined {
+  get active(): PathAddr | undefined {
     return this.current;
   }
 
-  setCandidates(list: readonly SockAddr[]): void {
-    this.list = list.slice();
+  setCandidates(list: readonly PathAddr[]): void {
+    this.list = list.map(copyPath);
     this.cursor = 0;
-    this.current = list[0];
+    this.current = this.list[0];
   }
 
   forInitiation(unanswered: boolean): boolean {
     if (!unanswered || this.list.length < 2) return false;
     this.cursor = (this.cursor + 1) % this.list.length;
     const next = this.list[this.cursor]!;
-    if (sameAddr(next, this.current)) return false;
+    if (samePath(next, this.current)) return false;
     this.current = next;
     return true;
   }
 
-  noteResponse(from: SockAddr): boolean {
+  noteResponse(from: PathAddr): boolean {
     return this.roam(from);
   }
 
-  noteAuthenticated(from: SockAddr): boolean {
+  noteAuthenticated(from: PathAddr): boolean {
     return this.roam(from);
   }
 
@@ -72,13 +71,10 @@ export class RoundRobinRoaming implements EndpointPolicy {
     return false;
   }
 
-  private roam(from: SockAddr): boolean {
-    const e = this.current;
-    // The common case: the same address spelt the same way.
-    if (e && e.port === from.port && e.address === from.address && e.family === from.family) return false;
-    if (sameAddr(from, e)) return false;
-    this.current = { ...from };
-    const i = this.list.findIndex((c) => sameAddr(c, from));
+  private roam(from: PathAddr): boolean {
+    if (samePath(from, this.current)) return false;
+    const i = this.list.findIndex((c) => samePath(c, from));
+    this.current = i >= 0 ? this.list[i] : copyPath(from);
     if (i >= 0) this.cursor = i;
     return true;
   }

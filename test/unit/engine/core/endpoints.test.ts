@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { tai64nToUnixNs } from '../../../../src/crypto/tai64n.js';
+import { samePath } from '../../../../src/engine/core/addr.js';
 import { REKEY_TIMEOUT_MS } from '../../../../src/engine/core/constants.js';
 import { RoundRobinRoaming } from '../../../../src/engine/core/endpoints.js';
 import { dh, finishInitiation, openInitiation } from '../../../../src/engine/core/handshake.js';
@@ -20,7 +21,7 @@ test('roaming: the responder’s endpoint follows the latest authenticated packe
   a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
   net.run(100);
   assert.deepEqual(b.core.getDevice().peers[0]!.activeEndpoint, moved);
-  assert.ok(b.actions.some((x) => x.type === 'endpointChanged' && x.endpoint?.address === '198.51.100.20'));
+  assert.ok(b.actions.some((x) => x.type === 'endpointChanged' && samePath(x.endpoint, moved)));
   b.fromTun(ipv4('10.0.0.2', '10.0.0.1'));
   net.run(100);
   assert.equal(a.tun.length, 1, 'the reply went to the new address');
@@ -59,7 +60,7 @@ test('an initiation round: one timestamp for all targets; the responder consumes
   const targets = [alias, b.addr];
   // Route the alias to B by rewriting deliveries.
   const real = net.transmit.bind(net);
-  net.transmit = (d) => real(d.to.address === alias.address ? { ...d, to: b.addr } : d);
+  net.transmit = (d) => real(samePath(d.to, alias) ? { ...d, to: b.addr } : d);
   a.handle(a.core.initiate(b.publicKey, net.now, { targets, force: true }));
   const inits = a.sentOfType(INIT);
   assert.equal(inits.length, 2);
@@ -133,7 +134,11 @@ test('the interim policy behind EndpointPolicy: round robin on unanswered rounds
   assert.equal(p.forInitiation(true), true);
   assert.deepEqual(p.active, a, 'round robin');
   assert.equal(p.noteSentWithoutReply(), false);
-  assert.equal(p.noteAuthenticated({ ...a }), false, 'the same address is no change');
+  assert.equal(
+    p.noteAuthenticated({ ...a, address: Uint8Array.from(a.address) }),
+    false,
+    'the same address is no change',
+  );
   assert.equal(p.noteResponse(c), true, 'roams to a source outside the list');
   assert.deepEqual(p.active, c);
   assert.equal(p.noteAuthenticated(b), true);
