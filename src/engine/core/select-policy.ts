@@ -88,6 +88,8 @@ export interface CandidateSnapshot {
   rttvar: number | undefined;
   failures: number;
   forwardOnlySuspect: boolean;
+  /** The round in progress sent an initiation here and awaits the answer. */
+  probing: boolean;
 }
 
 export interface SelectSnapshot {

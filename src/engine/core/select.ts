@@ -313,7 +313,7 @@ export class PeerSelector {
         ? { id: this.round.id, reason: this.round.reason, sent: this.round.sent.size }
         : undefined,
       mirror: m && mirrorTo ? { to: mirrorTo, until: m.until } : undefined,
-      candidates: candidateSnapshots(this.table, this.activeKey),
+      candidates: candidateSnapshots(this.table, this.activeKey, this.round?.sent),
     };
   }
 
