@@ -51,6 +51,11 @@ import { afterReceive, packetFromTun, sendKeepalive, transportSent, zeroAndFlush
 export interface CoreOptions {
   /** Wall time in ns since the Unix epoch at core time 0 (for TAI64N and latest-handshake). */
   wallEpochNs: bigint;
+  /**
+   * The wall clock (ns since the Unix epoch) at a core time, when it is not `wallEpochNs + now`
+   * (a simulation stepping the wall clock); injected like everything else.
+   */
+  wallClock?: (now: number) => bigint;
   /** Cryptographic randomness; default: the operating system's. */
   random?: (n: number) => Uint8Array;
   /** Handshake messages per second above which the core counts itself under load. */
@@ -66,6 +71,7 @@ export class Core implements CoreContext {
   private readonly rand: (n: number) => Uint8Array;
   private readonly jitter: () => number;
   private readonly wallEpochNs: bigint;
+  private readonly wallClock: ((now: number) => bigint) | undefined;
   private readonly settings: DeviceSettings = { listenPort: 0, fwmark: 0 };
   private out: Action[] = [];
   private readonly touched = new Set<PeerState>();
@@ -81,6 +87,7 @@ export class Core implements CoreContext {
     this.jitter = jitterFrom(this.rand);
     this.index = new IndexTable(this.rand);
     this.wallEpochNs = options.wallEpochNs;
+    this.wallClock = options.wallClock;
     this.underLoadThreshold = options.underLoadThreshold ?? UNDER_LOAD_HANDSHAKES_PER_SEC;
   }
 
@@ -256,6 +263,7 @@ export class Core implements CoreContext {
   }
 
   wallNs(now: number): bigint {
+    if (this.wallClock) return this.wallClock(now);
     return this.wallEpochNs + BigInt(Math.round(now * 1e6));
   }
 
