@@ -362,6 +362,8 @@ export class Core implements CoreContext {
   private expired(peer: PeerState, name: TimerName, now: number): void {
     switch (name) {
       case 'retransmitHandshake':
+        // A standard initiation from before the peer had several endpoints: selection retries now.
+        if (peer.endpoints.racing) break;
         if (peer.timers.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
           this.log(
             'verbose',
