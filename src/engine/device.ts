@@ -397,8 +397,10 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
           if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false })) {
             this.log.verbose(`Failed to send a packet to ${formatSockAddr(a.to)}`);
-            // A local refusal (no route, unreachable): selection tries the other paths.
-            if (a.peer) this.apply(this.core.sendError(a.peer, a.to, this.dp.now()));
+            // A local refusal (no route, unreachable): selection tries the other paths (after
+            // this batch: the race it starts may send to a refused path again).
+            const { peer, to } = a;
+            if (peer) setImmediate(() => this.apply(this.core.sendError(peer, to, this.dp.now())));
           }
           break;
         }

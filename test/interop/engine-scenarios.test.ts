@@ -301,8 +301,9 @@ test('the active path loses its local link: refused sends still start the handsh
   assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 1 }), 'traffic on the first path');
   assert.equal(peerOf(lab, a, b).endpoint, `${b.outer.v4}:${b.port}`);
   // A's end of the first path goes down: every send to B's first address is refused
-  // (ENETUNREACH). Data still counts as sent, so KEEPALIVE_TIMEOUT + REKEY_TIMEOUT later a
-  // handshake starts, goes unanswered (refused too), and the retry moves to the second path.
+  // (ENETUNREACH). Data still counts as sent, so selection finds the path silent (about a
+  // second), races with the active path first, and its refused initiation (a send error) sends
+  // the race on to the second path.
   const firstDev = lab
     .exec(a.ns, 'ip', ['-o', 'addr', 'show', 'to', `${a.outer.v4}/32`])
     .stdout.split(/\s+/)[1]!;
