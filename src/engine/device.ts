@@ -25,18 +25,19 @@
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { publicKeyOf } from '../crypto/x25519-native.js';
-import { type Device, isZeroKey, keysEqual, type SockAddr } from '../model/index.js';
+import { type Device, isZeroKey, keysEqual } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
-import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
+import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
+import { formatPath, type PathAddr, samePath } from './core/addr.js';
 import { viewState } from './core/configure.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
 import type { PeerPathConfig } from './core/endpoints.js';
-import type { PathAddr } from './core/select-path.js';
 import { DataPlane, type Moved } from './dataplane/dataplane.js';
+import { deviceFromText, deviceToText, pathToText } from './endpoint-text.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
 import type { CandidateView, SetRequest, UapiDevice } from './uapi-server.js';
@@ -170,7 +171,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
 
   get(): { device: Device; ext: GetExtensions } {
     this.dp.takeTraffic();
-    const device = this.core.getDevice();
+    const device = deviceToText(this.core.getDevice());
     device.listenPort = this.dp.port;
     // The core counts handshake messages and what it sealed itself; the workers count the rest.
     for (const peer of device.peers) {
@@ -187,7 +188,13 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
   }
 
   async set(req: SetRequest): Promise<number> {
-    const { change } = req;
+    let change: Device<PathAddr>;
+    try {
+      change = deviceFromText(req.change);
+    } catch (e) {
+      this.log.error(`UAPI: ${(e as Error).message}`);
+      return EINVAL;
+    }
     const now = this.dp.now();
     if (this.peersAfter(change) > this.maxPeers) {
       this.log.error(`UAPI: more than ${this.maxPeers} peers (WGM_ENGINE_MAX_PEERS)`);
@@ -237,7 +244,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
   }
 
   /** Peers the device would hold after `change` (an upper bound: removals inside it count). */
-  private peersAfter(change: Device): number {
+  private peersAfter(change: Device<PathAddr>): number {
     const own =
       change.privateKey && !isZeroKey(change.privateKey) ? publicKeyOf(change.privateKey) : undefined;
     const fresh = new Set<string>();
@@ -276,15 +283,14 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     const wallMs = (t: number | undefined) =>
       t === undefined ? undefined : Date.now() - Math.max(0, this.dp.now() - t);
     return list.map((c) => {
-      const addr = peer ? peer.endpoints.sockOf(c.addr) : undefined;
-      const endpoint = addr ? formatSockAddr(addr) : '';
-      const isActive = !!active && !!addr && formatSockAddr(active) === endpoint;
+      const addr = pathToText(c.addr);
+      const endpoint = formatSockAddr(addr);
       const v: CandidateView = {
         endpoint,
-        addr: addr!,
+        addr,
         source: c.source,
         rank: c.rank,
-        state: isActive ? 'active' : viewState(c),
+        state: active && samePath(active, c.addr) ? 'active' : viewState(c),
         failures: c.failures,
       };
       if (c.srtt !== undefined) v.rttMs = c.srtt;
@@ -320,11 +326,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
 
   // ---- Events ----
 
-  private received(
-    slot: number,
-    kpSlot: number | undefined,
-    from?: import('../model/index.js').SockAddr,
-  ): void {
+  private received(slot: number, kpSlot: number | undefined, from?: PathAddr): void {
     const p = this.mirror.ofSlot(slot);
     if (!p) return;
     const index = kpSlot !== undefined ? this.mirror.indexOfSlot(p, kpSlot) : p.currentIndex;
@@ -396,7 +398,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
           // From the peer's sticky source address; the core has counted the bytes already.
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
           if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false })) {
-            this.log.verbose(`Failed to send a packet to ${formatSockAddr(a.to)}`);
+            this.log.verbose(`Failed to send a packet to ${formatPath(a.to)}`);
             // A local refusal (no route, unreachable): selection tries the other paths (after
             // this batch: the race it starts may send to a refused path again).
             const { peer, to } = a;
@@ -429,14 +431,14 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     }
   }
 
-  private emitPath(peer: Uint8Array, from: SockAddr | undefined, to: SockAddr, reason: string): void {
+  private emitPath(peer: Uint8Array, from: PathAddr | undefined, to: PathAddr, reason: string): void {
     const e: PathEvent = {
       peer: Buffer.from(peer).toString('hex'),
-      to: formatSockAddr(to),
+      to: formatSockAddr(pathToText(to)),
       reason,
       at: Date.now(),
     };
-    if (from) e.from = formatSockAddr(from);
+    if (from) e.from = formatSockAddr(pathToText(from));
     this.emit('path', e);
   }
 

@@ -13,9 +13,9 @@
 // It holds no keys (the data plane reads them once, at install) and no traffic state: counters
 // and 'traffic' events come from the data plane by slot, and `ofSlot` names the peer.
 
-import type { AllowedIP, Device, Key, SockAddr } from '../model/index.js';
+import type { AllowedIP, Device, Key } from '../model/index.js';
 import type { SessionKeypairs } from './core/actions.js';
-import { addrKey } from './core/addr.js';
+import { type PathAddr, samePath } from './core/addr.js';
 import { COUNTER_LIMIT } from './core/constants.js';
 import type { DataPlane } from './dataplane/dataplane.js';
 
@@ -26,8 +26,7 @@ export interface PeerSlot {
   /** The data plane's ids of the keypairs it holds, by our local index. */
   keypairs: Map<number, number>;
   currentIndex: number | undefined;
-  endpoint: SockAddr | undefined;
-  endpointKey: string;
+  endpoint: PathAddr | undefined;
   allowedKey: string;
 }
 
@@ -72,7 +71,6 @@ export class PeerMirror {
       keypairs: new Map(),
       currentIndex: undefined,
       endpoint: undefined,
-      endpointKey: '',
       allowedKey: '',
     };
     this.byKey.set(keyHex, p);
@@ -95,7 +93,7 @@ export class PeerMirror {
    * Makes the data plane's peers, endpoints and allowed IPs those of `device` (the core's).
    * Returns false when a peer found no free slot (call again after `dp.settle()`).
    */
-  syncDevice(device: Device): boolean {
+  syncDevice(device: Device<PathAddr>): boolean {
     const wanted = new Set(device.peers.flatMap((p) => (p.publicKey ? [hex(p.publicKey)] : [])));
     for (const p of [...this.byKey.values()]) if (!wanted.has(p.keyHex)) this.drop(p);
     for (const k of [...this.pendingKeypairs.keys()]) if (!wanted.has(k)) this.pendingKeypairs.delete(k);
@@ -120,19 +118,11 @@ export class PeerMirror {
     return complete;
   }
 
-  setEndpoint(key: Key, addr: SockAddr | undefined): void {
+  setEndpoint(key: Key, addr: PathAddr | undefined): void {
     const p = this.byKey.get(hex(key));
-    if (!p) return;
-    const k = addr ? addrKey(addr) : '';
-    if (k === p.endpointKey) return;
-    p.endpointKey = k;
-    p.endpoint = addr ? { ...addr } : undefined;
-    try {
-      this.dp.setEndpoint(p.slot, p.endpoint);
-    } catch {
-      // An address the socket cannot reach (a scope that is gone): nowhere, as no endpoint.
-      this.dp.setEndpoint(p.slot, undefined);
-    }
+    if (!p || samePath(addr, p.endpoint)) return;
+    p.endpoint = addr;
+    this.dp.setEndpoint(p.slot, addr);
   }
 
   /** Installs and removes keypairs so that the data plane holds exactly `info`. */

@@ -10,8 +10,10 @@
 
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { inetPton4, inetPton6 } from '../model/inet.js';
+import type { PathAddr } from './core/addr.js';
 import { MAX_ADDRS_PER_NAME, MAX_ADDRS_PER_NAME_FAMILY } from './core/select-constants.js';
-import { interleaveFamilies, type PathAddr } from './core/select-path.js';
+import { interleaveFamilies } from './core/select-path.js';
 
 /** RFC 8305 section 3: how long a positive A answer waits for AAAA. */
 export const RESOLUTION_DELAY_MS = 50;
@@ -48,38 +50,12 @@ export function reresolveDelayMs(ttlMs: number | undefined): number {
   return Math.min(RERESOLVE_MAX_MS, Math.max(RERESOLVE_MIN_MS, ttlMs ?? 0));
 }
 
-function v4Bytes(s: string): Uint8Array {
-  return Uint8Array.from(s.split('.').map(Number));
-}
-
-function v6Bytes(s: string): Uint8Array {
-  const [head = '', tail] = s.split('::');
-  const words = (t: string): number[] =>
-    t
-      ? t.split(':').flatMap((w) => {
-          if (!w.includes('.')) return [Number.parseInt(w, 16)];
-          const b = v4Bytes(w); // an embedded IPv4 address in the last two groups
-          return [(b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!];
-        })
-      : [];
-  const h = words(head);
-  const tl = tail === undefined ? [] : words(tail);
-  const all = [...h, ...new Array<number>(8 - h.length - tl.length).fill(0), ...tl];
-  const out = new Uint8Array(16);
-  all.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
-}
-
 /** A numeric address as a candidate, or undefined when `text` is not one. */
 export function literal(text: string, port: number): PathAddr | undefined {
   const fam = isIP(text);
-  if (fam === 4) return { family: 4, ip: v4Bytes(text), port };
-  // A scoped address (fe80::1%eth0) needs its interface, which a candidate does not carry.
-  if (fam === 6 && !text.includes('%')) return { family: 6, ip: v6Bytes(text), port };
-  return undefined;
+  const address = fam === 4 ? inetPton4(text) : fam === 6 ? inetPton6(text) : undefined;
+  // A scoped address (fe80::1%eth0) names an interface, which only the engine can look up.
+  return address && { family: fam === 4 ? 4 : 6, address, port, scopeId: 0 };
 }
 
 function combine(

@@ -22,16 +22,17 @@ export interface SockAddr {
 /**
  * One candidate endpoint of a peer. `spec` is the text as written in a config file or on the
  * command line (whitespace already removed for config files); `addr` is what it resolved to.
- * A device read back from a backend has `addr` only.
+ * A device read back from a backend has `addr` only. `A`, here and below, is the address type:
+ * text (SockAddr) everywhere but inside wgm-engine, which keeps addresses binary.
  */
-export interface Endpoint {
+export interface Endpoint<A = SockAddr> {
   spec?: string;
-  addr?: SockAddr;
+  addr?: A;
 }
 
 /** State of one candidate endpoint, as reported by a backend that holds several (wgm-engine). */
-export interface EndpointState {
-  addr: SockAddr;
+export interface EndpointState<A = SockAddr> {
+  addr: A;
   /** 'active' carries traffic now; the others are candidates. */
   state: 'active' | 'standby' | 'probing' | 'failed' | 'unknown';
   /** Smoothed round-trip time in milliseconds, when measured. */
@@ -54,7 +55,7 @@ export interface Timespec {
   nsec: number;
 }
 
-export interface Peer {
+export interface Peer<A = SockAddr> {
   publicKey?: Key;
   /** All-zero means "no preshared key" on the wire; undefined means "not mentioned". */
   presharedKey?: Key;
@@ -62,7 +63,7 @@ export interface Peer {
    * Candidate endpoints in order. wg keeps only the last one; wgm keeps them all.
    * An empty list means "not mentioned" (wg has no way to clear an endpoint).
    */
-  endpoints: Endpoint[];
+  endpoints: Endpoint<A>[];
   /**
    * wgm only: the candidate list is emptied (`wgm_replace_endpoints=true` with no candidate
    * after it), so the peer has no endpoint until it is heard from.
@@ -81,15 +82,15 @@ export interface Peer {
   txBytes?: bigint;
   protocolVersion?: number;
   /** Per-candidate state, from a backend that holds several endpoints. */
-  endpointStates?: EndpointState[];
+  endpointStates?: EndpointState<A>[];
   /**
    * The one endpoint the backend sends to now (UAPI `endpoint=`), when read from a backend that
    * also reports candidates: what `wg show` prints. Otherwise the last of `endpoints` is it.
    */
-  activeEndpoint?: SockAddr;
+  activeEndpoint?: A;
 }
 
-export interface Device {
+export interface Device<A = SockAddr> {
   name?: string;
   ifindex?: number;
   privateKey?: Key;
@@ -99,10 +100,10 @@ export interface Device {
   /** 0 = off. */
   fwmark?: number;
   replacePeers: boolean;
-  peers: Peer[];
+  peers: Peer<A>[];
 }
 
-export function newPeer(init: Partial<Peer> = {}): Peer {
+export function newPeer<A = SockAddr>(init: Partial<Peer<A>> = {}): Peer<A> {
   return {
     endpoints: [],
     allowedIPs: [],
@@ -122,7 +123,7 @@ export function wgEndpoint(peer: Peer): SockAddr | undefined {
   return peer.activeEndpoint ?? peer.endpoints[peer.endpoints.length - 1]?.addr;
 }
 
-export function newDevice(init: Partial<Device> = {}): Device {
+export function newDevice<A = SockAddr>(init: Partial<Device<A>> = {}): Device<A> {
   return { replacePeers: false, peers: [], ...init };
 }
 

@@ -20,6 +20,7 @@ import { HANDSHAKE_INITIATION_RATE_MS } from '../../src/engine/core/constants.js
 import { Core } from '../../src/engine/core/core.js';
 import { MESSAGE_COOKIE_REPLY } from '../../src/engine/core/messages.js';
 import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
+import { hostAddr } from '../lib/path-addr.js';
 
 const [host, portText, responderB64, keysFile, secondsText, sourcesText] = process.argv.slice(2);
 const sources = sourcesText ? sourcesText.split(',') : [];
@@ -65,17 +66,13 @@ for (const priv of keys) {
   const core = new Core({ wallEpochNs });
   const device = newDevice({
     privateKey: priv,
-    peers: [newPeer({ publicKey: responder, endpoints: [{ addr: target }] })],
+    peers: [newPeer({ publicKey: responder, endpoints: [{ addr: hostAddr(target.address, target.port) }] })],
   });
   core.configure(device, now());
   const sock = createSocket(target.family === 6 ? 'udp6' : 'udp4');
   const me: Initiator = { core, sock, sentAt: 0 };
   sock.on('message', (msg, rinfo) => {
-    const from: SockAddr = {
-      family: rinfo.family === 'IPv6' ? 6 : 4,
-      address: rinfo.address,
-      port: rinfo.port,
-    };
+    const from = hostAddr(rinfo.address, rinfo.port);
     if (msg[0] === MESSAGE_COOKIE_REPLY) cookies++;
     const actions = core.datagram(from, msg, now());
     if (actions.some((a) => a.type === 'keypairChanged' && a.keypairs.current)) {

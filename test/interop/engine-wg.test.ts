@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Daemon, keypair, Lab } from '../lib/netns.js';
+import { type Daemon, keypair, Lab, ping, tunnel } from '../lib/netns.js';
 import { need } from '../lib/run.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip'] };
@@ -133,6 +133,9 @@ test('stock wg configures wgm-engine exactly as it configures wireguard-go', asy
     '[2001:db8::9]:9',
   ]);
   compare('set');
+  // A scoped IPv6 endpoint: wg sends `%lo`, which both accept and drop (wireguard-go's rule).
+  wgBoth((i) => ['set', i, 'peer', p4.pub, 'endpoint', '[fe80::9%lo]:9']);
+  compare('a scoped endpoint');
 
   const conf2 = lab.file(
     'two.conf',
@@ -187,4 +190,39 @@ test('stock wg configures wgm-engine exactly as it configures wireguard-go', asy
   const r = wgBoth((i) => ['set', i, 'listen-port', '53222']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /Address already in use/);
+});
+
+test('link-local endpoints: the engine sends to [fe80::…] and learns its peer with the scope', async (t) => {
+  if (!need(t, NEEDS)) return;
+  const lab = new Lab('el');
+  t.after(() => lab.cleanup());
+  const tn = await tunnel(lab, 'wgm-engine', 'wireguard-go', { subnet: 236 });
+  // Addresses of our own (nodad: usable at once).
+  lab.ip(tn.a.ns, 'addr', 'add', 'fe80::a/64', 'dev', tn.vethA, 'nodad');
+  lab.ip(tn.b.ns, 'addr', 'add', 'fe80::b/64', 'dev', tn.vethB, 'nodad');
+  // The UAPI drops the zone of a set (as wireguard-go does): the engine starts with [fe80::b].
+  lab.wg(tn.a.ns, [
+    'set',
+    tn.a.ifname,
+    'peer',
+    tn.b.key.pub,
+    'endpoint',
+    `[fe80::b%${tn.vethA}]:${tn.b.port}`,
+  ]);
+  lab.wg(tn.b.ns, [
+    'set',
+    tn.b.ifname,
+    'peer',
+    tn.a.key.pub,
+    'endpoint',
+    `[fe80::a%${tn.vethB}]:${tn.a.port}`,
+  ]);
+  const shown = () => lab.wg(tn.a.ns, ['show', tn.a.ifname, 'endpoints']).trim();
+  assert.equal(shown(), `${tn.b.key.pub}\t[fe80::b]:${tn.b.port}`);
+  assert.ok(ping(lab, tn.a, tn.b.inner.v4), 'the engine initiates over the link-local path');
+  assert.ok(ping(lab, tn.b, tn.a.inner.v6), 'and answers over it');
+  // wireguard-go's packets arrive with the veth's index as scope; the engine follows that
+  // source (roaming), keeps the index, and wg prints it as the interface name.
+  assert.equal(shown(), `${tn.b.key.pub}\t[fe80::b%${tn.vethA}]:${tn.b.port}`);
+  assert.ok(ping(lab, tn.a, tn.b.inner.v6), 'traffic goes on to the scoped endpoint');
 });

@@ -5,9 +5,12 @@
 // them byte for byte with what was recorded.
 //
 // Recordings are made by record-handshake.ts; the fixture lives in test/fixtures/handshake/.
+// Addresses are text in a recording, binary inside the Core (engine/endpoint-text.ts converts).
 
 import type { Action } from '../../src/engine/core/actions.js';
+import type { PathAddr } from '../../src/engine/core/addr.js';
 import { Core } from '../../src/engine/core/core.js';
+import { pathFromText, pathToText } from '../../src/engine/endpoint-text.js';
 import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
 import { SimDataPlane } from '../unit/engine/core/sim-dataplane.js';
 
@@ -53,13 +56,13 @@ const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 export function recordingConfig(
   r: Pick<Recording, 'mode' | 'ourPrivateKey' | 'theirPublicKey' | 'theirEndpoint' | 'theirTunnelIP'>,
 ) {
-  return newDevice({
+  return newDevice<PathAddr>({
     privateKey: hex(r.ourPrivateKey),
     peers: [
       newPeer({
         publicKey: hex(r.theirPublicKey),
         // As the responder we learn wireguard-go's endpoint from its initiation.
-        endpoints: r.mode === 'initiator' ? [{ addr: r.theirEndpoint }] : [],
+        endpoints: r.mode === 'initiator' ? [{ addr: pathFromText(r.theirEndpoint) }] : [],
         allowedIPs: [
           { family: 4, address: Uint8Array.from(r.theirTunnelIP.split('.').map(Number)), cidr: 32 },
         ],
@@ -101,8 +104,9 @@ export function recordingCore(
     core,
     {
       send: (to, bytes) => {
-        outputs.push({ kind: 'send', at: clock.at, to, hex: toHex(bytes) });
-        hooks.onSend?.(to, bytes);
+        const text = pathToText(to);
+        outputs.push({ kind: 'send', at: clock.at, to: text, hex: toHex(bytes) });
+        hooks.onSend?.(text, bytes);
       },
       tun: (p) => {
         outputs.push({ kind: 'writeTun', at: clock.at, hex: toHex(p) });
@@ -138,7 +142,7 @@ export function replay(r: Recording): { outputs: RecordedOutput[]; core: Core } 
         run(at, () => core.initiate(theirKey, at));
         break;
       case 'datagram':
-        run(at, () => void dp.datagram(input.from, hex(input.hex), at));
+        run(at, () => void dp.datagram(pathFromText(input.from), hex(input.hex), at));
         break;
       case 'packetFromTun':
         run(at, () => core.packetFromTun(hex(input.hex), at));

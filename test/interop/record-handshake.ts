@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { clampPrivateKey, keyToBase64 } from '../../src/crypto/keys.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { publicKeyOf } from '../../src/crypto/x25519.js';
+import { pathFromText } from '../../src/engine/endpoint-text.js';
 import {
   echoReply,
   type RecordedInput,
@@ -111,7 +112,7 @@ async function inner(args: InnerArgs): Promise<void> {
     const t = now();
     const from = { family: 4 as const, address: rinfo.address, port: rinfo.port };
     inputs.push({ kind: 'datagram', at: t, from, hex: toHex(msg) });
-    input(t, () => void dp.datagram(from, new Uint8Array(msg), t));
+    input(t, () => void dp.datagram(pathFromText(from), new Uint8Array(msg), t));
   });
   const base = { ...args, theirEndpoint, theirTunnelIP: THEIR_IP };
   let t = now();

@@ -38,7 +38,8 @@ import {
 } from '../../src/engine/core/messages.js';
 import { inetNtop, inetPton4, inetPton6 } from '../../src/model/inet.js';
 import { POLLIN, PollSet } from '../../src/sys/native.js';
-import { type LocalAddr, MsgBatch, type RawAddr, UdpSocket } from '../../src/sys/udp.js';
+import { type LocalAddr, MsgBatch, UdpSocket } from '../../src/sys/udp.js';
+import { pathAddr } from './path-addr.js';
 
 export interface FloodSpec {
   /** `host:port` or `[v6]:port` of the responder. */
@@ -97,15 +98,6 @@ export function floodMessages(publicKey: Uint8Array, count: number): Uint8Array[
   return out;
 }
 
-function parseTarget(s: string): RawAddr {
-  const m = /^\[(.+)\]:(\d+)$/.exec(s) ?? /^([^:]+):(\d+)$/.exec(s);
-  if (!m) throw new Error(`bad target ${s}`);
-  const v4 = inetPton4(m[1]!);
-  const address = v4 ?? inetPton6(m[1]!);
-  if (!address) throw new Error(`bad target address ${m[1]}`);
-  return { family: v4 ? 4 : 6, address, port: Number(m[2]), scopeId: 0 };
-}
-
 function parseSource(s: string): LocalAddr {
   const v4 = inetPton4(s);
   const address = v4 ?? inetPton6(s);
@@ -116,7 +108,7 @@ function parseSource(s: string): LocalAddr {
 export function runFlood(spec: FloodSpec): FloodReport {
   const pub = new Uint8Array(Buffer.from(spec.publicKey, 'base64'));
   if (pub.length !== 32) throw new Error('publicKey must be 32 bytes of base64');
-  const to = parseTarget(spec.target);
+  const to = pathAddr(spec.target);
   const sources = (spec.sources ?? []).map(parseSource);
   const msgs = floodMessages(pub, spec.messages ?? 4096);
   const mac1BySender = new Map<number, Uint8Array>();

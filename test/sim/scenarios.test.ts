@@ -133,7 +133,7 @@ test('5: a name with 3 A records, 2 dead; the answer changes mid-race (RFC 8305 
   assert.ok(first <= 1500, `first delivery at ${first}; ${w.describe()}`);
   assert.equal(w.wgm.activePath(), 3);
   assert.equal(
-    w.wgm.sel.snapshot().candidates.some((c) => c.addr.ip[2] === 1),
+    w.wgm.sel.snapshot().candidates.some((c) => c.addr.address[2] === 1),
     false,
     'the removed address was never tried',
   );
@@ -148,7 +148,7 @@ test('6: asymmetric path (forward OK, reverse dropped) wins every race: serial r
   assert.equal(w.wgm.activePath(), 1, w.describe());
   const first = w.firstDeliveryAfter(0)!;
   assert.ok(first <= 10_000, `first delivery at ${first}`);
-  const c0 = w.wgm.sel.snapshot().candidates.find((c) => c.addr.ip[2] === 0)!;
+  const c0 = w.wgm.sel.snapshot().candidates.find((c) => c.addr.address[2] === 0)!;
   assert.ok(c0.failures > 0);
   check(w);
   t.diagnostic(`the slow symmetric path carried data from ${first} ms`);

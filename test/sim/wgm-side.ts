@@ -16,11 +16,10 @@
 import { tai64n, tai64nToUnixNs } from '../../src/crypto/tai64n.js';
 import { publicKeyOf } from '../../src/crypto/x25519.js';
 import type { Action, TransportKeypair } from '../../src/engine/core/actions.js';
-import { cookieSource } from '../../src/engine/core/addr.js';
+import { cookieSource, type PathAddr, pathKey } from '../../src/engine/core/addr.js';
 import { REJECT_AFTER_TIME_MS } from '../../src/engine/core/constants.js';
 import { CookieChecker, CookieGenerator } from '../../src/engine/core/cookie.js';
 import { Core } from '../../src/engine/core/core.js';
-import { toSock } from '../../src/engine/core/endpoints.js';
 import {
   type Chain,
   consumeResponse,
@@ -38,23 +37,22 @@ import {
 } from '../../src/engine/core/messages.js';
 import type { PeerSelector, Policy, SwitchReason } from '../../src/engine/core/select.js';
 import { MAX_ROUND_INITIATIONS } from '../../src/engine/core/select-constants.js';
-import { type PathAddr, pathKey } from '../../src/engine/core/select-path.js';
-import { newDevice, newPeer, type SockAddr } from '../../src/model/index.js';
+import { newDevice, newPeer } from '../../src/model/index.js';
 import type { EventQueue, PathNet } from './net.js';
 import type { Endpoint, StandardPeer, Wire } from './responder.js';
 
 /** The peer's address on path `k` (the candidate): 10.0.k.1 or fd00::k, port 51820. */
 export function pathAddr(k: number, family: 4 | 6 = 4): PathAddr {
-  if (family === 4) return { family, ip: Uint8Array.of(10, 0, k, 1), port: 51820 };
-  const ip = new Uint8Array(16);
-  ip[0] = 0xfd;
-  ip[15] = k;
-  return { family, ip, port: 51820 };
+  if (family === 4) return { family, address: Uint8Array.of(10, 0, k, 1), port: 51820, scopeId: 0 };
+  const address = new Uint8Array(16);
+  address[0] = 0xfd;
+  address[15] = k;
+  return { family, address, port: 51820, scopeId: 0 };
 }
 
 /** Our source on path `k` as the peer sees it, behind the path's NAT (what cookies are bound to). */
-function natSource(k: number, port: number): SockAddr {
-  return { family: 4, address: `10.1.${k}.2`, port };
+function natSource(k: number, port: number): PathAddr {
+  return { family: 4, address: Uint8Array.of(10, 1, k, 2), port, scopeId: 0 };
 }
 
 export interface WgmOptions {
@@ -109,7 +107,7 @@ export class WgmSide {
   private readonly roundOfIndex = new Map<number, number>();
   private readonly keypairs = new Map<number, Held>();
   private sending: TransportKeypair | undefined;
-  private endpoint: SockAddr | undefined;
+  private endpoint: PathAddr | undefined;
   private wakeAt: number | undefined;
   private maxRoundInstalled = 0;
   private readonly installed = new Set<number>();
@@ -189,13 +187,12 @@ export class WgmSide {
     return this.core.peers.get(this.peerHex)!.endpoints.selector;
   }
 
-  private pathOfSock(s: SockAddr): number | undefined {
-    const p = this.core.peers.get(this.peerHex)?.endpoints.pathOf(s);
-    return p ? this.pathOf.get(pathKey(p)) : undefined;
+  private pathOfSock(s: PathAddr): number | undefined {
+    return this.pathOf.get(pathKey(s));
   }
 
-  private sockOfPath(k: number): SockAddr {
-    return toSock(this.addrOf(k));
+  private sockOfPath(k: number): PathAddr {
+    return this.addrOf(k);
   }
 
   activePath(): number | undefined {
@@ -352,7 +349,7 @@ export class WgmSide {
   // ---- The bridge to the abstract peer ----
 
   /** A handshake message from the core toward `to`, said to the peer in its own terms. */
-  private sendHandshake(to: SockAddr, bytes: Uint8Array): void {
+  private sendHandshake(to: PathAddr, bytes: Uint8Array): void {
     const path = this.pathOfSock(to);
     if (path === undefined) return;
     const type = messageType(bytes);

@@ -1,6 +1,7 @@
 // What the core asks its owner to do. Every entry point returns a list of these, in order.
 
-import type { Key, SockAddr } from '../../model/index.js';
+import type { Key } from '../../model/index.js';
+import type { PathAddr } from './addr.js';
 
 /**
  * One transport keypair, as a data plane needs it to seal and open packets: the one shape the
@@ -36,7 +37,7 @@ export type LogLevel = 'error' | 'verbose';
 
 export type Action =
   /** Send one UDP datagram. `peer` is unset for cookie replies (no peer is known then). */
-  | { type: 'send'; to: SockAddr; bytes: Uint8Array; peer?: Key }
+  | { type: 'send'; to: PathAddr; bytes: Uint8Array; peer?: Key }
   /**
    * Seal `packets` (IP packets; an empty one is a keepalive) with the peer's sending keypair
    * and send them to its endpoint. The data plane reports what went out with `transportSent`.
@@ -50,10 +51,10 @@ export type Action =
    * A peer's active endpoint changed (configuration, roaming, a response from elsewhere, a
    * retry); undefined when its candidates were emptied.
    */
-  | { type: 'endpointChanged'; peer: Key; endpoint: SockAddr | undefined }
+  | { type: 'endpointChanged'; peer: Key; endpoint: PathAddr | undefined }
   /**
    * Endpoint selection moved a peer's traffic to another path (an 'endpointChanged' with the
    * new endpoint comes with it): from where (none before the first), to where, and why.
    */
-  | { type: 'pathSwitched'; peer: Key; from: SockAddr | undefined; to: SockAddr; reason: string }
+  | { type: 'pathSwitched'; peer: Key; from: PathAddr | undefined; to: PathAddr; reason: string }
   | { type: 'log'; level: LogLevel; msg: string };

@@ -1,26 +1,54 @@
-// Socket addresses as the core needs them: the address bytes (for cookies, which are a MAC over
-// the sender's address and port, and for the per-source rate limiter), and a canonical key so
-// that two spellings of one address compare equal. Text is parsed by the model's inet_pton
-// (model/inet.ts) and printed by its formatSockAddr; nothing here re-implements either.
+// The engine's one shape for a UDP endpoint: the remote address of a path, kept binary from the
+// socket to the core and back (as wireguard-go's netip.AddrPort and boringtun's SocketAddr).
+// Text exists only at the engine's edges: a UAPI `set` or `get` (engine/endpoint-text.ts) and
+// log lines (formatPath). The fields are those of sys/sockaddr.ts's RawAddr, so the same object
+// goes from the core through the data plane to sendmsg(2) unchanged (the core may not import
+// sys; dataplane/dataplane.ts's ONE_ADDRESS_SHAPE fails to compile if the two drift apart).
 
-import type { SockAddr } from '../../model/index.js';
-import { inetPton4, inetPton6 } from '../../model/inet.js';
+import { inetNtop4, inetNtop6 } from '../../model/inet.js';
 
-/** The address bytes (4 or 16) of a numeric address, or undefined when it is not one. */
-export function ipBytes(a: SockAddr): Uint8Array | undefined {
-  return a.family === 4 ? inetPton4(a.address) : inetPton6(a.address);
+/** A UDP path's remote address. */
+export interface PathAddr {
+  family: 4 | 6;
+  /** The 4 or 16 address bytes, network order. */
+  address: Uint8Array;
+  port: number;
+  /** IPv6 scope (interface index, for link-local addresses); 0 for none and for IPv4. */
+  scopeId: number;
 }
 
-/** A canonical key for maps: family, address bytes, port. */
-export function addrKey(a: SockAddr): string {
-  const b = ipBytes(a);
-  const host = b ? Buffer.from(b).toString('hex') : a.address;
-  return `${a.family}/${host}/${a.port}`;
+/** A copy that shares no bytes with `a` (for what outlives the packet that carried it). */
+export function copyPath(a: PathAddr): PathAddr {
+  return { family: a.family, address: Uint8Array.from(a.address), port: a.port, scopeId: a.scopeId };
+}
+
+/** Same family, bytes, port and scope. */
+export function samePath(a: PathAddr | undefined, b: PathAddr | undefined): boolean {
+  if (!a || !b) return a === b;
+  if (a.port !== b.port || a.family !== b.family || a.scopeId !== b.scopeId) return false;
+  const x = a.address;
+  const y = b.address;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+/** A key for maps, equal exactly when samePath is: "4/c0000201/51820", "6/fe80…01%3/51820". */
+export function pathKey(a: PathAddr): string {
+  let hex = '';
+  for (const b of a.address) hex += (b < 16 ? '0' : '') + b.toString(16);
+  return `${a.family}/${hex}${a.scopeId ? `%${a.scopeId}` : ''}/${a.port}`;
+}
+
+/** For logs and the UAPI: 192.0.2.1:51820, [2001:db8::1]:51820, [fe80::1%3]:51820. */
+export function formatPath(a: PathAddr): string {
+  if (a.family === 4) return `${inetNtop4(a.address)}:${a.port}`;
+  return `[${inetNtop6(a.address)}${a.scopeId ? `%${a.scopeId}` : ''}]:${a.port}`;
 }
 
 /** What a cookie is a MAC of: the address bytes, then the port in network byte order. */
-export function cookieSource(a: SockAddr): Uint8Array {
-  const b = ipBytes(a) ?? new TextEncoder().encode(a.address);
+export function cookieSource(a: PathAddr): Uint8Array {
+  const b = a.address;
   const out = new Uint8Array(b.length + 2);
   out.set(b, 0);
   out[b.length] = (a.port >> 8) & 0xff;
@@ -29,13 +57,6 @@ export function cookieSource(a: SockAddr): Uint8Array {
 }
 
 /** The rate limiter's bucket: the whole IPv4 address, or the /64 of an IPv6 one. */
-export function rateLimitKey(a: SockAddr): string {
-  const b = ipBytes(a);
-  if (!b) return a.address;
-  return Buffer.from(a.family === 4 ? b : b.subarray(0, 8)).toString('hex');
-}
-
-export function sameAddr(a: SockAddr | undefined, b: SockAddr | undefined): boolean {
-  if (!a || !b) return a === b;
-  return addrKey(a) === addrKey(b);
+export function rateLimitKey(a: PathAddr): string {
+  return Buffer.from(a.family === 4 ? a.address : a.address.subarray(0, 8)).toString('hex');
 }

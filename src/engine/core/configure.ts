@@ -1,5 +1,5 @@
 // Applying a configuration change (the typed form of a UAPI `set`) and reading the device back
-// (the typed form of a UAPI `get`), with the semantics of wireguard-go's IpcSetOperation (device/uapi.go): changes apply in
+// (the typed form of a UAPI `get`), both with binary endpoint addresses (text is the engine's), with the semantics of wireguard-go's IpcSetOperation (device/uapi.go): changes apply in
 // order, `replace_peers` and `replace_allowed_ips` act when met, a peer with our own public
 // key is ignored, `update_only` does not create, all-zero keys mean "none".
 
@@ -14,7 +14,7 @@ import {
   newPeer,
   type Peer,
 } from '../../model/index.js';
-import { addrKey } from './addr.js';
+import { copyPath, type PathAddr, pathKey } from './addr.js';
 import type { Family } from './allowedips.js';
 import { COUNTER_LIMIT, REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
@@ -70,7 +70,7 @@ function setPrivateKey(ctx: CoreContext, key: Uint8Array, now: number): void {
   }
 }
 
-function applyPeer(ctx: CoreContext, change: Peer, now: number, jitter: () => number): void {
+function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, jitter: () => number): void {
   if (!change.publicKey) throw new WgError('protocol', 'peer without a public key');
   if (ctx.identity && keysEqual(change.publicKey, ctx.identity.publicKey)) return;
   const keyHex = hex(change.publicKey);
@@ -118,7 +118,7 @@ function applyPeer(ctx: CoreContext, change: Peer, now: number, jitter: () => nu
 export function configure(
   ctx: CoreContext,
   settings: DeviceSettings,
-  change: Device,
+  change: Device<PathAddr>,
   now: number,
   jitter: () => number,
 ): void {
@@ -130,8 +130,8 @@ export function configure(
 }
 
 /** The device as a UAPI `get` reports it, with wgm's extras (candidates, active endpoint). */
-export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device {
-  const d = newDevice();
+export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device<PathAddr> {
+  const d = newDevice<PathAddr>();
   if (ctx.identity) {
     d.privateKey = Uint8Array.from(ctx.identity.privateKey);
     d.publicKey = Uint8Array.from(ctx.identity.publicKey);
@@ -140,10 +140,10 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device {
   d.fwmark = settings.fwmark;
   for (const peer of ctx.peers.values()) {
     const ns = peer.lastHandshakeNs ?? 0n;
-    const p = newPeer({
+    const p = newPeer<PathAddr>({
       publicKey: Uint8Array.from(peer.publicKey),
       presharedKey: peer.presharedKey ? Uint8Array.from(peer.presharedKey) : new Uint8Array(32),
-      endpoints: peer.endpoints.configured.map((addr) => ({ addr })),
+      endpoints: peer.endpoints.configured.map((addr) => ({ addr: copyPath(addr) })),
       persistentKeepalive: peer.persistentKeepalive,
       allowedIPs: ctx.allowedIPs.entries(peer),
       lastHandshake: { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) },
@@ -151,15 +151,15 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device {
       txBytes: BigInt(peer.txBytes),
       protocolVersion: 1,
     });
-    if (peer.endpoint) p.activeEndpoint = { ...peer.endpoint };
-    if (peer.endpoint && p.endpoints.length === 0) p.endpoints = [{ addr: { ...peer.endpoint } }];
+    if (peer.endpoint) p.activeEndpoint = copyPath(peer.endpoint);
+    if (peer.endpoint && p.endpoints.length === 0) p.endpoints = [{ addr: copyPath(peer.endpoint) }];
     p.endpointStates = endpointStates(peer);
     if (p.endpointStates.length === 0 && peer.endpoint)
       p.endpointStates = [
         {
-          addr: { ...peer.endpoint },
+          addr: copyPath(peer.endpoint),
           state: 'active',
-          lastSeenSec: peer.lastSeen.get(addrKey(peer.endpoint)) ?? 0,
+          lastSeenSec: peer.lastSeen.get(pathKey(peer.endpoint)) ?? 0,
         },
       ];
     d.peers.push(p);
@@ -172,14 +172,14 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device {
  * RTT, last authenticated packet. Learned addresses are left out (they are no `Endpoint` line;
  * the active one shows as `endpoint=`).
  */
-export function endpointStates(peer: PeerState): EndpointState[] {
-  const out: EndpointState[] = [];
-  const active = peer.endpoint && addrKey(peer.endpoint);
+export function endpointStates(peer: PeerState): EndpointState<PathAddr>[] {
+  const out: EndpointState<PathAddr>[] = [];
+  const active = peer.endpoint && pathKey(peer.endpoint);
   for (const c of peer.endpoints.snapshot()) {
     if (c.source === 'learned') continue;
-    const addr = peer.endpoints.sockOf(c.addr);
-    const key = addrKey(addr);
-    const s: EndpointState = {
+    const addr = copyPath(c.addr);
+    const key = pathKey(addr);
+    const s: EndpointState<PathAddr> = {
       addr,
       // Before selection chose, the first line is where traffic would go (endpoint=).
       state: key === active ? 'active' : viewState(c),

@@ -2,7 +2,7 @@
 // "The engine: sans-I/O core, threaded data plane").
 //
 //   const core = new Core({ wallEpochNs });
-//   core.configure(device, now)        a typed UAPI `set`
+//   core.configure(device, now)        a typed UAPI `set` (endpoints binary: addr.ts)
 //   core.datagram(from, bytes, now)    a UDP datagram arrived
 //   core.packetFromTun(bytes, now)     an IP packet with no sending keypair yet (staged)
 //   core.transportReceived(...)        the data plane opened a transport message
@@ -16,9 +16,9 @@
 
 import { randomBytes } from '../../crypto/random.js';
 import { WgError } from '../../model/errors.js';
-import type { Device, Key, SockAddr } from '../../model/index.js';
+import type { Device, Key } from '../../model/index.js';
 import type { Action, LogLevel } from './actions.js';
-import { cookieSource, rateLimitKey } from './addr.js';
+import { cookieSource, copyPath, type PathAddr, rateLimitKey } from './addr.js';
 import { AllowedIPs } from './allowedips.js';
 import { configure, type DeviceSettings, readDevice } from './configure.js';
 import {
@@ -44,7 +44,6 @@ import type { PeerState } from './peer.js';
 import { RateLimiter } from './ratelimit.js';
 import type { CandidateSnapshot } from './select.js';
 import { runSelect, wantHandshake } from './select-flow.js';
-import type { PathAddr } from './select-path.js';
 import { jitterFrom, type TimerName } from './timers.js';
 import { afterReceive, packetFromTun, sendKeepalive, transportSent, zeroAndFlush } from './transport.js';
 
@@ -97,7 +96,7 @@ export class Core implements CoreContext {
    * Applies a configuration change (UAPI `set` semantics: wireguard-go device/uapi.go,
    * IpcSetOperation). Throws WgError, before changing anything, when a peer has no public key.
    */
-  configure(change: Device, now: number): Action[] {
+  configure(change: Device<PathAddr>, now: number): Action[] {
     for (const p of change.peers)
       if (p.publicKey?.length !== 32) throw new WgError('protocol', 'peer without a valid public key');
     return this.run(now, false, () => {
@@ -112,7 +111,7 @@ export class Core implements CoreContext {
   }
 
   /** A handshake message (types 1-3) arrived from `from`; anything else is ignored. Never throws. */
-  datagram(from: SockAddr, bytes: Uint8Array, now: number): Action[] {
+  datagram(from: PathAddr, bytes: Uint8Array, now: number): Action[] {
     return this.run(now, false, () => {
       switch (messageType(bytes)) {
         case MESSAGE_INITIATION:
@@ -164,7 +163,7 @@ export class Core implements CoreContext {
    */
   transportReceived(
     localIndex: number,
-    from: SockAddr,
+    from: PathAddr,
     datagramLength: number,
     isKeepalive: boolean,
     now: number,
@@ -228,7 +227,7 @@ export class Core implements CoreContext {
   }
 
   /** Sending a datagram of `peerKey` to `to` failed locally (ENETUNREACH, EHOSTUNREACH...). */
-  sendError(peerKey: Key, to: SockAddr, now: number): Action[] {
+  sendError(peerKey: Key, to: PathAddr, now: number): Action[] {
     return this.run(now, false, () => {
       const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
       if (peer?.endpoints.racing) runSelect(this, peer, peer.endpoints.sendError(to, now), now);
@@ -247,7 +246,7 @@ export class Core implements CoreContext {
   }
 
   /** The device with exact counters, for a UAPI `get`. */
-  getDevice(): Device {
+  getDevice(): Device<PathAddr> {
     return readDevice(this, this.settings);
   }
 
@@ -286,7 +285,7 @@ export class Core implements CoreContext {
 
   endpointChanged(peer: PeerState): void {
     const e = peer.endpoint;
-    this.out.push({ type: 'endpointChanged', peer: peer.publicKey, endpoint: e && { ...e } });
+    this.out.push({ type: 'endpointChanged', peer: peer.publicKey, endpoint: e && copyPath(e) });
   }
 
   touch(peer: PeerState): void {
@@ -328,7 +327,7 @@ export class Core implements CoreContext {
     }
   }
 
-  private handshakeMessage(from: SockAddr, bytes: Uint8Array, now: number): void {
+  private handshakeMessage(from: PathAddr, bytes: Uint8Array, now: number): void {
     if (!this.checker?.checkMac1(bytes)) {
       this.log('verbose', 'Received packet with invalid mac1');
       return;

@@ -15,9 +15,7 @@
 //   per HANDSHAKE_INITIATION_RATE per peer (flood).
 
 import { compareTai64n, nextTai64n } from '../../crypto/tai64n.js';
-import type { SockAddr } from '../../model/index.js';
-import { formatSockAddr } from '../../model/inet.js';
-import { addrKey } from './addr.js';
+import { formatPath, type PathAddr, pathKey } from './addr.js';
 import { HANDSHAKE_INITIATION_RATE_MS, REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
 import {
@@ -35,7 +33,7 @@ import { runSelect } from './select-flow.js';
 
 export interface RoundOptions {
   /** Where to send; default: the peer's active endpoint. */
-  targets?: SockAddr[];
+  targets?: PathAddr[];
   /** Send byte-identical copies of one initiation instead of one per target. */
   identical?: boolean;
   /** Ignore the REKEY_TIMEOUT rate limit (the selection logic paces its own rounds). */
@@ -66,7 +64,7 @@ function newInitiation(
   ctx: CoreContext,
   peer: PeerState,
   timestamp: Uint8Array,
-  target: SockAddr | undefined,
+  target: PathAddr | undefined,
   now: number,
 ) {
   const id = ctx.identity!;
@@ -133,7 +131,7 @@ export function sendInitiation(
       message = made.message;
       shared = made.message;
     }
-    peer.cookies.addMacs(message, target === peer.endpoint ? peer.endpointAddrKey : addrKey(target), now);
+    peer.cookies.addMacs(message, target === peer.endpoint ? peer.endpointAddrKey : pathKey(target), now);
     peer.timers.anyAuthenticatedPacketTraversal(now);
     peer.timers.anyAuthenticatedPacketSent();
     ctx.emit({ type: 'send', to: target, bytes: message, peer: peer.publicKey });
@@ -153,7 +151,7 @@ export function sendRoundInitiation(
   peer: PeerState,
   round: number,
   candidate: string,
-  target: SockAddr,
+  target: PathAddr,
   timestamp: Uint8Array,
   now: number,
 ): void {
@@ -169,7 +167,7 @@ export function sendRoundInitiation(
   made.initiating.candidate = candidate;
   ctx.log('verbose', `${peer} - Sending handshake initiation`);
   // Cookies are filed per source address the peer saw: MAC2 per path, never shared.
-  peer.cookies.addMacs(made.message, addrKey(target), now);
+  peer.cookies.addMacs(made.message, pathKey(target), now);
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketSent();
   ctx.emit({ type: 'send', to: target, bytes: made.message, peer: peer.publicKey });
@@ -199,7 +197,7 @@ function install(ctx: CoreContext, peer: PeerState, kp: Keypair): void {
 function heardHandshake(
   ctx: CoreContext,
   peer: PeerState,
-  from: SockAddr,
+  from: PathAddr,
   judged: boolean,
   now: number,
 ): void {
@@ -209,14 +207,14 @@ function heardHandshake(
 }
 
 /** Message 1 arrived (MACs already checked). */
-export function handleInitiation(ctx: CoreContext, from: SockAddr, bytes: Uint8Array, now: number): void {
+export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8Array, now: number): void {
   const id = ctx.identity;
   if (!id) return;
   const opened = openInitiation(bytes, id.privateKey, id.publicKey);
   const peer = opened && ctx.peers.get(hex(opened.remoteStatic));
   const finished = peer?.staticStatic && finishInitiation(bytes, opened!, peer.staticStatic);
   if (!peer || !finished) {
-    ctx.log('verbose', `Received invalid initiation message from ${formatSockAddr(from)}`);
+    ctx.log('verbose', `Received invalid initiation message from ${formatPath(from)}`);
     return;
   }
   if (peer.lastReceivedTimestamp && compareTai64n(finished.timestamp, peer.lastReceivedTimestamp) <= 0) {
@@ -256,7 +254,7 @@ function dropOne(ctx: CoreContext, peer: PeerState, i: number): void {
 }
 
 /** The response goes to the initiation's source (where a standard peer's endpoint just moved). */
-function sendResponse(ctx: CoreContext, peer: PeerState, target: SockAddr, now: number): void {
+function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: number): void {
   const r = peer.responding;
   if (!r) return;
   peer.responding = undefined;
@@ -278,7 +276,7 @@ function sendResponse(ctx: CoreContext, peer: PeerState, target: SockAddr, now: 
     ctx.log('error', `${peer} - Failed to create response message`);
     return;
   }
-  peer.cookies.addMacs(made.message, addrKey(target), now);
+  peer.cookies.addMacs(made.message, pathKey(target), now);
   const keys = deriveTransportKeys(made.chain, false);
   install(ctx, peer, new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false));
   peer.timers.sessionDerived(now);
@@ -294,7 +292,7 @@ function sendResponse(ctx: CoreContext, peer: PeerState, target: SockAddr, now: 
 /** Message 2 arrived (MACs already checked). Returns the peer when a session began. */
 export function handleResponse(
   ctx: CoreContext,
-  from: SockAddr,
+  from: PathAddr,
   bytes: Uint8Array,
   now: number,
 ): PeerState | undefined {
@@ -347,12 +345,12 @@ export function handleResponse(
 }
 
 /** Message 3 arrived: a cookie for one of our messages. */
-export function handleCookieReply(ctx: CoreContext, from: SockAddr, bytes: Uint8Array, now: number): void {
+export function handleCookieReply(ctx: CoreContext, from: PathAddr, bytes: Uint8Array, now: number): void {
   const r = decodeCookieReply(bytes);
   const entry = r && ctx.index.get(r.receiver);
   if (!entry) return;
   const { peer } = entry;
-  ctx.log('verbose', `${peer} - Receiving cookie response from ${formatSockAddr(from)}`);
-  if (!peer.cookies.consumeReply(bytes, addrKey(from), now))
+  ctx.log('verbose', `${peer} - Receiving cookie response from ${formatPath(from)}`);
+  if (!peer.cookies.consumeReply(bytes, pathKey(from), now))
     ctx.log('verbose', `${peer} - Could not decrypt invalid cookie response`);
 }

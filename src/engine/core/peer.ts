@@ -2,9 +2,9 @@
 // transport.ts); this file holds the data and the small rules that only touch one peer. Which
 // endpoint the peer's packets go to is endpoint selection's choice (endpoints.ts, select.ts).
 
-import type { Key, SockAddr } from '../../model/index.js';
+import type { Key } from '../../model/index.js';
 import type { SessionKeypairs } from './actions.js';
-import { addrKey } from './addr.js';
+import { type PathAddr, pathKey, samePath } from './addr.js';
 import { MAX_STAGED_PACKETS } from './constants.js';
 import { CookieGenerator } from './cookie.js';
 import { PeerPaths } from './endpoints.js';
@@ -17,7 +17,7 @@ export interface Initiating {
   localIndex: number;
   chain: Chain;
   ephemeralPrivate: Uint8Array;
-  target: SockAddr | undefined;
+  target: PathAddr | undefined;
   sentAt: number;
   /** The selection round and candidate it belongs to (unset: sent outside selection). */
   round?: number;
@@ -37,7 +37,7 @@ export class PeerState {
   private ss: Uint8Array | undefined;
   /** Endpoint selection for this peer: the candidates and the active choice. */
   readonly endpoints: PeerPaths;
-  private keyed: SockAddr | undefined;
+  private keyed: PathAddr | undefined;
   private endpointKey = '';
   persistentKeepalive = 0;
   readonly keypairs = new KeypairSet();
@@ -79,16 +79,16 @@ export class PeerState {
   }
 
   /** The active endpoint: where transport and handshake messages go. */
-  get endpoint(): SockAddr | undefined {
+  get endpoint(): PathAddr | undefined {
     return this.endpoints.active;
   }
 
-  /** addrKey(endpoint), kept while it stays: cookies are filed by it on every handshake message. */
+  /** pathKey(endpoint), kept while it stays: cookies are filed by it on every handshake message. */
   get endpointAddrKey(): string {
     const a = this.endpoints.active;
     if (a !== this.keyed) {
       this.keyed = a;
-      this.endpointKey = a ? addrKey(a) : '';
+      this.endpointKey = a ? pathKey(a) : '';
     }
     return this.endpointKey;
   }
@@ -113,11 +113,9 @@ export class PeerState {
   }
 
   /** Records when an authenticated packet last came from `from` (wall seconds, for a get). */
-  heardFrom(from: SockAddr, wallSec: number): void {
-    const e = this.endpoints.active;
-    // The common case, per packet: the same address spelt the same way.
-    const same = e && e.port === from.port && e.address === from.address && e.family === from.family;
-    this.lastSeen.set(same ? this.endpointAddrKey : addrKey(from), wallSec);
+  heardFrom(from: PathAddr, wallSec: number): void {
+    // The common case, per packet: from the active endpoint, whose key is kept (no new string).
+    this.lastSeen.set(samePath(from, this.endpoints.active) ? this.endpointAddrKey : pathKey(from), wallSec);
   }
 
   /** Queues a packet for when a keypair exists; the oldest is dropped when full. */

@@ -5,7 +5,7 @@
 // standard peer does after REKEY_ATTEMPT_TIME). Mirroring onto a second path is not carried out:
 // the data plane sends to one endpoint per peer.
 
-import { formatSockAddr } from '../../model/inet.js';
+import { copyPath, formatPath } from './addr.js';
 import { REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
 import { dropRound, sendInitiation, sendRoundInitiation } from './handshake-flow.js';
@@ -19,21 +19,20 @@ export function runSelect(
   now: number,
 ): void {
   if (outs.length === 0) return;
-  const paths = peer.endpoints;
   for (const o of outs) {
     switch (o.type) {
       case 'initiate':
-        sendRoundInitiation(ctx, peer, o.round, o.candidate, paths.sockOf(o.to), o.timestamp, now);
+        sendRoundInitiation(ctx, peer, o.round, o.candidate, o.to, o.timestamp, now);
         break;
       case 'dropRound':
         dropRound(ctx, peer, o.round);
         break;
       case 'switch': {
-        const from = o.from && paths.sockOf(o.from);
-        const to = paths.sockOf(o.to);
+        const from = o.from && copyPath(o.from);
+        const to = copyPath(o.to);
         ctx.log(
           'verbose',
-          `${peer} - Endpoint ${from ? formatSockAddr(from) : '(none)'} -> ${formatSockAddr(to)} (${o.reason})`,
+          `${peer} - Endpoint ${from ? formatPath(from) : '(none)'} -> ${formatPath(to)} (${o.reason})`,
         );
         ctx.endpointChanged(peer);
         ctx.emit({ type: 'pathSwitched', peer: peer.publicKey, from, to, reason: o.reason });

@@ -3,6 +3,7 @@
 // resolved to, and sources the peer roamed to ("learned"). Bounded, deduplicated by address
 // bytes and port, and ordered the Happy Eyeballs way (RFC 8305 section 4).
 
+import { copyPath, type PathAddr, pathKey } from './addr.js';
 import {
   CANDIDATE_BACKOFF_MAX_MS,
   CANDIDATE_BACKOFF_MIN_MS,
@@ -15,34 +16,12 @@ import {
   MAX_STORED_CANDIDATES,
 } from './select-constants.js';
 
-/** A UDP path's remote address: family, the 4 or 16 address bytes, and the port. */
-export interface PathAddr {
-  family: 4 | 6;
-  ip: Uint8Array;
-  port: number;
-}
-
 /** Rank of learned candidates: after every configured line. */
 export const LEARNED_RANK = MAX_ENDPOINT_LINES;
 
-/** A map key comparing addresses by bytes: "4/c0a80101/51820". */
-export function pathKey(a: PathAddr): string {
-  let hex = '';
-  for (const b of a.ip) hex += b.toString(16).padStart(2, '0');
-  return `${a.family}/${hex}/${a.port}`;
-}
-
-/** For logs: 192.0.2.1:51820 or [2001:db8::1]:51820 (uncompressed groups). */
-export function formatPath(a: PathAddr): string {
-  if (a.family === 4) return `${a.ip.join('.')}:${a.port}`;
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((a.ip[i]! << 8) | a.ip[i + 1]!).toString(16));
-  return `[${groups.join(':')}]:${a.port}`;
-}
-
 function checkAddr(a: PathAddr, where: string): void {
   const len = a.family === 4 ? 4 : a.family === 6 ? 16 : -1;
-  if (a.ip.length !== len) throw new RangeError(`${where}: an IPv${a.family} address has ${len} bytes`);
+  if (a.address.length !== len) throw new RangeError(`${where}: an IPv${a.family} address has ${len} bytes`);
   if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535)
     throw new RangeError(`${where}: port ${a.port} is not in 1..65535`);
 }
@@ -96,7 +75,7 @@ export interface Candidate {
 function newCandidate(addr: PathAddr, source: CandidateSource, rank: number, sub: number): Candidate {
   return {
     key: pathKey(addr),
-    addr: { family: addr.family, ip: Uint8Array.from(addr.ip), port: addr.port },
+    addr: copyPath(addr),
     source,
     rank,
     sub,

@@ -2,6 +2,7 @@
 // and the latency margin, which candidates a round carries in which order, when a path should
 // take over, and how long a failed round waits for the next one.
 
+import { formatPath, type PathAddr } from './addr.js';
 import { REKEY_TIMEOUT_JITTER_MAX_MS, REKEY_TIMEOUT_MS } from './constants.js';
 import {
   LATENCY_MARGIN_MS,
@@ -13,7 +14,7 @@ import {
   STAGGER_MAX_MS,
   STAGGER_MIN_MS,
 } from './select-constants.js';
-import { type Candidate, formatPath, isFailed, type PathAddr } from './select-path.js';
+import { type Candidate, isFailed } from './select-path.js';
 
 export type Policy = 'latency' | 'preference';
 

@@ -13,6 +13,7 @@
 // docs/endpoint-selection.md.
 
 import { nextTai64n } from '../../crypto/tai64n.js';
+import { type PathAddr, pathKey } from './addr.js';
 import { REKEY_ATTEMPT_TIME_MS } from './constants.js';
 import {
   GOOD_ENOUGH_RTT_MS,
@@ -33,8 +34,6 @@ import {
   type EndpointLine,
   flushHistory,
   isFailed,
-  type PathAddr,
-  pathKey,
   recordFailure,
   recordSuccess,
 } from './select-path.js';

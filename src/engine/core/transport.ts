@@ -5,7 +5,7 @@
 // authenticated (`afterReceive`): roaming, key confirmation, the keepalive/rekey timer rules
 // and the counters live here.
 
-import type { SockAddr } from '../../model/index.js';
+import type { PathAddr } from './addr.js';
 import type { CoreContext } from './context.js';
 import { dropInitiations } from './handshake-flow.js';
 import type { Keypair } from './keypair.js';
@@ -93,7 +93,7 @@ export function afterReceive(
   ctx: CoreContext,
   peer: PeerState,
   kp: Keypair,
-  from: SockAddr,
+  from: PathAddr,
   length: number,
   isKeepalive: boolean,
   now: number,

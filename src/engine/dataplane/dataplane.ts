@@ -4,7 +4,7 @@
 //
 //   const dp = await DataPlane.start({ tunName: 'wg0', port: 51820 });
 //   const p = dp.addPeer();
-//   dp.setEndpoint(p, { family: 4, address: '192.0.2.1', port: 51820 });
+//   dp.setEndpoint(p, { family: 4, address: Uint8Array.of(192, 0, 2, 1), port: 51820, scopeId: 0 });
 //   dp.setAllowedIPs(p, [{ family: 4, address: Uint8Array.of(10, 0, 0, 2), cidr: 32 }]);
 //   const k = dp.installKeypair(p, keypair);   // a TransportKeypair (core/actions.ts)
 //   dp.setSendKeypair(p, k);
@@ -20,15 +20,14 @@
 import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { WgError } from '../../model/errors.js';
-import type { SockAddr } from '../../model/index.js';
 import { closeFd, Waker } from '../../sys/native.js';
 import type { LocalAddr } from '../../sys/pktinfo.js';
 import { TunDevice } from '../../sys/tun.js';
 import { encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from '../../sys/udp.js';
 import { UdpGroup } from '../../sys/udp-group.js';
 import type { TransportKeypair } from '../core/actions.js';
+import { type PathAddr, samePath } from '../core/addr.js';
 import { DEFAULT_MTU } from '../core/constants.js';
-import { fromRaw, toRaw } from './addr.js';
 import { bestCipher, type CipherKind } from './cipher.js';
 import { readHandshakeBatch } from './handshake-batch.js';
 import { MainSender, type SendSource } from './main-send.js';
@@ -87,11 +86,11 @@ export interface Moved {
 }
 
 export interface DataPlaneEvents {
-  handshake: [data: Uint8Array, from: SockAddr];
+  handshake: [data: Uint8Array, from: PathAddr];
   handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
-  roam: [peer: number, from: SockAddr];
+  roam: [peer: number, from: PathAddr];
   /** What peers moved since the last 'traffic'; only peers with something new. */
   traffic: [moved: Moved[]];
   linkGone: [errno: number];
@@ -120,11 +119,9 @@ const SOCKET_SWAP_TIMEOUT_MS = 3000;
  */
 const TRAFFIC_GAP_MS = 2;
 
-function sameRaw(a: RawAddr, b: RawAddr): boolean {
-  if (a.family !== b.family || a.port !== b.port || a.scopeId !== b.scopeId) return false;
-  for (let i = 0; i < a.address.length; i++) if (a.address[i] !== b.address[i]) return false;
-  return true;
-}
+/** Compiles only while the socket's address (sys) and the engine's (core) are one shape. */
+type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+export const ONE_ADDRESS_SHAPE: SameShape<RawAddr, PathAddr> = true;
 
 export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly tun: TunDevice;
@@ -134,7 +131,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private readonly peers: SlotPool;
   private readonly keypairs: SlotPool;
   private readonly sender: MainSender;
-  private readonly endpoints: (SockAddr | undefined)[];
+  private readonly endpoints: (PathAddr | undefined)[];
   private readonly txThreads: number;
   private readonly rxThreads: number;
   private stopping = false;
@@ -261,7 +258,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         this.emit('confirmed', e.peer, e.slot);
         return;
       case 'source':
-        this.emit('roam', e.peer, fromRaw(e.addr));
+        this.emit('roam', e.peer, e.addr);
         return;
       case 'traffic':
         this.trafficMoved();
@@ -340,7 +337,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         // Listeners answer synchronously; replies to `from` leave from `local` (replySource).
         this.replying = local && { from, local };
         try {
-          this.emit('handshake', data, fromRaw(from));
+          this.emit('handshake', data, from);
         } finally {
           this.replying = undefined;
         }
@@ -415,12 +412,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * source learned from another remote address is forgotten (as kernel WireGuard clears it
    * with a new endpoint); the one learned from this address (the core following a roam) stays.
    */
-  setEndpoint(peer: number, addr: SockAddr | undefined): void {
-    const raw = addr ? toRaw(addr) : undefined;
+  setEndpoint(peer: number, addr: PathAddr | undefined): void {
     this.endpoints[peer] = addr;
-    const len = raw ? this.encode(raw) : 0;
+    const len = addr ? this.encode(addr) : 0;
     this.shared.sources.store(peer, undefined, (cur) => !cur.remoteIs(this.enc, 0, len));
-    this.postAll({ t: 'endpoint', peer, addr: raw });
+    this.postAll({ t: 'endpoint', peer, addr });
   }
 
   /** `to` as the sockets' sockaddr, in `enc`; its length (0 when the sockets cannot reach it). */
@@ -451,7 +447,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    */
   private replySource(to: RawAddr, peer: number | undefined): SendSource | undefined {
     const r = this.replying;
-    if (!r || !sameRaw(r.from, to)) return undefined;
+    if (!r || !samePath(r.from, to)) return undefined;
     const sources = this.shared.sources;
     if (peer !== undefined) {
       this.record.set(this.enc, 0, this.encode(to), r.local);
@@ -532,14 +528,13 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   sendData(peer: number, packets: Uint8Array[]): number {
     const to = this.endpoints[peer];
     if (!to) return 0;
-    const raw = toRaw(to);
     const sent = this.sender.send(
       this.group.sockets[0]!,
       peer,
-      raw,
+      to,
       packets,
       this.now(),
-      this.sourceFor(peer, raw),
+      this.sourceFor(peer, to),
     );
     // Refused sends count too (main-send.ts): the core's timers must hear of them.
     if (packets.length > 0 && this.shared.noteMoved(peer)) this.trafficMoved();
@@ -552,12 +547,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * 'handshake' listener) from the address that message arrived at. Counted as sent to `peer`
    * unless `count` is false (the core counts what it sends itself).
    */
-  sendHandshake(data: Uint8Array, to: SockAddr, peer?: number, opts: { count?: boolean } = {}): boolean {
-    const raw = toRaw(to);
-    const source =
-      this.replySource(raw, peer) ?? (peer !== undefined ? this.sourceFor(peer, raw) : undefined);
+  sendHandshake(data: Uint8Array, to: PathAddr, peer?: number, opts: { count?: boolean } = {}): boolean {
+    const source = this.replySource(to, peer) ?? (peer !== undefined ? this.sourceFor(peer, to) : undefined);
     const counted = opts.count === false ? undefined : peer;
-    return this.sender.sendRaw(this.group.sockets[0]!, raw, data, counted, source);
+    return this.sender.sendRaw(this.group.sockets[0]!, to, data, counted, source);
   }
 
   /** Exact bytes received from and sent to `peer` (transport and handshake messages). */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { test } from 'node:test';
-import { formatPath } from '../../../src/engine/core/select-path.js';
+import { formatPath } from '../../../src/engine/core/addr.js';
 import {
   type Lookup,
   literal,
@@ -109,14 +109,14 @@ test('AAAA answers first: racing starts at once; A arrives later as an update, i
     });
     const updates: Resolution[] = [];
     const first = await resolveCandidates('peer.test', 51820, dns.lookup(), (r) => updates.push(r));
-    assert.deepEqual(show(first), ['[2001:db8:0:0:0:0:0:1]:51820', '[2001:db8:0:0:0:0:0:2]:51820']);
+    assert.deepEqual(show(first), ['[2001:db8::1]:51820', '[2001:db8::2]:51820']);
     assert.equal(first.complete, false);
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(updates.length, 1);
     assert.deepEqual(show(updates[0]!), [
-      '[2001:db8:0:0:0:0:0:1]:51820',
+      '[2001:db8::1]:51820',
       '192.0.2.1:51820',
-      '[2001:db8:0:0:0:0:0:2]:51820',
+      '[2001:db8::2]:51820',
       '192.0.2.2:51820',
     ]);
     assert.equal(updates[0]!.complete, true);
@@ -132,7 +132,7 @@ test('A answers first, AAAA within the 50 ms Resolution Delay: both in the first
       A: { addrs: ['192.0.2.1'], ttl: 600, delay: 0 },
     });
     const first = await resolveCandidates('peer.test', 1, dns.lookup());
-    assert.deepEqual(show(first), ['[2001:db8:0:0:0:0:0:1]:1', '192.0.2.1:1']);
+    assert.deepEqual(show(first), ['[2001:db8::1]:1', '192.0.2.1:1']);
     assert.equal(first.complete, true);
   }));
 
@@ -150,7 +150,7 @@ test('A answers first, AAAA late: IPv4 starts after the 50 ms Resolution Delay, 
     assert.ok(waited >= 45, `started after ${waited} ms, before the Resolution Delay`);
     assert.ok(waited < 350, `started after ${waited} ms: it waited for AAAA`);
     await new Promise((r) => setTimeout(r, 600));
-    assert.deepEqual(show(updates.at(-1)!), ['[2001:db8:0:0:0:0:0:1]:1', '192.0.2.1:1']);
+    assert.deepEqual(show(updates.at(-1)!), ['[2001:db8::1]:1', '192.0.2.1:1']);
   }));
 
 test('no AAAA records: IPv4 goes ahead; no records at all: an error naming both answers', () =>
@@ -189,9 +189,9 @@ test('literals need no DNS; scoped IPv6 literals are not candidates', async () =
     resolve6: () => Promise.reject(new Error('queried')),
   };
   assert.deepEqual(show(await resolveCandidates('192.0.2.1', 7, never)), ['192.0.2.1:7']);
-  assert.deepEqual(show(await resolveCandidates('[2001:db8::9]', 7, never)), ['[2001:db8:0:0:0:0:0:9]:7']);
+  assert.deepEqual(show(await resolveCandidates('[2001:db8::9]', 7, never)), ['[2001:db8::9]:7']);
   assert.deepEqual(
-    literal('::ffff:192.0.2.1', 1)?.ip,
+    literal('::ffff:192.0.2.1', 1)?.address,
     Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 192, 0, 2, 1),
   );
   assert.equal(literal('fe80::1%eth0', 1), undefined);

@@ -9,7 +9,7 @@ import { createConnection } from 'node:net';
 import { test } from 'node:test';
 import { keyToHex } from '../../../src/crypto/keys.js';
 import { SetFolder } from '../../../src/engine/uapi-server.js';
-import type { newPeer } from '../../../src/model/index.js';
+import type { Peer } from '../../../src/model/index.js';
 import { SetRequestDecoder } from '../../../src/uapi/set.js';
 import { type Daemon, keypair, Lab, SOCKET_DIR } from '../../lib/netns.js';
 import { need } from '../../lib/run.js';
@@ -75,7 +75,7 @@ test('SetFolder: the folded change means what applying the lines in order means'
   assert.equal(r.change.listenPort, 2);
   assert.equal(r.change.replacePeers, true);
   assert.equal(r.change.peers.length, 2);
-  const [p1, p2] = r.change.peers as [ReturnType<typeof newPeer>, ReturnType<typeof newPeer>];
+  const [p1, p2] = r.change.peers as [Peer, Peer];
   assert.equal(p1.replaceAllowedIPs, true);
   assert.deepEqual(
     p1.allowedIPs.map((a) => a.cidr),

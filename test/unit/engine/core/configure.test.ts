@@ -6,6 +6,7 @@ import { publicKeyOf } from '../../../../src/crypto/x25519.js';
 import { Core } from '../../../../src/engine/core/core.js';
 import { isWgError } from '../../../../src/model/errors.js';
 import { newDevice, newPeer } from '../../../../src/model/index.js';
+import { pathAddr } from '../../../lib/path-addr.js';
 import { ipv4, pair, seededRandom, sock, v4, WALL_EPOCH_NS } from './sim.js';
 
 const rnd = seededRandom(21);
@@ -121,7 +122,7 @@ test('a new private key expires the sessions; removing a peer drops its keys', (
 test('endpoints: the list is kept, the first is active, key order of a wireguard-go get', () => {
   const core = new Core({ wallEpochNs: WALL_EPOCH_NS, random: rnd });
   const p = key();
-  const eps = [sock('192.0.2.9', 1), { family: 6 as const, address: '2001:db8::9', port: 2 }];
+  const eps = [sock('192.0.2.9', 1), pathAddr('[2001:db8::9]:2')];
   core.configure(
     newDevice({
       privateKey: key(),

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { xaeadOpen } from '../../../../src/crypto/aead.js';
 import { mac } from '../../../../src/crypto/blake2s.js';
+import { type PathAddr, samePath } from '../../../../src/engine/core/addr.js';
 import { cookieKey } from '../../../../src/engine/core/cookie.js';
 import {
   COOKIE_ENCRYPTED,
@@ -16,7 +17,6 @@ import {
   INIT_MAC2,
   MAC_LEN,
 } from '../../../../src/engine/core/messages.js';
-import type { SockAddr } from '../../../../src/model/index.js';
 import { floodMessages } from '../../../lib/flood.js';
 import { ipv4, pair, type SimNode, sock } from './sim.js';
 
@@ -26,8 +26,7 @@ const ATTACKER = sock('203.0.113.9', 4000);
 const DH_LOG = 'Received invalid initiation message';
 
 const dhs = (n: SimNode) => n.logs.filter((l) => l.includes(DH_LOG)).length;
-const cookiesTo = (n: SimNode, to: SockAddr) =>
-  n.sentOfType(COOKIE).filter((d) => d.to.address === to.address && d.to.port === to.port).length;
+const cookiesTo = (n: SimNode, to: PathAddr) => n.sentOfType(COOKIE).filter((d) => samePath(d.to, to)).length;
 
 test('past the threshold, a flood gets cookie replies and costs no DH', () => {
   const { net, b } = pair({ bOptions: { underLoadThreshold: 100 } });

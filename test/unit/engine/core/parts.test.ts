@@ -4,7 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
-import { addrKey, cookieSource, ipBytes, rateLimitKey } from '../../../../src/engine/core/addr.js';
+import {
+  cookieSource,
+  formatPath,
+  pathKey,
+  rateLimitKey,
+  samePath,
+} from '../../../../src/engine/core/addr.js';
 import {
   COOKIE_REFRESH_TIME_MS,
   COUNTER_LIMIT,
@@ -30,6 +36,7 @@ import {
   rekeyAfterSending,
   reserveCounter,
 } from '../../../../src/engine/core/transport-rules.js';
+import { pathAddr } from '../../../lib/path-addr.js';
 import { seededRandom, sock } from './sim.js';
 
 const kp = (i: number, initiator: boolean) =>
@@ -130,18 +137,23 @@ test('cookies: generator and checker agree; expiry; bound to the source', () => 
   assert.equal(checker.checkMac1(msg), false);
 });
 
-test('addresses: IPv6 forms compare equal; cookie source is address ‖ port (big-endian)', () => {
-  const a = { family: 6 as const, address: '2001:db8::1', port: 51820 };
-  const b = { family: 6 as const, address: '2001:0db8:0:0:0:0:0:1', port: 51820 };
-  assert.equal(addrKey(a), addrKey(b));
-  assert.equal(
-    Buffer.from(ipBytes({ family: 6, address: '::ffff:1.2.3.4', port: 0 })!).toString('hex'),
-    '00000000000000000000ffff01020304',
-  );
-  assert.equal(ipBytes({ family: 6, address: '1::2::3', port: 0 }), undefined);
-  assert.equal(ipBytes({ family: 4, address: '1.2.3.256', port: 0 }), undefined);
+test('addresses: compared by bytes, port and scope; cookie source is address ‖ port (big-endian)', () => {
+  const a = pathAddr('[2001:db8::1]:51820');
+  const b = pathAddr('[2001:0db8:0:0:0:0:0:1]:51820');
+  assert.equal(pathKey(a), pathKey(b));
+  assert.ok(samePath(a, b));
+  const scoped = pathAddr('[2001:db8::1%3]:51820');
+  assert.notEqual(pathKey(a), pathKey(scoped));
+  assert.ok(!samePath(a, scoped));
+  assert.ok(!samePath(a, { ...a, port: 51821 }));
+  assert.ok(!samePath(a, undefined));
+  assert.ok(samePath(undefined, undefined));
+  assert.equal(formatPath(b), '[2001:db8::1]:51820');
+  assert.equal(formatPath(scoped), '[2001:db8::1%3]:51820');
+  assert.equal(formatPath(sock('10.1.2.3', 7)), '10.1.2.3:7');
   assert.equal(Buffer.from(cookieSource(sock('10.1.2.3', 0x1234))).toString('hex'), '0a0102031234');
-  assert.equal(rateLimitKey({ ...a, address: '2001:db8::ffff' }), rateLimitKey(a), 'IPv6 /64 buckets');
+  assert.equal(rateLimitKey(pathAddr('[2001:db8::ffff]:1')), rateLimitKey(a), 'IPv6 /64 buckets');
+  assert.notEqual(rateLimitKey(pathAddr('[2001:db8:0:1::1]:1')), rateLimitKey(a));
 });
 
 test('rate limiter: burst of 5, then 20 per second', () => {

@@ -1,33 +1,35 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { formatPath, type PathAddr, pathKey } from '../../../../src/engine/core/addr.js';
 import {
   CandidateTable,
-  formatPath,
   interleaveFamilies,
   LEARNED_RANK,
-  type PathAddr,
-  pathKey,
   RttEstimator,
 } from '../../../../src/engine/core/select-path.js';
 
 const v4 = (a: number, b = 1, port = 51820): PathAddr => ({
   family: 4,
-  ip: Uint8Array.of(10, 0, a, b),
+  address: Uint8Array.of(10, 0, a, b),
   port,
+  scopeId: 0,
 });
 const v6 = (a: number, port = 51820): PathAddr => {
-  const ip = new Uint8Array(16);
-  ip[0] = 0xfd;
-  ip[15] = a;
-  return { family: 6, ip, port };
+  const address = new Uint8Array(16);
+  address[0] = 0xfd;
+  address[15] = a;
+  return { family: 6, address, port, scopeId: 0 };
 };
 
 test('addresses compare by family, bytes and port', () => {
-  assert.equal(pathKey(v4(1)), pathKey({ family: 4, ip: Uint8Array.of(10, 0, 1, 1), port: 51820 }));
+  assert.equal(
+    pathKey(v4(1)),
+    pathKey({ family: 4, address: Uint8Array.of(10, 0, 1, 1), port: 51820, scopeId: 0 }),
+  );
   assert.notEqual(pathKey(v4(1)), pathKey(v4(1, 1, 51821)));
   assert.equal(pathKey(v4(1)), '4/0a000101/51820');
   assert.equal(formatPath(v4(1)), '10.0.1.1:51820');
-  assert.equal(formatPath(v6(2)), '[fd00:0:0:0:0:0:0:2]:51820');
+  assert.equal(formatPath(v6(2)), '[fd00::2]:51820');
 });
 
 test('RFC 6298 section 2: the first sample sets SRTT = R, RTTVAR = R/2; later ones use 1/8 and 1/4', () => {
@@ -56,9 +58,9 @@ test('candidates keep config order, deduplicate to the lowest rank, and interlea
     order.map((c) => [formatPath(c.addr), c.rank]),
     [
       ['10.0.1.1:51820', 0],
-      ['[fd00:0:0:0:0:0:0:7]:51820', 1],
+      ['[fd00::7]:51820', 1],
       ['10.0.2.1:51820', 1],
-      ['[fd00:0:0:0:0:0:0:8]:51820', 1],
+      ['[fd00::8]:51820', 1],
       ['10.0.3.1:51820', 2],
     ],
   );
@@ -72,7 +74,7 @@ test('within a rank, paths with lower smoothed RTT go first', () => {
   t.get(pathKey(v4(3)))!.rtt.sample(10);
   t.get(pathKey(v4(2)))!.rtt.sample(30);
   assert.deepEqual(
-    t.ordered().map((c) => c.addr.ip[2]),
+    t.ordered().map((c) => c.addr.address[2]),
     [3, 2, 1],
   );
 });
@@ -83,7 +85,10 @@ test('bounds: 16 lines, 8 addresses per name (4 per family), 32 stored', () => {
     () => t.configure(Array.from({ length: 17 }, (_, i) => [v4(i)])),
     /at most 16 Endpoint lines, not 17/,
   );
-  assert.throws(() => t.configure([[{ family: 4, ip: new Uint8Array(16), port: 1 }]]), /line 1, address 1/);
+  assert.throws(
+    () => t.configure([[{ family: 4, address: new Uint8Array(16), port: 1, scopeId: 0 }]]),
+    /line 1, address 1/,
+  );
   assert.throws(() => t.configure([[v4(1, 1, 0)]]), /port 0 is not in 1..65535/);
   t.configure([
     [...Array.from({ length: 6 }, (_, i) => v4(1, i + 1)), ...Array.from({ length: 6 }, (_, i) => v6(i))],
@@ -101,7 +106,7 @@ test('learned candidates: an LRU of 4, forgotten after 120 s of silence, never t
   for (let i = 0; i < 6; i++) t.learn(v4(100 + i), i * 1000);
   const learned = t.all().filter((c) => c.source === 'learned');
   assert.equal(learned.length, 4);
-  assert.deepEqual(learned.map((c) => c.addr.ip[2]).sort(), [102, 103, 104, 105]);
+  assert.deepEqual(learned.map((c) => c.addr.address[2]).sort(), [102, 103, 104, 105]);
   assert.equal(learned[0]!.rank, LEARNED_RANK);
   t.learn(v4(102), 60_000);
   assert.equal(t.nextExpiry(undefined), 3_000 + 120_000);
@@ -110,7 +115,7 @@ test('learned candidates: an LRU of 4, forgotten after 120 s of silence, never t
     t
       .all()
       .filter((c) => c.source === 'learned')
-      .map((c) => c.addr.ip[2])
+      .map((c) => c.addr.address[2])
       .sort(),
     [102, 103, 105],
   );

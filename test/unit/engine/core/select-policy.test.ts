@@ -1,11 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  type Candidate,
-  CandidateTable,
-  type PathAddr,
-  pathKey,
-} from '../../../../src/engine/core/select-path.js';
+import { type PathAddr, pathKey } from '../../../../src/engine/core/addr.js';
+import { type Candidate, CandidateTable } from '../../../../src/engine/core/select-path.js';
 import {
   clearlyFaster,
   formatSwitch,
@@ -16,7 +12,12 @@ import {
   switchReasonOf,
 } from '../../../../src/engine/core/select-policy.js';
 
-const v4 = (a: number): PathAddr => ({ family: 4, ip: Uint8Array.of(10, 0, a, 1), port: 51820 });
+const v4 = (a: number): PathAddr => ({
+  family: 4,
+  address: Uint8Array.of(10, 0, a, 1),
+  port: 51820,
+  scopeId: 0,
+});
 
 function table(n: number): { t: CandidateTable; c: (i: number) => Candidate } {
   const t = new CandidateTable();

@@ -4,10 +4,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compareTai64n, tai64nToUnixNs } from '../../../../src/crypto/tai64n.js';
+import { type PathAddr, pathKey } from '../../../../src/engine/core/addr.js';
 import { PeerSelector, type SelectOptions, type SelectOutput } from '../../../../src/engine/core/select.js';
-import { type PathAddr, pathKey } from '../../../../src/engine/core/select-path.js';
 
-const v4 = (a: number, port = 51820): PathAddr => ({ family: 4, ip: Uint8Array.of(10, 0, a, 1), port });
+const v4 = (a: number, port = 51820): PathAddr => ({
+  family: 4,
+  address: Uint8Array.of(10, 0, a, 1),
+  port,
+  scopeId: 0,
+});
 const K = (a: number) => pathKey(v4(a));
 
 interface Logged {
@@ -47,7 +52,7 @@ class Driver {
       .filter((l) => l.at >= from && l.o.type === 'initiate')
       .map((l) => {
         const o = l.o as Extract<SelectOutput, { type: 'initiate' }>;
-        return { at: l.at, round: o.round, to: o.to.ip[2]!, ts: o.timestamp };
+        return { at: l.at, round: o.round, to: o.to.address[2]!, ts: o.timestamp };
       });
   }
   of<T extends SelectOutput['type']>(type: T): (Extract<SelectOutput, { type: T }> & { at: number })[] {
@@ -99,7 +104,7 @@ test('first contact: one round, 250 ms stagger without history, one shared times
   assert.equal(d.of('dropRound')[0]!.round, 1, 'the other states of the round are freed');
   // A second response of that round (a non-standard responder) is ignored.
   assert.equal(d.sel.onResponse(1, K(3), v4(3), d.now).use, false);
-  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.ip[2] === 2)!.srtt, 360);
+  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.address[2] === 2)!.srtt, 360);
 });
 
 test('timestamps: max(whiten(now), previous + 2^24 ns), strictly increasing even when the clock steps back', () => {
@@ -170,7 +175,7 @@ test('a failed round: timeout max(1 s, 3·SRTT) after the last send, retries 1/2
   assert.equal(r[5]![0]!.at, r[4]![0]!.at + 1000 + 4000);
   const snap = d.sel.snapshot();
   assert.ok(snap.candidates.every((c) => c.state === 'failed'));
-  assert.ok(snap.candidates.find((c) => c.addr.ip[2] === 1)!.forwardOnlySuspect);
+  assert.ok(snap.candidates.find((c) => c.addr.address[2] === 1)!.forwardOnlySuspect);
 });
 
 test('gives up after REKEY_ATTEMPT_TIME (90 s) and starts over on new data', () => {
@@ -196,7 +201,7 @@ test('suspected failure: silence of max(1 s, 4·SRTT) after sent data, active fi
   d.connect(1, 20);
   d.until(1500); // the latency probe of path 2 (1 s after connecting) ...
   d.respond(2, 30); // ... answers slower: declined
-  assert.equal(d.sel.active!.ip[2], 1);
+  assert.equal(d.sel.active!.address[2], 1);
   // Interactive traffic: each send answered within 20 ms.
   for (let t = 2000; t < 3000; t += 200) {
     d.until(t);
@@ -214,7 +219,7 @@ test('suspected failure: silence of max(1 s, 4·SRTT) after sent data, active fi
   assert.equal(inits[1]!.at, 4000 + 100, 'then the others after its RTT-derived stagger');
   const m = d.of('mirror');
   assert.equal(m.length, 1);
-  assert.equal(m[0]!.to.ip[2], 2);
+  assert.equal(m[0]!.to.address[2], 2);
   assert.equal(m[0]!.until, 6000);
   const v = d.respond(2, 0);
   assert.equal(v.use, true);
@@ -297,14 +302,14 @@ test('latency policy: probes each other candidate 1 s apart after connecting; sw
   assert.deepEqual(v.to, v4(1), '...over the active path, which stays');
   // roaming to the declined probe's path (the peer answered there) is ignored for a while
   d.rec(d.sel.onReceive(v4(2), d.now + 5));
-  assert.equal(d.sel.active!.ip[2], 1);
+  assert.equal(d.sel.active!.address[2], 1);
   d.until(d.now + 1000);
   p = d.inits(1200);
   assert.equal(p[0]!.to, 3);
   v = d.respond(3, 40);
   assert.equal(v.use, true);
   assert.equal(d.of('switch').at(-1)!.reason, 'faster');
-  assert.equal(d.sel.active!.ip[2], 3);
+  assert.equal(d.sel.active!.address[2], 3);
 });
 
 test('latency policy: a preferred path within the margin of the fastest keeps the traffic', () => {
@@ -380,7 +385,7 @@ test('send error on the active path: full race; on another candidate: mark it fa
   d.log = [];
   d.rec(d.sel.onSendError(K(2), 500));
   assert.equal(d.inits().length, 0);
-  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.ip[2] === 2)!.state, 'failed');
+  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.address[2] === 2)!.state, 'failed');
   d.rec(d.sel.onSendError(K(1), 600));
   assert.equal(d.inits().length, 1);
 });
@@ -389,14 +394,14 @@ test('roaming: follow the peer by default (learned candidate); stay put when off
   const d = new Driver([1]);
   d.connect(1, 20);
   d.rec(d.sel.onReceive(v4(9), 100));
-  assert.equal(d.sel.active!.ip[2], 9);
+  assert.equal(d.sel.active!.address[2], 9);
   const sw = d.of('switch').at(-1)!;
   assert.equal(sw.reason, 'roamed');
-  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.ip[2] === 9)!.source, 'learned');
+  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.address[2] === 9)!.source, 'learned');
   const e = new Driver([1], { roaming: false });
   e.connect(1, 20);
   e.rec(e.sel.onReceive(v4(9), 100));
-  assert.equal(e.sel.active!.ip[2], 1);
+  assert.equal(e.sel.active!.address[2], 1);
 });
 
 test('a response from another source than the candidate: the source is used and learned', () => {
@@ -404,8 +409,8 @@ test('a response from another source than the candidate: the source is used and 
   d.rec(d.sel.start(0));
   const v = d.sel.onResponse(1, K(1), v4(7), 30);
   assert.equal(v.use, true);
-  assert.equal(v.to!.ip[2], 7);
-  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.ip[2] === 1)!.srtt, 30);
+  assert.equal(v.to!.address[2], 7);
+  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.address[2] === 1)!.srtt, 30);
 });
 
 test('a DNS answer mid-race: new addresses join the untried tail, removed untried ones are skipped', () => {
@@ -418,7 +423,7 @@ test('a DNS answer mid-race: new addresses join the untried tail, removed untrie
     [1, 5, 6],
   );
   assert.equal(
-    d.sel.snapshot().candidates.some((c) => c.addr.ip[2] === 2),
+    d.sel.snapshot().candidates.some((c) => c.addr.address[2] === 2),
     false,
   );
 });

@@ -8,6 +8,7 @@
 // sees transport the way it does in production. (Not a test file itself.)
 
 import type { Action, TransportKeypair } from '../../../../src/engine/core/actions.js';
+import type { PathAddr } from '../../../../src/engine/core/addr.js';
 import { DEFAULT_MTU } from '../../../../src/engine/core/constants.js';
 import type { Core } from '../../../../src/engine/core/core.js';
 import { DATA_HEADER_SIZE, DATA_RECEIVER, MESSAGE_TRANSPORT } from '../../../../src/engine/core/messages.js';
@@ -25,13 +26,13 @@ import {
   sealInPlace,
 } from '../../../../src/engine/dataplane/cipher.js';
 import { SLOT_BYTES } from '../../../../src/engine/dataplane/tx.js';
-import type { Key, SockAddr } from '../../../../src/model/index.js';
+import type { Key } from '../../../../src/model/index.js';
 import { allocNative } from '../../../../src/sys/native.js';
 
 /** Where the data plane's output goes. */
 export interface SimWire {
   /** A datagram leaves: a handshake message as the core made it, or sealed transport. */
-  send(to: SockAddr, bytes: Uint8Array): void;
+  send(to: PathAddr, bytes: Uint8Array): void;
   /** An opened packet for the TUN device. */
   tun(packet: Uint8Array): void;
   /** Every action of the core, as it is carried out (for records, wake-ups and logs). */
@@ -56,7 +57,7 @@ const TAG = 16;
 export class SimDataPlane {
   private readonly byIndex = new Map<number, Held>();
   private readonly sending = new Map<string, Held>();
-  private readonly endpoints = new Map<string, SockAddr>();
+  private readonly endpoints = new Map<string, PathAddr>();
   private readonly mem = allocNative(SLOT_BYTES);
   private readonly kind = bestCipher();
 
@@ -87,7 +88,7 @@ export class SimDataPlane {
   }
 
   /** A datagram arrived: transport is opened here, the rest goes to the core. */
-  datagram(from: SockAddr, bytes: Uint8Array, now: number): void {
+  datagram(from: PathAddr, bytes: Uint8Array, now: number): void {
     const transport =
       bytes.length >= 4 &&
       bytes[0] === MESSAGE_TRANSPORT &&

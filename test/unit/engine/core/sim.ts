@@ -5,10 +5,11 @@
 
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
 import type { Action } from '../../../../src/engine/core/actions.js';
-import { addrKey } from '../../../../src/engine/core/addr.js';
+import { type PathAddr, pathKey } from '../../../../src/engine/core/addr.js';
 import { Core, type CoreOptions } from '../../../../src/engine/core/core.js';
-import type { Device, Key, SockAddr } from '../../../../src/model/index.js';
+import type { Device, Key } from '../../../../src/model/index.js';
 import { newDevice, newPeer } from '../../../../src/model/index.js';
+import { hostAddr } from '../../../lib/path-addr.js';
 import { SimDataPlane } from './sim-dataplane.js';
 
 /** A deterministic byte source (xorshift128+ over a seed). */
@@ -38,8 +39,8 @@ export const WALL_EPOCH_NS = 1_750_000_000n * 1_000_000_000n;
 
 export interface Datagram {
   at: number;
-  from: SockAddr;
-  to: SockAddr;
+  from: PathAddr;
+  to: PathAddr;
   bytes: Uint8Array;
 }
 
@@ -57,7 +58,7 @@ export class SimNode {
 
   constructor(
     readonly net: SimNet,
-    public addr: SockAddr,
+    public addr: PathAddr,
     seed: number,
     options: Partial<CoreOptions> = {},
   ) {
@@ -87,11 +88,11 @@ export class SimNode {
   }
 
   /** A datagram arrives (transport to the data plane, the rest to the core). */
-  receive(from: SockAddr, bytes: Uint8Array): void {
+  receive(from: PathAddr, bytes: Uint8Array): void {
     this.dp.datagram(from, bytes, this.net.now);
   }
 
-  configure(d: Device): void {
+  configure(d: Device<PathAddr>): void {
     this.handle(this.core.configure(d, this.net.now));
   }
 
@@ -114,15 +115,15 @@ export class SimNet {
   private inflight: Datagram[] = [];
 
   add(node: SimNode): SimNode {
-    this.nodes.set(addrKey(node.addr), node);
+    this.nodes.set(pathKey(node.addr), node);
     return node;
   }
 
   /** Moves a node to another address (roaming). */
-  rebind(node: SimNode, addr: SockAddr): void {
-    this.nodes.delete(addrKey(node.addr));
+  rebind(node: SimNode, addr: PathAddr): void {
+    this.nodes.delete(pathKey(node.addr));
     node.addr = addr;
-    this.nodes.set(addrKey(addr), node);
+    this.nodes.set(pathKey(addr), node);
   }
 
   transmit(d: Datagram): void {
@@ -131,7 +132,7 @@ export class SimNet {
   }
 
   /** Delivers a datagram now, as if it came from `from` (for replays and fuzzing). */
-  inject(to: SimNode, from: SockAddr, bytes: Uint8Array): void {
+  inject(to: SimNode, from: PathAddr, bytes: Uint8Array): void {
     to.receive(from, bytes);
   }
 
@@ -161,7 +162,7 @@ export class SimNet {
       } else {
         const i = this.inflight.findIndex((d) => d.at === next);
         const d = this.inflight.splice(i, 1)[0]!;
-        const dst = this.nodes.get(addrKey(d.to));
+        const dst = this.nodes.get(pathKey(d.to));
         if (dst) dst.receive(d.from, d.bytes);
       }
     }
@@ -185,7 +186,7 @@ export function ipv4(src: string, dst: string, payload: Uint8Array = new Uint8Ar
   return p;
 }
 
-export const sock = (address: string, port: number): SockAddr => ({ family: 4, address, port });
+export const sock = (address: string, port: number): PathAddr => hostAddr(address, port);
 
 /**
  * Two nodes A (10.0.0.1 inside, 192.0.2.1:51820 outside) and B (10.0.0.2, 192.0.2.2:51820),
@@ -197,7 +198,7 @@ export function pair(
     seed?: number;
     aOptions?: Partial<CoreOptions>;
     bOptions?: Partial<CoreOptions>;
-    bEndpoints?: SockAddr[];
+    bEndpoints?: PathAddr[];
     bKnowsA?: boolean;
     psk?: Key;
     keepaliveA?: number;

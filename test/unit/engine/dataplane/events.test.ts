@@ -7,9 +7,11 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { aeadSeal } from '../../../../src/crypto/aead.js';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
+import { inetNtop } from '../../../../src/model/inet.js';
 import { allocNative, freeNative, POLLIN, PollSet } from '../../../../src/sys/native.js';
 import { MsgBatch, type RawAddr, UdpSocket } from '../../../../src/sys/udp.js';
 import { udp4 as udp4Packet } from '../../../lib/packets.js';
+import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { inNetns } from '../../sys/netns.js';
 import { INDEX_A, INDEX_B, K1, K2, makePair, ping, until } from './pair.js';
@@ -77,7 +79,9 @@ test('handshake messages (types 1-3, exact sizes) reach the main thread with the
   const sock = inNetns(p.nsA, () => UdpSocket.open({ port: 0 }));
   try {
     const got: { data: Uint8Array; port: number; address: string }[] = [];
-    p.dpB.on('handshake', (data, from) => got.push({ data, port: from.port, address: from.address }));
+    p.dpB.on('handshake', (data, from) =>
+      got.push({ data, port: from.port, address: inetNtop(from.address) }),
+    );
     const init = new Uint8Array(148);
     init[0] = 1;
     init.fill(0x5a, 4);
@@ -184,7 +188,7 @@ test('an authenticated packet from a new source address is reported (roam), once
   const other = inNetns(p.nsA, () => UdpSocket.open({ port: 0 }));
   try {
     const roams: [number, string, number][] = [];
-    p.dpB.on('roam', (peer, from) => roams.push([peer, from.address, from.port]));
+    p.dpB.on('roam', (peer, from) => roams.push([peer, inetNtop(from.address), from.port]));
     const to = addr4(`192.168.${p.net}.2`, p.dpB.port);
     send(other, to, transport(5, new Uint8Array(0))); // a keepalive from another port
     send(other, to, transport(6, new Uint8Array(0)));
@@ -218,11 +222,7 @@ test('the main thread sends keepalives and staged packets with the shared counte
     assert.ok(await until(() => p.dpB.counters(p.peerOnB).rxBytes === 32n + 2n * (16n + 48n + 16n)));
     assert.equal(p.dpA.counters(p.peerOnA).txBytes, 32n + 2n * (16n + 48n + 16n));
     assert.equal(
-      p.dpA.sendHandshake(
-        new Uint8Array(148),
-        { family: 4, address: `192.168.${p.net}.2`, port: 9 },
-        p.peerOnA,
-      ),
+      p.dpA.sendHandshake(new Uint8Array(148), hostAddr(`192.168.${p.net}.2`, 9), p.peerOnA),
       true,
     );
     assert.equal(p.dpA.counters(p.peerOnA).txBytes, 32n + 2n * 80n + 148n);

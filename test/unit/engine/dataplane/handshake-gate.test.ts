@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { HANDSHAKE_SOURCE_BURST } from '../../../../src/engine/dataplane/gate.js';
+import { inetNtop } from '../../../../src/model/inet.js';
 import { allocNative, freeNative } from '../../../../src/sys/native.js';
 import type { LocalAddr } from '../../../../src/sys/pktinfo.js';
 import { type RawAddr, UdpSocket } from '../../../../src/sys/udp.js';
@@ -32,7 +33,7 @@ test('with the key set, bad mac1 stops in the worker, a flooding source is cut o
   try {
     const got: { type: number; from: string }[] = [];
     let shed = 0;
-    p.dpB.on('handshake', (data, from) => got.push({ type: data[0]!, from: from.address }));
+    p.dpB.on('handshake', (data, from) => got.push({ type: data[0]!, from: inetNtop(from.address) }));
     p.dpB.on('handshakeShed', (n) => {
       shed += n;
     });

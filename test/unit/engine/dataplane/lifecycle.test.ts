@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
 import { DataPlane } from '../../../../src/engine/dataplane/dataplane.js';
+import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName } from '../../sys/netns.js';
 import { K1, K2, makePair, ping, until } from './pair.js';
@@ -65,7 +66,7 @@ test('a port change under way keeps traffic flowing; MTU and fwmark apply', asyn
     const port = await inNetns(p.nsB, () => p.dpB.setListenPort(0));
     assert.notEqual(port, oldPort);
     assert.equal(p.dpB.port, port);
-    p.dpA.setEndpoint(p.peerOnA, { family: 4, address: `192.168.${p.net}.2`, port });
+    p.dpA.setEndpoint(p.peerOnA, hostAddr(`192.168.${p.net}.2`, port));
     await p.dpA.settle();
     assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 2), 2, 'after the port change');
     p.dpA.setMtu(1280);
@@ -89,7 +90,7 @@ test('removing a peer stops its traffic; its slot and keypair ids are reused onl
     const again = p.dpB.addPeer();
     assert.equal(again, p.peerOnB, 'the slot came back after every worker applied the removal');
     assert.deepEqual(p.dpB.counters(again), { rxBytes: 0n, txBytes: 0n }, 'a reused slot starts from zero');
-    p.dpB.setEndpoint(again, { family: 4, address: `192.168.${p.net}.1`, port: p.dpA.port });
+    p.dpB.setEndpoint(again, hostAddr(`192.168.${p.net}.1`, p.dpA.port));
     p.dpB.setAllowedIPs(again, [{ family: 4, address: Uint8Array.of(10, p.net, 0, 1), cidr: 32 }]);
     const kb = p.dpB.installKeypair(again, new Keypair(K2, K1, 0x0b0b0b01, 0x0a0a0a00, p.dpB.now(), false));
     assert.equal(kb, p.keypairB, 'keypair id reused');

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
 import { DataPlane, type DataPlaneOptions } from '../../../../src/engine/dataplane/dataplane.js';
+import { hostAddr } from '../../../lib/path-addr.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName, vethPair } from '../../sys/netns.js';
 
 export const K1 = new Uint8Array(32).fill(0x11);
@@ -66,8 +67,8 @@ export async function makePair(o: PairOptions): Promise<Pair> {
     ip(nsB, 'addr', 'add', `10.${o.net}.0.2/24`, 'dev', 'tunB');
     const peerOnA = dpA.addPeer();
     const peerOnB = dpB.addPeer();
-    dpA.setEndpoint(peerOnA, { family: 4, address: addrB, port: dpB.port });
-    dpB.setEndpoint(peerOnB, { family: 4, address: addrA, port: dpA.port });
+    dpA.setEndpoint(peerOnA, hostAddr(addrB, dpB.port));
+    dpB.setEndpoint(peerOnB, hostAddr(addrA, dpA.port));
     dpA.setAllowedIPs(peerOnA, [{ family: 4, address: Uint8Array.of(10, o.net, 0, 2), cidr: 32 }]);
     dpB.setAllowedIPs(peerOnB, [{ family: 4, address: Uint8Array.of(10, o.net, 0, 1), cidr: 32 }]);
     let keypairA = -1;

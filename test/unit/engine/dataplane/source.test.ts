@@ -5,7 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SOURCE_INTS, SourceRecord, SourceTable } from '../../../../src/engine/dataplane/source.js';
+import { inetNtop } from '../../../../src/model/inet.js';
 import { encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from '../../../../src/sys/udp.js';
+import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { ip } from '../../sys/netns.js';
 import { makePair, ping, until } from './pair.js';
@@ -81,11 +83,11 @@ test('two data planes, A with two addresses: A answers from the one B wrote to, 
     ip(p.nsA, 'addr', 'add', `${secondary}/24`, 'dev', p.vethA);
     const roams: string[] = [];
     p.dpB.on('roam', (peer, from) => {
-      roams.push(from.address);
+      roams.push(inetNtop(from.address));
       p.dpB.setEndpoint(peer, from); // what the core does: follow the peer
     });
     // B writes to A's secondary address; B's traffic goes first.
-    p.dpB.setEndpoint(p.peerOnB, { family: 4, address: secondary, port: p.dpA.port });
+    p.dpB.setEndpoint(p.peerOnB, hostAddr(secondary, p.dpA.port));
     await p.dpB.settle();
     assert.equal(ping(p.nsB, `10.${p.net}.0.1`, 5), 5);
     assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 3), 3, 'and A’s own traffic');

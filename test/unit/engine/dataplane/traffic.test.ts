@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
+import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { ip } from '../../sys/netns.js';
 import { INDEX_A, INDEX_B, K1, K2, makePair, ping, until } from './pair.js';
@@ -108,8 +109,8 @@ test('IPv6 inside the tunnel and IPv6 between the endpoints', async (t) => {
     p.dpB.setAllowedIPs(p.peerOnB, [
       { family: 6, address: a2('fd000067000000000000000000000001'), cidr: 128 },
     ]);
-    p.dpA.setEndpoint(p.peerOnA, { family: 6, address: 'fc00:67::2', port: p.dpB.port });
-    p.dpB.setEndpoint(p.peerOnB, { family: 6, address: 'fc00:67::1', port: p.dpA.port });
+    p.dpA.setEndpoint(p.peerOnA, hostAddr('fc00:67::2', p.dpB.port));
+    p.dpB.setEndpoint(p.peerOnB, hostAddr('fc00:67::1', p.dpA.port));
     await p.dpA.settle();
     await p.dpB.settle();
     assert.equal(ping(p.nsA, 'fd00:67::2', 3), 3);
