@@ -122,3 +122,19 @@ test('one endpoint: selection stays out of the handshakes (standard), and still 
     'the first authenticated packet chose the path',
   );
 });
+
+test('roaming off: authenticated packets from a new source do not move the active path', () => {
+  for (const roaming of [true, false]) {
+    const { net, a, b } = pair({ bEndpoints: [sock('192.0.2.2', 51820), sock('203.0.113.1', 51820)] });
+    a.handle(a.core.configurePeer(b.publicKey, { roaming }, net.now));
+    a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
+    net.run(500);
+    const moved = sock('198.51.100.7', 51820);
+    net.rebind(b, moved);
+    b.fromTun(ipv4('10.0.0.2', '10.0.0.1'));
+    net.run(100);
+    assert.equal(a.tun.length, 1, 'the packet from the new source was accepted');
+    const active = a.core.getDevice().peers[0]!.activeEndpoint;
+    assert.ok(samePath(active, roaming ? moved : sock('192.0.2.2', 51820)), `roaming ${roaming}`);
+  }
+});
