@@ -17,24 +17,30 @@
 // staged during a handshake and keepalives come from the core as 'sendData' and are sealed on
 // this thread (DataPlane.sendData), with nonces from the keypair's shared counter cell.
 //
-// Counters are exact when read: a get polls the data plane first. Endpoint candidates follow
-// the core's documented rule until selection lands (core/peer.ts: the first candidate, the next
-// one on each unanswered handshake, and always the source of the latest authenticated packet).
+// Counters are exact when read: a get polls the data plane first. Which endpoint a peer's
+// traffic goes to is endpoint selection's choice in the core (core/select.ts); every switch is
+// logged and emitted as a 'path' event. Local address changes (polled every second) and
+// handshake sends the kernel refuses are selection's network-change and send-error triggers.
 
+import { EventEmitter } from 'node:events';
+import { networkInterfaces } from 'node:os';
 import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, isZeroKey, keysEqual } from '../model/index.js';
+import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
-import { formatPath, type PathAddr } from './core/addr.js';
+import { formatPath, type PathAddr, samePath } from './core/addr.js';
+import { viewState } from './core/configure.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
+import type { PeerPathConfig } from './core/endpoints.js';
 import { DataPlane, type Moved } from './dataplane/dataplane.js';
-import { deviceFromText, deviceToText } from './endpoint-text.js';
+import { deviceFromText, deviceToText, pathToText } from './endpoint-text.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
-import type { SetRequest, UapiDevice } from './uapi-server.js';
+import type { CandidateView, SetRequest, UapiDevice } from './uapi-server.js';
 
 /** Kept in step with package.json by test/unit/engine/device.test.ts. */
 export const ENGINE_VERSION = '0.1.0';
@@ -55,6 +61,19 @@ export const UNDER_LOAD_HANDSHAKES_PER_SEC = 1024;
 /** Times a set waits for the workers to free the slots of removed peers. */
 const SYNC_ATTEMPTS = 5;
 
+/** The 'path' event: endpoint selection moved a peer's traffic. */
+export interface PathEvent {
+  /** The peer's public key, hex. */
+  peer: string;
+  /** Where traffic went before (as `endpoint=` prints it); unset for the first choice. */
+  from?: string;
+  to: string;
+  /** first-contact, failover, faster, preferred, roamed, network-change or send-error. */
+  reason: string;
+  /** When (ms since the Unix epoch). */
+  at: number;
+}
+
 export interface EngineOptions {
   /** UDP port to start on (0: any); a UAPI set may change it. */
   port?: number;
@@ -68,7 +87,7 @@ function maxPeersFromEnv(): number {
   return Number.isInteger(v) && v > 0 ? v : DEFAULT_MAX_PEERS;
 }
 
-export class EngineDevice implements UapiDevice {
+export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements UapiDevice {
   readonly ifname: string;
   readonly ifindex: number;
   private readonly core: Core;
@@ -83,12 +102,15 @@ export class EngineDevice implements UapiDevice {
   private handshakeKey: Uint8Array | undefined;
   private readonly linkGone: (() => void)[] = [];
   private readonly onClose: (() => void)[] = [];
+  /** The host's addresses (other than this interface's), to notice network changes. */
+  private localAddrs = '';
 
   private constructor(
     private readonly dp: DataPlane,
     private readonly log: Logger,
     maxPeers: number,
   ) {
+    super();
     this.ifname = dp.tun.name;
     this.ifindex = dp.ifindex;
     this.maxPeers = maxPeers;
@@ -106,7 +128,11 @@ export class EngineDevice implements UapiDevice {
     dp.on('traffic', (moved) => this.traffic(moved));
     dp.on('linkGone', () => this.fireLinkGone());
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
-    this.mtuTimer = setInterval(() => this.checkMtu(), MTU_INTERVAL_MS);
+    this.mtuTimer = setInterval(() => {
+      this.checkMtu();
+      this.checkNetwork();
+    }, MTU_INTERVAL_MS);
+    this.localAddrs = this.localAddresses();
   }
 
   /** Creates the TUN interface `ifname`, binds a UDP port and starts the data plane. */
@@ -231,6 +257,73 @@ export class EngineDevice implements UapiDevice {
     return (change.replacePeers ? 0 : this.core.peers.size) + fresh.size;
   }
 
+  // ---- Endpoint selection ----
+
+  /**
+   * A peer's endpoint lines (line i = the i-th `Endpoint`: one address for a literal, the
+   * resolved ones for a hostname, possibly none yet) and its selection knobs. Throws, changing
+   * nothing, for an unknown peer (WgError), a bad address or more than 16 lines (RangeError).
+   */
+  configure(peer: string, cfg: PeerPathConfig): void {
+    this.apply(this.core.configurePeer(Buffer.from(peer, 'hex'), cfg, this.dp.now()));
+  }
+
+  /** New addresses for the peer's line `rank` (0-based), e.g. after resolving its name again. */
+  updateEndpointLine(peer: string, rank: number, addrs: readonly PathAddr[], now = this.dp.now()): void {
+    this.apply(this.core.updateEndpointLine(Buffer.from(peer, 'hex'), rank, addrs, now));
+  }
+
+  /** Per candidate of a peer (hex public key), in race order; undefined for an unknown peer. */
+  candidates(publicKeyHex: string): CandidateView[] | undefined {
+    const key = Buffer.from(publicKeyHex, 'hex');
+    const list = this.core.candidates(key);
+    if (!list) return undefined;
+    const peer = this.core.peers.get(publicKeyHex.toLowerCase());
+    const active = peer?.endpoint;
+    const wallMs = (t: number | undefined) =>
+      t === undefined ? undefined : Date.now() - Math.max(0, this.dp.now() - t);
+    return list.map((c) => {
+      const addr = pathToText(c.addr);
+      const endpoint = formatSockAddr(addr);
+      const v: CandidateView = {
+        endpoint,
+        addr,
+        source: c.source,
+        rank: c.rank,
+        state: active && samePath(active, c.addr) ? 'active' : viewState(c),
+        failures: c.failures,
+      };
+      if (c.srtt !== undefined) v.rttMs = c.srtt;
+      const last = wallMs(c.lastSuccess);
+      if (last !== undefined) v.lastSuccess = last;
+      return v;
+    });
+  }
+
+  /** Local addresses or routes changed: every peer with several endpoints races them afresh. */
+  networkChanged(now = this.dp.now()): void {
+    this.apply(this.core.networkChanged(now));
+  }
+
+  private localAddresses(): string {
+    const out: string[] = [];
+    for (const [name, list] of Object.entries(networkInterfaces())) {
+      if (name === this.ifname || !list) continue;
+      for (const a of list) if (!a.internal) out.push(`${name}/${a.address}`);
+    }
+    return out.sort().join(',');
+  }
+
+  /** Polled with the MTU: a host address that came or went is a network change. */
+  private checkNetwork(): void {
+    if (this.closed) return;
+    const now = this.localAddresses();
+    if (now === this.localAddrs) return;
+    this.localAddrs = now;
+    this.log.verbose('Local addresses changed: racing the endpoints of every peer again');
+    this.networkChanged();
+  }
+
   // ---- Events ----
 
   private received(slot: number, kpSlot: number | undefined, from?: PathAddr): void {
@@ -304,8 +397,13 @@ export class EngineDevice implements UapiDevice {
         case 'send': {
           // From the peer's sticky source address; the core has counted the bytes already.
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
-          if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false }))
+          if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false })) {
             this.log.verbose(`Failed to send a packet to ${formatPath(a.to)}`);
+            // A local refusal (no route, unreachable): selection tries the other paths (after
+            // this batch: the race it starts may send to a refused path again).
+            const { peer, to } = a;
+            if (peer) setImmediate(() => this.apply(this.core.sendError(peer, to, this.dp.now())));
+          }
           break;
         }
         case 'sendData': {
@@ -322,12 +420,26 @@ export class EngineDevice implements UapiDevice {
         case 'endpointChanged':
           this.mirror.setEndpoint(a.peer, a.endpoint);
           break;
+        case 'pathSwitched':
+          this.emitPath(a.peer, a.from, a.to, a.reason);
+          break;
         case 'log':
           if (a.level === 'error') this.log.error(a.msg);
           else this.log.verbose(a.msg);
           break;
       }
     }
+  }
+
+  private emitPath(peer: Uint8Array, from: PathAddr | undefined, to: PathAddr, reason: string): void {
+    const e: PathEvent = {
+      peer: Buffer.from(peer).toString('hex'),
+      to: formatSockAddr(pathToText(to)),
+      reason,
+      at: Date.now(),
+    };
+    if (from) e.from = formatSockAddr(pathToText(from));
+    this.emit('path', e);
   }
 
   private schedule(at: number): void {

@@ -17,7 +17,15 @@
 import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { WgError } from '../model/errors.js';
-import { type Device, newDevice, newPeer, type Peer } from '../model/index.js';
+import {
+  type Device,
+  type EndpointState,
+  newDevice,
+  newPeer,
+  type Peer,
+  type SockAddr,
+} from '../model/index.js';
+import { formatSockAddr } from '../model/inet.js';
 import { EINVAL, EIO, ENOMEM, encodeErrnoLine } from '../uapi/errno.js';
 import { encodeGetReply, type GetExtensions } from '../uapi/get.js';
 import { LineSplitter } from '../uapi/lines.js';
@@ -40,10 +48,29 @@ export interface SetRequest {
   change: Device;
 }
 
+/** One candidate endpoint of a peer as endpoint selection sees it. */
+export interface CandidateView {
+  /** As `endpoint=` prints it. */
+  endpoint: string;
+  addr: SockAddr;
+  source: 'config' | 'resolved' | 'learned';
+  /** The `Endpoint` line (0 = most preferred); learned ones come after every line. */
+  rank: number;
+  state: EndpointState['state'];
+  /** Smoothed round-trip time, ms. */
+  rttMs?: number;
+  /** When the path last answered a handshake (ms since the Unix epoch). */
+  lastSuccess?: number;
+  /** Failed rounds since its last success. */
+  failures: number;
+}
+
 /** What the server needs from the device. */
 export interface UapiDevice {
   /** The device as a get reports it, with the extension keys to announce. */
   get(): { device: Device; ext: GetExtensions };
+  /** Per peer (hex public key), its candidates: the `wgm_endpoint_*` lines of a get. */
+  candidates?(publicKeyHex: string): CandidateView[] | undefined;
   /** Applies a whole set request; resolves to 0 or a positive errno (nothing applied then). */
   set(req: SetRequest): Promise<number>;
 }
@@ -279,6 +306,7 @@ export class UapiServer {
         }
         run(() => {
           const { device, ext } = this.device.get();
+          if (this.device.candidates) fillCandidates(device, this.device.candidates.bind(this.device));
           return writeChunked(sock, encodeGetReply(device, ext));
         });
         return { kind: 'op' };
@@ -344,4 +372,25 @@ function answers(path: string): Promise<boolean> {
     c.once('connect', () => done(true));
     c.once('error', () => done(false));
   });
+}
+
+/**
+ * The `wgm_endpoint_state` / `_rtt_us` / `_last_seen_sec` lines from the device's candidates
+ * (learned addresses are no `Endpoint` line and stay out; the last-seen time is the get's).
+ */
+function fillCandidates(device: Device, candidates: (hex: string) => CandidateView[] | undefined): void {
+  for (const p of device.peers) {
+    if (!p.publicKey) continue;
+    const list = candidates(Buffer.from(p.publicKey).toString('hex'));
+    if (!list) continue;
+    const seen = new Map((p.endpointStates ?? []).map((e) => [formatSockAddr(e.addr), e.lastSeenSec]));
+    const states: EndpointState[] = [];
+    for (const c of list) {
+      if (c.source === 'learned') continue;
+      const e: EndpointState = { addr: c.addr, state: c.state, lastSeenSec: seen.get(c.endpoint) ?? 0 };
+      if (c.rttMs !== undefined) e.rttMs = c.rttMs;
+      states.push(e);
+    }
+    if (states.length > 0) p.endpointStates = states;
+  }
 }

@@ -1,6 +1,7 @@
 // The scenario matrix of endpoint selection (docs/endpoint-selection.md, "Simulation"), run on
-// the deterministic simulator: the real select.ts against a peer with wireguard-go's and the
-// kernel's acceptance rules. Each test prints its measurements with t.diagnostic.
+// the deterministic simulator: the real engine core (selection inside it, wgm-side.ts) against
+// a peer with wireguard-go's and the kernel's acceptance rules. Each test prints its
+// measurements with t.diagnostic.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -38,12 +39,20 @@ test('two of three endpoints dead from the start (first and last): traffic withi
   const first = w.firstDeliveryAfter(0)!;
   assert.ok(first <= 1500, `first delivery at ${first}; ${w.describe()}`);
   assert.equal(w.wgm.activePath(), 1);
+  // One race round of three initiations connects; latency probes of the dead ones come after.
+  assert.equal(w.wgm.roundsStarted.has(1), true);
+  assert.equal(w.lostBetween(0, 10_000), 0, 'staged packets all delivered');
+  assert.ok(w.wgm.initiationsSent <= 6, w.describe());
   check(w);
-  t.diagnostic(`first packet delivered at ${first} ms, first echo at ${w.firstPongAfter(0)} ms`);
+  t.diagnostic(
+    `first packet delivered at ${first} ms, first echo at ${w.firstPongAfter(0)} ms; ` +
+      `${w.wgm.initiationsSent} initiations in 10 s`,
+  );
 });
 
 test('2: the active path dies under interactive traffic: traffic again within 3 s (aim 1.5 s)', (t) => {
   const results: number[] = [];
+  const losses: number[] = [];
   for (const seed of [3, 4, 5, 6, 7]) {
     const w = new World(seed, [alive(5, 2), alive(25, 5), alive(40, 5)]);
     w.traffic(0, 40_000);
@@ -56,9 +65,15 @@ test('2: the active path dies under interactive traffic: traffic again within 3 
     results.push(Math.round(back));
     assert.ok(back <= 3000, `traffic back after ${back} ms; ${w.describe()}`);
     assert.notEqual(w.wgm.activePath(), 0);
+    // Loss: only what was sent on the dead path before the failover (one packet per 100 ms).
+    const lost = w.lostBetween(20_000, 40_000);
+    losses.push(lost);
+    assert.ok(lost <= 30, `${lost} packets lost; ${w.describe()}`);
+    const switches = w.wgm.switches.filter((s) => s.at > 20_000);
+    assert.ok(switches.length >= 1 && switches.length <= 2, w.describe());
     check(w);
   }
-  t.diagnostic(`echo traffic back after ${results.join(', ')} ms (seeds 3-7)`);
+  t.diagnostic(`echo traffic back after ${results.join(', ')} ms (seeds 3-7); lost ${losses.join(', ')}`);
 });
 
 test('2b: the active path dies under one-way traffic: delivery again within 11 s', (t) => {

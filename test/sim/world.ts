@@ -1,4 +1,4 @@
-// One simulated world: a wgm side (selection + handshake bookkeeping), a standard peer, the
+// One simulated world: a wgm side (the real engine core, wgm-side.ts), a standard peer, the
 // paths between them, and application traffic. Shared by the scenario and fuzz tests.
 
 import { EventQueue, type LinkParams, PathNet } from './net.js';

@@ -52,4 +52,9 @@ export type Action =
    * retry); undefined when its candidates were emptied.
    */
   | { type: 'endpointChanged'; peer: Key; endpoint: PathAddr | undefined }
+  /**
+   * Endpoint selection moved a peer's traffic to another path (an 'endpointChanged' with the
+   * new endpoint comes with it): from where (none before the first), to where, and why.
+   */
+  | { type: 'pathSwitched'; peer: Key; from: PathAddr | undefined; to: PathAddr; reason: string }
   | { type: 'log'; level: LogLevel; msg: string };

@@ -5,14 +5,23 @@
 
 import { publicKeyOf } from '../../crypto/x25519-native.js';
 import { WgError } from '../../model/errors.js';
-import { type Device, isZeroKey, keysEqual, newDevice, newPeer, type Peer } from '../../model/index.js';
-import { copyPath, type PathAddr, pathKey, samePath } from './addr.js';
+import {
+  type Device,
+  type EndpointState,
+  isZeroKey,
+  keysEqual,
+  newDevice,
+  newPeer,
+  type Peer,
+} from '../../model/index.js';
+import { copyPath, type PathAddr, pathKey } from './addr.js';
 import type { Family } from './allowedips.js';
 import { COUNTER_LIMIT, REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
 import { dh } from './handshake.js';
 import { dropInitiations } from './handshake-flow.js';
 import { PeerState } from './peer.js';
+import type { CandidateSnapshot } from './select.js';
 import { sendKeepalive, zeroAndFlush } from './transport.js';
 
 export interface DeviceSettings {
@@ -21,6 +30,11 @@ export interface DeviceSettings {
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+
+/** Four random bytes as a number uniform in [0, 1). */
+function uniform(b: Uint8Array): number {
+  return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 2 ** 32;
+}
 
 export function removePeer(ctx: CoreContext, peer: PeerState): void {
   zeroAndFlush(ctx, peer);
@@ -67,7 +81,12 @@ function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, jitter
   }
   if (!peer) {
     if (change.updateOnly) return;
-    peer = new PeerState(Uint8Array.from(change.publicKey), jitter);
+    peer = new PeerState(
+      Uint8Array.from(change.publicKey),
+      jitter,
+      () => uniform(ctx.random(4)),
+      (n) => ctx.wallNs(n),
+    );
     peer.staticStatic = ctx.identity ? dh(ctx.identity.privateKey, peer.publicKey) : undefined;
     ctx.peers.set(keyHex, peer);
   }
@@ -75,8 +94,10 @@ function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, jitter
     peer.presharedKey = isZeroKey(change.presharedKey) ? undefined : Uint8Array.from(change.presharedKey);
   const addrs = change.endpoints.flatMap((e) => (e.addr ? [e.addr] : []));
   if (addrs.length > 0 || change.clearEndpoints) {
-    peer.endpoints.setCandidates(addrs, now);
-    ctx.endpointChanged(peer);
+    const before = peer.endpoint;
+    peer.endpoints.setCandidates(addrs);
+    // A fresh list is raced from its first line: the old choice stays until a round says otherwise.
+    if (peer.endpoint !== before || !before) ctx.endpointChanged(peer);
   }
   if (change.persistentKeepalive !== undefined) {
     const was = peer.persistentKeepalive;
@@ -122,7 +143,7 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device<P
     const p = newPeer<PathAddr>({
       publicKey: Uint8Array.from(peer.publicKey),
       presharedKey: peer.presharedKey ? Uint8Array.from(peer.presharedKey) : new Uint8Array(32),
-      endpoints: peer.endpoints.candidates.map((addr) => ({ addr: copyPath(addr) })),
+      endpoints: peer.endpoints.configured.map((addr) => ({ addr: copyPath(addr) })),
       persistentKeepalive: peer.persistentKeepalive,
       allowedIPs: ctx.allowedIPs.entries(peer),
       lastHandshake: { sec: ns / 1_000_000_000n, nsec: Number(ns % 1_000_000_000n) },
@@ -132,12 +153,48 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device<P
     });
     if (peer.endpoint) p.activeEndpoint = copyPath(peer.endpoint);
     if (peer.endpoint && p.endpoints.length === 0) p.endpoints = [{ addr: copyPath(peer.endpoint) }];
-    p.endpointStates = p.endpoints.map((e) => ({
-      addr: e.addr!,
-      state: samePath(e.addr, peer.endpoint) ? 'active' : 'standby',
-      lastSeenSec: peer.lastSeen.get(pathKey(e.addr!)) ?? 0,
-    }));
+    p.endpointStates = endpointStates(peer);
+    if (p.endpointStates.length === 0 && peer.endpoint)
+      p.endpointStates = [
+        {
+          addr: copyPath(peer.endpoint),
+          state: 'active',
+          lastSeenSec: peer.lastSeen.get(pathKey(peer.endpoint)) ?? 0,
+        },
+      ];
     d.peers.push(p);
   }
   return d;
+}
+
+/**
+ * The configured (and resolved) candidates as a get reports them, in race order: state, smoothed
+ * RTT, last authenticated packet. Learned addresses are left out (they are no `Endpoint` line;
+ * the active one shows as `endpoint=`).
+ */
+export function endpointStates(peer: PeerState): EndpointState<PathAddr>[] {
+  const out: EndpointState<PathAddr>[] = [];
+  const active = peer.endpoint && pathKey(peer.endpoint);
+  for (const c of peer.endpoints.snapshot()) {
+    if (c.source === 'learned') continue;
+    const addr = copyPath(c.addr);
+    const key = pathKey(addr);
+    const s: EndpointState<PathAddr> = {
+      addr,
+      // Before selection chose, the first line is where traffic would go (endpoint=).
+      state: key === active ? 'active' : viewState(c),
+      lastSeenSec: peer.lastSeen.get(key) ?? 0,
+    };
+    if (c.srtt !== undefined) s.rttMs = c.srtt;
+    out.push(s);
+  }
+  return out;
+}
+
+/** Selection's state of a candidate in the vocabulary of `wgm show`. */
+export function viewState(c: CandidateSnapshot): EndpointState['state'] {
+  if (c.state === 'active') return 'active';
+  if (c.probing) return 'probing';
+  if (c.state === 'untried') return 'unknown';
+  return c.state;
 }

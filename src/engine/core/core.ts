@@ -31,6 +31,7 @@ import {
 } from './constants.js';
 import { type CoreContext, type Identity, IndexTable } from './context.js';
 import { CookieChecker } from './cookie.js';
+import type { PeerPathConfig } from './endpoints.js';
 import {
   handleCookieReply,
   handleInitiation,
@@ -41,12 +42,19 @@ import {
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, messageType } from './messages.js';
 import type { PeerState } from './peer.js';
 import { RateLimiter } from './ratelimit.js';
+import type { CandidateSnapshot } from './select.js';
+import { runSelect, wantHandshake } from './select-flow.js';
 import { jitterFrom, type TimerName } from './timers.js';
 import { afterReceive, packetFromTun, sendKeepalive, transportSent, zeroAndFlush } from './transport.js';
 
 export interface CoreOptions {
   /** Wall time in ns since the Unix epoch at core time 0 (for TAI64N and latest-handshake). */
   wallEpochNs: bigint;
+  /**
+   * The wall clock (ns since the Unix epoch) at a core time, when it is not `wallEpochNs + now`
+   * (a simulation stepping the wall clock); injected like everything else.
+   */
+  wallClock?: (now: number) => bigint;
   /** Cryptographic randomness; default: the operating system's. */
   random?: (n: number) => Uint8Array;
   /** Handshake messages per second above which the core counts itself under load. */
@@ -62,6 +70,7 @@ export class Core implements CoreContext {
   private readonly rand: (n: number) => Uint8Array;
   private readonly jitter: () => number;
   private readonly wallEpochNs: bigint;
+  private readonly wallClock: ((now: number) => bigint) | undefined;
   private readonly settings: DeviceSettings = { listenPort: 0, fwmark: 0 };
   private out: Action[] = [];
   private readonly touched = new Set<PeerState>();
@@ -77,6 +86,7 @@ export class Core implements CoreContext {
     this.jitter = jitterFrom(this.rand);
     this.index = new IndexTable(this.rand);
     this.wallEpochNs = options.wallEpochNs;
+    this.wallClock = options.wallClock;
     this.underLoadThreshold = options.underLoadThreshold ?? UNDER_LOAD_HANDSHAKES_PER_SEC;
   }
 
@@ -124,8 +134,12 @@ export class Core implements CoreContext {
   /** Runs the timers that are due. */
   tick(now: number): Action[] {
     return this.run(now, true, () => {
-      for (const peer of [...this.peers.values()])
+      for (const peer of [...this.peers.values()]) {
         for (const name of peer.timers.due(now)) this.expired(peer, name, now);
+        const at = peer.endpoints.next();
+        if (at !== undefined && at <= now && this.peers.get(peer.keyHex) === peer)
+          runSelect(this, peer, peer.endpoints.tick(now), now);
+      }
       this.limiter.collect(now);
     });
   }
@@ -173,6 +187,64 @@ export class Core implements CoreContext {
     });
   }
 
+  /**
+   * A peer's endpoint lines and selection knobs (wgm's own configuration, beside the UAPI
+   * `set`). Throws RangeError, changing nothing, for a bad address or too many lines; WgError
+   * for an unknown peer.
+   */
+  configurePeer(peerKey: Key, cfg: PeerPathConfig, now: number): Action[] {
+    const peer = this.peerOf(peerKey);
+    const before = peer.endpoint;
+    peer.endpoints.configure(cfg);
+    return this.run(now, false, () => {
+      if (peer.endpoint !== before) this.endpointChanged(peer);
+      this.touch(peer);
+    });
+  }
+
+  /**
+   * New addresses for the peer's endpoint line `rank` (0-based), e.g. a hostname resolved
+   * again; an in-flight round keeps what it already sent (RFC 8305 section 6). Throws like
+   * configurePeer.
+   */
+  updateEndpointLine(peerKey: Key, rank: number, addrs: readonly PathAddr[], now: number): Action[] {
+    const peer = this.peerOf(peerKey);
+    const before = peer.endpoint;
+    const outs = peer.endpoints.updateLine(rank, addrs, now);
+    return this.run(now, false, () => {
+      runSelect(this, peer, outs, now);
+      if (peer.endpoint !== before) this.endpointChanged(peer);
+      this.touch(peer);
+    });
+  }
+
+  /** Local links, addresses or routes changed: every peer's paths are raced afresh. */
+  networkChanged(now: number): Action[] {
+    return this.run(now, false, () => {
+      for (const peer of this.peers.values())
+        if (peer.endpoints.racing) runSelect(this, peer, peer.endpoints.networkChanged(now), now);
+    });
+  }
+
+  /** Sending a datagram of `peerKey` to `to` failed locally (ENETUNREACH, EHOSTUNREACH...). */
+  sendError(peerKey: Key, to: PathAddr, now: number): Action[] {
+    return this.run(now, false, () => {
+      const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+      if (peer?.endpoints.racing) runSelect(this, peer, peer.endpoints.sendError(to, now), now);
+    });
+  }
+
+  /** Endpoint selection's view of a peer's candidates, in race order; undefined: no such peer. */
+  candidates(peerKey: Key): CandidateSnapshot[] | undefined {
+    return this.peers.get(Buffer.from(peerKey).toString('hex'))?.endpoints.snapshot();
+  }
+
+  private peerOf(peerKey: Key): PeerState {
+    const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+    if (!peer) throw new WgError('protocol', 'no such peer');
+    return peer;
+  }
+
   /** The device with exact counters, for a UAPI `get`. */
   getDevice(): Device<PathAddr> {
     return readDevice(this, this.settings);
@@ -190,6 +262,7 @@ export class Core implements CoreContext {
   }
 
   wallNs(now: number): bigint {
+    if (this.wallClock) return this.wallClock(now);
     return this.wallEpochNs + BigInt(Math.round(now * 1e6));
   }
 
@@ -202,7 +275,8 @@ export class Core implements CoreContext {
   }
 
   startHandshake(peer: PeerState, now: number, isRetry: boolean): void {
-    sendInitiation(this, peer, now, { isRetry });
+    if (isRetry) sendInitiation(this, peer, now, { isRetry });
+    else wantHandshake(this, peer, now, false);
   }
 
   keypairsChanged(peer: PeerState): void {
@@ -240,6 +314,8 @@ export class Core implements CoreContext {
     for (const p of peers) {
       const d = p.timers.next();
       if (d !== undefined && (min === undefined || d < min)) min = d;
+      const e = p.endpoints.next();
+      if (e !== undefined && (min === undefined || e < min)) min = e;
     }
     this.touched.clear();
     if (full) {
@@ -285,6 +361,8 @@ export class Core implements CoreContext {
   private expired(peer: PeerState, name: TimerName, now: number): void {
     switch (name) {
       case 'retransmitHandshake':
+        // A standard initiation from before the peer had several endpoints: selection retries now.
+        if (peer.endpoints.racing) break;
         if (peer.timers.handshakeAttempts > MAX_TIMER_HANDSHAKES) {
           this.log(
             'verbose',
@@ -307,12 +385,12 @@ export class Core implements CoreContext {
         peer.timers.keepaliveFired(now);
         break;
       case 'newHandshake':
-        if (peer.endpoints.noteSentWithoutReply(now)) this.endpointChanged(peer);
         this.log(
           'verbose',
           `${peer} - Retrying handshake because we stopped hearing back after ${(KEEPALIVE_TIMEOUT_MS + REKEY_TIMEOUT_MS) / 1000} seconds`,
         );
-        sendInitiation(this, peer, now, {});
+        // Selection's own silence detection comes first; this standard fallback races them all.
+        wantHandshake(this, peer, now, false);
         break;
       case 'zeroKeyMaterial':
         this.log(

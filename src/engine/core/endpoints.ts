@@ -1,81 +1,148 @@
-// Which endpoint a peer's packets go to: the seam for endpoint selection. The core tells a
-// peer's EndpointPolicy four things (an initiation round is about to go, a response came, an
-// authenticated packet came from X, data went out and nothing came back) and sends to its
-// `active` choice; whenever a call reports a change, the core emits 'endpointChanged'.
+// Which endpoint a peer's packets go to: endpoint selection (select.ts) seen from the core.
+// PeerPaths owns one PeerSelector per peer and forwards the core's events to it with the time.
 //
-// RoundRobinRoaming is the behaviour until endpoint selection (core/select.ts) replaces it:
-// - the candidates are the configured endpoints in order; the active one starts at the first;
-// - each initiation round that starts while the previous one is unanswered (the retry after
-//   REKEY_TIMEOUT, or a packet waiting for a session) moves to the next candidate, round robin;
-// - every authenticated packet, handshake or transport, moves the active endpoint to its
-//   source (roaming, as WireGuard does: wireguard-go's SetEndpointFromPacket);
-// - data sent without a reply changes nothing by itself (the handshake it triggers rotates).
+// A peer's endpoints are lines, as in the config: line i holds the addresses of the i-th
+// `Endpoint` (one for a literal, the resolved ones for a hostname, none until it resolves).
+// The order of lines is the user's preference; selection races them (docs/endpoint-selection.md).
 
-import { copyPath, type PathAddr, samePath } from './addr.js';
+import { copyPath, type PathAddr, pathKey } from './addr.js';
+import {
+  type CandidateSnapshot,
+  PeerSelector,
+  type Policy,
+  type SelectOutput,
+  type Verdict,
+} from './select.js';
 
-export interface EndpointPolicy {
-  /** The configured candidates, in order of preference. */
-  readonly candidates: readonly PathAddr[];
-  /** Where transport and handshake messages go now; undefined: nowhere known. */
-  readonly active: PathAddr | undefined;
-  /** New configured candidates (possibly none). */
-  setCandidates(list: readonly PathAddr[], now: number): void;
-  /** An initiation round is about to go; `unanswered`: the previous round got no response. */
-  forInitiation(unanswered: boolean, now: number): boolean;
-  /** A handshake response from `from` authenticated (our initiation was answered). */
-  noteResponse(from: PathAddr, now: number): boolean;
-  /** Any other authenticated packet (an initiation, transport data, a keepalive) from `from`. */
-  noteAuthenticated(from: PathAddr, now: number): boolean;
-  /** Data went out and nothing authenticated came back for KEEPALIVE_TIMEOUT + REKEY_TIMEOUT. */
-  noteSentWithoutReply(now: number): boolean;
+/** What a peer's path configuration may change (unset fields stay as they are). */
+export interface PeerPathConfig {
+  /** `Endpoint` lines in order, each with its addresses (a hostname's may be empty). */
+  lines?: PathAddr[][];
+  /** 'latency' (default): the fastest live path, config order breaking near-ties. */
+  policy?: Policy;
+  /** Follow the peer when its authenticated packets come from a new address (default true). */
+  roaming?: boolean;
 }
 
-/** The interim policy: round robin over unanswered rounds, roaming to every authenticated source. */
-export class RoundRobinRoaming implements EndpointPolicy {
-  private list: PathAddr[] = [];
-  private current: PathAddr | undefined;
-  private cursor = 0;
+export class PeerPaths {
+  readonly selector: PeerSelector;
+  private lines: PathAddr[][] = [];
+  /** The core time of the call in progress (the selector reads the wall clock through it). */
+  private now = 0;
+  private addressCount = 0;
 
-  get candidates(): readonly PathAddr[] {
-    return this.list;
+  constructor(random: () => number, wallNs: (now: number) => bigint) {
+    this.selector = new PeerSelector({ random, wallNs: () => wallNs(this.now) });
   }
 
+  /**
+   * Where transport goes now; undefined: nowhere known. Before selection chose (no round
+   * answered, nothing heard), the first configured address, as a standard peer would use its
+   * one endpoint (and `wg show` prints it).
+   */
   get active(): PathAddr | undefined {
-    return this.current;
+    return this.selector.active ?? this.lines.find((l) => l.length > 0)?.[0];
   }
 
+  /** The configured addresses, line by line, in order (what a UAPI get lists). */
+  get configured(): PathAddr[] {
+    return this.lines.flat();
+  }
+
+  get lineCount(): number {
+    return this.lines.length;
+  }
+
+  /**
+   * Whether selection runs the handshakes: with two or more configured addresses. With one (or
+   * none), the peer behaves exactly as a standard one (wireguard-go's timers and retries toward
+   * its one endpoint); selection then only follows roaming and keeps the snapshot.
+   */
+  get racing(): boolean {
+    return this.addressCount >= 2;
+  }
+
+  /** UAPI-style candidates: one line per address. */
   setCandidates(list: readonly PathAddr[]): void {
-    this.list = list.map(copyPath);
-    this.cursor = 0;
-    this.current = this.list[0];
+    this.setLines(list.map((p) => [p]));
   }
 
-  forInitiation(unanswered: boolean): boolean {
-    if (!unanswered || this.list.length < 2) return false;
-    this.cursor = (this.cursor + 1) % this.list.length;
-    const next = this.list[this.cursor]!;
-    if (samePath(next, this.current)) return false;
-    this.current = next;
-    return true;
+  /** Replaces the lines; throws RangeError (nothing changed) for a bad address or too many. */
+  setLines(lines: readonly (readonly PathAddr[])[]): void {
+    const copy = lines.map((l) => l.map(copyPath));
+    this.selector.configure(copy);
+    this.lines = copy;
+    this.addressCount = copy.reduce((n, l) => n + l.length, 0);
   }
 
-  noteResponse(from: PathAddr): boolean {
-    return this.roam(from);
+  configure(cfg: PeerPathConfig): void {
+    if (cfg.lines) this.setLines(cfg.lines);
+    if (cfg.policy !== undefined) this.selector.policy = cfg.policy;
+    if (cfg.roaming !== undefined) this.selector.roaming = cfg.roaming;
   }
 
-  noteAuthenticated(from: PathAddr): boolean {
-    return this.roam(from);
+  /** A new DNS answer for line `rank`; throws RangeError (nothing changed) when it is bad. */
+  updateLine(rank: number, addrs: readonly PathAddr[], now: number): SelectOutput[] {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.lines.length)
+      throw new RangeError(`Endpoint line ${rank + 1} does not exist (the peer has ${this.lines.length})`);
+    const copy = addrs.map(copyPath);
+    this.now = now;
+    const out = this.selector.updateLine(rank, copy, now);
+    this.lines[rank] = copy;
+    this.addressCount = this.lines.reduce((n, l) => n + l.length, 0);
+    return out;
   }
 
-  noteSentWithoutReply(): boolean {
-    return false;
+  // ---- Events, forwarded with the time ----
+
+  start(now: number): SelectOutput[] {
+    this.now = now;
+    return this.selector.start(now);
   }
 
-  private roam(from: PathAddr): boolean {
-    if (samePath(from, this.current)) return false;
-    const i = this.list.findIndex((c) => samePath(c, from));
-    this.current = i >= 0 ? this.list[i] : copyPath(from);
-    if (i >= 0) this.cursor = i;
-    return true;
+  dataSent(now: number): SelectOutput[] {
+    if (!this.racing) return [];
+    this.now = now;
+    return this.selector.onDataSent(now);
+  }
+
+  received(from: PathAddr, now: number): SelectOutput[] {
+    this.now = now;
+    return this.selector.onReceive(from, now);
+  }
+
+  rekeyDue(now: number): SelectOutput[] {
+    this.now = now;
+    return this.selector.onRekeyDue(now);
+  }
+
+  networkChanged(now: number): SelectOutput[] {
+    this.now = now;
+    return this.selector.onNetworkChange(now);
+  }
+
+  sendError(to: PathAddr, now: number): SelectOutput[] {
+    this.now = now;
+    return this.selector.onSendError(pathKey(to), now);
+  }
+
+  response(round: number, candidate: string, from: PathAddr, now: number): Verdict {
+    this.now = now;
+    return this.selector.onResponse(round, candidate, from, now);
+  }
+
+  tick(now: number): SelectOutput[] {
+    this.now = now;
+    return this.selector.tick(now);
+  }
+
+  /** When `tick` has something to do (never while not racing: standard timers rule then). */
+  next(): number | undefined {
+    return this.racing ? this.selector.next() : undefined;
+  }
+
+  /** Per candidate, in race order. */
+  snapshot(): CandidateSnapshot[] {
+    return this.selector.snapshot().candidates;
   }
 }

@@ -5,8 +5,12 @@
 //   (endpoint-selection.md 2.4/4.3): a standard responder consumes at most one of them, so any
 //   response is safe to use. `identical` sends byte-identical copies (one handshake state)
 //   instead of one state per target. A new round drops the states of the old one.
-// - The responder keeps one handshake slot per peer: consuming an initiation drops our own
-//   outstanding initiations, as wireguard-go and the kernel do.
+// - Endpoint selection (select.ts, through select-flow.ts) sends its rounds one initiation at a
+//   time (`sendRoundInitiation`, staggered) with the round's timestamp, and drops a round's
+//   states when it ends (`dropRound`). Its states are kept apart from the responder slot:
+//   consuming the peer's initiation does not cancel our round (wireguard-go and the kernel have
+//   one slot for both; with one slot, simultaneous rounds from both sides would cancel ours).
+// - A response is used only if selection says it belongs to the current round.
 // - Initiations are consumed only with a strictly newer timestamp (replay) and at most one
 //   per HANDSHAKE_INITIATION_RATE per peer (flood).
 
@@ -25,6 +29,7 @@ import {
 import { Keypair } from './keypair.js';
 import { decodeCookieReply, decodeResponse, INITIATION_SIZE, RESPONSE_SIZE } from './messages.js';
 import type { Initiating, PeerState } from './peer.js';
+import { runSelect } from './select-flow.js';
 
 export interface RoundOptions {
   /** Where to send; default: the peer's active endpoint. */
@@ -101,16 +106,12 @@ export function sendInitiation(
     return false;
   if (!ctx.identity || !peer.staticStatic) return false;
   peer.lastSentHandshake = now;
-  // The interim candidate rule (peer.ts): a round that starts while the previous one is still
-  // unanswered goes to the next candidate, whether the retry timer or a packet waiting for a
-  // session started it (under traffic, the packet usually comes first and re-arms the timer).
-  if (!opts.targets && peer.endpoints.forInitiation(peer.initiations.size > 0, now))
-    ctx.endpointChanged(peer);
   const targets = opts.targets ?? (peer.endpoint ? [peer.endpoint] : []);
   dropInitiations(ctx, peer);
   // One timestamp for the whole round, strictly newer than the previous round's.
   const timestamp = nextTai64n(ctx.wallNs(now), peer.lastSentTimestamp);
   peer.lastSentTimestamp = timestamp;
+  peer.endpoints.selector.lastTimestamp = timestamp;
   let shared: Uint8Array | undefined;
   ctx.log('verbose', `${peer} - Sending handshake initiation`);
   if (targets.length === 0) {
@@ -141,6 +142,49 @@ export function sendInitiation(
   return true;
 }
 
+/**
+ * Sends one initiation of selection round `round` to `target` (candidate `candidate`) with the
+ * round's `timestamp`. Selection paces and retries its rounds itself, so no retransmit timer.
+ */
+export function sendRoundInitiation(
+  ctx: CoreContext,
+  peer: PeerState,
+  round: number,
+  candidate: string,
+  target: PathAddr,
+  timestamp: Uint8Array,
+  now: number,
+): void {
+  if (!ctx.identity || !peer.staticStatic) return;
+  peer.lastSentHandshake = now;
+  peer.lastSentTimestamp = timestamp;
+  const made = newInitiation(ctx, peer, timestamp, target, now);
+  if (!made) {
+    ctx.log('error', `${peer} - Failed to create initiation message: invalid public key`);
+    return;
+  }
+  made.initiating.round = round;
+  made.initiating.candidate = candidate;
+  ctx.log('verbose', `${peer} - Sending handshake initiation`);
+  // Cookies are filed per source address the peer saw: MAC2 per path, never shared.
+  peer.cookies.addMacs(made.message, pathKey(target), now);
+  peer.timers.anyAuthenticatedPacketTraversal(now);
+  peer.timers.anyAuthenticatedPacketSent();
+  ctx.emit({ type: 'send', to: target, bytes: made.message, peer: peer.publicKey });
+  peer.txBytes += made.message.length;
+  ctx.touch(peer);
+}
+
+/** A selection round ended: its handshake states go, their indices are released. */
+export function dropRound(ctx: CoreContext, peer: PeerState, round: number): void {
+  for (const [i, st] of peer.initiations)
+    if (st.round === round) {
+      ctx.index.delete(i);
+      st.ephemeralPrivate.fill(0);
+      peer.initiations.delete(i);
+    }
+}
+
 function install(ctx: CoreContext, peer: PeerState, kp: Keypair): void {
   ctx.index.set(kp.localIndex, { peer, keypair: kp });
   for (const d of peer.keypairs.install(kp)) {
@@ -154,13 +198,12 @@ function heardHandshake(
   ctx: CoreContext,
   peer: PeerState,
   from: PathAddr,
-  response: boolean,
+  judged: boolean,
   now: number,
 ): void {
   peer.heardFrom(from, Number(ctx.wallNs(now) / 1_000_000_000n));
-  const policy = peer.endpoints;
-  if (response ? policy.noteResponse(from, now) : policy.noteAuthenticated(from, now))
-    ctx.endpointChanged(peer);
+  // A response to a selection round was judged already (handleResponse); the rest is roaming.
+  if (!judged) runSelect(ctx, peer, peer.endpoints.received(from, now), now);
 }
 
 /** Message 1 arrived (MACs already checked). */
@@ -187,7 +230,8 @@ export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8A
   }
   peer.lastReceivedTimestamp = finished.timestamp;
   peer.lastInitiationConsumption = now;
-  dropInitiations(ctx, peer);
+  // Initiations sent outside selection share the one slot, as standard; a round does not.
+  for (const [i, st] of peer.initiations) if (st.round === undefined) dropOne(ctx, peer, i);
   peer.responding = {
     chain: finished.chain,
     remoteEphemeral: opened!.remoteEphemeral,
@@ -198,10 +242,19 @@ export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8A
   heardHandshake(ctx, peer, from, false, now);
   ctx.log('verbose', `${peer} - Received handshake initiation`);
   peer.rxBytes += INITIATION_SIZE;
-  sendResponse(ctx, peer, now);
+  sendResponse(ctx, peer, from, now);
 }
 
-function sendResponse(ctx: CoreContext, peer: PeerState, now: number): void {
+function dropOne(ctx: CoreContext, peer: PeerState, i: number): void {
+  const st = peer.initiations.get(i);
+  if (!st) return;
+  ctx.index.delete(i);
+  st.ephemeralPrivate.fill(0);
+  peer.initiations.delete(i);
+}
+
+/** The response goes to the initiation's source (where a standard peer's endpoint just moved). */
+function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: number): void {
   const r = peer.responding;
   if (!r) return;
   peer.responding = undefined;
@@ -223,18 +276,15 @@ function sendResponse(ctx: CoreContext, peer: PeerState, now: number): void {
     ctx.log('error', `${peer} - Failed to create response message`);
     return;
   }
-  const target = peer.endpoint;
-  peer.cookies.addMacs(made.message, peer.endpointAddrKey, now);
+  peer.cookies.addMacs(made.message, pathKey(target), now);
   const keys = deriveTransportKeys(made.chain, false);
   install(ctx, peer, new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false));
   peer.timers.sessionDerived(now);
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketSent();
   ctx.log('verbose', `${peer} - Sending handshake response`);
-  if (target) {
-    ctx.emit({ type: 'send', to: target, bytes: made.message, peer: peer.publicKey });
-    peer.txBytes += RESPONSE_SIZE;
-  }
+  ctx.emit({ type: 'send', to: target, bytes: made.message, peer: peer.publicKey });
+  peer.txBytes += RESPONSE_SIZE;
   ctx.keypairsChanged(peer);
   ctx.touch(peer);
 }
@@ -264,8 +314,18 @@ export function handleResponse(
   // The first valid response of the round wins; the other states of the round go.
   peer.initiations.delete(initiation.localIndex);
   initiation.ephemeralPrivate.fill(0);
+  if (initiation.round !== undefined) {
+    const v = peer.endpoints.response(initiation.round, initiation.candidate!, from, now);
+    if (!v.use) {
+      // Not the current round (its state should be gone already): never used.
+      ctx.index.delete(initiation.localIndex);
+      runSelect(ctx, peer, v.outputs, now);
+      return undefined;
+    }
+    runSelect(ctx, peer, v.outputs, now);
+  }
   dropInitiations(ctx, peer);
-  heardHandshake(ctx, peer, from, true, now);
+  heardHandshake(ctx, peer, from, initiation.round !== undefined, now);
   ctx.log('verbose', `${peer} - Received handshake response`);
   peer.rxBytes += RESPONSE_SIZE;
   peer.timers.anyAuthenticatedPacketTraversal(now);

@@ -1,13 +1,13 @@
 // The state the core keeps per peer. Behaviour lives in the flow modules (handshake-flow.ts,
 // transport.ts); this file holds the data and the small rules that only touch one peer. Which
-// endpoint the peer's packets go to is its EndpointPolicy's choice (endpoints.ts).
+// endpoint the peer's packets go to is endpoint selection's choice (endpoints.ts, select.ts).
 
 import type { Key } from '../../model/index.js';
 import type { SessionKeypairs } from './actions.js';
 import { type PathAddr, pathKey, samePath } from './addr.js';
 import { MAX_STAGED_PACKETS } from './constants.js';
 import { CookieGenerator } from './cookie.js';
-import { type EndpointPolicy, RoundRobinRoaming } from './endpoints.js';
+import { PeerPaths } from './endpoints.js';
 import type { Chain } from './handshake.js';
 import { KeypairSet } from './keypair.js';
 import { PeerTimers } from './timers.js';
@@ -19,6 +19,9 @@ export interface Initiating {
   ephemeralPrivate: Uint8Array;
   target: PathAddr | undefined;
   sentAt: number;
+  /** The selection round and candidate it belongs to (unset: sent outside selection). */
+  round?: number;
+  candidate?: string;
 }
 
 /** An initiation we consumed, before our response is created. */
@@ -33,12 +36,16 @@ export class PeerState {
   presharedKey: Uint8Array | undefined;
   private ss: Uint8Array | undefined;
   /** Endpoint selection for this peer: the candidates and the active choice. */
-  readonly endpoints: EndpointPolicy = new RoundRobinRoaming();
+  readonly endpoints: PeerPaths;
   private keyed: PathAddr | undefined;
   private endpointKey = '';
   persistentKeepalive = 0;
   readonly keypairs = new KeypairSet();
-  /** Our outstanding initiations: one per target of the latest round, by local index. */
+  /**
+   * Our outstanding initiations: one per target of the latest round, by local index. Kept
+   * apart from the responder slot (`responding`): an initiation the peer sends does not cancel
+   * our round.
+   */
   readonly initiations = new Map<number, Initiating>();
   responding: Responding | undefined;
   lastReceivedTimestamp: Uint8Array | undefined;
@@ -59,7 +66,11 @@ export class PeerState {
   constructor(
     readonly publicKey: Key,
     jitter: () => number,
+    /** Uniform in [0, 1) and the wall clock at a core time: selection's retry jitter and timestamps. */
+    random: () => number,
+    wallNs: (now: number) => bigint,
   ) {
+    this.endpoints = new PeerPaths(random, wallNs);
     this.keyHex = Buffer.from(publicKey).toString('hex');
     const b64 = Buffer.from(publicKey).toString('base64');
     this.shortName = `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;

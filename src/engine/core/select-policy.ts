@@ -89,6 +89,8 @@ export interface CandidateSnapshot {
   rttvar: number | undefined;
   failures: number;
   forwardOnlySuspect: boolean;
+  /** The round in progress sent an initiation here and awaits the answer. */
+  probing: boolean;
 }
 
 export interface SelectSnapshot {
@@ -122,6 +124,7 @@ export function clearlyFaster(a: Candidate, b: Candidate): boolean {
  * - upgrade (preference policy only): as the preference rekey.
  * - suspect, liveness: the active one, then the others.
  * - retry: all, the previous round's first held back to the end; serial: forward-only suspects last.
+ * - send-error: all, the refused one (held back) last.
  * - otherwise: all in order.
  */
 export function roundOrder(
@@ -151,6 +154,9 @@ export function roundOrder(
         return [...all.filter((c) => !c.forwardOnlySuspect), ...all.filter((c) => c.forwardOnlySuspect)].map(
           (c) => c.key,
         );
+      return heldBack && keys.includes(heldBack) ? [...keys.filter((k) => k !== heldBack), heldBack] : keys;
+    case 'send-error':
+      // The path the kernel refused goes last: the others first.
       return heldBack && keys.includes(heldBack) ? [...keys.filter((k) => k !== heldBack), heldBack] : keys;
     default:
       return keys;

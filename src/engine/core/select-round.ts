@@ -46,10 +46,14 @@ export function advanceRound(r: Round, table: CandidateTable, now: number): Sele
   return o;
 }
 
-/** Per candidate, in race order: state (active, failed, untried or standby) and path history. */
+/**
+ * Per candidate, in race order: state (active, failed, untried or standby), path history, and
+ * whether the round in progress sent to it.
+ */
 export function candidateSnapshots(
   table: CandidateTable,
   activeKey: string | undefined,
+  inRound?: ReadonlyMap<string, number>,
 ): CandidateSnapshot[] {
   return table.ordered().map((c) => ({
     addr: c.addr,
@@ -68,5 +72,6 @@ export function candidateSnapshots(
     rttvar: c.rtt.rttvar,
     failures: c.failures,
     forwardOnlySuspect: c.forwardOnlySuspect,
+    probing: inRound?.has(c.key) === true,
   }));
 }

@@ -194,10 +194,11 @@ export class PeerSelector {
     const c = this.table.get(key);
     if (!c) return this.drain();
     recordFailure(c, now);
-    if (key === this.activeKey) {
+    if (key === this.activeKey && this.round?.reason !== 'send-error') {
       for (const x of this.table.all()) flushHistory(x);
       recordFailure(c, now);
       this.resetAttempts();
+      this.heldBack = key;
       this.startRound('send-error', now);
     } else if (this.round?.sent.has(key) && this.round.nextSendAt !== undefined) {
       this.round.nextSendAt = now;
@@ -312,7 +313,7 @@ export class PeerSelector {
         ? { id: this.round.id, reason: this.round.reason, sent: this.round.sent.size }
         : undefined,
       mirror: m && mirrorTo ? { to: mirrorTo, until: m.until } : undefined,
-      candidates: candidateSnapshots(this.table, this.activeKey),
+      candidates: candidateSnapshots(this.table, this.activeKey, this.round?.sent),
     };
   }
 

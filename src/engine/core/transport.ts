@@ -10,6 +10,7 @@ import type { CoreContext } from './context.js';
 import { dropInitiations } from './handshake-flow.js';
 import type { Keypair } from './keypair.js';
 import type { PeerState } from './peer.js';
+import { runSelect, wantHandshake } from './select-flow.js';
 import { rekeyAfterReceiving, rekeyAfterSending } from './transport-rules.js';
 
 /** A packet read from the TUN device. */
@@ -52,7 +53,10 @@ export function transportSent(
 ): void {
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketSent();
-  if (dataPackets > 0) peer.timers.dataSent(now);
+  if (dataPackets > 0) {
+    peer.timers.dataSent(now);
+    runSelect(ctx, peer, peer.endpoints.dataSent(now), now);
+  }
   peer.txBytes += bytes;
   keepKeyFreshSending(ctx, peer, now);
   ctx.touch(peer);
@@ -68,7 +72,7 @@ export function sendKeepalive(ctx: CoreContext, peer: PeerState, now: number): v
 function keepKeyFreshSending(ctx: CoreContext, peer: PeerState, now: number): void {
   const kp = peer.keypairs.current;
   if (kp && rekeyAfterSending(kp.isInitiator, kp.created, kp.sendCounter, now))
-    ctx.startHandshake(peer, now, false);
+    wantHandshake(ctx, peer, now, true);
 }
 
 /** Before the keypair dies on receive: REJECT_AFTER_TIME − KEEPALIVE_TIMEOUT − REKEY_TIMEOUT. */
@@ -77,7 +81,7 @@ function keepKeyFreshReceiving(ctx: CoreContext, peer: PeerState, now: number): 
   const kp = peer.keypairs.current;
   if (kp && rekeyAfterReceiving(kp.isInitiator, kp.created, now)) {
     peer.timers.sentLastMinuteHandshake = true;
-    ctx.startHandshake(peer, now, false);
+    wantHandshake(ctx, peer, now, true);
   }
 }
 
@@ -95,7 +99,7 @@ export function afterReceive(
   now: number,
 ): void {
   peer.heardFrom(from, Number(ctx.wallNs(now) / 1_000_000_000n));
-  if (peer.endpoints.noteAuthenticated(from, now)) ctx.endpointChanged(peer);
+  runSelect(ctx, peer, peer.endpoints.received(from, now), now);
   const confirmation = peer.keypairs.receivedWith(kp);
   if (confirmation.confirmed) {
     for (const d of confirmation.dropped) {

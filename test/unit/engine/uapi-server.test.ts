@@ -288,7 +288,7 @@ test('extension keys: candidates in order, endpoint= replaces them, update_only,
   );
   assert.match(
     await get(),
-    /\nendpoint=192\.0\.2\.1:1\nwgm_endpoint=192\.0\.2\.1:1\nwgm_endpoint_state=active\n(wgm_endpoint_last_seen_sec=\d+\n)?wgm_endpoint=\[2001:db8::2\]:2\nwgm_endpoint_state=standby\n/,
+    /\nendpoint=192\.0\.2\.1:1\nwgm_endpoint=192\.0\.2\.1:1\nwgm_endpoint_state=active\n(wgm_endpoint_last_seen_sec=\d+\n)?wgm_endpoint=\[2001:db8::2\]:2\nwgm_endpoint_state=unknown\n/,
   );
   assert.equal((await set(`public_key=${pk}\nendpoint=198.51.100.7:7\n`)).text, 'errno=0\n\n');
   const one = await get();

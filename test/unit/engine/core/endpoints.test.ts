@@ -3,7 +3,6 @@ import { test } from 'node:test';
 import { tai64nToUnixNs } from '../../../../src/crypto/tai64n.js';
 import { samePath } from '../../../../src/engine/core/addr.js';
 import { REKEY_TIMEOUT_MS } from '../../../../src/engine/core/constants.js';
-import { RoundRobinRoaming } from '../../../../src/engine/core/endpoints.js';
 import { dh, finishInitiation, openInitiation } from '../../../../src/engine/core/handshake.js';
 import { ipv4, pair, sock } from './sim.js';
 
@@ -28,16 +27,27 @@ test('roaming: the responder’s endpoint follows the latest authenticated packe
   assert.deepEqual(b.sent.at(-1)!.to, moved);
 });
 
-test('several candidates: retries move along the list, and the answering one sticks', () => {
+test('several candidates: one race round, staggered, one timestamp; the answering one sticks', () => {
   const dead = sock('203.0.113.1', 51820);
   const { net, a, b } = pair({ bEndpoints: [dead, sock('192.0.2.2', 51820)] });
+  assert.deepEqual(a.core.getDevice().peers[0]!.activeEndpoint, dead, 'the first line before any contact');
   a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
-  assert.deepEqual(a.sentOfType(INIT)[0]!.to, dead, 'the first candidate first');
-  net.run(REKEY_TIMEOUT_MS + 500);
+  assert.deepEqual(
+    a.sentOfType(INIT).map((d) => d.to),
+    [dead],
+    'the first candidate first',
+  );
+  net.run(1000);
   const inits = a.sentOfType(INIT);
-  assert.equal(inits.length, 2);
-  assert.deepEqual(inits[1]!.to, b.addr, 'the retry tried the next candidate');
-  assert.equal(b.tun.length, 1);
+  assert.equal(inits.length, 2, 'no retry needed');
+  assert.deepEqual(inits[1]!.to, b.addr, 'the next candidate one stagger later');
+  assert.equal(inits[1]!.at - inits[0]!.at, 250);
+  const stamps = inits.map((d) => {
+    const o = openInitiation(d.bytes, b.privateKey, b.publicKey)!;
+    return tai64nToUnixNs(finishInitiation(d.bytes, o, dh(b.privateKey, a.publicKey)!)!.timestamp);
+  });
+  assert.equal(stamps[0], stamps[1], 'one timestamp for the round');
+  assert.equal(b.tun.length, 1, 'the staged packet went through');
   const dev = a.core.getDevice().peers[0]!;
   assert.deepEqual(dev.activeEndpoint, b.addr);
   assert.deepEqual(
@@ -47,11 +57,33 @@ test('several candidates: retries move along the list, and the answering one sti
   );
   assert.deepEqual(
     dev.endpointStates!.map((s) => s.state),
-    ['standby', 'active'],
+    ['unknown', 'active'],
   );
+  assert.ok((dev.endpointStates![1]!.rttMs ?? 0) > 0, 'the answering path has an RTT');
+  const sw = a.actions.filter((x) => x.type === 'pathSwitched');
+  assert.equal(sw.length, 1);
+  assert.deepEqual(sw[0], {
+    type: 'pathSwitched',
+    peer: b.publicKey,
+    from: undefined,
+    to: b.addr,
+    reason: 'first-contact',
+  });
+  assert.ok(a.logs.some((l) => l.includes('Endpoint (none) -> 192.0.2.2:51820 (first-contact)')));
   // Later traffic goes to the one that answered, not back to the first.
   a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
   assert.deepEqual(a.sent.at(-1)!.to, b.addr);
+});
+
+test('one candidate: standard behaviour, one initiation and retries every REKEY_TIMEOUT to it', () => {
+  const dead = sock('203.0.113.1', 51820);
+  const { net, a } = pair({ bEndpoints: [dead] });
+  a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
+  net.run(REKEY_TIMEOUT_MS * 2 + 1000);
+  const inits = a.sentOfType(INIT);
+  assert.equal(inits.length, 3);
+  assert.ok(inits.every((d) => samePath(d.to, dead)));
+  assert.ok(inits[1]!.at - inits[0]!.at >= REKEY_TIMEOUT_MS);
 });
 
 test('an initiation round: one timestamp for all targets; the responder consumes one', () => {
@@ -121,30 +153,4 @@ test('a response to an older round is ignored', () => {
   net.inject(a, oldResponse.from, oldResponse.bytes);
   assert.equal(a.core.getDevice().peers[0]!.lastHandshake!.sec, 0n);
   assert.equal(a.sentOfType(DATA).length, 0);
-});
-
-test('the interim policy behind EndpointPolicy: round robin on unanswered rounds, roam to any authenticated source', () => {
-  const p = new RoundRobinRoaming();
-  const [a, b, c] = [sock('192.0.2.1', 1), sock('192.0.2.2', 2), sock('192.0.2.3', 3)];
-  p.setCandidates([a, b]);
-  assert.deepEqual(p.active, a);
-  assert.equal(p.forInitiation(false), false, 'the first round stays');
-  assert.equal(p.forInitiation(true), true, 'an unanswered round moves on');
-  assert.deepEqual(p.active, b);
-  assert.equal(p.forInitiation(true), true);
-  assert.deepEqual(p.active, a, 'round robin');
-  assert.equal(p.noteSentWithoutReply(), false);
-  assert.equal(
-    p.noteAuthenticated({ ...a, address: Uint8Array.from(a.address) }),
-    false,
-    'the same address is no change',
-  );
-  assert.equal(p.noteResponse(c), true, 'roams to a source outside the list');
-  assert.deepEqual(p.active, c);
-  assert.equal(p.noteAuthenticated(b), true);
-  assert.equal(p.forInitiation(true), true);
-  assert.deepEqual(p.active, a, 'the cursor followed the roam to b');
-  p.setCandidates([]);
-  assert.equal(p.active, undefined);
-  assert.equal(p.forInitiation(true), false);
 });
