@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { HANDSHAKE_SOURCE_BURST } from '../../../../src/engine/dataplane/gate.js';
+import {
+  HANDSHAKE_SOURCE_BURST,
+  HANDSHAKE_SOURCE_RATE_PER_SEC,
+} from '../../../../src/engine/dataplane/gate.js';
 import { inetNtop } from '../../../../src/model/inet.js';
 import { allocNative, freeNative } from '../../../../src/sys/native.js';
 import type { LocalAddr } from '../../../../src/sys/pktinfo.js';
@@ -56,11 +59,15 @@ test('with the key set, bad mac1 stops in the worker, a flooding source is cut o
     // One source, three bursts' worth at once: at most a burst (and a little refill) passes.
     got.length = 0;
     const flood = floodMessages(PUB, 64);
+    // The budget refills at HANDSHAKE_SOURCE_RATE_PER_SEC while the burst is sent and read:
+    // on a loaded machine that takes a while, so the bound grows with the time it took.
+    const t0 = performance.now();
     for (let i = 0; i < HANDSHAKE_SOURCE_BURST * 3; i++) send(sock, to, flood[i % 64]!);
     assert.ok(await until(() => shed > 0), 'the flood was reported');
     await new Promise((r) => setTimeout(r, 100));
+    const refill = Math.ceil(((performance.now() - t0) / 1000) * HANDSHAKE_SOURCE_RATE_PER_SEC);
     const fromA = got.filter((g) => g.from === '192.168.91.1').length;
-    assert.ok(fromA <= HANDSHAKE_SOURCE_BURST + 20, `${fromA} passed`);
+    assert.ok(fromA <= HANDSHAKE_SOURCE_BURST + refill + 2, `${fromA} passed (refill ${refill})`);
     assert.ok(fromA >= HANDSHAKE_SOURCE_BURST - 2, `${fromA} passed`);
 
     // Another address on the same link is a source of its own.
