@@ -27,7 +27,7 @@ import type { TransportKeypair } from '../core/actions.js';
 import type { PathAddr } from '../core/addr.js';
 import { DEFAULT_MTU } from '../core/constants.js';
 import { bestCipher, type CipherKind } from './cipher.js';
-import { type Activity, activityOf, Inbox, type Moved } from './inbox.js';
+import { Inbox, type Moved } from './inbox.js';
 import { MainSender } from './main-send.js';
 import { MainSources } from './main-source.js';
 import { laneOfIndex, type PrefixMsg, type WorkerEvent } from './protocol.js';
@@ -35,7 +35,7 @@ import { monotonicMs, NO_KEYPAIR, Shared } from './shared.js';
 import { SlotPool } from './slots.js';
 import { WorkerPool } from './workers.js';
 
-export type { Activity, Moved } from './inbox.js';
+export type { Moved } from './inbox.js';
 
 export interface DataPlaneOptions {
   /** TUN interface to create or attach to. */
@@ -340,11 +340,6 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   counters(peer: number): { rxBytes: bigint; txBytes: bigint } {
     const { rx, tx } = this.shared.bytes(peer);
     return { rxBytes: rx, txBytes: tx };
-  }
-
-  /** When data and authenticated packets last moved for `peer` (0 = never), on `now()`'s clock. */
-  activity(peer: number): Activity {
-    return activityOf(this.shared, peer);
   }
 
   setMtu(mtu: number): void {

@@ -24,13 +24,6 @@ const HANDSHAKE_SLICE_MS = 5;
  */
 const TRAFFIC_GAP_MS = 2;
 
-export interface Activity {
-  lastTxData: number;
-  lastRxData: number;
-  lastTxAuth: number;
-  lastRxAuth: number;
-}
-
 /** What one peer moved since the last 'traffic' event that named it. */
 export interface Moved {
   peer: number;
@@ -40,16 +33,6 @@ export interface Moved {
   /** Whether data (not only keepalives) came in / went out. */
   rxData: boolean;
   txData: boolean;
-}
-
-/** When data and authenticated packets last moved for `peer` (0 = never). */
-export function activityOf(s: Shared, peer: number): Activity {
-  return {
-    lastTxData: s.seen(peer, SEEN_TX_DATA),
-    lastRxData: s.seen(peer, SEEN_RX_DATA),
-    lastTxAuth: s.seen(peer, SEEN_TX_AUTH),
-    lastRxAuth: s.seen(peer, SEEN_RX_AUTH),
-  };
 }
 
 type HandshakeBatch = Extract<WorkerEvent, { t: 'handshakes' }>;
@@ -130,20 +113,22 @@ export class Inbox {
     this.lastTraffic = monotonicMs();
     const moved: Moved[] = [];
     for (const peer of this.shared.takeMoved()) {
+      // Each peer's activity times (shared.ts SEEN_*): newer than what was handed out?
       const r = this.reported;
       const at = peer * 4;
-      const a = activityOf(this.shared, peer);
+      const newer = (field: number): number => {
+        const t = this.shared.seen(peer, field);
+        const was = r[at + field]!;
+        r[at + field] = t;
+        return t > was ? t : 0;
+      };
       const m: Moved = {
         peer,
-        rxAt: a.lastRxAuth > r[at + SEEN_RX_AUTH]! ? a.lastRxAuth : 0,
-        txAt: a.lastTxAuth > r[at + SEEN_TX_AUTH]! ? a.lastTxAuth : 0,
-        rxData: a.lastRxData > r[at + SEEN_RX_DATA]!,
-        txData: a.lastTxData > r[at + SEEN_TX_DATA]!,
+        rxAt: newer(SEEN_RX_AUTH),
+        txAt: newer(SEEN_TX_AUTH),
+        rxData: newer(SEEN_RX_DATA) > 0,
+        txData: newer(SEEN_TX_DATA) > 0,
       };
-      r[at + SEEN_RX_AUTH] = a.lastRxAuth;
-      r[at + SEEN_TX_AUTH] = a.lastTxAuth;
-      r[at + SEEN_RX_DATA] = a.lastRxData;
-      r[at + SEEN_TX_DATA] = a.lastTxData;
       if (m.rxAt > 0 || m.txAt > 0) moved.push(m);
     }
     if (moved.length > 0) this.out.traffic(moved);
