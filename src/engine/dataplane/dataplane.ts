@@ -13,36 +13,29 @@
 //   dp.on('traffic', (moved) => ...);            // per peer: last rx/tx, data or keepalive
 //   dp.counters(p); await dp.stop();
 //
-// Configuration reaches the workers as messages on change only; per-packet state (send
-// counters, each peer's sending keypair, byte counters, activity times, sticky source
-// addresses) is shared memory.
+// Configuration reaches the workers as messages on change only (workers.ts); per-packet state
+// (send counters, each peer's sending keypair, byte counters, activity times, sticky source
+// addresses) is shared memory (shared.ts). What the workers report is paced by inbox.ts; what
+// this thread sends itself is sealed by main-send.ts, from the address main-source.ts picks.
 
 import { EventEmitter } from 'node:events';
-import { MessageChannel, Worker } from 'node:worker_threads';
 import { WgError } from '../../model/errors.js';
-import { closeFd, Waker } from '../../sys/native.js';
-import type { LocalAddr } from '../../sys/pktinfo.js';
 import { TunDevice } from '../../sys/tun.js';
-import { encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from '../../sys/udp.js';
+import type { RawAddr } from '../../sys/udp.js';
 import { UdpGroup } from '../../sys/udp-group.js';
 import type { TransportKeypair } from '../core/actions.js';
-import { type PathAddr, samePath } from '../core/addr.js';
+import type { PathAddr } from '../core/addr.js';
 import { DEFAULT_MTU } from '../core/constants.js';
 import { bestCipher, type CipherKind } from './cipher.js';
-import { readHandshakeBatch } from './handshake-batch.js';
-import { MainSender, type SendSource } from './main-send.js';
-import { type Control, laneOfIndex, type PrefixMsg, type WorkerEvent, type WorkerInit } from './protocol.js';
-import {
-  monotonicMs,
-  NO_KEYPAIR,
-  SEEN_RX_AUTH,
-  SEEN_RX_DATA,
-  SEEN_TX_AUTH,
-  SEEN_TX_DATA,
-  Shared,
-} from './shared.js';
+import { Inbox, type Moved } from './inbox.js';
+import { MainSender } from './main-send.js';
+import { MainSources } from './main-source.js';
+import { laneOfIndex, type PrefixMsg, type WorkerEvent } from './protocol.js';
+import { monotonicMs, NO_KEYPAIR, Shared } from './shared.js';
 import { SlotPool } from './slots.js';
-import { SourceRecord } from './source.js';
+import { WorkerPool } from './workers.js';
+
+export type { Moved } from './inbox.js';
 
 export interface DataPlaneOptions {
   /** TUN interface to create or attach to. */
@@ -67,24 +60,6 @@ export interface DataPlaneOptions {
   family?: 4 | 6;
 }
 
-export interface Activity {
-  lastTxData: number;
-  lastRxData: number;
-  lastTxAuth: number;
-  lastRxAuth: number;
-}
-
-/** What one peer moved since the last 'traffic' event that named it. */
-export interface Moved {
-  peer: number;
-  /** When the latest authenticated packet came in / went out (dp.now()'s clock); 0: none new. */
-  rxAt: number;
-  txAt: number;
-  /** Whether data (not only keepalives) came in / went out. */
-  rxData: boolean;
-  txData: boolean;
-}
-
 export interface DataPlaneEvents {
   handshake: [data: Uint8Array, from: PathAddr];
   handshakeShed: [count: number];
@@ -97,27 +72,7 @@ export interface DataPlaneEvents {
   error: [err: Error];
 }
 
-interface WorkerSlot {
-  worker: Worker;
-  port: MessagePort;
-  waker: Waker;
-  role: 'tx' | 'rx';
-  lane: number;
-  exited: Promise<void>;
-}
-
-type MessagePort = import('node:worker_threads').MessagePort;
-
-const STOP_TIMEOUT_MS = 3000;
-/** The longest the main thread answers handshake messages before it lets other work run. */
-const HANDSHAKE_SLICE_MS = 5;
 const SOCKET_SWAP_TIMEOUT_MS = 3000;
-/**
- * The least time between two 'traffic' events. The workers post one message when TRAFFIC is
- * clear (shared.ts) and none until this thread takes it, so a bulk transfer costs this thread
- * at most 1000 / TRAFFIC_GAP_MS wake-ups a second, and the core hears of traffic that late at most.
- */
-const TRAFFIC_GAP_MS = 2;
 
 /** Compiles only while the socket's address (sys) and the engine's (core) are one shape. */
 type SameShape<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
@@ -127,36 +82,23 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly tun: TunDevice;
   private group: UdpGroup;
   private readonly shared: Shared;
-  private readonly workers: (WorkerSlot | undefined)[] = [undefined]; // thread 0 is us
+  private readonly workers: WorkerPool;
+  private readonly inbox: Inbox;
   private readonly peers: SlotPool;
   private readonly keypairs: SlotPool;
   private readonly sender: MainSender;
+  private readonly sources: MainSources;
   private readonly endpoints: (PathAddr | undefined)[];
-  private readonly txThreads: number;
   private readonly rxThreads: number;
   private stopping = false;
-  /** Handshake batches from the receive workers, not yet handed to the listeners. */
-  private readonly handshakes: Extract<WorkerEvent, { t: 'handshakes' }>[] = [];
-  private handshakeTurn: NodeJS.Immediate | undefined;
-  private trafficTurn = false;
-  private lastTraffic = Number.NEGATIVE_INFINITY;
-  /** Per peer, the activity times the last 'traffic' handed out (SEEN_FIELDS each). */
-  private readonly reported: Float64Array;
   private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
-  /** The handshake message being handled (while 'handshake' listeners run): where it arrived. */
-  private replying: { from: RawAddr; local: LocalAddr } | undefined;
-  private readonly record = new SourceRecord();
-  /** A destination encoded as the sockets take it, to compare with sticky source records. */
-  private readonly enc = new Uint8Array(SOCKADDR_SIZE);
-  private readonly encView = new DataView(this.enc.buffer);
 
-  private constructor(tun: TunDevice, group: UdpGroup, shared: Shared, tx: number, rx: number) {
+  private constructor(tun: TunDevice, group: UdpGroup, shared: Shared, rx: number) {
     super();
     this.tun = tun;
     this.group = group;
     this.shared = shared;
-    this.txThreads = tx;
     this.rxThreads = rx;
     const { maxPeers, maxKeypairs } = shared.sizes;
     const applied = (t: number) => shared.applied(t);
@@ -164,8 +106,19 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.peers = new SlotPool(maxPeers, shared.sizes.threads, sent, applied);
     this.keypairs = new SlotPool(maxKeypairs, shared.sizes.threads, sent, applied);
     this.endpoints = new Array(maxPeers).fill(undefined);
-    this.reported = new Float64Array(maxPeers * 4);
     this.sender = new MainSender(shared, tun.mtu);
+    this.sources = new MainSources(shared.sources, () => this.group.family);
+    this.workers = new WorkerPool(shared, {
+      onEvent: (e) => this.onEvent(e),
+      onError: (err) => this.emit('error', err),
+      exitExpected: () => this.stopping || this.linkGoneSeen,
+    });
+    this.inbox = new Inbox(shared, {
+      // Listeners answer synchronously; replies to `from` leave from `local`.
+      handshake: (data, from, local) =>
+        this.sources.replyingTo(from, local, () => this.emit('handshake', data, from)),
+      traffic: (moved) => this.emit('traffic', moved),
+    });
   }
 
   /** Creates the TUN interface (MTU set, link up), binds the port and starts the workers. */
@@ -184,37 +137,30 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       tun.up = true;
       group = UdpGroup.open(opts.port ?? 0, rx, opts.fwmark ?? 0, opts.family);
       const shared = Shared.create({ maxPeers, maxKeypairs: maxPeers * 3 + 8, threads: 1 + tx + rx });
-      dp = new DataPlane(tun, group, shared, tx, rx);
+      dp = new DataPlane(tun, group, shared, rx);
       const cipher = opts.cipher ?? bestCipher();
       const mtu = tun.mtu;
+      const online: Promise<void>[] = [];
       for (let i = 0; i < tx + rx; i++) {
         const role = i < tx ? 'tx' : 'rx';
         const lane = role === 'tx' ? i : i - tx;
-        const thread = 1 + i;
-        dp.spawn({
-          role,
-          thread,
-          lane,
-          lanes: role === 'tx' ? tx : rx,
-          tunFd: tun.queues[lane % tx]!,
-          udpFd: group.sockets[lane % rx]!.fd,
-          udpFamily: group.family,
-          mtu,
-          batch,
-          cipher,
-          shared: shared.buffers,
-        });
+        online.push(
+          dp.workers.spawn({
+            role,
+            thread: 1 + i,
+            lane,
+            lanes: role === 'tx' ? tx : rx,
+            tunFd: tun.queues[lane % tx]!,
+            udpFd: group.sockets[lane % rx]!.fd,
+            udpFamily: group.family,
+            mtu,
+            batch,
+            cipher,
+            shared: shared.buffers,
+          }),
+        );
       }
-      await Promise.all(
-        dp.workers.slice(1).map(
-          (w) =>
-            new Promise((ok, fail) => {
-              w!.worker.once('online', ok);
-              w!.worker.once('error', fail);
-              w!.worker.once('exit', () => fail(new Error('data-plane worker exited while starting')));
-            }),
-        ),
-      );
+      await Promise.all(online);
       return dp;
     } catch (e) {
       if (dp) await dp.stop();
@@ -226,30 +172,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     }
   }
 
-  private spawn(init: Omit<WorkerInit, 'port' | 'wakeFd'>): void {
-    const { port1, port2 } = new MessageChannel();
-    const waker = new Waker();
-    const full: WorkerInit = { ...init, port: port2, wakeFd: waker.fd };
-    const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: full,
-      transferList: [port2],
-    });
-    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.on('message', (e: WorkerEvent) => this.onEvent(e));
-    worker.on('error', (err) => this.emit('error', err));
-    worker.once('exit', () => {
-      if (!this.stopping && !this.linkGoneSeen)
-        this.emit('error', new Error(`data-plane ${init.role} worker exited`));
-    });
-    this.workers[init.thread] = { worker, port: port1, waker, role: init.role, lane: init.lane, exited };
-  }
-
   private onEvent(e: WorkerEvent): void {
     switch (e.t) {
       case 'handshakes':
         if (e.shed > 0) this.emit('handshakeShed', e.shed);
-        this.handshakes.push(e);
-        this.handshakeTurn ??= setImmediate(this.answerHandshakes);
+        this.inbox.handshakeBatch(e);
         return;
       case 'needKey':
         this.emit('needKey', e.peer, e.packet);
@@ -261,7 +188,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         this.emit('roam', e.peer, e.addr);
         return;
       case 'traffic':
-        this.trafficMoved();
+        this.inbox.trafficMoved();
         return;
       case 'linkGone':
         if (!this.linkGoneSeen) {
@@ -273,103 +200,6 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
         this.emit('error', new Error(`data-plane worker: ${e.message}`));
         return;
     }
-  }
-
-  /** Some thread noted traffic: take it after TRAFFIC_GAP_MS since the last time at most. */
-  private trafficMoved(): void {
-    if (this.trafficTurn || this.stopping) return;
-    this.trafficTurn = true;
-    const wait = this.lastTraffic + TRAFFIC_GAP_MS - this.now();
-    if (wait > 0) setTimeout(this.takeTraffic, wait);
-    else setImmediate(this.takeTraffic);
-  }
-
-  /** Emits 'traffic' now for what peers moved since the last time, if anything. */
-  readonly takeTraffic = (): void => {
-    this.trafficTurn = false;
-    if (this.stopping) return;
-    this.lastTraffic = this.now();
-    const moved: Moved[] = [];
-    for (const peer of this.shared.takeMoved()) {
-      const r = this.reported;
-      const at = peer * 4;
-      const a = this.activity(peer);
-      const m: Moved = {
-        peer,
-        rxAt: a.lastRxAuth > r[at + SEEN_RX_AUTH]! ? a.lastRxAuth : 0,
-        txAt: a.lastTxAuth > r[at + SEEN_TX_AUTH]! ? a.lastTxAuth : 0,
-        rxData: a.lastRxData > r[at + SEEN_RX_DATA]!,
-        txData: a.lastTxData > r[at + SEEN_TX_DATA]!,
-      };
-      r[at + SEEN_RX_AUTH] = a.lastRxAuth;
-      r[at + SEEN_TX_AUTH] = a.lastTxAuth;
-      r[at + SEEN_RX_DATA] = a.lastRxData;
-      r[at + SEEN_TX_DATA] = a.lastTxData;
-      if (m.rxAt > 0 || m.txAt > 0) moved.push(m);
-    }
-    if (moved.length > 0) this.emit('traffic', moved);
-  };
-
-  /**
-   * Hands queued handshake batches to the listeners, HANDSHAKE_SLICE_MS at a time, then lets the
-   * event loop run (UAPI requests, timers) before the next slice. A worker posts a batch while
-   * this thread works through the last one, and Node delivers a port's messages in one go, so
-   * answering them as they arrive kept `wg show` waiting for up to a second under a flood.
-   */
-  private readonly answerHandshakes = (): void => {
-    this.handshakeTurn = undefined;
-    const until = this.now() + HANDSHAKE_SLICE_MS;
-    while (this.handshakes.length > 0 && !this.stopping) {
-      this.answerBatch(this.handshakes.shift()!);
-      if (this.now() >= until) break;
-    }
-    if (this.handshakes.length > 0 && !this.stopping)
-      this.handshakeTurn = setImmediate(this.answerHandshakes);
-  };
-
-  private answerBatch(e: Extract<WorkerEvent, { t: 'handshakes' }>): void {
-    let left = e.count; // queue slots still held by this batch
-    try {
-      readHandshakeBatch(e.buf, e.used, (data, from, local) => {
-        left--;
-        this.shared.releaseHandshakeSlot();
-        if (!from) return;
-        // Listeners answer synchronously; replies to `from` leave from `local` (replySource).
-        this.replying = local && { from, local };
-        try {
-          this.emit('handshake', data, from);
-        } finally {
-          this.replying = undefined;
-        }
-      });
-    } finally {
-      for (; left > 0; left--) this.shared.releaseHandshakeSlot();
-    }
-  }
-
-  private post(thread: number, c: Control): void {
-    const w = this.workers[thread];
-    if (!w) return;
-    // A key moves to the worker rather than being copied, so no stray copy stays here.
-    w.port.postMessage(c, c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : []);
-    this.shared.noteSent(thread);
-    // One wake-up per worker per task, not per message: an eventfd write that wakes a thread
-    // costs more than a message, and a handshake posts several (a keypair in, old ones out).
-    // The message is queued already, and a worker reads its port before each batch, so the
-    // wait only delays an idle worker, by the rest of this task.
-    if (this.toWake.size === 0) queueMicrotask(this.wakePosted);
-    this.toWake.add(w);
-  }
-
-  private readonly toWake = new Set<WorkerSlot>();
-  private readonly wakePosted = (): void => {
-    if (!this.stopping) for (const w of this.toWake) w.waker.wake();
-    this.toWake.clear();
-  };
-
-  private postAll(c: Control, role?: 'tx' | 'rx'): void {
-    for (let t = 1; t < this.workers.length; t++)
-      if (!role || this.workers[t]!.role === role) this.post(t, c);
   }
 
   // ---- The API for the daemon ----
@@ -387,14 +217,19 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return this.tun.ifindex;
   }
 
+  /** Emits 'traffic' now for what peers moved since the last time, if anything. */
+  takeTraffic(): void {
+    this.inbox.takeTraffic();
+  }
+
   /** Takes a peer slot (a small integer) for a new peer. */
   addPeer(): number {
     const p = this.peers.take();
     if (p === undefined)
       throw new WgError('capability', `data plane is full (${this.shared.sizes.maxPeers} peers)`);
     this.shared.clearPeer(p);
-    this.reported.fill(0, p * 4, p * 4 + 4);
-    this.postAll({ t: 'peer', peer: p, present: true });
+    this.inbox.resetPeer(p);
+    this.workers.postAll({ t: 'peer', peer: p, present: true });
     return p;
   }
 
@@ -403,67 +238,23 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.shared.setSendKeypair(peer, NO_KEYPAIR);
     for (const slot of this.sender.keypairsOf(peer)) this.removeKeypair(slot);
     this.endpoints[peer] = undefined;
-    this.postAll({ t: 'peer', peer, present: false });
+    this.workers.postAll({ t: 'peer', peer, present: false });
     this.peers.give(peer, this.peers.marksNow());
   }
 
   /**
    * Where transport packets to `peer` go; undefined = nowhere (packets are dropped). A sticky
-   * source learned from another remote address is forgotten (as kernel WireGuard clears it
-   * with a new endpoint); the one learned from this address (the core following a roam) stays.
+   * source learned from another remote address is forgotten (main-source.ts).
    */
   setEndpoint(peer: number, addr: PathAddr | undefined): void {
     this.endpoints[peer] = addr;
-    const len = addr ? this.encode(addr) : 0;
-    this.shared.sources.store(peer, undefined, (cur) => !cur.remoteIs(this.enc, 0, len));
-    this.postAll({ t: 'endpoint', peer, addr });
-  }
-
-  /** `to` as the sockets' sockaddr, in `enc`; its length (0 when the sockets cannot reach it). */
-  private encode(to: RawAddr): number {
-    try {
-      return encodeSockaddr(to, this.encView, 0, this.group.family);
-    } catch {
-      return 0;
-    }
-  }
-
-  /** `peer`'s sticky source address for datagrams to `to`, if it has one. */
-  private sourceFor(peer: number, to: RawAddr): SendSource | undefined {
-    const sources = this.shared.sources;
-    const len = this.encode(to);
-    const g = sources.load(peer, this.record);
-    if (g < 0 || !this.record.hasLocal() || !this.record.remoteIs(this.enc, 0, len)) return undefined;
-    return {
-      local: this.record.local(),
-      rejected: () => sources.store(peer, undefined, (_, now) => now === g),
-    };
-  }
-
-  /**
-   * A reply to the handshake message being handled leaves from the address it arrived at.
-   * When it goes to a peer, the core accepted that peer's message: its sticky source becomes
-   * that address (kernel WireGuard sets the endpoint from an accepted handshake message).
-   */
-  private replySource(to: RawAddr, peer: number | undefined): SendSource | undefined {
-    const r = this.replying;
-    if (!r || !samePath(r.from, to)) return undefined;
-    const sources = this.shared.sources;
-    if (peer !== undefined) {
-      this.record.set(this.enc, 0, this.encode(to), r.local);
-      sources.store(peer, this.record);
-    }
-    return {
-      local: r.local,
-      rejected: () => {
-        if (peer !== undefined) sources.store(peer, undefined);
-      },
-    };
+    this.sources.endpointChanged(peer, addr);
+    this.workers.postAll({ t: 'endpoint', peer, addr });
   }
 
   /** Replaces the peer's allowed IPs (a prefix another peer held moves to this one). */
   setAllowedIPs(peer: number, prefixes: PrefixMsg[]): void {
-    this.postAll({
+    this.workers.postAll({
       t: 'allowed',
       peer,
       prefixes: prefixes.map((p) => ({ ...p, address: Uint8Array.from(p.address) })),
@@ -492,10 +283,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       promoteOnReceive: awaitConfirmation,
     };
     const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
-    for (let t = 1; t < this.workers.length; t++) {
-      const w = this.workers[t]!;
-      if (w.role === 'tx') this.post(t, { ...common, key: Uint8Array.from(k.sendKey) });
-      else if (w.lane === owner) this.post(t, { ...common, key: Uint8Array.from(k.recvKey) });
+    for (const { thread, role, lane } of this.workers.threads()) {
+      if (role === 'tx') this.workers.post(thread, { ...common, key: Uint8Array.from(k.sendKey) });
+      else if (lane === owner) this.workers.post(thread, { ...common, key: Uint8Array.from(k.recvKey) });
     }
     return slot;
   }
@@ -506,7 +296,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (peer === undefined) return;
     if (this.shared.sendKeypair(peer) === slot) this.shared.setSendKeypair(peer, NO_KEYPAIR);
     this.sender.remove(slot);
-    this.postAll({ t: 'keypairGone', slot });
+    this.workers.postAll({ t: 'keypairGone', slot });
     this.keypairs.give(slot, this.keypairs.marksNow());
   }
 
@@ -528,16 +318,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   sendData(peer: number, packets: Uint8Array[]): number {
     const to = this.endpoints[peer];
     if (!to) return 0;
-    const sent = this.sender.send(
-      this.group.sockets[0]!,
-      peer,
-      to,
-      packets,
-      this.now(),
-      this.sourceFor(peer, to),
-    );
+    const source = this.sources.sourceFor(peer, to);
+    const sent = this.sender.send(this.group.sockets[0]!, peer, to, packets, this.now(), source);
     // Refused sends count too (main-send.ts): the core's timers must hear of them.
-    if (packets.length > 0 && this.shared.noteMoved(peer)) this.trafficMoved();
+    if (packets.length > 0 && this.shared.noteMoved(peer)) this.inbox.trafficMoved();
     return sent;
   }
 
@@ -548,9 +332,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * unless `count` is false (the core counts what it sends itself).
    */
   sendHandshake(data: Uint8Array, to: PathAddr, peer?: number, opts: { count?: boolean } = {}): boolean {
-    const source = this.replySource(to, peer) ?? (peer !== undefined ? this.sourceFor(peer, to) : undefined);
     const counted = opts.count === false ? undefined : peer;
-    return this.sender.sendRaw(this.group.sockets[0]!, to, data, counted, source);
+    return this.sender.sendRaw(this.group.sockets[0]!, to, data, counted, this.sources.pick(to, peer));
   }
 
   /** Exact bytes received from and sent to `peer` (transport and handshake messages). */
@@ -559,21 +342,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return { rxBytes: rx, txBytes: tx };
   }
 
-  /** When data and authenticated packets last moved for `peer` (0 = never), on `now()`'s clock. */
-  activity(peer: number): Activity {
-    const s = this.shared;
-    return {
-      lastTxData: s.seen(peer, SEEN_TX_DATA),
-      lastRxData: s.seen(peer, SEEN_RX_DATA),
-      lastTxAuth: s.seen(peer, SEEN_TX_AUTH),
-      lastRxAuth: s.seen(peer, SEEN_RX_AUTH),
-    };
-  }
-
   setMtu(mtu: number): void {
     this.tun.mtu = mtu;
     this.sender.mtu = mtu;
-    this.postAll({ t: 'mtu', mtu }, 'tx');
+    this.workers.postAll({ t: 'mtu', mtu }, 'tx');
   }
 
   /**
@@ -582,7 +354,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * set, or after it is set to undefined, the workers pass them all.
    */
   setHandshakeKey(publicKey: Uint8Array | undefined): void {
-    this.postAll({ t: 'handshakeKey', publicKey: publicKey && Uint8Array.from(publicKey) }, 'rx');
+    this.workers.postAll({ t: 'handshakeKey', publicKey: publicKey && Uint8Array.from(publicKey) }, 'rx');
   }
 
   setFwmark(mark: number): void {
@@ -595,21 +367,16 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const next = UdpGroup.open(port, this.rxThreads, this.group.sockets[0]!.fwmark, this.group.family);
     const old = this.group;
     this.group = next;
-    for (let t = 1; t < this.workers.length; t++) {
-      const w = this.workers[t]!;
-      this.post(t, { t: 'socket', fd: next.sockets[w.lane % this.rxThreads]!.fd });
-    }
+    for (const { thread, lane } of this.workers.threads())
+      this.workers.post(thread, { t: 'socket', fd: next.sockets[lane % this.rxThreads]!.fd });
     await this.settle(SOCKET_SWAP_TIMEOUT_MS);
     old.close();
     return next.port;
   }
 
   /** Resolves once every worker applied every message posted so far (or after `ms`). */
-  async settle(ms = 1000): Promise<void> {
-    const until = Date.now() + ms;
-    const marks = this.marks();
-    const done = () => marks.every((m, t) => t === 0 || !this.workers[t] || this.shared.applied(t) >= m);
-    while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+  settle(ms = 1000): Promise<void> {
+    return this.workers.settle(ms);
   }
 
   /**
@@ -623,32 +390,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
 
   private async shutDown(): Promise<void> {
     this.stopping = true;
-    this.shared.stop();
-    for (const w of this.workers) w?.waker.wake();
-    const within = <T>(p: Promise<T>) =>
-      Promise.race([
-        p,
-        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref()),
-      ]);
-    if ((await within(Promise.all(this.workers.map((w) => w?.exited)))) === 'timeout') {
-      // A worker that ignored its wake: terminate() cannot interrupt a blocking call, so do not
-      // wait for it forever either.
-      await within(Promise.all(this.workers.map((w) => w?.worker.terminate())));
-    }
-    for (const w of this.workers) {
-      if (!w) continue;
-      w.port.close();
-      w.waker.free();
-      closeFd(w.waker.fd);
-    }
+    this.inbox.closed = true;
+    await this.workers.stop();
     this.sender.dispose();
     this.group.close();
     this.tun.close();
-  }
-
-  private marks(): number[] {
-    const m: number[] = [];
-    for (let t = 0; t < this.shared.sizes.threads; t++) m.push(this.shared.sent(t));
-    return m;
   }
 }

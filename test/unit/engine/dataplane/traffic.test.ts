@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
+import type { Moved } from '../../../../src/engine/dataplane/dataplane.js';
 import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { ip } from '../../sys/netns.js';
@@ -38,6 +39,8 @@ for (const shape of [
       const errors: Error[] = [];
       p.dpA.on('error', (e) => errors.push(e));
       p.dpB.on('error', (e) => errors.push(e));
+      const moved: Moved[] = [];
+      p.dpA.on('traffic', (m) => moved.push(...m.filter((x) => x.peer === p.peerOnA)));
       assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 5), 5, 'A → B');
       assert.equal(ping(p.nsB, `10.${p.net}.0.1`, 3, 1000), 3, 'B → A, 1000-byte payload');
       const bytes = 5 * wire(56) + 3 * wire(1000);
@@ -46,11 +49,14 @@ for (const shape of [
       assert.ok(await until(() => p.dpB.counters(p.peerOnB).rxBytes === BigInt(bytes)));
       assert.deepEqual(p.dpA.counters(p.peerOnA), { rxBytes: BigInt(bytes), txBytes: BigInt(bytes) });
       assert.deepEqual(p.dpB.counters(p.peerOnB), { rxBytes: BigInt(bytes), txBytes: BigInt(bytes) });
-      const act = p.dpA.activity(p.peerOnA);
+      // What the core hears: data both ways, at times on the data plane's clock (threads agree
+      // on it to well under a millisecond; allow for the flooring).
+      p.dpA.takeTraffic();
       const now = p.dpA.now();
-      // Threads agree on the clock to well under a millisecond; allow for the flooring.
-      for (const v of Object.values(act))
-        assert.ok(v > now - 30_000 && v <= now + 1, `activity ${JSON.stringify(act)}, now ${now}`);
+      assert.ok(moved.some((m) => m.rxData) && moved.some((m) => m.txData), JSON.stringify(moved));
+      for (const m of moved)
+        for (const v of [m.rxAt, m.txAt].filter((x) => x > 0))
+          assert.ok(v > now - 30_000 && v <= now + 1, `traffic ${JSON.stringify(m)}, now ${now}`);
       assert.deepEqual(errors, []);
     } finally {
       await p.close();

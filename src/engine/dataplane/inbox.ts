@@ -1,0 +1,136 @@
+// What the workers report that the main thread must act on, paced so that a busy data plane
+// never starves the event loop (UAPI requests, timers): handshake messages are answered in
+// slices of HANDSHAKE_SLICE_MS, and traffic is handed over at most every TRAFFIC_GAP_MS.
+
+import type { LocalAddr } from '../../sys/pktinfo.js';
+import type { PathAddr } from '../core/addr.js';
+import { readHandshakeBatch } from './handshake-batch.js';
+import type { WorkerEvent } from './protocol.js';
+import {
+  monotonicMs,
+  SEEN_RX_AUTH,
+  SEEN_RX_DATA,
+  SEEN_TX_AUTH,
+  SEEN_TX_DATA,
+  type Shared,
+} from './shared.js';
+
+/** The longest the main thread answers handshake messages before it lets other work run. */
+const HANDSHAKE_SLICE_MS = 5;
+/**
+ * The least time between two 'traffic' events. The workers post one message when TRAFFIC is
+ * clear (shared.ts) and none until this thread takes it, so a bulk transfer costs this thread
+ * at most 1000 / TRAFFIC_GAP_MS wake-ups a second, and the core hears of traffic that late at most.
+ */
+const TRAFFIC_GAP_MS = 2;
+
+/** What one peer moved since the last 'traffic' event that named it. */
+export interface Moved {
+  peer: number;
+  /** When the latest authenticated packet came in / went out (dp.now()'s clock); 0: none new. */
+  rxAt: number;
+  txAt: number;
+  /** Whether data (not only keepalives) came in / went out. */
+  rxData: boolean;
+  txData: boolean;
+}
+
+type HandshakeBatch = Extract<WorkerEvent, { t: 'handshakes' }>;
+
+export class Inbox {
+  /** Handshake batches from the receive workers, not yet handed to `handshake`. */
+  private readonly handshakes: HandshakeBatch[] = [];
+  private handshakeTurn: NodeJS.Immediate | undefined;
+  private trafficTurn = false;
+  private lastTraffic = Number.NEGATIVE_INFINITY;
+  /** Per peer, the activity times the last 'traffic' handed out (4 each). */
+  private readonly reported: Float64Array;
+  closed = false;
+
+  constructor(
+    private readonly shared: Shared,
+    private readonly out: {
+      /** One handshake message; the listener answers synchronously. */
+      handshake(data: Uint8Array, from: PathAddr, local: LocalAddr | undefined): void;
+      traffic(moved: Moved[]): void;
+    },
+  ) {
+    this.reported = new Float64Array(shared.sizes.maxPeers * 4);
+  }
+
+  /** A peer slot starts afresh: nothing of it was reported. */
+  resetPeer(peer: number): void {
+    this.reported.fill(0, peer * 4, peer * 4 + 4);
+  }
+
+  handshakeBatch(e: HandshakeBatch): void {
+    this.handshakes.push(e);
+    this.handshakeTurn ??= setImmediate(this.answerHandshakes);
+  }
+
+  /**
+   * Hands queued handshake batches over, HANDSHAKE_SLICE_MS at a time, then lets the event loop
+   * run before the next slice. A worker posts a batch while this thread works through the last
+   * one, and Node delivers a port's messages in one go, so answering them as they arrive kept
+   * `wg show` waiting for up to a second under a flood.
+   */
+  private readonly answerHandshakes = (): void => {
+    this.handshakeTurn = undefined;
+    const until = monotonicMs() + HANDSHAKE_SLICE_MS;
+    while (this.handshakes.length > 0 && !this.closed) {
+      this.answerBatch(this.handshakes.shift()!);
+      if (monotonicMs() >= until) break;
+    }
+    if (this.handshakes.length > 0 && !this.closed) this.handshakeTurn = setImmediate(this.answerHandshakes);
+  };
+
+  private answerBatch(e: HandshakeBatch): void {
+    let left = e.count; // queue slots still held by this batch
+    try {
+      readHandshakeBatch(e.buf, e.used, (data, from, local) => {
+        left--;
+        this.shared.releaseHandshakeSlot();
+        if (from) this.out.handshake(data, from, local);
+      });
+    } finally {
+      for (; left > 0; left--) this.shared.releaseHandshakeSlot();
+    }
+  }
+
+  /** Some thread noted traffic: take it after TRAFFIC_GAP_MS since the last time at most. */
+  trafficMoved(): void {
+    if (this.trafficTurn || this.closed) return;
+    this.trafficTurn = true;
+    const wait = this.lastTraffic + TRAFFIC_GAP_MS - monotonicMs();
+    if (wait > 0) setTimeout(this.takeTraffic, wait);
+    else setImmediate(this.takeTraffic);
+  }
+
+  /** Hands over now what peers moved since the last time, if anything. */
+  readonly takeTraffic = (): void => {
+    this.trafficTurn = false;
+    if (this.closed) return;
+    this.lastTraffic = monotonicMs();
+    const moved: Moved[] = [];
+    for (const peer of this.shared.takeMoved()) {
+      // Each peer's activity times (shared.ts SEEN_*): newer than what was handed out?
+      const r = this.reported;
+      const at = peer * 4;
+      const newer = (field: number): number => {
+        const t = this.shared.seen(peer, field);
+        const was = r[at + field]!;
+        r[at + field] = t;
+        return t > was ? t : 0;
+      };
+      const m: Moved = {
+        peer,
+        rxAt: newer(SEEN_RX_AUTH),
+        txAt: newer(SEEN_TX_AUTH),
+        rxData: newer(SEEN_RX_DATA) > 0,
+        txData: newer(SEEN_TX_DATA) > 0,
+      };
+      if (m.rxAt > 0 || m.txAt > 0) moved.push(m);
+    }
+    if (moved.length > 0) this.out.traffic(moved);
+  };
+}

@@ -1,0 +1,126 @@
+// The data plane's worker threads as the main thread holds them: starting them, posting them
+// configuration (protocol.ts `Control`) with one wake-up per worker per task, knowing when
+// they have applied it (shared.ts counts messages sent and applied per thread), and stopping
+// them. What they report (`WorkerEvent`) goes to the owner's `onEvent`.
+
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { closeFd, Waker } from '../../sys/native.js';
+import type { Control, WorkerEvent, WorkerInit } from './protocol.js';
+import type { Shared } from './shared.js';
+
+const STOP_TIMEOUT_MS = 3000;
+
+interface WorkerSlot {
+  worker: Worker;
+  port: MessagePort;
+  waker: Waker;
+  role: 'tx' | 'rx';
+  lane: number;
+  exited: Promise<void>;
+}
+
+export interface WorkerCallbacks {
+  onEvent(e: WorkerEvent): void;
+  onError(err: Error): void;
+  /** Whether a worker exiting now is expected (stopping, or the interface is gone). */
+  exitExpected(): boolean;
+}
+
+export class WorkerPool {
+  /** By thread number; thread 0 is the main thread. */
+  private readonly slots: (WorkerSlot | undefined)[] = [undefined];
+  private readonly toWake = new Set<WorkerSlot>();
+  private stopping = false;
+
+  constructor(
+    private readonly shared: Shared,
+    private readonly cb: WorkerCallbacks,
+  ) {}
+
+  /** Starts one worker; `online` resolves once it runs (rejects if it fails or exits first). */
+  spawn(init: Omit<WorkerInit, 'port' | 'wakeFd'>): Promise<void> {
+    const { port1, port2 } = new MessageChannel();
+    const waker = new Waker();
+    const full: WorkerInit = { ...init, port: port2, wakeFd: waker.fd };
+    const worker = new Worker(new URL('./worker.js', import.meta.url), {
+      workerData: full,
+      transferList: [port2],
+    });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.on('message', (e: WorkerEvent) => this.cb.onEvent(e));
+    worker.on('error', (err) => this.cb.onError(err));
+    worker.once('exit', () => {
+      if (!this.stopping && !this.cb.exitExpected())
+        this.cb.onError(new Error(`data-plane ${init.role} worker exited`));
+    });
+    this.slots[init.thread] = { worker, port: port1, waker, role: init.role, lane: init.lane, exited };
+    return new Promise((ok, fail) => {
+      worker.once('online', ok);
+      worker.once('error', fail);
+      worker.once('exit', () => fail(new Error('data-plane worker exited while starting')));
+    });
+  }
+
+  /** The workers' thread numbers, with their role and lane. */
+  *threads(): Generator<{ thread: number; role: 'tx' | 'rx'; lane: number }> {
+    for (let t = 1; t < this.slots.length; t++) {
+      const w = this.slots[t];
+      if (w) yield { thread: t, role: w.role, lane: w.lane };
+    }
+  }
+
+  post(thread: number, c: Control): void {
+    const w = this.slots[thread];
+    if (!w) return;
+    // A key moves to the worker rather than being copied, so no stray copy stays here.
+    w.port.postMessage(c, c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : []);
+    this.shared.noteSent(thread);
+    // One wake-up per worker per task, not per message: an eventfd write that wakes a thread
+    // costs more than a message, and a handshake posts several (a keypair in, old ones out).
+    // The message is queued already, and a worker reads its port before each batch, so the
+    // wait only delays an idle worker, by the rest of this task.
+    if (this.toWake.size === 0) queueMicrotask(this.wakePosted);
+    this.toWake.add(w);
+  }
+
+  private readonly wakePosted = (): void => {
+    if (!this.stopping) for (const w of this.toWake) w.waker.wake();
+    this.toWake.clear();
+  };
+
+  /** Posts `c` to every worker, or to those of one role. */
+  postAll(c: Control, role?: 'tx' | 'rx'): void {
+    for (const { thread, role: r } of this.threads()) if (!role || r === role) this.post(thread, c);
+  }
+
+  /** Resolves once every worker applied every message posted so far (or after `ms`). */
+  async settle(ms = 1000): Promise<void> {
+    const until = Date.now() + ms;
+    const marks = this.slots.map((_, t) => this.shared.sent(t));
+    const done = () => marks.every((m, t) => t === 0 || !this.slots[t] || this.shared.applied(t) >= m);
+    while (!done() && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  /** Wakes every worker out of poll to see the stop flag, waits for them, frees their ports. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.shared.stop();
+    for (const w of this.slots) w?.waker.wake();
+    const within = <T>(p: Promise<T>) =>
+      Promise.race([
+        p,
+        new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref()),
+      ]);
+    if ((await within(Promise.all(this.slots.map((w) => w?.exited)))) === 'timeout') {
+      // A worker that ignored its wake: terminate() cannot interrupt a blocking call, so do not
+      // wait for it forever either.
+      await within(Promise.all(this.slots.map((w) => w?.worker.terminate())));
+    }
+    for (const w of this.slots) {
+      if (!w) continue;
+      w.port.close();
+      w.waker.free();
+      closeFd(w.waker.fd);
+    }
+  }
+}
