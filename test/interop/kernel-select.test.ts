@@ -2,7 +2,7 @@
 // namespace A runs the build's wgm-engine with two `Endpoint` lines for B, one per veth pair
 // between A and B; B is a kernel device with one peer and no endpoint (it follows by roaming).
 // 1. First contact with the first candidate dead (B has no address on path 1): traffic flows
-//    over path 2.
+//    over path 2. (The engine is warmed up first by a handshake with another kernel device.)
 // 2. Failover: under pings every 100 ms, path 2 dies (B's address on it removed, so neither
 //    side can use it) and path 1 comes alive (B's address added): traffic comes back over path 1,
 //    and the kernel's endpoint for A follows.
@@ -37,12 +37,15 @@ test('wgm-engine toward kernel WireGuard: a dead first candidate, then failover 
 }, async (t) => {
   const g = GuestRun.start(t);
   if (!g) return;
-  const [a, b] = [genkey(), genkey()];
+  // c: a second kernel device on B that warms the engine up (its first handshake and packets
+  // under QEMU pay seconds of JIT compilation) before the measured first contact with b.
+  const [a, b, c] = [genkey(), genkey(), genkey()];
   const confA = g.file(
     'a.conf',
-    `[Interface]\nPrivateKey = ${a.priv}\nListenPort = 51820\n\n[Peer]\nPublicKey = ${b.pub}\nAllowedIPs = 10.89.0.2/32\nEndpoint = 192.168.91.2:51821\nEndpoint = 192.168.92.2:51821\n`,
+    `[Interface]\nPrivateKey = ${a.priv}\nListenPort = 51820\n\n[Peer]\nPublicKey = ${b.pub}\nAllowedIPs = 10.89.0.2/32\nEndpoint = 192.168.91.2:51821\nEndpoint = 192.168.92.2:51821\n\n[Peer]\nPublicKey = ${c.pub}\nAllowedIPs = 10.90.0.2/32\nEndpoint = 192.168.92.2:51822\n`,
   );
   const bKey = g.file('b.key', `${b.priv}\n`);
+  const cKey = g.file('c.key', `${c.priv}\n`);
   const log = `${g.dir}/engine.log`;
   const pingLog = `${g.dir}/ping.log`;
   g.run(
@@ -61,6 +64,9 @@ test('wgm-engine toward kernel WireGuard: a dead first candidate, then failover 
     'ip -n ksb link add kswb type wireguard',
     `${B} wg set kswb private-key ${bKey} listen-port 51821 peer ${a.pub} allowed-ips 10.89.0.1/32`,
     'ip -n ksb addr add 10.89.0.2/24 dev kswb && ip -n ksb link set kswb up',
+    'ip -n ksb link add kswc type wireguard',
+    `${B} wg set kswc private-key ${cKey} listen-port 51822 peer ${a.pub} allowed-ips 10.90.0.1/32`,
+    'ip -n ksb addr add 10.90.0.2/24 dev kswc && ip -n ksb link set kswc up',
     'set +e',
     `${A} node ${WGM_ENGINE} -f kswa >${log} 2>&1 &`,
     'engine_pid=$!',
@@ -71,8 +77,9 @@ test('wgm-engine toward kernel WireGuard: a dead first candidate, then failover 
   );
   g.section(
     'setup A',
-    `${A} node ${WGM} setconf kswa ${confA} && ip -n ksa addr add 10.89.0.1/24 dev kswa && ip -n ksa link set kswa up`,
+    `${A} node ${WGM} setconf kswa ${confA} && ip -n ksa addr add 10.89.0.1/24 dev kswa && ip -n ksa addr add 10.90.0.1/24 dev kswa && ip -n ksa link set kswa up`,
   );
+  g.section('warm-up', `${A} ping -c 3 -i 0.3 -w 60 10.90.0.2 && ${A} wg set kswa peer ${c.pub} remove`);
   g.run(
     "echo '=== ping start ==='; date +%s.%N",
     `${A} ping -D -n -i 0.1 -W 1 -w 90 10.89.0.2 >${pingLog} 2>&1 &`,
@@ -101,6 +108,7 @@ test('wgm-engine toward kernel WireGuard: a dead first candidate, then failover 
   );
   assert.equal(s.get('engine start status'), '0', `engine did not come up:\n${s.get('engine log')}`);
   assert.equal(s.get('setup A status'), '0', s.get('setup A'));
+  assert.equal(s.get('warm-up status'), '0', `warm-up handshake failed:\n${s.get('warm-up')}`);
   const pingStart = Number(s.get('ping start'));
   const cut = Number(s.get('cut')?.trim().split('\n').at(-1));
   const stamps = replies(s.get('ping'));
