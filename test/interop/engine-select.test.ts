@@ -184,7 +184,10 @@ test('a preferred path that was dead comes back and is used again', async (t) =>
   t.after(() => ping.stop());
   await waitFor('first traffic', () => ping.replies.length > 0, 20_000);
   await sleep(5000);
-  assert.equal(await activeEndpoint(s.initiator.ifname), s.paths[1]!.endpoint, 'on the best live path');
+  // Which live path carries it is the settling tests' concern; here only that it is a live one.
+  const before = await activeEndpoint(s.initiator.ifname);
+  assert.ok(before === s.paths[1]!.endpoint || before === s.paths[2]!.endpoint, `on a live path: ${before}`);
+  t.diagnostic(`active before the preferred path revived: ${before}`);
   await s.paths[0]!.command('both blackhole=0');
   const revived = Date.now();
   // Within one upgrade interval (60 s) under steady traffic; bound 90 s.
