@@ -8,7 +8,12 @@
 //   ... traffic ...
 //   tap.events  // [{ type: 'init', from, to, t, sender }, { type: 'data', receiver, counter, ... }]
 //
-// Run by startTap as: ip netns exec NS node wire-tap.js DEV (one JSON line per event).
+// With `{ afterHandshakes: true }` the first data packet of every (direction, receiver index) is
+// reported again after each handshake message, so that a packet on an index the peer dropped in
+// that handshake shows (test/lib/index-audit.ts counts those).
+//
+// Run by startTap as: ip netns exec NS node wire-tap.js DEV [--after-handshakes] (one JSON line
+// per event).
 
 import { fileURLToPath } from 'node:url';
 import { type Lab, waitFor } from './netns.js';
@@ -36,8 +41,15 @@ export interface Tap {
 }
 
 /** Starts a tap on `dev` in `ns` and waits until its socket is bound. */
-export async function startTap(lab: Lab, ns: string, dev: string): Promise<Tap> {
-  const p = lab.spawn(ns, process.execPath, [fileURLToPath(import.meta.url), dev]);
+export async function startTap(
+  lab: Lab,
+  ns: string,
+  dev: string,
+  opts: { afterHandshakes?: boolean } = {},
+): Promise<Tap> {
+  const args = [fileURLToPath(import.meta.url), dev];
+  if (opts.afterHandshakes) args.push('--after-handshakes');
+  const p = lab.spawn(ns, process.execPath, args);
   const events: TapEvent[] = [];
   let partial = '';
   let err = '';
@@ -122,7 +134,7 @@ export function parseFrame(b: Buffer, t: number): TapEvent | undefined {
   }
 }
 
-function capture(dev: string): void {
+function capture(dev: string, afterHandshakes: boolean): void {
   const sock = openPacketSocket(dev, { timeoutMs: 100 }); // signals get a turn
   const emit = (e: TapEvent) => process.stdout.write(`${JSON.stringify(e)}\n`);
   emit({ type: 'ready', t: Date.now() });
@@ -138,7 +150,7 @@ function capture(dev: string): void {
         const key = `${ev.from} ${ev.to} ${ev.receiver}`;
         if (seen.has(key)) continue;
         seen.add(key);
-      }
+      } else if (afterHandshakes) seen.clear();
       emit(ev);
     }
     setImmediate(loop);
@@ -149,8 +161,8 @@ function capture(dev: string): void {
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const dev = process.argv[2];
   if (!dev) {
-    console.error('usage: wire-tap.js DEV');
+    console.error('usage: wire-tap.js DEV [--after-handshakes]');
     process.exit(2);
   }
-  capture(dev);
+  capture(dev, process.argv.includes('--after-handshakes'));
 }

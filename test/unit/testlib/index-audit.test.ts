@@ -1,0 +1,114 @@
+// The unknown-index audit of test/lib/index-audit.ts on hand-written wire sequences: a clean
+// race (one response, data on it), the loss a race with different timestamps causes (two
+// responses, data on the first), the peer's own handshake deleting `current` while a `next`
+// waits, and traffic the audit must ignore (the peer's own data, other hosts).
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { auditPeerIndices } from '../../lib/index-audit.js';
+import type { TapEvent } from '../../lib/wire-tap.js';
+
+const PEER = '192.0.2.2:51821';
+const P1 = '198.51.100.1:40001';
+const P2 = '198.51.100.1:40002';
+
+let t = 0;
+const init = (from: string, to: string, sender: number): TapEvent => ({
+  type: 'init',
+  t: t++,
+  from,
+  to,
+  sender,
+});
+const resp = (from: string, to: string, sender: number, receiver: number): TapEvent => ({
+  type: 'resp',
+  t: t++,
+  from,
+  to,
+  sender,
+  receiver,
+});
+const data = (from: string, to: string, receiver: number): TapEvent => ({
+  type: 'data',
+  t: t++,
+  from,
+  to,
+  receiver,
+  counter: 0,
+});
+
+test('a race with one consumed initiation: data on its keypair is known', () => {
+  const a = auditPeerIndices(
+    [
+      init(P1, PEER, 0xa1),
+      init(P2, PEER, 0xa2), // a replay: the peer does not answer
+      resp(PEER, P1, 0x51, 0xa1),
+      data(P1, PEER, 0x51),
+      data(PEER, P1, 0xa1),
+      data(P2, PEER, 0x51), // the same keypair over another path: still known
+    ],
+    PEER,
+  );
+  assert.equal(a.checked, 2);
+  assert.deepEqual(a.unknown, []);
+  assert.equal(a.responses, 1);
+});
+
+test('two consumed initiations: data on the first response is dropped', () => {
+  const a = auditPeerIndices(
+    [
+      init(P1, PEER, 0xa1),
+      resp(PEER, P1, 0x51, 0xa1),
+      init(P2, PEER, 0xa2), // newer timestamp, consumed: replaces next
+      resp(PEER, P2, 0x52, 0xa2),
+      data(P1, PEER, 0x51),
+      data(P2, PEER, 0x52),
+    ],
+    PEER,
+  );
+  assert.equal(a.unknown.length, 1);
+  assert.equal(a.unknown[0]?.receiver, 0x51);
+});
+
+test('confirmed keypairs rotate: current and previous stay known, older ones go', () => {
+  const a = auditPeerIndices(
+    [
+      resp(PEER, P1, 1, 0xa1),
+      data(P1, PEER, 1), // current = 1
+      resp(PEER, P1, 2, 0xa2), // next = 2, previous deleted
+      data(P1, PEER, 1), // current still works
+      data(P1, PEER, 2), // confirmed: current = 2, previous = 1
+      data(P1, PEER, 1), // previous still works
+      resp(PEER, P1, 3, 0xa3), // previous (1) deleted
+      data(P1, PEER, 1),
+    ],
+    PEER,
+  );
+  assert.deepEqual(
+    a.unknown.map((e) => e.receiver),
+    [1],
+  );
+  assert.equal(a.checked, 5);
+});
+
+test("the peer's own handshake, completed while a next waits, deletes current", () => {
+  const a = auditPeerIndices(
+    [
+      resp(PEER, P1, 1, 0xa1),
+      data(P1, PEER, 1), // current = 1
+      resp(PEER, P1, 2, 0xa2), // next = 2
+      init(PEER, P1, 7), // the peer initiates too
+      resp(P1, PEER, 0xb7, 7), // current = 7, previous = 2, 1 deleted
+      data(P1, PEER, 2),
+      data(P1, PEER, 7),
+      data(P1, PEER, 1),
+      data('203.0.113.9:1', '203.0.113.10:2', 99), // not for the peer: ignored
+    ],
+    PEER,
+  );
+  assert.deepEqual(
+    a.unknown.map((e) => e.receiver),
+    [1],
+  );
+  assert.equal(a.checked, 4);
+});
