@@ -234,8 +234,9 @@ case "$active" in
 esac
 
 step "4. cutting the active path, $path ($active), at B's end: ip -n $B link set $cut_dev down"
-say "(today's wgm-engine moves to another Endpoint only after a handshake goes unanswered,"
-say " so expect a wait of seconds to tens of seconds; waiting at most $cut_timeout s)"
+say "(wgm-engine suspects the path when the data it sends gets no answer, races handshakes over"
+say " the other candidates and moves to the first that answers: expect a second or two;"
+say " stock WireGuard never changes endpoint by itself; waiting at most $cut_timeout s)"
 cut_ok=1
 in_a node "$probe" cut 10.77.0.2:7777 --timeout "$cut_timeout" -- ip -n "$B" link set "$cut_dev" down |
   tee "$tmp/cut.out" | indent || cut_ok=
