@@ -105,6 +105,8 @@ export class EngineDevice implements UapiDevice {
     dp.on('traffic', (moved) => this.traffic(moved));
     dp.on('linkGone', () => this.fireLinkGone());
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
+    dp.on('note', (m) => this.log.verbose(m));
+    if (dp.offload) this.log.verbose(dp.offload.note);
     this.mtuTimer = setInterval(() => this.checkMtu(), MTU_INTERVAL_MS);
   }
 

@@ -23,7 +23,7 @@ import { WgError } from '../../model/errors.js';
 import type { SockAddr } from '../../model/index.js';
 import { closeFd, Waker } from '../../sys/native.js';
 import type { LocalAddr } from '../../sys/pktinfo.js';
-import { TunDevice } from '../../sys/tun.js';
+import type { TunDevice } from '../../sys/tun.js';
 import { encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from '../../sys/udp.js';
 import { UdpGroup } from '../../sys/udp-group.js';
 import type { TransportKeypair } from '../core/actions.js';
@@ -32,6 +32,7 @@ import { fromRaw, toRaw } from './addr.js';
 import { bestCipher, type CipherKind } from './cipher.js';
 import { readHandshakeBatch } from './handshake-batch.js';
 import { MainSender, type SendSource } from './main-send.js';
+import { type OffloadInfo, offloadFromEnv, openEngineTun } from './offload.js';
 import { type Control, laneOfIndex, type PrefixMsg, type WorkerEvent, type WorkerInit } from './protocol.js';
 import {
   monotonicMs,
@@ -66,6 +67,8 @@ export interface DataPlaneOptions {
   cipher?: CipherKind;
   /** Force the UDP socket family (tests); default dual-stack IPv6. */
   family?: 4 | 6;
+  /** TUN and UDP offloads (offload.ts); default on unless WGM_OFFLOAD=off. */
+  offload?: boolean;
 }
 
 export interface Activity {
@@ -95,6 +98,8 @@ export interface DataPlaneEvents {
   /** What peers moved since the last 'traffic'; only peers with something new. */
   traffic: [moved: Moved[]];
   linkGone: [errno: number];
+  /** A line for the verbose log (an offload falling back). */
+  note: [message: string];
   error: [err: Error];
 }
 
@@ -128,6 +133,8 @@ function sameRaw(a: RawAddr, b: RawAddr): boolean {
 
 export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly tun: TunDevice;
+  /** The offloads in use (offload.ts); `offload.note` says which, for the verbose log. */
+  offload: OffloadInfo | undefined;
   private group: UdpGroup;
   private readonly shared: Shared;
   private readonly workers: (WorkerSlot | undefined)[] = [undefined]; // thread 0 is us
@@ -179,7 +186,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const maxPeers = opts.maxPeers ?? 1024;
     if (!(tx >= 1 && tx <= 64 && rx >= 1 && rx <= 64 && batch >= 1 && batch <= 1024 && maxPeers >= 1))
       throw new RangeError('bad data plane shape');
-    const tun = TunDevice.open(opts.tunName, tx);
+    const { tun, info } = openEngineTun(opts.tunName, tx, opts.offload ?? offloadFromEnv());
     let group: UdpGroup | undefined;
     let dp: DataPlane | undefined;
     try {
@@ -188,6 +195,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       group = UdpGroup.open(opts.port ?? 0, rx, opts.fwmark ?? 0, opts.family);
       const shared = Shared.create({ maxPeers, maxKeypairs: maxPeers * 3 + 8, threads: 1 + tx + rx });
       dp = new DataPlane(tun, group, shared, tx, rx);
+      dp.offload = info;
       const cipher = opts.cipher ?? bestCipher();
       const mtu = tun.mtu;
       for (let i = 0; i < tx + rx; i++) {
@@ -206,6 +214,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           batch,
           cipher,
           shared: shared.buffers,
+          vnetHdr: info.vnetHdr,
+          tunUso: info.uso,
+          udpOffload: info.udp,
         });
       }
       await Promise.all(
@@ -271,6 +282,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           this.linkGoneSeen = true;
           this.emit('linkGone', e.errno);
         }
+        return;
+      case 'note':
+        this.emit('note', e.message);
         return;
       case 'fatal':
         this.emit('error', new Error(`data-plane worker: ${e.message}`));
