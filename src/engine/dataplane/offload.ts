@@ -56,7 +56,25 @@ export function openEngineTun(
       },
     };
   }
-  const { tun, state } = openOffloadTun(name, queues, TUN_OFFLOADS_ALL);
+  let opened: ReturnType<typeof openOffloadTun>;
+  try {
+    opened = openOffloadTun(name, queues, TUN_OFFLOADS_ALL);
+  } catch (e) {
+    // Whatever refused the header or the offloads, a plain TUN may still open; if it does
+    // not either, its own error is the one to report.
+    const why = e instanceof Error ? e.message : String(e);
+    return {
+      tun: TunDevice.open(name, queues),
+      info: {
+        vnetHdr: false,
+        tunOffloads: 0,
+        uso: false,
+        udp: true,
+        note: `TUN offloads failed (${why}): plain TUN`,
+      },
+    };
+  }
+  const { tun, state } = opened;
   const granted = offloadNames(state.offloads);
   const refused = offloadNames(state.refused);
   const tso = state.vnetHdr && granted.some((n) => n === 'tso4' || n === 'tso6');
