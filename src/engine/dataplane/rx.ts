@@ -70,6 +70,14 @@ export function runRx(st: WorkerState, post: Post): void {
     { fd: init.wakeFd, events: POLLIN },
   ]);
 
+  const postHandshakes = (): void => {
+    const hs = handshakes.take();
+    if (hs) {
+      post({ t: 'handshakes', ...hs, shed }, [hs.buf]);
+      shed = 0;
+    }
+  };
+
   /** One datagram (or one segment of a UDP_GRO one) of slot i: len bytes at off. */
   const one = (i: number, off: number, len: number, ctl: number, ctlLen: number): void => {
     const type =
@@ -87,9 +95,11 @@ export function runRx(st: WorkerState, post: Post): void {
         verdict === 'pass' &&
         (shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT / 2) ||
           (st.gate.quiet && shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)))
-      )
+      ) {
+        // A UDP_GRO datagram can carry more messages than a batch has slots.
+        if (handshakes.count === batch.count) postHandshakes();
         handshakes.add(bytes, off, len, name, ctl, ctlLen);
-      else shed++;
+      } else shed++;
       return;
     }
     // Transport data: type(4) receiver(4) counter(8) sealed packet.
@@ -178,11 +188,7 @@ export function runRx(st: WorkerState, post: Post): void {
         post({ t: 'linkGone', errno: -sink.gone });
         return;
       }
-      const hs = handshakes.take();
-      if (hs) {
-        post({ t: 'handshakes', ...hs, shed }, [hs.buf]);
-        shed = 0;
-      }
+      postHandshakes();
       if (tally.flush(now)) post({ t: 'traffic' });
     }
   } finally {
