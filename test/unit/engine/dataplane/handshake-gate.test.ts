@@ -89,7 +89,7 @@ test('a UDP_GRO datagram of more initiations than a receive batch holds: all rea
     p.dpB.on('error', (e) => errors.push(e));
     p.dpB.setHandshakeKey(PUB);
     await p.dpB.settle();
-    floodMessages(PUB, COUNT).forEach((m, i) => mem.bytes.set(m, i * INITIATION_SIZE));
+    for (const [i, m] of floodMessages(PUB, COUNT).entries()) mem.bytes.set(m, i * INITIATION_SIZE);
     const to: RawAddr = { family: 4, address: Uint8Array.of(192, 168, 92, 2), port: p.dpB.port, scopeId: 0 };
     // One send: the kernel keeps it whole across the veth to B's UDP_GRO socket.
     assert.equal(
