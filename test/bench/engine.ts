@@ -168,6 +168,13 @@ export async function benchEngine(seconds = 5, rounds = 3): Promise<Row[]> {
         'ms',
         3,
       ),
+      row(
+        'engine, offloads off: ping RTT (median)',
+        m('1:off', (s) => s.rttMs),
+        m('1:stock', (s) => s.rttMs),
+        'ms',
+        3,
+      ),
       row(`engine: handshakes/s (${HANDSHAKE_PEERS} initiators)`, hs[0]!, hs[1]!, '/s', 0),
       row('engine: memory, idle', memOurs[0] / 1024, memStock[0] / 1024, 'MiB', 1),
       row(`engine: memory, ${MEMORY_PEERS} peers`, memOurs[1] / 1024, memStock[1] / 1024, 'MiB', 1),
