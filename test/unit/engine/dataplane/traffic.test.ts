@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
+import { IFF_VNET_HDR, tunFeatures } from '../../../../src/sys/tun-offload.js';
 import { need } from '../../../lib/run.js';
 import { ip } from '../../sys/netns.js';
 import { INDEX_A, INDEX_B, K1, K2, makePair, ping, until } from './pair.js';
@@ -24,6 +25,11 @@ for (const shape of [
     net: 63,
   },
   { name: 'OpenSSL EVP only', dp: { cipher: 'libcrypto' as const }, net: 66 },
+  {
+    name: 'two threads each way, offloads off (plain multi-queue TUN, one datagram per send)',
+    dp: { txThreads: 2, rxThreads: 2, offload: false },
+    net: 68,
+  },
 ]) {
   test(`ping both ways through two data planes: ${shape.name}`, async (t) => {
     if (!need(t, { root: true, commands: ['ip', 'ping'] })) return;
@@ -37,6 +43,9 @@ for (const shape of [
       const errors: Error[] = [];
       p.dpA.on('error', (e) => errors.push(e));
       p.dpB.on('error', (e) => errors.push(e));
+      // With offloads (the default) every queue carries virtio headers where the kernel has them.
+      const vnet = 'offload' in shape.dp ? false : (tunFeatures() & IFF_VNET_HDR) !== 0;
+      assert.equal(p.dpA.offload?.vnetHdr, vnet, p.dpA.offload?.note);
       assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 5), 5, 'A → B');
       assert.equal(ping(p.nsB, `10.${p.net}.0.1`, 3, 1000), 3, 'B → A, 1000-byte payload');
       const bytes = 5 * wire(56) + 3 * wire(1000);
