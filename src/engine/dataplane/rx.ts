@@ -65,6 +65,7 @@ export function runRx(st: WorkerState, post: Post): void {
   // Whether st.udpFd has UDP_GRO on (set per socket: a port change brings a new one).
   let groFd = -1;
   let groOn = false;
+  let groSaid = false;
   const idle = new PollSet([
     { fd: st.udpFd, events: POLLIN },
     { fd: init.wakeFd, events: POLLIN },
@@ -148,6 +149,10 @@ export function runRx(st: WorkerState, post: Post): void {
       if (init.udpOffload && st.udpFd !== groFd) {
         groFd = st.udpFd;
         groOn = setUdpGro(groFd, true);
+        if (!groOn && !groSaid && init.lane === 0) {
+          groSaid = true;
+          post({ t: 'note', message: 'UDP receive offload unavailable (no UDP_GRO): one datagram per read' });
+        }
       }
       const n = batch.recv(st.udpFd);
       if (n === -EAGAIN || n === -EINTR || n === 0) {

@@ -66,6 +66,7 @@ export function runTx(st: WorkerState, post: Post): void {
   let gsoFd = -1;
   let gsoOn = false;
   const refusedFds = new Set<number>();
+  let gsoSaid = false;
   const tally = new Tally(shared, thread);
   let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
@@ -162,6 +163,13 @@ export function runTx(st: WorkerState, post: Post): void {
       if (gso && st.udpFd !== gsoFd) {
         gsoFd = st.udpFd;
         gsoOn = !refusedFds.has(gsoFd) && udpGsoSupported(gsoFd);
+        if (!gsoOn && !gsoSaid && !refusedFds.has(gsoFd) && init.lane === 0) {
+          gsoSaid = true; // the kernel lacks it: once per device is enough
+          post({
+            t: 'note',
+            message: 'UDP segmentation offload unavailable (no UDP_SEGMENT): one datagram per send',
+          });
+        }
       }
       if (gso && gsoOn && gso.build(m, msgPeer, msgLen) < m) {
         const refused = sendRuns(gso, batch, st, full, wake, m, msgPeer, done);
