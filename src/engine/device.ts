@@ -128,6 +128,8 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     dp.on('traffic', (moved) => this.traffic(moved));
     dp.on('linkGone', () => this.fireLinkGone());
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
+    dp.on('note', (m) => this.log.verbose(m));
+    if (dp.offload) this.log.verbose(dp.offload.note);
     this.mtuTimer = setInterval(() => {
       this.checkMtu();
       this.checkNetwork();

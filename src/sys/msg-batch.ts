@@ -111,6 +111,11 @@ export class MsgBatch {
     return this.names + i * NAME_STRIDE;
   }
 
+  /** Where datagram i's iovec is (they are consecutive: a message may take several). */
+  iovOffset(i: number): number {
+    return this.count * MMSGHDR_SIZE + i * IOVEC_SIZE;
+  }
+
   /** Where datagram i's ancillary data goes (CONTROL_SIZE bytes). */
   controlOffset(i: number): number {
     return this.controls + i * CONTROL_SIZE;

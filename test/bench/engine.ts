@@ -2,7 +2,10 @@
 // wireguard-go pair, each in its own two namespaces (test/lib/netns.ts), configured by stock
 // `wg`. Rounds alternate between the pairs so that noise hits both; medians are reported.
 //
-//   TCP throughput   iperf3 for S seconds through the tunnel
+//   TCP throughput   iperf3 for S seconds through the tunnel: one stream and four (-P 4), at
+//                    the default MTU (1420 on 1500-byte links) and at a jumbo one (8920 on
+//                    9000-byte links); wgm-engine with its offloads (TUN TSO/USO, UDP GSO/GRO)
+//                    and again with WGM_OFFLOAD=off, each beside wireguard-go
 //   CPU per Gbit     CPU seconds of both daemons of a pair over that run, per gigabit carried
 //   ping RTT         median of 50 pings (after a warm-up)
 //   handshakes/s     PEERS initiators (real Cores, engine-handshake-client.ts), each from its own
@@ -35,7 +38,7 @@ function pingMedian(lab: Lab, t: Tunnel): number {
   return rtts.length > 0 ? median(rtts) : Number.NaN;
 }
 
-async function iperf(lab: Lab, t: Tunnel, seconds: number): Promise<Sample> {
+async function iperf(lab: Lab, t: Tunnel, seconds: number, streams = 1): Promise<Sample> {
   const server = lab.spawn(t.b.ns, 'iperf3', ['-s', '-1', '--forceflush', '-B', t.b.inner.v4]);
   let out = '';
   server.stdout?.on('data', (d: Buffer) => {
@@ -45,14 +48,23 @@ async function iperf(lab: Lab, t: Tunnel, seconds: number): Promise<Sample> {
   const pids = [t.a.d.proc.pid!, t.b.d.proc.pid!];
   const cpu = () => pids.reduce((s, p) => s + cpuSeconds(p), 0);
   const c0 = cpu();
-  const r = lab.exec(t.a.ns, 'iperf3', ['-c', t.b.inner.v4, '-t', String(seconds), '-J'], {
-    timeoutMs: (seconds + 30) * 1000,
-  });
+  const r = lab.exec(
+    t.a.ns,
+    'iperf3',
+    ['-c', t.b.inner.v4, '-t', String(seconds), '-P', String(streams), '-J'],
+    {
+      timeoutMs: (seconds + 30) * 1000,
+    },
+  );
   const used = cpu() - c0;
   server.kill();
   const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number; bytes: number } } };
   const { bits_per_second: bps, bytes } = j.end.sum_received;
-  return { mbits: bps / 1e6, cpuPerGbit: used / ((bytes * 8) / 1e9), rttMs: pingMedian(lab, t) };
+  return {
+    mbits: bps / 1e6,
+    cpuPerGbit: used / ((bytes * 8) / 1e9),
+    rttMs: streams === 1 ? pingMedian(lab, t) : Number.NaN,
+  };
 }
 
 /** Handshakes per second the pair's B side completes for HANDSHAKE_PEERS initiators in A's namespace. */
@@ -99,50 +111,75 @@ export async function benchEngine(seconds = 5, rounds = 3): Promise<Row[]> {
   }
   const lab = new Lab('bn');
   try {
-    const ours = await tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 243 });
-    const stock = await tunnel(lab, 'wireguard-go', 'wireguard-go', { subnet: 244 });
-    const so: Sample[] = [];
-    const ss: Sample[] = [];
+    // Three pairs per MTU: wgm-engine with offloads, without, and wireguard-go.
+    const OFF = { WGM_OFFLOAD: 'off' };
+    const JUMBO = { linkMtu: 9000, mtu: 8920 };
+    const pairs = {
+      on: await tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 243 }),
+      off: await tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 241, env: OFF }),
+      stock: await tunnel(lab, 'wireguard-go', 'wireguard-go', { subnet: 244 }),
+      onJ: await tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 247, ...JUMBO }),
+      offJ: await tunnel(lab, 'wgm-engine', 'wgm-engine', { subnet: 249, env: OFF, ...JUMBO }),
+      stockJ: await tunnel(lab, 'wireguard-go', 'wireguard-go', { subnet: 251, ...JUMBO }),
+    };
+    type Key = keyof typeof pairs;
+    const runs: [string, Key[], number][] = [
+      ['1', ['on', 'off', 'stock'], 1],
+      ['4', ['on', 'off', 'stock'], 4],
+      ['1J', ['onJ', 'offJ', 'stockJ'], 1],
+    ];
+    const samples = new Map<string, Sample[]>();
+    // Rounds alternate between the pairs, so that noise from other work hits them all.
     for (let r = 0; r < rounds; r++) {
-      so.push(await iperf(lab, ours, seconds));
-      ss.push(await iperf(lab, stock, seconds));
+      for (const [tag, keys, streams] of runs) {
+        for (const k of keys) {
+          const id = `${tag}:${k}`;
+          if (!samples.has(id)) samples.set(id, []);
+          samples.get(id)!.push(await iperf(lab, pairs[k], seconds, streams));
+        }
+      }
     }
-    const hs = [handshakeRate(lab, ours, seconds), handshakeRate(lab, stock, seconds)];
+    const hs = [handshakeRate(lab, pairs.on, seconds), handshakeRate(lab, pairs.stock, seconds)];
     const memOurs = await memory(lab, 'wgm-engine');
     const memStock = await memory(lab, 'wireguard-go');
-    const m = (xs: Sample[], f: (s: Sample) => number) => median(xs.map(f));
+    const m = (id: string, f: (s: Sample) => number) => median(samples.get(id)!.map(f));
     const row = (what: string, a: number, b: number, unit: string, digits: number): Row => ({
       what,
       ours: `${a.toFixed(digits)} ${unit}`,
       stock: `${b.toFixed(digits)} ${unit}`,
       ratio: ratio(a, b),
     });
-    return [
-      row(
-        'engine: TCP throughput (iperf3)',
-        m(so, (s) => s.mbits),
-        m(ss, (s) => s.mbits),
-        'Mbit/s',
-        0,
-      ),
-      row(
-        'engine: CPU per Gbit (both ends)',
-        m(so, (s) => s.cpuPerGbit),
-        m(ss, (s) => s.cpuPerGbit),
-        's',
-        2,
-      ),
+    const out: Row[] = [];
+    for (const [tag, keys, streams] of runs) {
+      const what = `${streams === 1 ? '1 stream' : `${streams} streams`}, MTU ${tag.endsWith('J') ? 8920 : 1420}`;
+      const [on, off, stock] = keys.map((k) => `${tag}:${k}`) as [string, string, string];
+      const mb = (id: string) => m(id, (s) => s.mbits);
+      const cpu = (id: string) => m(id, (s) => s.cpuPerGbit);
+      out.push(row(`engine: TCP ${what} (iperf3)`, mb(on), mb(stock), 'Mbit/s', 0));
+      out.push(row(`engine, offloads off: TCP ${what}`, mb(off), mb(stock), 'Mbit/s', 0));
+      out.push(row(`engine: CPU per Gbit, ${what} (both ends)`, cpu(on), cpu(stock), 's', 2));
+      out.push(row(`engine, offloads off: CPU per Gbit, ${what}`, cpu(off), cpu(stock), 's', 2));
+    }
+    out.push(
       row(
         'engine: ping RTT (median)',
-        m(so, (s) => s.rttMs),
-        m(ss, (s) => s.rttMs),
+        m('1:on', (s) => s.rttMs),
+        m('1:stock', (s) => s.rttMs),
+        'ms',
+        3,
+      ),
+      row(
+        'engine, offloads off: ping RTT (median)',
+        m('1:off', (s) => s.rttMs),
+        m('1:stock', (s) => s.rttMs),
         'ms',
         3,
       ),
       row(`engine: handshakes/s (${HANDSHAKE_PEERS} initiators)`, hs[0]!, hs[1]!, '/s', 0),
       row('engine: memory, idle', memOurs[0] / 1024, memStock[0] / 1024, 'MiB', 1),
       row(`engine: memory, ${MEMORY_PEERS} peers`, memOurs[1] / 1024, memStock[1] / 1024, 'MiB', 1),
-    ];
+    );
+    return out;
   } finally {
     await lab.cleanup();
   }

@@ -2,13 +2,15 @@
 // link MTU − 80, wg-quick linux.bash set_mtu_up), wgm-engine against itself and against stock wireguard-go.
 // 8800-byte pings with DF both ways over IPv4 and IPv6 inner addresses; nothing is fragmented,
 // neither inside the tunnel nor outside (the namespaces' reassembly counters stay at zero);
-// one byte over the interface MTU is refused locally; and iperf3 carries TCP both ways with
-// the MSS a 8920-byte MTU gives.
+// one byte over the interface MTU is refused locally; iperf3 carries TCP both ways with the
+// MSS a 8920-byte MTU gives; a TCP stream's SHA-256 matches at the far end both ways. With
+// the engine's offloads on (TSO super-packets of 8920-byte segments), and for some pairs off.
 
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { type Impl, Lab, ping, type Side, snmp, tunnel, waitFor } from '../lib/netns.js';
 import { need } from '../lib/run.js';
+import { tcp } from '../lib/tunnel-traffic.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping', 'iperf3'] };
 const LINK_MTU = 9000;
@@ -18,10 +20,16 @@ const TUNNEL_MTU = LINK_MTU - 80;
 const PING_SIZE = 8800;
 const IPERF_SECONDS = 2;
 
-const PAIRS: [Impl, Impl][] = [
-  ['wgm-engine', 'wgm-engine'],
-  ['wgm-engine', 'wireguard-go'],
-  ['wireguard-go', 'wgm-engine'],
+/** Pair, outer family, engine offloads (WGM_OFFLOAD). */
+const RUNS: [Impl, Impl, 4 | 6, 'on' | 'off'][] = [
+  ['wgm-engine', 'wgm-engine', 4, 'on'],
+  ['wgm-engine', 'wgm-engine', 6, 'on'],
+  ['wgm-engine', 'wireguard-go', 4, 'on'],
+  ['wgm-engine', 'wireguard-go', 6, 'on'],
+  ['wireguard-go', 'wgm-engine', 4, 'on'],
+  ['wireguard-go', 'wgm-engine', 6, 'on'],
+  ['wgm-engine', 'wgm-engine', 4, 'off'],
+  ['wireguard-go', 'wgm-engine', 6, 'off'],
 ];
 
 /** IPv4 + IPv6 reassembly requests a namespace has seen (fragments that arrived). */
@@ -61,11 +69,18 @@ async function iperf(lab: Lab, client: Side, server: Side, reverse: boolean): Pr
   };
 }
 
-async function jumbo(t: TestContext, implA: Impl, implB: Impl, outer: 4 | 6): Promise<void> {
+async function jumbo(
+  t: TestContext,
+  implA: Impl,
+  implB: Impl,
+  outer: 4 | 6,
+  offload: 'on' | 'off',
+): Promise<void> {
   if (!need(t, NEEDS)) return;
   const lab = new Lab('ej');
   t.after(() => lab.cleanup());
-  const { a, b } = await tunnel(lab, implA, implB, { outer, linkMtu: LINK_MTU, mtu: TUNNEL_MTU });
+  const env = { WGM_OFFLOAD: offload };
+  const { a, b } = await tunnel(lab, implA, implB, { outer, linkMtu: LINK_MTU, mtu: TUNNEL_MTU, env });
   assert.match(lab.ip(a.ns, 'link', 'show', a.ifname), new RegExp(`mtu ${TUNNEL_MTU} `));
   assert.ok(ping(lab, a, b.inner.v4, { count: 2, min: 1 }), 'small ping (A initiates)');
   const before = [reassemblies(lab, a.ns), reassemblies(lab, b.ns)];
@@ -105,14 +120,14 @@ async function jumbo(t: TestContext, implA: Impl, implB: Impl, outer: 4 | 6): Pr
     // IPv4 + TCP headers (40) and the timestamp option (12) under the tunnel MTU.
     assert.ok(r.mss >= TUNNEL_MTU - 52 && r.mss <= TUNNEL_MTU - 40, `${what}: TCP MSS ${r.mss}`);
   }
+  await tcp(lab, a, b, outer, 4 << 20);
+  await tcp(lab, b, a, outer === 4 ? 6 : 4, 2 << 20);
   t.diagnostic(
     `TCP over MTU ${TUNNEL_MTU}: A → B ${there.mbits.toFixed(0)} Mbit/s, B → A ${back.mbits.toFixed(0)} Mbit/s`,
   );
 }
 
-for (const [implA, implB] of PAIRS) {
-  for (const outer of [4, 6] as const) {
-    test(`jumbo MTU ${TUNNEL_MTU}, ${implA} initiates to ${implB}, outer IPv${outer}`, (t) =>
-      jumbo(t, implA, implB, outer));
-  }
+for (const [implA, implB, outer, offload] of RUNS) {
+  test(`jumbo MTU ${TUNNEL_MTU}, ${implA} initiates to ${implB}, outer IPv${outer}, offloads ${offload}`, (t) =>
+    jumbo(t, implA, implB, outer, offload));
 }

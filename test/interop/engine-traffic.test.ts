@@ -2,11 +2,15 @@
 // network namespaces joined by a veth pair: each side initiating, IPv4 and IPv6 outer and
 // inner addresses, ping (small, full-MTU and fragmented 1400-byte payloads), TCP (a fixed
 // amount of random bytes, checked by SHA-256) and UDP (datagrams echoed back), and byte
-// counters that agree exactly between the two ends (while nothing is lost). Then the same
-// through a third namespace that routes between the two, with roaming across it.
+// counters that agree exactly between the two ends (while nothing is lost), and bursts of UDP
+// handed to the kernel with UDP_SEGMENT both ways (checked datagram by datagram). Each pair
+// runs with the engine's offloads on (the default: TUN TSO/USO split and merged in the
+// workers, UDP GSO/GRO); some combinations run again with WGM_OFFLOAD=off, the plain path.
+// Then the same through a third namespace that routes between the two, with roaming across it.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { IFF_VNET_HDR, tunFeatures } from '../../src/sys/tun-offload.js';
 import {
   dumpPeers,
   type Impl,
@@ -20,56 +24,30 @@ import {
   waitFor,
 } from '../lib/netns.js';
 import { need } from '../lib/run.js';
+import { tcp, udpBurst } from '../lib/tunnel-traffic.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping'] };
 
-const PAIRS: [Impl, Impl][] = [
-  ['wgm-engine', 'wireguard-go'],
-  ['wireguard-go', 'wgm-engine'],
-  ['wgm-engine', 'wgm-engine'],
+type Offload = 'on' | 'off';
+
+/** Pair, outer family, engine offloads: every pair and family with offloads, a cross of them without. */
+const RUNS: [Impl, Impl, 4 | 6, Offload][] = [
+  ['wgm-engine', 'wireguard-go', 4, 'on'],
+  ['wgm-engine', 'wireguard-go', 6, 'on'],
+  ['wireguard-go', 'wgm-engine', 4, 'on'],
+  ['wireguard-go', 'wgm-engine', 6, 'on'],
+  ['wgm-engine', 'wgm-engine', 4, 'on'],
+  ['wgm-engine', 'wgm-engine', 6, 'on'],
+  ['wgm-engine', 'wireguard-go', 6, 'off'],
+  ['wireguard-go', 'wgm-engine', 4, 'off'],
+  ['wgm-engine', 'wgm-engine', 4, 'off'],
 ];
 
-const TCP_SINK = `
-const net = require('node:net');
-const srv = net.createServer((c) => {
-  let n = 0;
-  const h = require('node:crypto').createHash('sha256');
-  c.on('data', (d) => { n += d.length; h.update(d); });
-  c.on('end', () => { c.end(n + ' ' + h.digest('hex'), () => process.exit(0)); });
-});
-srv.listen(5201, process.argv[1], () => console.log('ready'));
-setTimeout(() => process.exit(1), 25000);
-`;
-
-const TCP_SOURCE = `
-const net = require('node:net');
-const [addr, total] = [process.argv[1], Number(process.argv[2])];
-const data = require('node:crypto').randomBytes(total);
-const c = net.connect(5201, addr, () => c.end(data));
-let reply = '';
-c.on('data', (d) => { reply += d; });
-c.on('end', () => {
-  const want = total + ' ' + require('node:crypto').createHash('sha256').update(data).digest('hex');
-  console.log(reply === want ? 'intact' : 'damaged: ' + reply);
-  process.exit(0);
-});
-c.on('error', (e) => console.log('error ' + e.message));
-setTimeout(() => { console.log('timeout'); process.exit(1); }, 20000);
-`;
-
-/** A TCP stream of `bytes` random bytes from `from` to `to` over the tunnel, checked by SHA-256. */
-async function tcp(lab: Lab, from: Side, to: Side, family: 4 | 6, bytes: number): Promise<void> {
-  const addr = family === 4 ? to.inner.v4 : to.inner.v6;
-  const server = lab.spawn(to.ns, process.execPath, ['-e', TCP_SINK, addr]);
-  let out = '';
-  server.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await waitFor('TCP sink to listen', () => out.includes('ready'), 10_000);
-  const r = lab.exec(from.ns, process.execPath, ['-e', TCP_SOURCE, addr, String(bytes)], {
-    timeoutMs: 30_000,
-  });
-  assert.equal(r.stdout.trim(), 'intact', `TCP over IPv${family}: ${r.stdout} ${r.stderr}`);
+/** What the engine's verbose log says of its TUN with offloads on, or off. */
+function offloadLine(offload: Offload): RegExp {
+  if (offload === 'off') return /Offloads off \(WGM_OFFLOAD=off\)/;
+  // A kernel without IFF_VNET_HDR gets the plain TUN, and says so.
+  return tunFeatures() & IFF_VNET_HDR ? /TUN offloads: csum, tso4, tso6/ : /TUN offloads unavailable/;
 }
 
 const UDP_ECHO = `
@@ -120,41 +98,45 @@ async function countersAgree(lab: Lab, t: Tunnel): Promise<void> {
   ).catch(() => assert.fail(`counters disagree: ${last}`));
 }
 
-for (const [implA, implB] of PAIRS) {
-  for (const outer of [4, 6] as const) {
-    test(`${implA} initiates to ${implB}, outer IPv${outer}: ping, TCP, UDP, counters`, async (t) => {
-      if (!need(t, NEEDS)) return;
-      const lab = new Lab('et');
-      t.after(() => lab.cleanup());
-      const tun = await tunnel(lab, implA, implB, { outer });
-      const { a, b } = tun;
-      const started = Math.floor(Date.now() / 1000);
-      // A speaks first, so A initiates the handshake.
-      assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'ping over IPv4 inner');
-      const pa = dumpPeers(lab, a).get(b.key.pub)!;
-      const pb = dumpPeers(lab, b).get(a.key.pub)!;
-      assert.ok(pa.handshake >= started - 1, `A's latest handshake ${pa.handshake}`);
-      assert.ok(pb.handshake >= started - 1, `B's latest handshake ${pb.handshake}`);
-      const aEndpoint = outer === 4 ? `${a.outer.v4}:${a.port}` : `[${a.outer.v6}]:${a.port}`;
-      assert.equal(pb.endpoint, aEndpoint, "B learned A's endpoint");
-      assert.ok(ping(lab, a, b.inner.v6), 'ping over IPv6 inner');
-      assert.ok(ping(lab, b, a.inner.v4), 'ping back from B');
-      assert.ok(ping(lab, a, b.inner.v4, { size: 1392, df: true }), 'full-MTU ping (1420-byte packets, DF)');
-      assert.ok(ping(lab, a, b.inner.v4, { size: 1400 }), '1400-byte ping over IPv4 inner (fragmented)');
-      assert.ok(ping(lab, b, a.inner.v6, { size: 1400 }), '1400-byte ping over IPv6 inner');
-      // Light traffic loses nothing, so both ends must agree to the byte (rx_bytes/tx_bytes, wireguard-go's IpcGetOperation).
-      await countersAgree(lab, tun);
-      await tcp(lab, a, b, outer, 4 << 20);
-      await tcp(lab, b, a, outer === 4 ? 6 : 4, 1 << 20);
-      const echoed = await udp(lab, a, b, outer === 4 ? 6 : 4);
-      assert.ok(echoed >= 45, `UDP: ${echoed} of 50 datagrams echoed`);
-      // Bulk traffic may overflow a receiver's socket buffer: nobody counts more than was sent.
-      const qa = dumpPeers(lab, a).get(b.key.pub)!;
-      const qb = dumpPeers(lab, b).get(a.key.pub)!;
-      assert.ok(qa.tx > 4 << 20 && qb.rx > 3 << 20, `bulk traffic counted: A tx ${qa.tx}, B rx ${qb.rx}`);
-      assert.ok(qb.rx <= qa.tx && qa.rx <= qb.tx, `A tx ${qa.tx} rx ${qa.rx}, B tx ${qb.tx} rx ${qb.rx}`);
-    });
-  }
+for (const [implA, implB, outer, offload] of RUNS) {
+  test(`${implA} initiates to ${implB}, outer IPv${outer}, offloads ${offload}: ping, TCP, UDP, counters`, async (t) => {
+    if (!need(t, NEEDS)) return;
+    const lab = new Lab('et');
+    t.after(() => lab.cleanup());
+    const env = { LOG_LEVEL: 'verbose', WGM_OFFLOAD: offload };
+    const tun = await tunnel(lab, implA, implB, { outer, env });
+    const { a, b } = tun;
+    for (const s of [a, b])
+      if (s.d.impl === 'wgm-engine')
+        assert.match(s.d.output(), offloadLine(offload), 'the engine says which path');
+    const started = Math.floor(Date.now() / 1000);
+    // A speaks first, so A initiates the handshake.
+    assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'ping over IPv4 inner');
+    const pa = dumpPeers(lab, a).get(b.key.pub)!;
+    const pb = dumpPeers(lab, b).get(a.key.pub)!;
+    assert.ok(pa.handshake >= started - 1, `A's latest handshake ${pa.handshake}`);
+    assert.ok(pb.handshake >= started - 1, `B's latest handshake ${pb.handshake}`);
+    const aEndpoint = outer === 4 ? `${a.outer.v4}:${a.port}` : `[${a.outer.v6}]:${a.port}`;
+    assert.equal(pb.endpoint, aEndpoint, "B learned A's endpoint");
+    assert.ok(ping(lab, a, b.inner.v6), 'ping over IPv6 inner');
+    assert.ok(ping(lab, b, a.inner.v4), 'ping back from B');
+    assert.ok(ping(lab, a, b.inner.v4, { size: 1392, df: true }), 'full-MTU ping (1420-byte packets, DF)');
+    assert.ok(ping(lab, a, b.inner.v4, { size: 1400 }), '1400-byte ping over IPv4 inner (fragmented)');
+    assert.ok(ping(lab, b, a.inner.v6, { size: 1400 }), '1400-byte ping over IPv6 inner');
+    // Light traffic loses nothing, so both ends must agree to the byte (rx_bytes/tx_bytes, wireguard-go's IpcGetOperation).
+    await countersAgree(lab, tun);
+    await tcp(lab, a, b, outer, 4 << 20);
+    await tcp(lab, b, a, outer === 4 ? 6 : 4, 1 << 20);
+    const echoed = await udp(lab, a, b, outer === 4 ? 6 : 4);
+    assert.ok(echoed >= 45, `UDP: ${echoed} of 50 datagrams echoed`);
+    await udpBurst(lab, a, b, outer);
+    await udpBurst(lab, b, a, outer === 4 ? 6 : 4);
+    // Bulk traffic may overflow a receiver's socket buffer: nobody counts more than was sent.
+    const qa = dumpPeers(lab, a).get(b.key.pub)!;
+    const qb = dumpPeers(lab, b).get(a.key.pub)!;
+    assert.ok(qa.tx > 4 << 20 && qb.rx > 3 << 20, `bulk traffic counted: A tx ${qa.tx}, B rx ${qb.rx}`);
+    assert.ok(qb.rx <= qa.tx && qa.rx <= qb.tx, `A tx ${qa.tx} rx ${qa.rx}, B tx ${qb.tx} rx ${qb.rx}`);
+  });
 }
 
 for (const [implA, implB] of [

@@ -20,7 +20,7 @@
 
 import { EventEmitter } from 'node:events';
 import { WgError } from '../../model/errors.js';
-import { TunDevice } from '../../sys/tun.js';
+import type { TunDevice } from '../../sys/tun.js';
 import type { RawAddr } from '../../sys/udp.js';
 import { UdpGroup } from '../../sys/udp-group.js';
 import type { TransportKeypair } from '../core/actions.js';
@@ -30,6 +30,7 @@ import { bestCipher, type CipherKind } from './cipher.js';
 import { Inbox, type Moved } from './inbox.js';
 import { MainSender } from './main-send.js';
 import { MainSources } from './main-source.js';
+import { type OffloadInfo, offloadFromEnv, openEngineTun } from './offload.js';
 import { laneOfIndex, type PrefixMsg, type WorkerEvent } from './protocol.js';
 import { monotonicMs, NO_KEYPAIR, Shared } from './shared.js';
 import { SlotPool } from './slots.js';
@@ -58,6 +59,8 @@ export interface DataPlaneOptions {
   cipher?: CipherKind;
   /** Force the UDP socket family (tests); default dual-stack IPv6. */
   family?: 4 | 6;
+  /** TUN and UDP offloads (offload.ts); default on unless WGM_OFFLOAD=off. */
+  offload?: boolean;
 }
 
 export interface DataPlaneEvents {
@@ -69,6 +72,8 @@ export interface DataPlaneEvents {
   /** What peers moved since the last 'traffic'; only peers with something new. */
   traffic: [moved: Moved[]];
   linkGone: [errno: number];
+  /** A line for the verbose log (an offload falling back). */
+  note: [message: string];
   error: [err: Error];
 }
 
@@ -80,6 +85,8 @@ export const ONE_ADDRESS_SHAPE: SameShape<RawAddr, PathAddr> = true;
 
 export class DataPlane extends EventEmitter<DataPlaneEvents> {
   readonly tun: TunDevice;
+  /** The offloads in use (offload.ts); `offload.note` says which, for the verbose log. */
+  offload: OffloadInfo | undefined;
   private group: UdpGroup;
   private readonly shared: Shared;
   private readonly workers: WorkerPool;
@@ -129,7 +136,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const maxPeers = opts.maxPeers ?? 1024;
     if (!(tx >= 1 && tx <= 64 && rx >= 1 && rx <= 64 && batch >= 1 && batch <= 1024 && maxPeers >= 1))
       throw new RangeError('bad data plane shape');
-    const tun = TunDevice.open(opts.tunName, tx);
+    const { tun, info } = openEngineTun(opts.tunName, tx, opts.offload ?? offloadFromEnv());
     let group: UdpGroup | undefined;
     let dp: DataPlane | undefined;
     try {
@@ -138,6 +145,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       group = UdpGroup.open(opts.port ?? 0, rx, opts.fwmark ?? 0, opts.family);
       const shared = Shared.create({ maxPeers, maxKeypairs: maxPeers * 3 + 8, threads: 1 + tx + rx });
       dp = new DataPlane(tun, group, shared, rx);
+      dp.offload = info;
       const cipher = opts.cipher ?? bestCipher();
       const mtu = tun.mtu;
       const online: Promise<void>[] = [];
@@ -157,6 +165,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
             batch,
             cipher,
             shared: shared.buffers,
+            vnetHdr: info.vnetHdr,
+            tunUso: info.uso,
+            udpOffload: info.udp,
           }),
         );
       }
@@ -195,6 +206,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           this.linkGoneSeen = true;
           this.emit('linkGone', e.errno);
         }
+        return;
+      case 'note':
+        this.emit('note', e.message);
         return;
       case 'fatal':
         this.emit('error', new Error(`data-plane worker: ${e.message}`));

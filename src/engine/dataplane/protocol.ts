@@ -60,6 +60,8 @@ export type WorkerEvent =
   /** Peers moved transport (shared.ts: their MOVED bits say which). */
   | { t: 'traffic' }
   | { t: 'linkGone'; errno: number }
+  /** Something for the verbose log (an offload falling back), said once. */
+  | { t: 'note'; message: string }
   | { t: 'fatal'; message: string };
 
 /** What a worker is started with (worker_threads workerData). */
@@ -79,6 +81,12 @@ export interface WorkerInit {
   mtu: number;
   batch: number;
   cipher: import('./cipher.js').CipherKind;
+  /** The TUN carries virtio headers (offload.ts): split on read, merge on write. */
+  vnetHdr: boolean;
+  /** The TUN takes UDP super-packets (USO), so UDP datagrams are merged too. */
+  tunUso: boolean;
+  /** Try UDP_SEGMENT on send and UDP_GRO on receive. */
+  udpOffload: boolean;
 }
 
 type MessagePort = import('node:worker_threads').MessagePort;

@@ -16,8 +16,8 @@
 // alone just changes the shared record.
 
 import { EAGAIN, EBADF, EINTR, POLLIN, POLLNVAL, PollSet, Waker } from '../../sys/native.js';
-import { isLinkGone, tunWrite } from '../../sys/tun.js';
 import { MsgBatch, SOCKADDR_SIZE } from '../../sys/udp.js';
+import { SOL_UDP, setUdpGro, UDP_GRO } from '../../sys/udp-gso.js';
 import {
   DATA_HEADER_SIZE,
   DATA_RECEIVER,
@@ -32,9 +32,13 @@ import { MAX_HANDSHAKES_IN_FLIGHT } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
 import { Tally } from './tally.js';
+import { TunSink } from './tun-write.js';
 import { type Post, SLOT_BYTES } from './tx.js';
 
 /** Does the source sockaddr at `off` equal `known` (family, port and address)? */
+/** CMSG_SPACE(sizeof(int)): the UDP_GRO control message. */
+const UDP_GRO_SPACE = 24;
+
 function sameSource(bytes: Uint8Array, off: number, known: Uint8Array | undefined): boolean {
   if (!known) return false;
   for (let i = 0; i < 4; i++) if (bytes[off + i] !== known[i]) return false;
@@ -56,14 +60,100 @@ export function runRx(st: WorkerState, post: Post): void {
   let shed = 0; // handshake messages the gate refused since the last post
   let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
+  const sink = new TunSink(init.tunFd, mem, init.vnetHdr, init.tunUso);
+  let now = 0;
+  // Whether st.udpFd has UDP_GRO on (set per socket: a port change brings a new one).
+  let groFd = -1;
+  let groOn = false;
+  let groSaid = false;
   const idle = new PollSet([
     { fd: st.udpFd, events: POLLIN },
     { fd: init.wakeFd, events: POLLIN },
   ]);
 
+  const postHandshakes = (): void => {
+    const hs = handshakes.take();
+    if (hs) {
+      post({ t: 'handshakes', ...hs, shed }, [hs.buf]);
+      shed = 0;
+    }
+  };
+
+  /** One datagram (or one segment of a UDP_GRO one) of slot i: len bytes at off. */
+  const one = (i: number, off: number, len: number, ctl: number, ctlLen: number): void => {
+    const type =
+      len >= 4 && bytes[off] === MESSAGE_TRANSPORT
+        ? MESSAGE_TRANSPORT
+        : messageType(bytes.subarray(off, off + len));
+    if (type === 0) return;
+    if (type !== MESSAGE_TRANSPORT) {
+      // The source's budget, mac1, room in the queue (its upper half for quiet sources:
+      // gate.ts); sent on after the batch.
+      const name = batch.nameOffset(i);
+      const verdict = st.gate.check(bytes.subarray(off, off + len), type, bytes, name, now);
+      if (verdict === 'drop') return;
+      if (
+        verdict === 'pass' &&
+        (shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT / 2) ||
+          (st.gate.quiet && shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)))
+      ) {
+        // A UDP_GRO datagram can carry more messages than a batch has slots.
+        if (handshakes.count === batch.count) postHandshakes();
+        handshakes.add(bytes, off, len, name, ctl, ctlLen);
+      } else shed++;
+      return;
+    }
+    // Transport data: type(4) receiver(4) counter(8) sealed packet.
+    if (len < KEEPALIVE_SIZE || view.getUint32(off, true) !== MESSAGE_TRANSPORT) return;
+    const kp = st.byIndex.get(view.getUint32(off + DATA_RECEIVER, true));
+    if (!kp) return;
+    const plain = openInPlace(kp.cipher, kp.replay!, kp.created, mem, off, len, now);
+    if (plain < 0) return;
+    const peer = kp.peer;
+    // Counted like wireguard-go: every authenticated message, before the inner checks.
+    tally.received(peer, len, plain > 0);
+    if (kp.promoteOnReceive) {
+      kp.promoteOnReceive = false;
+      const current = shared.sendKeypair(peer);
+      if (current !== kp.slot) shared.promoteSendKeypair(peer, current, kp.slot);
+      post({ t: 'confirmed', peer, slot: kp.slot });
+    }
+    const name = batch.nameOffset(i);
+    const roamed = !sameSource(bytes, name, st.lastSource[peer]);
+    if (
+      roamed ||
+      shared.sources.gen(peer) !== st.sourceGen[peer] ||
+      !st.sameArrival(peer, words, ctl >> 2, ctlLen)
+    )
+      st.learnSource(peer, bytes, name, batch.destination(i), ctl, ctlLen);
+    if (roamed) {
+      st.lastSource[peer] = bytes.slice(name, name + SOCKADDR_SIZE);
+      const addr = batch.source(i);
+      if (addr) post({ t: 'source', peer, addr });
+    }
+    if (plain === 0) return; // a keepalive
+    const inner = off + DATA_HEADER_SIZE;
+    const ipLen = ipPacketLength(bytes, inner, plain);
+    if (ipLen === 0) return;
+    const srcPeer =
+      bytes[inner]! >> 4 === 4
+        ? st.allowed.lookup(4, bytes, inner + 12)
+        : st.allowed.lookup(6, bytes, inner + 8);
+    if (srcPeer !== peer) return; // not from an address this peer may use
+    sink.add(inner, ipLen);
+  };
+
   try {
     for (;;) {
       if (shared.stopped) return;
+      if (init.udpOffload && st.udpFd !== groFd) {
+        groFd = st.udpFd;
+        groOn = setUdpGro(groFd, true);
+        if (!groOn && !groSaid && init.lane === 0) {
+          groSaid = true;
+          post({ t: 'note', message: 'UDP receive offload unavailable (no UDP_GRO): one datagram per read' });
+        }
+      }
       const n = batch.recv(st.udpFd);
       if (n === -EAGAIN || n === -EINTR || n === 0) {
         st.sync();
@@ -79,87 +169,37 @@ export function runRx(st: WorkerState, post: Post): void {
       }
       if (n < 0) continue; // a pending socket error (e.g. ICMP); the next call reads data
       st.sync();
-      const now = monotonicMs();
+      now = monotonicMs();
       for (let i = 0; i < n; i++) {
         if (batch.truncated(i)) continue;
         const len = batch.length(i);
         if (len > used) used = len;
         const off = batch.slotOffset(i);
-        const type =
-          len >= 4 && bytes[off] === MESSAGE_TRANSPORT
-            ? MESSAGE_TRANSPORT
-            : messageType(bytes.subarray(off, off + len));
-        if (type === 0) continue;
-        if (type !== MESSAGE_TRANSPORT) {
-          // The source's budget, mac1, room in the queue (its upper half for quiet sources:
-          // gate.ts); sent on after the batch.
-          const name = batch.nameOffset(i);
-          const verdict = st.gate.check(bytes.subarray(off, off + len), type, bytes, name, now);
-          if (verdict === 'drop') continue;
-          if (
-            verdict === 'pass' &&
-            (shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT / 2) ||
-              (st.gate.quiet && shared.takeHandshakeSlot(MAX_HANDSHAKES_IN_FLIGHT)))
-          )
-            handshakes.add(bytes, off, len, name, batch.controlOffset(i), batch.controlLength(i));
-          else shed++;
-          continue;
+        let ctl = batch.controlOffset(i);
+        let ctlLen = batch.controlLength(i);
+        // UDP_GRO: several datagrams of one sender, each `seg` bytes (the last may be
+        // shorter); the kernel puts its control message before the arrival address.
+        let seg = 0;
+        if (groOn && ctlLen >= UDP_GRO_SPACE && view.getInt32(ctl + 8, true) === SOL_UDP) {
+          if (view.getInt32(ctl + 12, true) === UDP_GRO) seg = view.getUint16(ctl + 16, true);
+          ctl += UDP_GRO_SPACE;
+          ctlLen -= UDP_GRO_SPACE;
         }
-        // Transport data: type(4) receiver(4) counter(8) sealed packet.
-        if (len < KEEPALIVE_SIZE || view.getUint32(off, true) !== MESSAGE_TRANSPORT) continue;
-        const kp = st.byIndex.get(view.getUint32(off + DATA_RECEIVER, true));
-        if (!kp) continue;
-        const plain = openInPlace(kp.cipher, kp.replay!, kp.created, mem, off, len, now);
-        if (plain < 0) continue;
-        const peer = kp.peer;
-        // Counted like wireguard-go: every authenticated message, before the inner checks.
-        tally.received(peer, len, plain > 0);
-        if (kp.promoteOnReceive) {
-          kp.promoteOnReceive = false;
-          const current = shared.sendKeypair(peer);
-          if (current !== kp.slot) shared.promoteSendKeypair(peer, current, kp.slot);
-          post({ t: 'confirmed', peer, slot: kp.slot });
-        }
-        const name = batch.nameOffset(i);
-        const roamed = !sameSource(bytes, name, st.lastSource[peer]);
-        const ctl = batch.controlOffset(i);
-        const ctlLen = batch.controlLength(i);
-        if (
-          roamed ||
-          shared.sources.gen(peer) !== st.sourceGen[peer] ||
-          !st.sameArrival(peer, words, ctl >> 2, ctlLen)
-        )
-          st.learnSource(peer, bytes, name, batch.destination(i), ctl, ctlLen);
-        if (roamed) {
-          st.lastSource[peer] = bytes.slice(name, name + SOCKADDR_SIZE);
-          const addr = batch.source(i);
-          if (addr) post({ t: 'source', peer, addr });
-        }
-        if (plain === 0) continue; // a keepalive
-        const inner = off + DATA_HEADER_SIZE;
-        const ipLen = ipPacketLength(bytes, inner, plain);
-        if (ipLen === 0) continue;
-        const srcPeer =
-          bytes[inner]! >> 4 === 4
-            ? st.allowed.lookup(4, bytes, inner + 12)
-            : st.allowed.lookup(6, bytes, inner + 8);
-        if (srcPeer !== peer) continue; // not from an address this peer may use
-        const w = tunWrite(init.tunFd, batch.slotAddrs[i]! + DATA_HEADER_SIZE, ipLen);
-        if (w < 0 && isLinkGone(w)) {
-          post({ t: 'linkGone', errno: -w });
-          return;
-        }
+        if (seg === 0 || seg >= len) one(i, off, len, ctl, ctlLen);
+        else for (let at = 0; at < len; at += seg) one(i, off + at, Math.min(seg, len - at), ctl, ctlLen);
       }
-      const hs = handshakes.take();
-      if (hs) {
-        post({ t: 'handshakes', ...hs, shed }, [hs.buf]);
-        shed = 0;
+      sink.flush();
+      if (sink.gone !== 0) {
+        post({ t: 'linkGone', errno: -sink.gone });
+        return;
       }
+      postHandshakes();
       if (tally.flush(now)) post({ t: 'traffic' });
     }
   } finally {
     idle.free();
     wake.free();
+    sink.free();
     batch.free(used);
   }
 }

@@ -11,14 +11,21 @@
 // removed), the record is cleared and the datagram goes again without one, so traffic falls
 // over to whatever address routing picks now; the peer then roams to it.
 //
+// With TUN offloads (offload.ts) each read is a virtio header and a packet of up to 64 KiB,
+// split into segments here (tun-read.ts) before the same route/seal steps; with UDP_SEGMENT,
+// consecutive equal-sized datagrams to one peer leave as one message (sys/gso-batch.ts), and a
+// socket whose egress refuses it (EIO) sends one datagram at a time from then on, said once.
+//
 // The loop blocks in poll(2) on the queue and the worker's eventfd; a wake makes it apply
 // configuration or, when the stop flag is set, return.
 
+import { GsoBatch } from '../../sys/gso-batch.js';
 import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
 import { EAGAIN, EINTR, POLLERR, POLLIN, POLLNVAL, POLLOUT, PollSet, Waker } from '../../sys/native.js';
 import { sourceRejected } from '../../sys/pktinfo.js';
 import { isLinkGone, tunReadBatch } from '../../sys/tun.js';
 import { MsgBatch } from '../../sys/udp.js';
+import { gsoSendRefused, udpGsoSupported } from '../../sys/udp-gso.js';
 import { MAX_STAGED_PACKETS, PADDING_MULTIPLE, REKEY_TIMEOUT_MS } from '../core/constants.js';
 import { DATA_HEADER_SIZE } from '../core/messages.js';
 import { keypairExpired, reserveCounter } from '../core/transport-rules.js';
@@ -27,6 +34,7 @@ import type { WorkerEvent } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
 import { Tally } from './tally.js';
+import { VnetReader } from './tun-read.js';
 
 /** Room in each slot: header + the largest IP packet + padding + tag. */
 export const SLOT_BYTES = DATA_HEADER_SIZE + 65535 + PADDING_MULTIPLE + POLY1305_TAG_LEN;
@@ -35,19 +43,30 @@ const MAX_PLAINTEXT = 65535;
 const SLOT_SLACK = DATA_HEADER_SIZE + PADDING_MULTIPLE + POLY1305_TAG_LEN;
 /** How long a full socket buffer may hold up a batch before the rest of it is dropped. */
 const SEND_STALL_MS = 100;
+/** Slots per batch with TUN offloads: the segments of a 64 KiB super-packet at a 1280-byte MTU. */
+const OFFLOAD_BATCH = 64;
 
 export type Post = (e: WorkerEvent, transfer?: ArrayBuffer[]) => void;
 
 export function runTx(st: WorkerState, post: Post): void {
   const { init, shared } = st;
   const thread = init.thread;
-  const batch = new MsgBatch(init.batch, SLOT_BYTES, init.udpFamily);
+  const slots = init.vnetHdr ? Math.max(init.batch, OFFLOAD_BATCH) : init.batch;
+  const batch = new MsgBatch(slots, SLOT_BYTES, init.udpFamily);
   const mem = batch.mem;
   const bytes = mem.bytes;
-  const lens = new Int32Array(init.batch);
-  const msgPeer = new Int32Array(init.batch);
-  const msgLen = new Int32Array(init.batch);
-  const msgData = new Uint8Array(init.batch);
+  const lens = new Int32Array(slots);
+  const msgPeer = new Int32Array(slots);
+  const msgLen = new Int32Array(slots);
+  const msgData = new Uint8Array(slots);
+  const reader = init.vnetHdr ? new VnetReader(init.tunFd, batch, lens) : undefined;
+  let dropsSaid = 0; // the splitter's drops last reported
+  const gso = init.udpOffload ? new GsoBatch(batch) : undefined;
+  // Whether st.udpFd takes UDP_SEGMENT: probed per socket (a port change brings a new one).
+  let gsoFd = -1;
+  let gsoOn = false;
+  const refusedFds = new Set<number>();
+  let gsoSaid = false;
   const tally = new Tally(shared, thread);
   let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
@@ -78,7 +97,13 @@ export function runTx(st: WorkerState, post: Post): void {
   try {
     for (;;) {
       if (shared.stopped) return;
-      const n = tunReadBatch(init.tunFd, first, batch.slotSize, MAX_PLAINTEXT, init.batch, lens);
+      const n = reader
+        ? reader.fill(batch, lens, slots)
+        : tunReadBatch(init.tunFd, first, batch.slotSize, MAX_PLAINTEXT, slots, lens);
+      if (reader && reader.dropped > dropsSaid && dropsSaid === 0) {
+        post({ t: 'note', message: `Dropped a TUN packet the splitter refused: ${reader.lastDrop}` });
+        dropsSaid = reader.dropped;
+      }
       if (n === -EAGAIN || n === -EINTR || n === 0) {
         st.sync();
         idle.wait(-1);
@@ -134,21 +159,87 @@ export function runTx(st: WorkerState, post: Post): void {
       // sent), as in wireguard-go's RoutineSequentialSender (device/send.go), which calls
       // timersAnyAuthenticatedPacketSent and timersDataSent whatever SendBuffers returns: with
       // the route to the endpoint gone, that is what starts the handshake that moves on.
-      sendAll(batch, st, full, wake, m, msgPeer, (j, ok) =>
-        tally.sent(msgPeer[j]!, ok ? msgLen[j]! : 0, msgData[j] === 1),
-      );
+      const done = (j: number, ok: boolean) => tally.sent(msgPeer[j]!, ok ? msgLen[j]! : 0, msgData[j] === 1);
+      if (gso && st.udpFd !== gsoFd) {
+        gsoFd = st.udpFd;
+        gsoOn = !refusedFds.has(gsoFd) && udpGsoSupported(gsoFd);
+        if (!gsoOn && !gsoSaid && !refusedFds.has(gsoFd) && init.lane === 0) {
+          gsoSaid = true; // the kernel lacks it: once per device is enough
+          post({
+            t: 'note',
+            message: 'UDP segmentation offload unavailable (no UDP_SEGMENT): one datagram per send',
+          });
+        }
+      }
+      if (gso && gsoOn && gso.build(m, msgPeer, msgLen) < m) {
+        const refused = sendRuns(gso, batch, st, full, wake, m, msgPeer, done);
+        if (refused !== 0) {
+          gsoOn = false;
+          refusedFds.add(gsoFd);
+          post({
+            t: 'note',
+            message: `UDP segmentation offload refused (errno ${refused}): sending one datagram at a time`,
+          });
+        }
+      } else sendAll(batch, st, full, wake, 0, m, msgPeer, done);
       if (tally.flush(now)) post({ t: 'traffic' });
     }
   } finally {
     idle.free();
     full.free();
     wake.free();
+    reader?.free();
+    gso?.free();
     batch.free(used);
   }
 }
 
 /**
- * Sends datagrams [0, m), waiting out a full buffer for a while; `done(j, true)` for each one
+ * Sends the messages `gso.build` made of datagrams [0, m) (runs of one peer's datagrams, each
+ * one UDP_SEGMENT send), waiting out a full buffer as sendAll does. From a message the kernel
+ * refuses on, the rest of the batch goes one datagram at a time (sendAll: a refused source
+ * address, a datagram without a route). Returns the errno when the refusal means the socket
+ * must stop using UDP_SEGMENT (EIO, as wireguard-go's StdNetBind decides), else 0.
+ */
+function sendRuns(
+  gso: GsoBatch,
+  batch: MsgBatch,
+  st: WorkerState,
+  full: PollSet,
+  wake: Waker,
+  m: number,
+  msgPeer: Int32Array,
+  done: (j: number, ok: boolean) => void,
+): number {
+  const k = gso.count;
+  let at = 0;
+  let stallUntil = 0;
+  while (at < k) {
+    const r = gso.send(st.udpFd, at, k - at);
+    if (r > 0) {
+      for (let x = at; x < at + r; x++) {
+        const j0 = gso.first[x]!;
+        for (let j = j0; j < j0 + gso.segments[x]!; j++) done(j, true);
+      }
+      at += r;
+      continue;
+    }
+    if (r === -EAGAIN || r === -EINTR) {
+      const now = monotonicMs();
+      if (stallUntil === 0) stallUntil = now + SEND_STALL_MS;
+      if (now >= stallUntil || st.shared.stopped) return 0; // the rest is dropped
+      full.wait(stallUntil - now);
+      if (full.revents(1) & POLLIN) wake.drain();
+      continue;
+    }
+    sendAll(batch, st, full, wake, gso.first[at]!, m, msgPeer, done);
+    return gso.segments[at]! > 1 && gsoSendRefused(r) ? -r : 0;
+  }
+  return 0;
+}
+
+/**
+ * Sends datagrams [from, m), waiting out a full buffer for a while; `done(j, true)` for each one
  * sent, `done(j, false)` for each one the kernel refused.
  * A datagram whose source address the kernel refuses goes again without it (`dropSource`).
  */
@@ -157,11 +248,12 @@ function sendAll(
   st: WorkerState,
   full: PollSet,
   wake: Waker,
+  from: number,
   m: number,
   msgPeer: Int32Array,
   done: (j: number, ok: boolean) => void,
 ): void {
-  let at = 0;
+  let at = from;
   let stallUntil = 0;
   while (at < m) {
     const r = batch.send(st.udpFd, at, m - at);

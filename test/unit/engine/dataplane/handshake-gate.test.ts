@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { INITIATION_SIZE } from '../../../../src/engine/core/messages.js';
 import {
   HANDSHAKE_SOURCE_BURST,
   HANDSHAKE_SOURCE_RATE_PER_SEC,
@@ -14,6 +15,7 @@ import { inetNtop } from '../../../../src/model/inet.js';
 import { allocNative, freeNative } from '../../../../src/sys/native.js';
 import type { LocalAddr } from '../../../../src/sys/pktinfo.js';
 import { type RawAddr, UdpSocket } from '../../../../src/sys/udp.js';
+import { UdpGsoSender } from '../../../../src/sys/udp-gso.js';
 import { floodMessages } from '../../../lib/flood.js';
 import { need } from '../../../lib/run.js';
 import { inNetns, ip } from '../../sys/netns.js';
@@ -75,6 +77,45 @@ test('with the key set, bad mac1 stops in the worker, a flooding source is cut o
     send(sock, to, good, other);
     assert.ok(await until(() => got.some((g) => g.from === '192.168.91.3')));
   } finally {
+    sock.close();
+    await p.close();
+  }
+});
+
+test('a UDP_GRO datagram of more initiations than a receive batch holds: all reach the main thread, the worker lives', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const p = await makePair({ net: 92, tag: 'g92', dp: { batch: 16 } });
+  const sock = inNetns(p.nsA, () => UdpSocket.open({ port: 0, family: 4 }));
+  const sender = new UdpGsoSender(sock.fd, sock.family);
+  const COUNT = 40; // over the batch of 16, under a source's burst
+  const mem = allocNative(COUNT * INITIATION_SIZE);
+  try {
+    if (!sender.gso) return t.skip('needs a kernel with UDP_SEGMENT');
+    const got: number[] = [];
+    const errors: Error[] = [];
+    p.dpB.on('handshake', (data) => got.push(data[0]!));
+    p.dpB.on('error', (e) => errors.push(e));
+    p.dpB.setHandshakeKey(PUB);
+    await p.dpB.settle();
+    for (const [i, m] of floodMessages(PUB, COUNT).entries()) mem.bytes.set(m, i * INITIATION_SIZE);
+    const to: RawAddr = { family: 4, address: Uint8Array.of(192, 168, 92, 2), port: p.dpB.port, scopeId: 0 };
+    // One send: the kernel keeps it whole across the veth to B's UDP_GRO socket.
+    assert.equal(
+      sender.send(to, mem.addr, COUNT * INITIATION_SIZE, INITIATION_SIZE),
+      COUNT * INITIATION_SIZE,
+    );
+    assert.ok(
+      await until(() => got.length >= COUNT, 5000),
+      `${got.length} of ${COUNT} reached the main thread`,
+    );
+    // The worker is still there: another message passes.
+    const [late] = floodMessages(PUB, 1) as [Uint8Array];
+    send(sock, to, late);
+    assert.ok(await until(() => got.length >= COUNT + 1, 5000), 'a later message passes');
+    assert.deepEqual(errors, []);
+  } finally {
+    freeNative(mem);
+    sender.free();
     sock.close();
     await p.close();
   }

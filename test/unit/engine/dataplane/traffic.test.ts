@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
 import type { Moved } from '../../../../src/engine/dataplane/dataplane.js';
+import { IFF_VNET_HDR, tunFeatures } from '../../../../src/sys/tun-offload.js';
 import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { ip } from '../../sys/netns.js';
@@ -26,6 +27,11 @@ for (const shape of [
     net: 63,
   },
   { name: 'OpenSSL EVP only', dp: { cipher: 'libcrypto' as const }, net: 66 },
+  {
+    name: 'two threads each way, offloads off (plain multi-queue TUN, one datagram per send)',
+    dp: { txThreads: 2, rxThreads: 2, offload: false },
+    net: 68,
+  },
 ]) {
   test(`ping both ways through two data planes: ${shape.name}`, async (t) => {
     if (!need(t, { root: true, commands: ['ip', 'ping'] })) return;
@@ -41,6 +47,9 @@ for (const shape of [
       p.dpB.on('error', (e) => errors.push(e));
       const moved: Moved[] = [];
       p.dpA.on('traffic', (m) => moved.push(...m.filter((x) => x.peer === p.peerOnA)));
+      // With offloads (the default) every queue carries virtio headers where the kernel has them.
+      const vnet = 'offload' in shape.dp ? false : (tunFeatures() & IFF_VNET_HDR) !== 0;
+      assert.equal(p.dpA.offload?.vnetHdr, vnet, p.dpA.offload?.note);
       assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 5), 5, 'A → B');
       assert.equal(ping(p.nsB, `10.${p.net}.0.1`, 3, 1000), 3, 'B → A, 1000-byte payload');
       const bytes = 5 * wire(56) + 3 * wire(1000);

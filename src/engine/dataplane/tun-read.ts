@@ -1,0 +1,108 @@
+// Reading a TUN opened with IFF_VNET_HDR (sys/tun-offload.ts) into a transmit batch: each
+// read(2) gives a 10-byte virtio_net_hdr and a packet of up to 64 KiB. A super-packet (TSO or
+// USO) is split by gso.ts into MTU-sized segments, one per batch slot, each a complete IP
+// packet with its checksums; a plain packet whose transport checksum the kernel left to us
+// (NEEDS_CSUM) gets it completed. The transmit loop then seals and sends the slots as it does
+// for a plain TUN, so the segments of one super-packet go out as one batch.
+//
+// A super-packet whose segments do not fit in the slots left waits in the read buffer for the
+// next batch; one that would not fit even an empty batch, or that the splitter refuses
+// (gsoErrorText), is dropped and counted, as wireguard-go drops what its handleVirtioRead
+// refuses (tun/tun_linux.go).
+
+import { allocNative, freeNative, type NativeBuffer, readAt } from '../../sys/native.js';
+import type { MsgBatch } from '../../sys/udp.js';
+import { DATA_HEADER_SIZE } from '../core/messages.js';
+import {
+  completeChecksum,
+  copyBytes,
+  decodeVirtioNetHdr,
+  GsoError,
+  gsoErrorText,
+  gsoSplit,
+  MAX_SUPER_PACKET,
+  newVirtioNetHdr,
+  type SplitTarget,
+  VIRTIO_NET_HDR_GSO_ECN,
+  VIRTIO_NET_HDR_GSO_NONE,
+  VIRTIO_NET_HDR_LEN,
+} from './gso.js';
+
+const READ_SIZE = VIRTIO_NET_HDR_LEN + MAX_SUPER_PACKET;
+
+export class VnetReader {
+  private readonly fd: number;
+  private readonly buf: NativeBuffer;
+  private readonly hdr = newVirtioNetHdr();
+  /** Length of a read not yet placed (0: none). */
+  private pending = 0;
+  /** Per first slot k: lens.subarray(k), made once. */
+  private readonly lensFrom: Int32Array[] = [];
+  private readonly target: SplitTarget;
+  /** Packets dropped since the last `takeDropped`, and why the last one was. */
+  dropped = 0;
+  lastDrop = '';
+
+  constructor(fd: number, batch: MsgBatch, lens: Int32Array) {
+    this.fd = fd;
+    this.buf = allocNative(READ_SIZE, false);
+    for (let k = 0; k < lens.length; k++) this.lensFrom.push(lens.subarray(k));
+    this.target = { bytes: batch.bytes, base: 0, stride: batch.slotSize, count: 0, lens };
+  }
+
+  /**
+   * Fills slots [0, n) of `batch` (each packet DATA_HEADER_SIZE bytes into its slot, its
+   * length in `lens`), reading until the queue is empty or the slots are used; at most `count`
+   * slots (lens.length at most). Returns n, or -errno when nothing was read (-EAGAIN: empty).
+   */
+  fill(batch: MsgBatch, lens: Int32Array, count: number): number {
+    let k = 0;
+    while (k < count) {
+      if (this.pending === 0) {
+        const r = readAt(this.fd, this.buf.addr, READ_SIZE);
+        if (r < 0) return k > 0 ? k : r;
+        if (r === 0) return k;
+        this.pending = r;
+      }
+      const placed = this.place(batch, lens, k, count);
+      if (placed === 0) return k; // waits for an empty batch
+      this.pending = 0;
+      if (placed > 0) k += placed;
+    }
+    return k;
+  }
+
+  /** Places the pending read at slot k: slots used, 0 when it needs an emptier batch, -1 dropped. */
+  private place(batch: MsgBatch, lens: Int32Array, k: number, count: number): number {
+    const b = this.buf.bytes;
+    const len = this.pending - VIRTIO_NET_HDR_LEN;
+    const h = this.hdr;
+    if (len <= 0 || !decodeVirtioNetHdr(b, 0, h)) return this.drop('read shorter than a virtio header');
+    const base = batch.slotOffset(k) + DATA_HEADER_SIZE;
+    if ((h.gsoType & ~VIRTIO_NET_HDR_GSO_ECN) === VIRTIO_NET_HDR_GSO_NONE) {
+      const e = completeChecksum(b, VIRTIO_NET_HDR_LEN, len, h);
+      if (e < 0) return this.drop(gsoErrorText(e));
+      copyBytes(b, VIRTIO_NET_HDR_LEN, this.pending, batch.bytes, base);
+      lens[k] = len;
+      return 1;
+    }
+    const t = this.target;
+    t.base = base;
+    t.count = count - k;
+    t.lens = this.lensFrom[k]!;
+    const segs = gsoSplit(b, VIRTIO_NET_HDR_LEN, len, h, t);
+    if (segs === GsoError.TOO_MANY_SEGMENTS && k > 0) return 0;
+    if (segs < 0) return this.drop(gsoErrorText(segs));
+    return segs;
+  }
+
+  private drop(why: string): number {
+    this.dropped++;
+    this.lastDrop = why;
+    return -1;
+  }
+
+  free(): void {
+    freeNative(this.buf);
+  }
+}
