@@ -8,7 +8,7 @@ import { isWgError } from '../model/errors.js';
 import { type Device, keysEqual } from '../model/index.js';
 import { sameSockAddr } from '../model/inet.js';
 import type { QuickDeps } from '../quick/up.js';
-import { applyConf, wipeSecrets } from './conf-apply.js';
+import { applyConf, backendResolvesNames, wipeSecrets } from './conf-apply.js';
 import type { Ctx } from './context.js';
 import { printError } from './errors.js';
 import { quickUsage } from './strip.js';
@@ -19,6 +19,7 @@ export function quickDeps(ctx: Ctx): QuickDeps {
       const { device, peerLines } = await loadParsedConfig(text, {
         file,
         env: ctx.env,
+        deferNames: await backendResolvesNames(iface, text, file, ctx.env),
         onWarning: (t) => ctx.err(`${t}\n`),
       });
       if (opts.fwmark !== undefined) device.fwmark ??= opts.fwmark;

@@ -22,17 +22,19 @@
 // one on each unanswered handshake, and always the source of the latest authenticated packet).
 
 import { publicKeyOf } from '../crypto/x25519-native.js';
-import { type Device, isZeroKey, keysEqual } from '../model/index.js';
+import { type Device, isZeroKey, keysEqual, newPeer } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
-import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
+import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import type { Action } from './core/actions.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
 import { DataPlane, type Moved } from './dataplane/dataplane.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
+import { EndpointNames, engineLookup, flattenLines } from './names.js';
+import type { Lookup } from './resolve.js';
 import type { SetRequest, UapiDevice } from './uapi-server.js';
 
 /** Kept in step with package.json by test/unit/engine/device.test.ts. */
@@ -60,6 +62,8 @@ export interface EngineOptions {
   maxPeers?: number;
   txThreads?: number;
   rxThreads?: number;
+  /** Resolves endpoint names (tests point it at their own DNS server); the system's by default. */
+  lookup?: Lookup;
 }
 
 function maxPeersFromEnv(): number {
@@ -82,12 +86,16 @@ export class EngineDevice implements UapiDevice {
   private handshakeKey: Uint8Array | undefined;
   private readonly linkGone: (() => void)[] = [];
   private readonly onClose: (() => void)[] = [];
+  /** Each peer's endpoint lines, names kept resolved. */
+  private readonly names: EndpointNames;
 
   private constructor(
     private readonly dp: DataPlane,
     private readonly log: Logger,
     maxPeers: number,
+    lookup: Lookup,
   ) {
+    this.names = new EndpointNames(lookup, (peer) => this.lineUpdated(peer), log);
     this.ifname = dp.tun.name;
     this.ifindex = dp.ifindex;
     this.maxPeers = maxPeers;
@@ -120,7 +128,7 @@ export class EngineDevice implements UapiDevice {
       txThreads: opts.txThreads ?? 1,
       rxThreads: opts.rxThreads ?? 1,
     });
-    return new EngineDevice(dp, log, maxPeers);
+    return new EngineDevice(dp, log, maxPeers, opts.lookup ?? engineLookup());
   }
 
   get listenPort(): number {
@@ -156,7 +164,10 @@ export class EngineDevice implements UapiDevice {
     }
     return {
       device,
-      ext: { implementation: `wgm-engine/${ENGINE_VERSION}`, capabilities: [CAPABILITY_MULTI_ENDPOINT] },
+      ext: {
+        implementation: `wgm-engine/${ENGINE_VERSION}`,
+        capabilities: [CAPABILITY_MULTI_ENDPOINT, CAPABILITY_ENDPOINT_NAMES],
+      },
     };
   }
 
@@ -189,7 +200,9 @@ export class EngineDevice implements UapiDevice {
       }
     }
     this.dp.takeTraffic();
+    this.names.take(change);
     this.apply(this.core.configure(change, now));
+    this.names.prune((peer) => this.core.peers.has(peer));
     this.shareHandshakeKey();
     // Slots of removed peers come back once the workers have seen them go.
     for (let i = 0; !this.mirror.syncDevice(this.core.getDevice()); i++) {
@@ -225,6 +238,21 @@ export class EngineDevice implements UapiDevice {
   }
 
   // ---- Events ----
+
+  /**
+   * A name among a peer's endpoint lines resolved to new addresses. INTERIM (until the core
+   * takes endpoint lines and updateEndpointLine(publicKeyHex, rank, addrs, now)): the peer's
+   * whole list goes to the core again, flattened, as an update_only change.
+   */
+  private lineUpdated(peerHex: string): void {
+    const lines = this.names.linesOf(peerHex);
+    if (this.closed || !lines || !this.core.peers.has(peerHex)) return;
+    const addrs = flattenLines(lines);
+    const peer = newPeer({ publicKey: Buffer.from(peerHex, 'hex'), updateOnly: true });
+    peer.endpoints = addrs.map((addr) => ({ addr }));
+    if (addrs.length === 0) peer.clearEndpoints = true;
+    this.apply(this.core.configure({ replacePeers: false, peers: [peer] }, this.dp.now()));
+  }
 
   private received(
     slot: number,
@@ -344,6 +372,7 @@ export class EngineDevice implements UapiDevice {
     clearInterval(this.mtuTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const fn of this.onClose.splice(0)) fn();
+    this.names.close();
     this.apply(this.core.configure({ replacePeers: true, peers: [] }, this.dp.now()));
     await this.dp.stop();
   }

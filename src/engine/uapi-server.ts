@@ -102,6 +102,10 @@ export class SetFolder {
         p.endpoints.push({ addr: op.value });
         p.clearEndpoints = undefined;
         return;
+      case 'wgm_endpoint_name':
+        p.endpoints.push({ name: op.value });
+        p.clearEndpoints = undefined;
+        return;
       case 'persistent_keepalive_interval':
         p.persistentKeepalive = op.value;
         return;

@@ -27,6 +27,11 @@ export interface SockAddr {
 export interface Endpoint {
   spec?: string;
   addr?: SockAddr;
+  /**
+   * wgm only: a name the backend resolves itself (UAPI `wgm_endpoint_name`, to a backend that
+   * advertises `endpoint_names`). Set instead of `addr`; the port is already a number.
+   */
+  name?: { host: string; port: number };
 }
 
 /** State of one candidate endpoint, as reported by a backend that holds several (wgm-engine). */

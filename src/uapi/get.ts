@@ -37,6 +37,8 @@ export interface GetReply {
 }
 
 export const CAPABILITY_MULTI_ENDPOINT = 'multi_endpoint';
+/** The daemon takes endpoints by name (`wgm_endpoint_name=`) and resolves them itself. */
+export const CAPABILITY_ENDPOINT_NAMES = 'endpoint_names';
 
 const U16 = 0xffffn;
 const U32 = 0xffffffffn;
