@@ -98,7 +98,8 @@ export async function setDevice(name: string, change: Device): Promise<void> {
   let multi = false;
   let names = false;
   const named = (p: Device['peers'][number]) => p.endpoints.some((e) => !e.addr && e.name);
-  if (change.peers.some((p) => !p.remove && (p.endpoints.length > 1 || named(p)))) {
+  const knobs = (p: Device['peers'][number]) => p.policy !== undefined || p.roaming !== undefined;
+  if (change.peers.some((p) => !p.remove && (p.endpoints.length > 1 || named(p) || knobs(p)))) {
     const caps = await capabilities(ifname);
     multi = caps.multiEndpoint;
     names = caps.endpointNames === true;

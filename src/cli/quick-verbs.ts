@@ -4,6 +4,7 @@
 
 import { getDevice } from '../backend/backend.js';
 import { loadParsedConfig } from '../config/parse.js';
+import { applyPeerOptions } from '../config/peer-options.js';
 import { isWgError } from '../model/errors.js';
 import { type Device, keysEqual } from '../model/index.js';
 import { sameSockAddr } from '../model/inet.js';
@@ -23,6 +24,13 @@ export function quickDeps(ctx: Ctx): QuickDeps {
         onWarning: (t) => ctx.err(`${t}\n`),
       });
       if (opts.fwmark !== undefined) device.fwmark ??= opts.fwmark;
+      applyPeerOptions(device, peerLines, opts.peerOptions ?? []);
+      // reload: a key deleted from the file goes back to its default.
+      if (verb === 'syncconf')
+        for (const p of device.peers) {
+          p.policy ??= 'latency';
+          p.roaming ??= true;
+        }
       if (verb === 'syncconf') await keepUnchangedEndpoints(iface, device);
       try {
         await applyConf(

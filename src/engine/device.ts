@@ -22,7 +22,7 @@
 // one on each unanswered handshake, and always the source of the latest authenticated packet).
 
 import { publicKeyOf } from '../crypto/x25519-native.js';
-import { type Device, isZeroKey, keysEqual, newPeer } from '../model/index.js';
+import { type Device, type EndpointPolicy, isZeroKey, keysEqual, newPeer } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
@@ -88,6 +88,11 @@ export class EngineDevice implements UapiDevice {
   private readonly onClose: (() => void)[] = [];
   /** Each peer's endpoint lines, names kept resolved. */
   private readonly names: EndpointNames;
+  /**
+   * Each peer's selection knobs as last set (UAPI wgm_endpoint_policy, wgm_roaming), reported by
+   * get; the core receives them as the change's peer fields `policy` and `roaming`.
+   */
+  private readonly knobs = new Map<string, { policy: EndpointPolicy; roaming: boolean }>();
 
   private constructor(
     private readonly dp: DataPlane,
@@ -158,6 +163,9 @@ export class EngineDevice implements UapiDevice {
     for (const peer of device.peers) {
       const slot = peer.publicKey ? this.mirror.ofKey(peer.publicKey)?.slot : undefined;
       if (slot === undefined) continue;
+      const knobs = this.knobs.get(Buffer.from(peer.publicKey!).toString('hex'));
+      peer.policy ??= knobs?.policy ?? 'latency';
+      peer.roaming ??= knobs?.roaming ?? true;
       const c = this.dp.counters(slot);
       peer.rxBytes = (peer.rxBytes ?? 0n) + c.rxBytes;
       peer.txBytes = (peer.txBytes ?? 0n) + c.txBytes;
@@ -203,6 +211,7 @@ export class EngineDevice implements UapiDevice {
     this.names.take(change);
     this.apply(this.core.configure(change, now));
     this.names.prune((peer) => this.core.peers.has(peer));
+    this.keepKnobs(change);
     this.shareHandshakeKey();
     // Slots of removed peers come back once the workers have seen them go.
     for (let i = 0; !this.mirror.syncDevice(this.core.getDevice()); i++) {
@@ -213,6 +222,18 @@ export class EngineDevice implements UapiDevice {
       await this.dp.settle();
     }
     return 0;
+  }
+
+  /** Records the knobs a set gave, and forgets those of peers the core no longer holds. */
+  private keepKnobs(change: Device): void {
+    if (change.replacePeers) this.knobs.clear();
+    for (const p of change.peers) {
+      if (!p.publicKey || (p.policy === undefined && p.roaming === undefined)) continue;
+      const k = Buffer.from(p.publicKey).toString('hex');
+      const was = this.knobs.get(k) ?? { policy: 'latency', roaming: true };
+      this.knobs.set(k, { policy: p.policy ?? was.policy, roaming: p.roaming ?? was.roaming });
+    }
+    for (const k of [...this.knobs.keys()]) if (!this.core.peers.has(k)) this.knobs.delete(k);
   }
 
   /** Tells the receive workers the device's public key when it changed (their mac1 check). */

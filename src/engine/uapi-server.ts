@@ -106,6 +106,12 @@ export class SetFolder {
         p.endpoints.push({ name: op.value });
         p.clearEndpoints = undefined;
         return;
+      case 'wgm_endpoint_policy':
+        p.policy = op.value;
+        return;
+      case 'wgm_roaming':
+        p.roaming = op.value;
+        return;
       case 'persistent_keepalive_interval':
         p.persistentKeepalive = op.value;
         return;

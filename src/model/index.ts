@@ -45,6 +45,8 @@ export interface EndpointState {
   lastSeenSec?: number;
 }
 
+export type EndpointPolicy = 'latency' | 'preference';
+
 export interface AllowedIP {
   family: 4 | 6;
   /** Network-order address bytes: 4 or 16. Host bits are kept as given (backends mask them). */
@@ -75,6 +77,13 @@ export interface Peer {
   clearEndpoints?: boolean;
   /** Seconds; 0 = off. */
   persistentKeepalive?: number;
+  /**
+   * wgm only: how the backend picks among the candidates: `latency` (the default: the fastest
+   * live path, config order breaking near-ties) or `preference` (the most preferred live path).
+   */
+  policy?: EndpointPolicy;
+  /** wgm only: whether the endpoint follows the peer's roaming (the default: true). */
+  roaming?: boolean;
   allowedIPs: AllowedIP[];
   /** Every `[Peer]` section and every `allowed-ips` argument replaces the peer's list. */
   replaceAllowedIPs: boolean;

@@ -9,7 +9,7 @@
 
 import { keyToBase64, keyToHex } from '../crypto/keys.js';
 import { WgError } from '../model/errors.js';
-import type { AllowedIP, Device, Key, Peer, SockAddr } from '../model/index.js';
+import type { AllowedIP, Device, EndpointPolicy, Key, Peer, SockAddr } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
 import { EINVAL, EPROTO, uapiError } from './errno.js';
 import { goUint, hexKey, requestAllowedIP, requestEndpoint, requestEndpointName } from './values.js';
@@ -101,6 +101,10 @@ export function* encodeSetRequest(device: Device, opts: EncodeSetOptions): Gener
       yield 'wgm_replace_endpoints=true\n';
       for (let i = 0; i < peer.endpoints.length; i++) yield endpointLine(peer, i, opts);
     }
+    // Selection knobs: only a backend that holds several endpoints knows them; another one
+    // holds one endpoint, which leaves nothing to choose.
+    if (opts.multiEndpoint && peer.policy !== undefined) yield `wgm_endpoint_policy=${peer.policy}\n`;
+    if (opts.multiEndpoint && peer.roaming !== undefined) yield `wgm_roaming=${peer.roaming}\n`;
     if (peer.persistentKeepalive !== undefined)
       yield `persistent_keepalive_interval=${peer.persistentKeepalive}\n`;
     if (peer.replaceAllowedIPs) yield 'replace_allowed_ips=true\n';
@@ -126,7 +130,9 @@ export type SetOp =
   | { key: 'protocol_version'; value: 1 }
   | { key: 'wgm_replace_endpoints' }
   | { key: 'wgm_endpoint'; value: SockAddr }
-  | { key: 'wgm_endpoint_name'; value: { host: string; port: number } };
+  | { key: 'wgm_endpoint_name'; value: { host: string; port: number } }
+  | { key: 'wgm_endpoint_policy'; value: EndpointPolicy }
+  | { key: 'wgm_roaming'; value: boolean };
 
 function mustBeTrue(value: string): void {
   if (value !== 'true') throw uapiError(EINVAL);
@@ -193,6 +199,12 @@ export class SetRequestDecoder {
         return { key, value: requestEndpoint(value) };
       case 'wgm_endpoint_name':
         return { key, value: requestEndpointName(value) };
+      case 'wgm_endpoint_policy':
+        if (value !== 'latency' && value !== 'preference') throw uapiError(EINVAL);
+        return { key, value };
+      case 'wgm_roaming':
+        if (value !== 'true' && value !== 'false') throw uapiError(EINVAL);
+        return { key, value: value === 'true' };
       default:
         throw uapiError(EINVAL);
     }
@@ -267,6 +279,12 @@ function applyPeerOp(peer: Peer, op: SetOp): void {
       break;
     case 'wgm_endpoint_name':
       peer.endpoints.push({ name: op.value });
+      break;
+    case 'wgm_endpoint_policy':
+      peer.policy = op.value;
+      break;
+    case 'wgm_roaming':
+      peer.roaming = op.value;
       break;
     case 'persistent_keepalive_interval':
       peer.persistentKeepalive = op.value;
