@@ -5,6 +5,7 @@
 
 import type { Device } from '../model/index.js';
 import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT } from '../uapi/get.js';
+import { CAPABILITY_MONITOR } from '../uapi/monitor.js';
 import { listUserspace } from './list.js';
 import { backendError, uapiGet, uapiSet } from './uapi.js';
 
@@ -16,6 +17,8 @@ export interface Capabilities {
   multiEndpoint: boolean;
   /** Takes endpoints by name and resolves them itself (wgm-engine advertises it); set only when true. */
   endpointNames?: boolean;
+  /** Streams path events (`wgm_monitor`; wgm-engine advertises it); set only when true. */
+  monitor?: boolean;
 }
 
 /** What src/backend/netlink/index.ts exports (backend-api.md). */
@@ -120,6 +123,7 @@ export async function capabilities(name: string): Promise<Capabilities> {
     if (r.ext.implementation !== undefined) caps.implementation = r.ext.implementation;
     if (caps.multiEndpoint && r.ext.capabilities.includes(CAPABILITY_ENDPOINT_NAMES))
       caps.endpointNames = true;
+    if (r.ext.capabilities.includes(CAPABILITY_MONITOR)) caps.monitor = true;
     return caps;
   }
   await (await kernel(name)).kernelGet(name);

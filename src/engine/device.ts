@@ -21,12 +21,14 @@
 // the core's documented rule until selection lands (core/peer.ts: the first candidate, the next
 // one on each unanswered handshake, and always the source of the latest authenticated packet).
 
+import { EventEmitter } from 'node:events';
 import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, type EndpointPolicy, isZeroKey, keysEqual, newPeer } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
+import { CAPABILITY_MONITOR, type PathEvent } from '../uapi/monitor.js';
 import type { Action } from './core/actions.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
@@ -71,7 +73,13 @@ function maxPeersFromEnv(): number {
   return Number.isInteger(v) && v > 0 ? v : DEFAULT_MAX_PEERS;
 }
 
-export class EngineDevice implements UapiDevice {
+export type { PathEvent };
+
+/**
+ * Emits `'path'` ({@link PathEvent}) whenever a peer's active endpoint changes: from where to
+ * where, and why. `wgm monitor` streams them (UAPI `wgm_monitor`, uapi-server.ts).
+ */
+export class EngineDevice extends EventEmitter implements UapiDevice {
   readonly ifname: string;
   readonly ifindex: number;
   private readonly core: Core;
@@ -100,6 +108,7 @@ export class EngineDevice implements UapiDevice {
     maxPeers: number,
     lookup: Lookup,
   ) {
+    super();
     this.names = new EndpointNames(lookup, (peer) => this.lineUpdated(peer), log);
     this.ifname = dp.tun.name;
     this.ifindex = dp.ifindex;
@@ -108,11 +117,11 @@ export class EngineDevice implements UapiDevice {
     const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
     this.core = new Core({ wallEpochNs, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
     this.mirror = new PeerMirror(dp);
-    dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
+    dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now()), 'handshake'));
     // The receive workers shed handshake messages (a source over its budget, or the queue to
     // this thread full): a flood. Answer the rest with cookies rather than a DH each.
     dp.on('handshakeShed', () => this.core.setUnderLoad(dp.now() + UNDER_LOAD_AFTER_TIME_MS));
-    dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
+    dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now()), 'handshake'));
     dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
     dp.on('roam', (slot, from) => this.received(slot, undefined, from));
     dp.on('traffic', (moved) => this.traffic(moved));
@@ -153,6 +162,18 @@ export class EngineDevice implements UapiDevice {
     this.onClose.push(fn);
   }
 
+  /** Calls `fn` on every path event until the returned function is called. */
+  onPath(fn: (ev: PathEvent) => void): () => void {
+    this.on('path', fn);
+    return () => this.off('path', fn);
+  }
+
+  /** Emits a path event and logs it (a log line on every switch). */
+  emitPath(ev: PathEvent): void {
+    this.log.verbose(`${ev.peer.slice(0, 8)}: endpoint ${ev.from ?? '(none)'} -> ${ev.to} (${ev.reason})`);
+    this.emit('path', ev);
+  }
+
   // ---- UAPI ----
 
   get(): { device: Device; ext: GetExtensions } {
@@ -174,7 +195,7 @@ export class EngineDevice implements UapiDevice {
       device,
       ext: {
         implementation: `wgm-engine/${ENGINE_VERSION}`,
-        capabilities: [CAPABILITY_MULTI_ENDPOINT, CAPABILITY_ENDPOINT_NAMES],
+        capabilities: [CAPABILITY_MULTI_ENDPOINT, CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MONITOR],
       },
     };
   }
@@ -209,7 +230,7 @@ export class EngineDevice implements UapiDevice {
     }
     this.dp.takeTraffic();
     this.names.take(change);
-    this.apply(this.core.configure(change, now));
+    this.apply(this.core.configure(change, now), 'configured');
     this.names.prune((peer) => this.core.peers.has(peer));
     this.keepKnobs(change);
     this.shareHandshakeKey();
@@ -272,7 +293,7 @@ export class EngineDevice implements UapiDevice {
     const peer = newPeer({ publicKey: Buffer.from(peerHex, 'hex'), updateOnly: true });
     peer.endpoints = addrs.map((addr) => ({ addr }));
     if (addrs.length === 0) peer.clearEndpoints = true;
-    this.apply(this.core.configure({ replacePeers: false, peers: [peer] }, this.dp.now()));
+    this.apply(this.core.configure({ replacePeers: false, peers: [peer] }, this.dp.now()), 'name-resolved');
   }
 
   private received(
@@ -285,7 +306,7 @@ export class EngineDevice implements UapiDevice {
     const index = kpSlot !== undefined ? this.mirror.indexOfSlot(p, kpSlot) : p.currentIndex;
     const source = from ?? p.endpoint;
     if (index === undefined || !source) return;
-    this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()));
+    this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()), 'roamed');
   }
 
   /** Hands what the data plane moved to the core: its timers see all traffic. */
@@ -297,7 +318,7 @@ export class EngineDevice implements UapiDevice {
       if (!p) continue;
       const recv = () => {
         if (t.rxAt === 0 || p.currentIndex === undefined || !p.endpoint) return;
-        this.apply(this.core.transportReceived(p.currentIndex, p.endpoint, 0, !t.rxData, now));
+        this.apply(this.core.transportReceived(p.currentIndex, p.endpoint, 0, !t.rxData, now), 'roamed');
       };
       const send = () => {
         if (t.txAt === 0) return;
@@ -316,7 +337,7 @@ export class EngineDevice implements UapiDevice {
 
   private tick(): void {
     this.wakeAt = undefined;
-    this.apply(this.core.tick(this.dp.now()));
+    this.apply(this.core.tick(this.dp.now()), 'no-response');
   }
 
   private checkMtu(): void {
@@ -342,7 +363,7 @@ export class EngineDevice implements UapiDevice {
    * handshake response goes out in the same batch as its keypair, and the peer's first data
    * packet may come back before a worker would otherwise have the key to open it.
    */
-  private apply(actions: Action[]): void {
+  private apply(actions: Action[], cause = 'changed'): void {
     if (this.closed) return;
     for (const a of actions) if (a.type === 'keypairChanged') this.mirror.setKeypairs(a.peer, a.keypairs);
     for (const a of actions) {
@@ -365,9 +386,22 @@ export class EngineDevice implements UapiDevice {
           break;
         case 'keypairChanged':
           break;
-        case 'endpointChanged':
+        case 'endpointChanged': {
+          // INTERIM: the reason is what led to the core call (the core's actions carry none).
+          const was = this.mirror.ofKey(a.peer)?.endpoint;
           this.mirror.setEndpoint(a.peer, a.endpoint);
+          if (a.endpoint && (!was || formatSockAddr(was) !== formatSockAddr(a.endpoint))) {
+            const ev: PathEvent = {
+              peer: Buffer.from(a.peer).toString('hex'),
+              to: formatSockAddr(a.endpoint),
+              reason: cause,
+              at: Date.now(),
+            };
+            if (was) ev.from = formatSockAddr(was);
+            this.emitPath(ev);
+          }
           break;
+        }
         case 'log':
           if (a.level === 'error') this.log.error(a.msg);
           else this.log.verbose(a.msg);
