@@ -3,7 +3,8 @@
 // once the name starts to resolve (a line appears in the namespace's /etc/hosts, which
 // `ip netns exec` binds from /etc/netns/NS/hosts), its address joins the candidates `wgm show`
 // lists. With WG_ENDPOINT_RESOLUTION_RETRIES set to a number, `wgm up` resolves first, as wg
-// does, fails, and leaves nothing behind. The other side is stock wireguard-go.
+// does, fails, and leaves nothing behind. The peer's EndpointPolicy reaches the engine and
+// shows. The other side is stock wireguard-go.
 
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +50,7 @@ test('wgm up: an endpoint name that resolves late joins the candidates; a number
       'AllowedIPs = 10.79.0.2/32',
       `Endpoint = ${NAME}:51841`,
       `Endpoint = ${v.v4[1]}:51841`,
+      'EndpointPolicy = preference',
       'PersistentKeepalive = 1',
       '',
     ].join('\n'),
@@ -88,6 +90,15 @@ test('wgm up: an endpoint name that resolves late joins the candidates; a number
   const before = show();
   assert.ok(before.includes(`${v.v4[1]}:51841`), before);
   assert.ok(!before.includes(named), `the name has no address yet:\n${before}`);
+  // The [Peer] knob reached the engine, and reads back.
+  assert.match(before, /^ {2}endpoint policy: preference$/m);
+  const json = JSON.parse(wgm(['show', ifname, '--json']).stdout) as {
+    interfaces: { peers: { policy: string; roaming: boolean }[] }[];
+  };
+  assert.deepEqual(
+    { policy: json.interfaces[0]!.peers[0]!.policy, roaming: json.interfaces[0]!.peers[0]!.roaming },
+    { policy: 'preference', roaming: true },
+  );
 
   // The name starts to resolve: written in place, so the bind mount sees it.
   writeFileSync(hosts, `${baseHosts}${v.v6[1]} ${NAME}\n`);
