@@ -9,7 +9,7 @@
 # _WGM_COMP_RUN_DIR and _WGM_COMP_CONF_DIR replace /var/run/wireguard and /etc/wireguard; they
 # exist for wgm's own tests (test/unit/docs) and are not meant to be set otherwise.
 
-_wgm_verbs='show showconf set setconf addconf syncconf genkey genpsk pubkey up down reload save strip probe help'
+_wgm_verbs='show showconf set setconf addconf syncconf genkey genpsk pubkey up down reload save strip probe monitor help'
 _wgm_fields='public-key private-key listen-port fwmark peers preshared-keys endpoints allowed-ips latest-handshakes transfer persistent-keepalive dump'
 
 # Running WireGuard interfaces: kernel links, then userspace daemons' UAPI sockets.
@@ -131,7 +131,7 @@ _wgm() {
 	local verb=${words[1]}
 	if ((cword == 2)) && [[ $cur == -* ]]; then
 		case $verb in
-		show | probe) _wgm_add $'--json\n--help' ;;
+		show | probe | monitor) _wgm_add $'--json\n--help' ;;
 		*) _wgm_add '--help' ;;
 		esac
 		_wgm_trim
@@ -179,7 +179,7 @@ _wgm() {
 			_wgm_add_files conf
 		fi
 		;;
-	probe)
+	probe | monitor)
 		if ((cword == 2)); then
 			_wgm_add "$(_wgm_interfaces)"
 		elif ((cword == 3)) && [[ ${words[2]} != --json ]]; then

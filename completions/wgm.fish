@@ -116,7 +116,7 @@ function __wgm_args
                 if test $n -le 3; and not contains -- --json $words; and not contains -- interfaces $words
                     echo --json
                 end
-            case probe
+            case probe monitor
                 contains -- --json $words; or echo --json
         end
         test $n -eq 2; and echo --help
@@ -131,7 +131,7 @@ function __wgm_args
                 printf '%s\n' public-key private-key listen-port fwmark peers preshared-keys endpoints \
                     allowed-ips latest-handshakes transfer persistent-keepalive dump
             end
-        case showconf probe
+        case showconf probe monitor
             test $n -eq 2; and __wgm_interfaces
         case setconf addconf syncconf
             if test $n -eq 2
@@ -173,5 +173,6 @@ reload\t'Apply a changed configuration file to a running interface'
 save\t'Save the running configuration to its file'
 strip\t'Print the configuration without the wg-quick keys'
 probe\t'Tell which WireGuard backends this host has'
+monitor\t'Stream endpoint changes of wgm-engine interfaces'
 help\t'Show the usage'"
 complete -c wgm -n 'test (count (commandline -opc)) -ge 2' -k -a '(__wgm_args)'

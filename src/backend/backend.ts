@@ -4,7 +4,8 @@
 // "no kernel WireGuard" and answers EPROTONOSUPPORT (`Protocol not supported`), as wg does.
 
 import type { Device } from '../model/index.js';
-import { CAPABILITY_MULTI_ENDPOINT } from '../uapi/get.js';
+import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT } from '../uapi/get.js';
+import { CAPABILITY_MONITOR } from '../uapi/monitor.js';
 import { listUserspace } from './list.js';
 import { backendError, uapiGet, uapiSet } from './uapi.js';
 
@@ -14,6 +15,10 @@ export interface Capabilities {
   implementation?: string;
   /** Can hold several endpoints per peer (wgm-engine advertises it). */
   multiEndpoint: boolean;
+  /** Takes endpoints by name and resolves them itself (wgm-engine advertises it); set only when true. */
+  endpointNames?: boolean;
+  /** Streams path events (`wgm_monitor`; wgm-engine advertises it); set only when true. */
+  monitor?: boolean;
 }
 
 /** What src/backend/netlink/index.ts exports (backend-api.md). */
@@ -94,9 +99,15 @@ export async function getDevice(name: string): Promise<Device> {
 export async function setDevice(name: string, change: Device): Promise<void> {
   const ifname = wgName(name);
   let multi = false;
-  if (change.peers.some((p) => !p.remove && p.endpoints.length > 1))
-    multi = (await capabilities(ifname)).multiEndpoint;
-  const r = await uapiSet(ifname, change, multi);
+  let names = false;
+  const named = (p: Device['peers'][number]) => p.endpoints.some((e) => !e.addr && e.name);
+  const knobs = (p: Device['peers'][number]) => p.policy !== undefined || p.roaming !== undefined;
+  if (change.peers.some((p) => !p.remove && (p.endpoints.length > 1 || named(p) || knobs(p)))) {
+    const caps = await capabilities(ifname);
+    multi = caps.multiEndpoint;
+    names = caps.endpointNames === true;
+  }
+  const r = await uapiSet(ifname, change, multi, names);
   if (r !== 'not-userspace') return;
   await (await kernel(ifname)).kernelSet(ifname, change);
 }
@@ -110,6 +121,9 @@ export async function capabilities(name: string): Promise<Capabilities> {
       multiEndpoint: r.ext.capabilities.includes(CAPABILITY_MULTI_ENDPOINT),
     };
     if (r.ext.implementation !== undefined) caps.implementation = r.ext.implementation;
+    if (caps.multiEndpoint && r.ext.capabilities.includes(CAPABILITY_ENDPOINT_NAMES))
+      caps.endpointNames = true;
+    if (r.ext.capabilities.includes(CAPABILITY_MONITOR)) caps.monitor = true;
     return caps;
   }
   await (await kernel(name)).kernelGet(name);

@@ -179,13 +179,15 @@ export async function uapiSet(
   name: string,
   change: Device,
   multiEndpoint: boolean,
+  endpointNames = false,
 ): Promise<'done' | 'not-userspace'> {
+  const opts = { multiEndpoint, endpointNames };
   // Refuse what cannot be encoded before anything reaches the daemon (it applies lines as they come).
-  checkEncodable(change, { multiEndpoint });
+  checkEncodable(change, opts);
   const sock = await open(name);
   if (sock === 'not-userspace') return sock;
   const dec = new SetReplyDecoder();
-  await exchange(sock, encodeSetRequest(change, { multiEndpoint }), dec, name);
+  await exchange(sock, encodeSetRequest(change, opts), dec, name);
   try {
     dec.result();
   } catch (e) {

@@ -123,6 +123,13 @@ export const VERBS: readonly Verb[] = [
     family: 'wgm',
     load: () => import('./probe.js'),
   },
+  {
+    name: 'monitor',
+    args: '[<interface>] [--json]',
+    describe: 'Streams endpoint changes of wgm-engine interfaces as they happen',
+    family: 'wgm',
+    load: () => import('./monitor.js'),
+  },
 ];
 
 export function findVerb(name: string): Verb | undefined {

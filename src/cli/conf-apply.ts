@@ -8,9 +8,12 @@
 // (the installed wg is the oracle): a peer present in both keeps what the file omits.
 
 import { capabilities, getDevice, setDevice, wgName } from '../backend/backend.js';
-import { loadConfigFile } from '../config/parse.js';
+import { loadParsedConfig, parseConfig, readConfigText } from '../config/parse.js';
+import { RETRIES_ENV } from '../config/resolve.js';
+import { splitEndpoint } from '../config/values.js';
 import { isWgError, WgError } from '../model/errors.js';
 import { type Device, KEY_LEN, newPeer, type Peer } from '../model/index.js';
+import { isDnsName } from '../model/inet.js';
 import { ensureBackendCanHold, type PeerSource } from './capability-check.js';
 import type { Ctx } from './context.js';
 
@@ -74,6 +77,47 @@ export function syncAgainst(file: Device, current: Device): void {
   file.peers.unshift(...syncRemovals(file.peers, current.peers));
 }
 
+/**
+ * Whether the endpoint names of this config go to the backend unresolved: the backend behind
+ * `iface` resolves names itself (wgm-engine's `endpoint_names`: a peer whose names do not
+ * resolve yet comes up with its other endpoints, and the names join when they resolve), and
+ * WG_ENDPOINT_RESOLUTION_RETRIES is unset or `infinity` (never give up, which the engine does
+ * without holding the tunnel back; wgm@.service sets it, as wg-quick@.service does). A number
+ * asks for wg's behaviour: resolve here, with that many retries, and fail when a name does not
+ * resolve. Asks the backend only when the text has a name; text that does not parse is left
+ * to the ordinary path to report.
+ */
+export async function backendResolvesNames(
+  iface: string,
+  text: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+): Promise<boolean> {
+  const retries = env[RETRIES_ENV];
+  if (retries !== undefined && retries !== 'infinity') return false;
+  let named = false;
+  try {
+    for (const p of parseConfig(text, { file }).device.peers)
+      for (const e of p.endpoints) if (e.spec && isDnsName(hostOf(e.spec))) named = true;
+  } catch {
+    return false;
+  }
+  if (!named) return false;
+  try {
+    return (await capabilities(iface)).endpointNames === true;
+  } catch {
+    return false; // the apply reports what is wrong with the interface
+  }
+}
+
+function hostOf(spec: string): string {
+  try {
+    return splitEndpoint(spec).host;
+  } catch {
+    return '';
+  }
+}
+
 export async function runConf(verb: ConfVerb, args: string[], ctx: Ctx): Promise<number> {
   if (args.length !== 2) {
     ctx.err(`Usage: ${ctx.prog} ${verb} <interface> <configuration filename>\n`);
@@ -82,9 +126,13 @@ export async function runConf(verb: ConfVerb, args: string[], ctx: Ctx): Promise
   // wg cuts the name to 15 bytes for the whole operation, syncconf's pre-read included.
   const iface = wgName(args[0]!);
   const file = args[1]!;
-  const { device, peerLines } = await loadConfigFile(file, {
+  // Read once: the file may be a pipe (/dev/stdin, wg-quick's /dev/fd/63).
+  const text = readConfigText(file);
+  const { device, peerLines } = await loadParsedConfig(text, {
+    file,
     env: ctx.env,
-    onWarning: (text) => ctx.err(`${text}\n`),
+    deferNames: await backendResolvesNames(iface, text, file, ctx.env),
+    onWarning: (t) => ctx.err(`${t}\n`),
   });
   try {
     await applyConf(

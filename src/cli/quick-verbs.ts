@@ -4,11 +4,12 @@
 
 import { getDevice } from '../backend/backend.js';
 import { loadParsedConfig } from '../config/parse.js';
+import { applyPeerOptions } from '../config/peer-options.js';
 import { isWgError } from '../model/errors.js';
 import { type Device, keysEqual } from '../model/index.js';
 import { sameSockAddr } from '../model/inet.js';
 import type { QuickDeps } from '../quick/up.js';
-import { applyConf, wipeSecrets } from './conf-apply.js';
+import { applyConf, backendResolvesNames, wipeSecrets } from './conf-apply.js';
 import type { Ctx } from './context.js';
 import { printError } from './errors.js';
 import { quickUsage } from './strip.js';
@@ -19,9 +20,17 @@ export function quickDeps(ctx: Ctx): QuickDeps {
       const { device, peerLines } = await loadParsedConfig(text, {
         file,
         env: ctx.env,
+        deferNames: await backendResolvesNames(iface, text, file, ctx.env),
         onWarning: (t) => ctx.err(`${t}\n`),
       });
       if (opts.fwmark !== undefined) device.fwmark ??= opts.fwmark;
+      applyPeerOptions(device, peerLines, opts.peerOptions ?? []);
+      // reload: a key deleted from the file goes back to its default.
+      if (verb === 'syncconf')
+        for (const p of device.peers) {
+          p.policy ??= 'latency';
+          p.roaming ??= true;
+        }
       if (verb === 'syncconf') await keepUnchangedEndpoints(iface, device);
       try {
         await applyConf(

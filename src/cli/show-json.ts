@@ -19,6 +19,8 @@
 //               { "endpoint": "[2001:db8::1]:51820", "state": "active|standby|probing|failed|unknown",
 //                 "rttMs": 12.5 | null, "lastSeen": <unix seconds> | null }
 //             ],
+//             "policy": "latency|preference" | null,  // endpoint policy; null: the backend has none
+//             "roaming": true | false | null,         // follows the peer's roaming; null: as above
 //             "allowedIPs": ["10.0.0.0/24", "fd00::/64"],
 //             "latestHandshake": <unix seconds>,      // 0 = never
 //             "latestHandshakeNsec": <nanoseconds>,
@@ -61,6 +63,8 @@ export function deviceJson(d: Device, name: string): unknown {
           rttMs: c.rttMs ?? null,
           lastSeen: c.lastSeenSec ?? null,
         })),
+        policy: p.policy ?? null,
+        roaming: p.roaming ?? null,
         allowedIPs: p.allowedIPs.map(formatAllowedIP),
         latestHandshake: p.lastHandshake?.sec ?? 0n,
         latestHandshakeNsec: p.lastHandshake?.nsec ?? 0,

@@ -2,7 +2,8 @@
 // byte as wireguard-tools v1.0.20210914 prints them (src/show.c: pretty_print, ugly_print,
 // dump_print), including the 2021 `show all endpoints` bug. wgm's one addition: a peer whose
 // backend reports several candidate endpoints gets one `candidate:` line per candidate in
-// pretty output, right after `endpoint:`.
+// pretty output, right after `endpoint:`, then `endpoint policy: preference` and `roaming: off`
+// where the backend reports those knobs away from their defaults.
 
 import { keyToBase64 } from '../crypto/keys.js';
 import type { Device, EndpointState, Key, Peer } from '../model/index.js';
@@ -101,6 +102,9 @@ export function pretty(device: Device, name: string, o: PrettyOptions): string {
     if (peer.endpointStates && peer.endpointStates.length > 1) {
       for (const c of peer.endpointStates) tp(candidateLine(c, o.now));
     }
+    // wgm's selection knobs, where not their defaults (latency, roaming on).
+    if (peer.policy === 'preference') tp(`  ${BOLD}endpoint policy${RESET}: preference\n`);
+    if (peer.roaming === false) tp(`  ${BOLD}roaming${RESET}: off\n`);
     tp(`  ${BOLD}allowed ips${RESET}: `);
     if (peer.allowedIPs.length > 0) {
       peer.allowedIPs.forEach((ip, j) => {

@@ -15,8 +15,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { isWgError, WgError } from '../model/errors.js';
 import { type Device, type Endpoint, newDevice, newPeer, type Peer } from '../model/index.js';
+import { isDnsName } from '../model/inet.js';
 import { errorCode, strerrorOf } from './errno-text.js';
 import { type HostLookup, parseRetries, resolveEndpoint } from './resolve.js';
+import { servicePort } from './services.js';
 import {
   asciiEqualsIgnoreCase,
   hiddenValue,
@@ -192,6 +194,25 @@ export interface LoadOptions {
    * (no newline) prefixed with `file:line: `; `note` has the bare text and the line.
    */
   onWarning?: (text: string, note: ConfigNote) => void;
+  /**
+   * The backend resolves names itself (wgm-engine's `endpoint_names`): an endpoint whose host
+   * is a DNS name and whose port is known gets `name` instead of being resolved here. Numeric
+   * endpoints, and anything that is not plainly a name, are resolved as wg does.
+   */
+  deferNames?: boolean;
+}
+
+/** What the backend is to resolve, when `spec` is a name with a known port. */
+function deferredName(spec: string): { host: string; port: number } | undefined {
+  let parts: { host: string; port: string };
+  try {
+    parts = splitEndpoint(spec);
+  } catch {
+    return undefined; // a syntax error: resolveEndpoint reports it as wg does
+  }
+  if (!isDnsName(parts.host)) return undefined;
+  const port = servicePort(parts.port);
+  return port !== undefined && port > 0 ? { host: parts.host, port } : undefined;
 }
 
 /**
@@ -215,6 +236,11 @@ export async function loadParsedConfig(text: string, opts: LoadOptions): Promise
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.lookup ? { lookup: opts.lookup } : {}),
     };
+    const name = opts.deferNames ? deferredName(step.endpoint.spec!) : undefined;
+    if (name) {
+      step.endpoint.name = name;
+      continue;
+    }
     try {
       step.endpoint.addr = await resolveEndpoint(step.endpoint.spec!, resolveOpts);
     } catch (e) {

@@ -41,6 +41,11 @@ export interface QuickConfig {
   /** SaveConfig; the last valid value wins. */
   saveConfig: boolean;
   /**
+   * wgm's own [Peer] keys (EndpointPolicy, Roaming: peer-options.ts), raw, with their line
+   * numbers; like wg-quick's [Interface] keys they are not part of wgConfig.
+   */
+  peerOptions: RawPeerOption[];
+  /**
    * What wg-quick hands to `wg setconf` and `strip` prints: every line it did not consume,
    * as `read -r` left it, each followed by a newline. Bytes, because comments may hold any.
    */
@@ -51,6 +56,19 @@ export interface QuickConfig {
    */
   wgConfigPadded: Buffer;
 }
+
+export interface RawPeerOption {
+  /** 1-based line in the file. */
+  line: number;
+  key: 'EndpointPolicy' | 'Roaming';
+  value: string;
+}
+
+/** wgm's [Peer] keys, by their lower-case spelling. */
+const PEER_KEYS: Record<string, RawPeerOption['key']> = {
+  endpointpolicy: 'EndpointPolicy',
+  roaming: 'Roaming',
+};
 
 /** `[[:space:]]` in the C locale: what wg-quick trims from keys and values. */
 const SPACE = new Set([' ', '\t', '\n', '\v', '\f', '\r']);
@@ -73,20 +91,34 @@ export function parseQuickConfig(input: string | Uint8Array): QuickConfig {
     preDown: [],
     postDown: [],
     saveConfig: false,
+    peerOptions: [],
     wgConfig: Buffer.alloc(0),
     wgConfigPadded: Buffer.alloc(0),
   };
   const kept: string[] = [];
   const padded: string[] = [];
   let inInterface = false;
+  let inPeer = false;
+  let lineNo = 0;
   for (const line of readLines(text)) {
+    lineNo++;
     const stripped = upTo(line, '#');
     const key = trim(upTo(stripped, '='), SPACE);
     const eq = stripped.indexOf('=');
     const value = trim(eq < 0 ? stripped : stripped.slice(eq + 1), SPACE);
-    if (key.startsWith('[')) inInterface = false;
+    if (key.startsWith('[')) {
+      inInterface = false;
+      inPeer = false;
+    }
     if (lower(key) === '[interface]') inInterface = true;
+    if (lower(key) === '[peer]') inPeer = true;
     if (inInterface && consume(cfg, lower(key), value)) {
+      padded.push('\n');
+      continue;
+    }
+    const peerKey = PEER_KEYS[lower(key)];
+    if (inPeer && peerKey && eq >= 0) {
+      cfg.peerOptions.push({ line: lineNo, key: peerKey, value: utf8(value) });
       padded.push('\n');
       continue;
     }
@@ -102,31 +134,31 @@ export function parseQuickConfig(input: string | Uint8Array): QuickConfig {
 function consume(cfg: QuickConfig, key: string, value: string): boolean {
   switch (key) {
     case 'address':
-      cfg.addresses.push(...words(value).map(text));
+      cfg.addresses.push(...words(value).map(utf8));
       return true;
     case 'mtu':
-      cfg.mtu = text(value);
+      cfg.mtu = utf8(value);
       return true;
     case 'dns':
       for (const w of words(value)) {
-        if (/^[0-9.]+$/.test(w) || w.includes(':')) cfg.dns.push(text(w));
-        else cfg.dnsSearch.push(text(w));
+        if (/^[0-9.]+$/.test(w) || w.includes(':')) cfg.dns.push(utf8(w));
+        else cfg.dnsSearch.push(utf8(w));
       }
       return true;
     case 'table':
-      cfg.table = text(value);
+      cfg.table = utf8(value);
       return true;
     case 'preup':
-      cfg.preUp.push(text(value));
+      cfg.preUp.push(utf8(value));
       return true;
     case 'predown':
-      cfg.preDown.push(text(value));
+      cfg.preDown.push(utf8(value));
       return true;
     case 'postup':
-      cfg.postUp.push(text(value));
+      cfg.postUp.push(utf8(value));
       return true;
     case 'postdown':
-      cfg.postDown.push(text(value));
+      cfg.postDown.push(utf8(value));
       return true;
     case 'saveconfig':
       cfg.saveConfig = readBool(value);
@@ -141,7 +173,7 @@ function readBool(value: string): boolean {
   const v = lower(value);
   if (v === 'true') return true;
   if (v === 'false') return false;
-  throw new WgError('quick', `\`${text(value)}' is neither true nor false`);
+  throw new WgError('quick', `\`${utf8(value)}' is neither true nor false`);
 }
 
 /**
@@ -188,6 +220,6 @@ function lower(s: string): string {
 }
 
 /** A byte string back to text (UTF-8), for the fields other layers use as text. */
-function text(byteString: string): string {
+function utf8(byteString: string): string {
   return Buffer.from(byteString, 'latin1').toString('utf8');
 }

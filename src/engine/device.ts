@@ -25,11 +25,12 @@
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import { publicKeyOf } from '../crypto/x25519-native.js';
-import { type Device, isZeroKey, keysEqual } from '../model/index.js';
+import { type Device, type EndpointPolicy, isZeroKey, keysEqual } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
-import { CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
+import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
+import { CAPABILITY_MONITOR, type PathEvent } from '../uapi/monitor.js';
 import type { Action } from './core/actions.js';
 import { formatPath, type PathAddr, samePath } from './core/addr.js';
 import { viewState } from './core/configure.js';
@@ -40,6 +41,8 @@ import { DataPlane, type Moved } from './dataplane/dataplane.js';
 import { deviceFromText, deviceToText, pathToText } from './endpoint-text.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
+import { EndpointNames, engineLookup } from './names.js';
+import type { Lookup } from './resolve.js';
 import type { CandidateView, SetRequest, UapiDevice } from './uapi-server.js';
 
 /** Kept in step with package.json by test/unit/engine/device.test.ts. */
@@ -62,17 +65,7 @@ export const UNDER_LOAD_HANDSHAKES_PER_SEC = 1024;
 const SYNC_ATTEMPTS = 5;
 
 /** The 'path' event: endpoint selection moved a peer's traffic. */
-export interface PathEvent {
-  /** The peer's public key, hex. */
-  peer: string;
-  /** Where traffic went before (as `endpoint=` prints it); unset for the first choice. */
-  from?: string;
-  to: string;
-  /** first-contact, failover, faster, preferred, roamed, network-change or send-error. */
-  reason: string;
-  /** When (ms since the Unix epoch). */
-  at: number;
-}
+export type { PathEvent };
 
 export interface EngineOptions {
   /** UDP port to start on (0: any); a UAPI set may change it. */
@@ -80,6 +73,8 @@ export interface EngineOptions {
   maxPeers?: number;
   txThreads?: number;
   rxThreads?: number;
+  /** Resolves endpoint names (tests point it at their own DNS server); the system's by default. */
+  lookup?: Lookup;
 }
 
 function maxPeersFromEnv(): number {
@@ -104,13 +99,22 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
   private readonly onClose: (() => void)[] = [];
   /** The host's addresses (other than this interface's), to notice network changes. */
   private localAddrs = '';
+  /** Each peer's endpoint lines, the names among them kept resolved (names.ts). */
+  private readonly names: EndpointNames;
+  /**
+   * Each peer's selection knobs as last set (UAPI wgm_endpoint_policy, wgm_roaming), reported by
+   * get; the core receives them through configurePeer.
+   */
+  private readonly knobs = new Map<string, { policy: EndpointPolicy; roaming: boolean }>();
 
   private constructor(
     private readonly dp: DataPlane,
     private readonly log: Logger,
     maxPeers: number,
+    lookup: Lookup,
   ) {
     super();
+    this.names = new EndpointNames(lookup, (peer, rank, addrs) => this.lineUpdated(peer, rank, addrs), log);
     this.ifname = dp.tun.name;
     this.ifindex = dp.ifindex;
     this.maxPeers = maxPeers;
@@ -149,7 +153,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
       txThreads: opts.txThreads ?? 1,
       rxThreads: opts.rxThreads ?? 1,
     });
-    return new EngineDevice(dp, log, maxPeers);
+    return new EngineDevice(dp, log, maxPeers, opts.lookup ?? engineLookup());
   }
 
   get listenPort(): number {
@@ -169,6 +173,12 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     this.onClose.push(fn);
   }
 
+  /** Calls `fn` on every path event until the returned function is called (`wgm monitor`). */
+  onPath(fn: (ev: PathEvent) => void): () => void {
+    this.on('path', fn);
+    return () => this.off('path', fn);
+  }
+
   // ---- UAPI ----
 
   get(): { device: Device; ext: GetExtensions } {
@@ -179,13 +189,19 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     for (const peer of device.peers) {
       const slot = peer.publicKey ? this.mirror.ofKey(peer.publicKey)?.slot : undefined;
       if (slot === undefined) continue;
+      const knobs = this.knobs.get(Buffer.from(peer.publicKey!).toString('hex'));
+      peer.policy ??= knobs?.policy ?? 'latency';
+      peer.roaming ??= knobs?.roaming ?? true;
       const c = this.dp.counters(slot);
       peer.rxBytes = (peer.rxBytes ?? 0n) + c.rxBytes;
       peer.txBytes = (peer.txBytes ?? 0n) + c.txBytes;
     }
     return {
       device,
-      ext: { implementation: `wgm-engine/${ENGINE_VERSION}`, capabilities: [CAPABILITY_MULTI_ENDPOINT] },
+      ext: {
+        implementation: `wgm-engine/${ENGINE_VERSION}`,
+        capabilities: [CAPABILITY_MULTI_ENDPOINT, CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MONITOR],
+      },
     };
   }
 
@@ -224,7 +240,14 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
       }
     }
     this.dp.takeTraffic();
-    this.apply(this.core.configure(change, now));
+    // Names among a peer's endpoints are held here and resolved in the background: the core
+    // gets the addresses known now, then each peer's lines (a name's line: what it resolved to).
+    const lines = this.names.take(change);
+    this.apply(this.core.configure(change, now), 'configured');
+    this.names.prune((peer) => this.core.peers.has(peer));
+    for (const [peer, l] of lines)
+      if (this.core.peers.has(peer)) this.configurePeerSafely(peer, { lines: l }, now);
+    this.keepKnobs(change, now);
     this.shareHandshakeKey();
     // Slots of removed peers come back once the workers have seen them go.
     for (let i = 0; !this.mirror.syncDevice(this.core.getDevice()); i++) {
@@ -235,6 +258,30 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
       await this.dp.settle();
     }
     return 0;
+  }
+
+  /** configure() for a peer the core holds; a refusal (it cannot happen after set's checks) is logged. */
+  private configurePeerSafely(peer: string, cfg: PeerPathConfig, now: number): void {
+    try {
+      this.apply(this.core.configurePeer(Buffer.from(peer, 'hex'), cfg, now));
+    } catch (e) {
+      this.log.error(`UAPI: ${(e as Error).message}`);
+    }
+  }
+
+  /** Records and applies the knobs a set gave; forgets those of peers the core no longer holds. */
+  private keepKnobs(change: Device<PathAddr>, now: number): void {
+    if (change.replacePeers) this.knobs.clear();
+    for (const p of change.peers) {
+      if (!p.publicKey || (p.policy === undefined && p.roaming === undefined)) continue;
+      const k = Buffer.from(p.publicKey).toString('hex');
+      if (!this.core.peers.has(k)) continue;
+      const was = this.knobs.get(k) ?? { policy: 'latency', roaming: true };
+      const knobs = { policy: p.policy ?? was.policy, roaming: p.roaming ?? was.roaming };
+      this.knobs.set(k, knobs);
+      this.configurePeerSafely(k, knobs, now);
+    }
+    for (const k of [...this.knobs.keys()]) if (!this.core.peers.has(k)) this.knobs.delete(k);
   }
 
   /** Tells the receive workers the device's public key when it changed (their mac1 check). */
@@ -304,6 +351,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
 
   /** Local addresses or routes changed: every peer with several endpoints races them afresh. */
   networkChanged(now = this.dp.now()): void {
+    this.names.networkChanged();
     this.apply(this.core.networkChanged(now));
   }
 
@@ -328,13 +376,23 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
 
   // ---- Events ----
 
+  /** A name among a peer's endpoint lines resolved to new addresses (names.ts). */
+  private lineUpdated(peer: string, rank: number, addrs: readonly PathAddr[]): void {
+    if (this.closed || !this.core.peers.has(peer)) return;
+    try {
+      this.updateEndpointLine(peer, rank, addrs);
+    } catch (e) {
+      this.log.error(`Endpoint names: ${(e as Error).message}`);
+    }
+  }
+
   private received(slot: number, kpSlot: number | undefined, from?: PathAddr): void {
     const p = this.mirror.ofSlot(slot);
     if (!p) return;
     const index = kpSlot !== undefined ? this.mirror.indexOfSlot(p, kpSlot) : p.currentIndex;
     const source = from ?? p.endpoint;
     if (index === undefined || !source) return;
-    this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()));
+    this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()), 'roamed');
   }
 
   /** Hands what the data plane moved to the core: its timers see all traffic. */
@@ -391,7 +449,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
    * handshake response goes out in the same batch as its keypair, and the peer's first data
    * packet may come back before a worker would otherwise have the key to open it.
    */
-  private apply(actions: Action[]): void {
+  private apply(actions: Action[], cause?: string): void {
     if (this.closed) return;
     for (const a of actions) if (a.type === 'keypairChanged') this.mirror.setKeypairs(a.peer, a.keypairs);
     for (const a of actions) {
@@ -419,9 +477,16 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
           break;
         case 'keypairChanged':
           break;
-        case 'endpointChanged':
+        case 'endpointChanged': {
+          // Selection's switches come as 'pathSwitched' with their reason; a change it did not
+          // make (a set, wg's roaming of a one-endpoint peer) is reported with the caller's.
+          const was = this.mirror.ofKey(a.peer)?.endpoint;
           this.mirror.setEndpoint(a.peer, a.endpoint);
+          const switched = actions.some((b) => b.type === 'pathSwitched' && keysEqual(b.peer, a.peer));
+          if (cause && a.endpoint && !switched && !samePath(was, a.endpoint))
+            this.emitPath(a.peer, was, a.endpoint, cause);
           break;
+        }
         case 'pathSwitched':
           this.emitPath(a.peer, a.from, a.to, a.reason);
           break;
@@ -461,6 +526,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     clearInterval(this.mtuTimer);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const fn of this.onClose.splice(0)) fn();
+    this.names.close();
     this.apply(this.core.configure({ replacePeers: true, peers: [] }, this.dp.now()));
     await this.dp.stop();
   }

@@ -6,7 +6,7 @@
 // when the name is resolved again: max(TTL, 30 s), at most 5 min apart, and at once after a
 // failed round or a network change (`NameWatcher`).
 //
-// Not used by wgm-engine yet: endpoint selection (engine/core/select.ts) is not wired in.
+// wgm-engine keeps the endpoint names it was given resolved with NameWatcher (names.ts).
 
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -21,6 +21,8 @@ export const RESOLUTION_DELAY_MS = 50;
 export const RERESOLVE_MIN_MS = 30_000;
 /** ...and never later. */
 export const RERESOLVE_MAX_MS = 300_000;
+/** After a failed resolution: the first retry, doubling up to RERESOLVE_MIN_MS. */
+export const RETRY_FIRST_MS = 1_000;
 
 export interface Resolution {
   /** Interleaved, at most 8 (4 per family). */
@@ -154,12 +156,15 @@ export function resolveCandidates(
 /**
  * Keeps one name resolved: resolves at once, then again after `reresolveDelayMs` of the answer's
  * TTL, and at once on `failed()` (a round failed) or `networkChanged()`. Each result goes to
- * `onResult`, partial answers included; errors go to `onError` and retry after 30 s.
+ * `onResult`, partial answers included; errors go to `onError` and retry after 1 s, then
+ * twice as long each time up to 30 s (a name that does not resolve at boot usually starts to
+ * within seconds, once the network is up).
  */
 export class NameWatcher {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running = false;
+  private retryMs = RETRY_FIRST_MS;
 
   constructor(
     readonly host: string,
@@ -192,11 +197,13 @@ export class NameWatcher {
     this.running = true;
     const take = (r: Resolution) => {
       if (!this.stopped) this.onResult(r);
+      this.retryMs = RETRY_FIRST_MS;
       if (r.complete) this.after(reresolveDelayMs(r.ttlMs));
     };
     resolveCandidates(this.host, this.port, this.lookup, take).then(take, (e: Error) => {
       if (!this.stopped) this.onError(e);
-      this.after(RERESOLVE_MIN_MS);
+      this.after(this.retryMs);
+      this.retryMs = Math.min(RERESOLVE_MIN_MS, this.retryMs * 2);
     });
   }
 

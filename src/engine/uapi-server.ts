@@ -29,6 +29,7 @@ import { formatSockAddr } from '../model/inet.js';
 import { EINVAL, EIO, ENOMEM, encodeErrnoLine } from '../uapi/errno.js';
 import { encodeGetReply, type GetExtensions } from '../uapi/get.js';
 import { LineSplitter } from '../uapi/lines.js';
+import { encodePathEvent, MONITOR_OP, type PathEvent } from '../uapi/monitor.js';
 import { type SetOp, SetRequestDecoder } from '../uapi/set.js';
 import { writeChunked } from '../uapi/write.js';
 import type { Logger } from './log.js';
@@ -42,6 +43,9 @@ export function uapiSocketPath(ifname: string): string {
 
 /** Lines of one set request held at most (a bound on memory; the request fails with ENOMEM). */
 export const MAX_SET_LINES = 1 << 22;
+
+/** Bytes of path events a monitoring client may leave unread before it is dropped. */
+export const MAX_MONITOR_BACKLOG = 1 << 20;
 
 /** A set request, folded into one typed change. */
 export interface SetRequest {
@@ -73,6 +77,8 @@ export interface UapiDevice {
   candidates?(publicKeyHex: string): CandidateView[] | undefined;
   /** Applies a whole set request; resolves to 0 or a positive errno (nothing applied then). */
   set(req: SetRequest): Promise<number>;
+  /** Calls `fn` on every path event until the returned function is called (`wgm_monitor`). */
+  onPath?(fn: (ev: PathEvent) => void): () => void;
 }
 
 /**
@@ -129,6 +135,16 @@ export class SetFolder {
         p.endpoints.push({ addr: op.value });
         p.clearEndpoints = undefined;
         return;
+      case 'wgm_endpoint_name':
+        p.endpoints.push({ name: op.value });
+        p.clearEndpoints = undefined;
+        return;
+      case 'wgm_endpoint_policy':
+        p.policy = op.value;
+        return;
+      case 'wgm_roaming':
+        p.roaming = op.value;
+        return;
       case 'persistent_keepalive_interval':
         p.persistentKeepalive = op.value;
         return;
@@ -152,6 +168,8 @@ export class SetFolder {
 type ConnState =
   | { kind: 'op' }
   | { kind: 'get' }
+  | { kind: 'monitor' }
+  | { kind: 'streaming' }
   | { kind: 'set'; decoder: SetRequestDecoder; folder: SetFolder; errno: number; lines: number };
 
 export class UapiServer {
@@ -293,6 +311,7 @@ export class UapiServer {
             errno: 0,
             lines: 0,
           };
+        if (line === MONITOR_OP && this.device.onPath) return { kind: 'monitor' };
         this.log.error(`invalid UAPI operation: ${JSON.stringify(`${line}\n`)}`);
         // After the replies already queued on this connection have gone out.
         run(async () => close());
@@ -310,6 +329,27 @@ export class UapiServer {
           return writeChunked(sock, encodeGetReply(device, ext));
         });
         return { kind: 'op' };
+      case 'monitor': {
+        // As for get: the operation ends with an empty line. Then the connection is the
+        // client's stream: errno=0 at once, one wgm_path= line per event, until it closes.
+        if (line !== '') {
+          run(() => writeChunked(sock, [encodeErrnoLine(EINVAL), '\n']));
+          return { kind: 'op' };
+        }
+        run(async () => {
+          await writeChunked(sock, [encodeErrnoLine(0)]);
+          const stop = this.device.onPath!((ev) => {
+            if (sock.destroyed) return;
+            // A client that stopped reading is dropped rather than buffered for without end.
+            if (sock.writableLength > MAX_MONITOR_BACKLOG) sock.destroy();
+            else sock.write(encodePathEvent(ev));
+          });
+          sock.once('close', stop);
+        });
+        return { kind: 'streaming' };
+      }
+      case 'streaming':
+        return state; // a monitoring client has nothing more to say; its lines are ignored
       case 'set': {
         if (line !== '') {
           if (state.errno === 0) {

@@ -28,6 +28,11 @@ export interface SockAddr {
 export interface Endpoint<A = SockAddr> {
   spec?: string;
   addr?: A;
+  /**
+   * wgm only: a name the backend resolves itself (UAPI `wgm_endpoint_name`, to a backend that
+   * advertises `endpoint_names`). Set instead of `addr`; the port is already a number.
+   */
+  name?: { host: string; port: number };
 }
 
 /** State of one candidate endpoint, as reported by a backend that holds several (wgm-engine). */
@@ -40,6 +45,8 @@ export interface EndpointState<A = SockAddr> {
   /** Unix seconds of the last authenticated packet from this address, 0 if none. */
   lastSeenSec?: number;
 }
+
+export type EndpointPolicy = 'latency' | 'preference';
 
 export interface AllowedIP {
   family: 4 | 6;
@@ -71,6 +78,13 @@ export interface Peer<A = SockAddr> {
   clearEndpoints?: boolean;
   /** Seconds; 0 = off. */
   persistentKeepalive?: number;
+  /**
+   * wgm only: how the backend picks among the candidates: `latency` (the default: the fastest
+   * live path, config order breaking near-ties) or `preference` (the most preferred live path).
+   */
+  policy?: EndpointPolicy;
+  /** wgm only: whether the endpoint follows the peer's roaming (the default: true). */
+  roaming?: boolean;
   allowedIPs: AllowedIP[];
   /** Every `[Peer]` section and every `allowed-ips` argument replaces the peer's list. */
   replaceAllowedIPs: boolean;

@@ -263,3 +263,17 @@ export function sameSockAddr(a: SockAddr, b: SockAddr): boolean {
     formatHost(a) === formatHost(b)
   );
 }
+
+/**
+ * Whether `host` is a DNS name a resolver can be handed as is: labels of letters, digits, `-`
+ * and `_`, 1..63 bytes each, at most 253 bytes in all (RFC 1035 section 2.3.4), one trailing
+ * dot allowed, and not a numeric address in any form inet_aton takes (getaddrinfo reads those
+ * as addresses, not names).
+ */
+export function isDnsName(host: string): boolean {
+  const bare = host.endsWith('.') ? host.slice(0, -1) : host;
+  if (bare.length === 0 || bare.length > 253) return false;
+  for (const label of bare.split('.'))
+    if (label.length === 0 || label.length > 63 || !/^[A-Za-z0-9_-]+$/.test(label)) return false;
+  return inetAton(bare) === undefined;
+}

@@ -62,7 +62,7 @@ export async function reload(arg: string, io: RunnerIo, deps: QuickDeps): Promis
     // The fwmark of the default-route case is run-time state the file does not hold; syncconf
     // would reset it to off, and the tunnel's own packets would then loop into the tunnel.
     const keep = state.defaultRoute ? { fwmark: state.defaultRoute.table } : {};
-    await deps.applyConfig('syncconf', iface, q.wgText, q.path, keep);
+    await deps.applyConfig('syncconf', iface, q.wgText, q.path, { ...keep, peerOptions: q.peerOptions });
 
     const want = cfg.addresses.map(normalizeAddress);
     const have = await linkAddresses(runner, iface);

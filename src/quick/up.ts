@@ -13,6 +13,7 @@
 import { fileURLToPath } from 'node:url';
 import { socketOwners } from '../backend/probe.js';
 import { type MultiPeer, multiEndpointPeers } from '../config/multi.js';
+import { type PeerOption, parsePeerOptions } from '../config/peer-options.js';
 import { parseQuickConfig, type QuickConfig } from '../config/quick.js';
 import { isWgError, WgError } from '../model/errors.js';
 import {
@@ -44,7 +45,7 @@ export interface QuickDeps {
     iface: string,
     text: string,
     file: string,
-    opts?: { fwmark?: number },
+    opts?: { fwmark?: number; peerOptions?: PeerOption[] },
   ): Promise<void>;
   /** Prints an error as the CLI does. */
   report(e: unknown): void;
@@ -56,6 +57,8 @@ export interface Loaded {
   cfg: QuickConfig;
   /** The WireGuard part as text, consumed lines left empty (line numbers are the file's). */
   wgText: string;
+  /** wgm's [Peer] keys, checked. */
+  peerOptions: PeerOption[];
 }
 
 /** Path rules, the world-accessible warning, and both parsers; throws what wg-quick dies of. */
@@ -65,7 +68,14 @@ export function loadQuick(arg: string, io: RunnerIo): Loaded {
   const file = readQuickFile(target.path);
   if (file.readError) io.err(`wgm: ${file.readError}\n`);
   const cfg = parseQuickConfig(file.bytes);
-  return { iface: target.iface, path: target.path, cfg, wgText: cfg.wgConfigPadded.toString('utf8') };
+  const peerOptions = parsePeerOptions(cfg.peerOptions, target.path);
+  return {
+    iface: target.iface,
+    path: target.path,
+    cfg,
+    wgText: cfg.wgConfigPadded.toString('utf8'),
+    peerOptions,
+  };
 }
 
 export function requireRoot(verb: string): void {
@@ -110,7 +120,7 @@ export async function up(arg: string, io: RunnerIo, deps: QuickDeps): Promise<nu
     commit();
     await runner.check();
     runner.trace(`wgm setconf ${iface} /dev/fd/63`);
-    await deps.applyConfig('setconf', iface, q.wgText, q.path);
+    await deps.applyConfig('setconf', iface, q.wgText, q.path, { peerOptions: q.peerOptions });
     for (const a of q.cfg.addresses) {
       await addAddress(runner, iface, a);
       state.addresses.push(a);

@@ -37,6 +37,8 @@ export interface GetReply {
 }
 
 export const CAPABILITY_MULTI_ENDPOINT = 'multi_endpoint';
+/** The daemon takes endpoints by name (`wgm_endpoint_name=`) and resolves them itself. */
+export const CAPABILITY_ENDPOINT_NAMES = 'endpoint_names';
 
 const U16 = 0xffffn;
 const U32 = 0xffffffffn;
@@ -132,6 +134,13 @@ export class GetReplyDecoder extends ReplyReader {
       case 'wgm_endpoint':
         d.candidates.push({ addr: replyEndpoint(value), state: 'unknown' });
         return;
+      case 'wgm_endpoint_policy':
+        // A word this reader does not know is left out (the default then shows).
+        if (value === 'latency' || value === 'preference') p.policy = value;
+        return;
+      case 'wgm_roaming':
+        if (value === 'true' || value === 'false') p.roaming = value === 'true';
+        return;
       case 'wgm_endpoint_state': {
         const c = d.candidates[d.candidates.length - 1];
         if (c)
@@ -211,6 +220,8 @@ export function* encodeGetReply(device: Device, ext?: GetExtensions): Generator<
     if (ext && p.endpointStates) {
       for (const c of p.endpointStates) yield* encodeCandidate(c);
     }
+    if (ext && p.policy !== undefined) yield `wgm_endpoint_policy=${p.policy}\n`;
+    if (ext && p.roaming !== undefined) yield `wgm_roaming=${p.roaming}\n`;
     yield `last_handshake_time_sec=${p.lastHandshake?.sec ?? 0n}\n`;
     yield `last_handshake_time_nsec=${p.lastHandshake?.nsec ?? 0}\n`;
     yield `tx_bytes=${p.txBytes ?? 0n}\n`;

@@ -1,6 +1,6 @@
 // The `set` operation: writing a request (client, as wireguard-tools' ipc-uapi.h
 // userspace_set_device) and reading one (server, as wireguard-go's IpcSetOperation), plus wgm's
-// endpoint-candidate keys (man/wgm-engine.8).
+// endpoint-candidate keys (docs/uapi-extensions.md).
 //
 // Writing reproduces wg byte for byte for everything stock wg can express. Reading follows
 // wireguard-go: the server applies each line as it comes, so the decoder hands out one operation
@@ -9,14 +9,32 @@
 
 import { keyToBase64, keyToHex } from '../crypto/keys.js';
 import { WgError } from '../model/errors.js';
-import type { AllowedIP, Device, Key, Peer, SockAddr } from '../model/index.js';
+import type { AllowedIP, Device, EndpointPolicy, Key, Peer, SockAddr } from '../model/index.js';
 import { formatAllowedIP, formatSockAddr } from '../model/inet.js';
 import { EINVAL, EPROTO, uapiError } from './errno.js';
-import { goUint, hexKey, requestAllowedIP, requestEndpoint } from './values.js';
+import { goUint, hexKey, requestAllowedIP, requestEndpoint, requestEndpointName } from './values.js';
 
 export interface EncodeSetOptions {
   /** The backend advertises `multi_endpoint`: several candidates go as `wgm_endpoint=` lines. */
   multiEndpoint: boolean;
+  /**
+   * The backend advertises `endpoint_names`: an endpoint given by name (`Endpoint.name`, no
+   * address) goes as `wgm_endpoint_name=`, and the backend resolves it.
+   */
+  endpointNames?: boolean;
+}
+
+/** An endpoint as one line of the candidate list: `wgm_endpoint=` or `wgm_endpoint_name=`. */
+function endpointLine(peer: Peer, i: number, opts: EncodeSetOptions): string {
+  const ep = peer.endpoints[i];
+  if (!ep?.addr && ep?.name && opts.endpointNames)
+    return `wgm_endpoint_name=${ep.name.host}:${ep.name.port}\n`;
+  return `wgm_endpoint=${formatSockAddr(endpointAddr(peer, i))}\n`;
+}
+
+/** The peer has an endpoint the backend is to resolve (it goes in the candidate-list form). */
+function hasName(peer: Peer, opts: EncodeSetOptions): boolean {
+  return opts.endpointNames === true && peer.endpoints.some((e) => !e.addr && e.name);
 }
 
 function endpointAddr(peer: Peer, i: number): SockAddr {
@@ -38,8 +56,9 @@ export function checkEncodable(device: Device, opts: EncodeSetOptions): void {
     if (!peer.publicKey)
       throw new WgError('internal', 'a peer without a public key cannot be sent to a backend');
     if (peer.remove) continue;
-    for (let i = 0; i < peer.endpoints.length; i++) endpointAddr(peer, i);
-    if (peer.endpoints.length > 1 && !opts.multiEndpoint) {
+    for (let i = 0; i < peer.endpoints.length; i++)
+      if (!(opts.endpointNames && peer.endpoints[i]!.name)) endpointAddr(peer, i);
+    if ((peer.endpoints.length > 1 || hasName(peer, opts)) && !opts.multiEndpoint) {
       throw new WgError('capability', 'this backend holds one endpoint per peer', {
         where: { peer: keyToBase64(peer.publicKey) },
       });
@@ -70,18 +89,22 @@ export function* encodeSetRequest(device: Device, opts: EncodeSetOptions): Gener
     }
     if (peer.updateOnly) yield 'update_only=true\n';
     if (peer.presharedKey) yield `preshared_key=${keyToHex(peer.presharedKey)}\n`;
-    if (peer.endpoints.length === 1) {
+    if (peer.endpoints.length === 1 && !hasName(peer, opts)) {
       yield `endpoint=${formatSockAddr(endpointAddr(peer, 0))}\n`;
-    } else if (peer.endpoints.length > 1) {
+    } else if (peer.endpoints.length > 0) {
       if (!opts.multiEndpoint) {
         throw new WgError('capability', 'this backend holds one endpoint per peer', {
           where: { peer: keyToBase64(peer.publicKey) },
         });
       }
+      // Names and addresses in one list, in their order: the order is the preference.
       yield 'wgm_replace_endpoints=true\n';
-      for (let i = 0; i < peer.endpoints.length; i++)
-        yield `wgm_endpoint=${formatSockAddr(endpointAddr(peer, i))}\n`;
+      for (let i = 0; i < peer.endpoints.length; i++) yield endpointLine(peer, i, opts);
     }
+    // Selection knobs: only a backend that holds several endpoints knows them; another one
+    // holds one endpoint, which leaves nothing to choose.
+    if (opts.multiEndpoint && peer.policy !== undefined) yield `wgm_endpoint_policy=${peer.policy}\n`;
+    if (opts.multiEndpoint && peer.roaming !== undefined) yield `wgm_roaming=${peer.roaming}\n`;
     if (peer.persistentKeepalive !== undefined)
       yield `persistent_keepalive_interval=${peer.persistentKeepalive}\n`;
     if (peer.replaceAllowedIPs) yield 'replace_allowed_ips=true\n';
@@ -106,7 +129,10 @@ export type SetOp =
   | { key: 'allowed_ip'; value: AllowedIP }
   | { key: 'protocol_version'; value: 1 }
   | { key: 'wgm_replace_endpoints' }
-  | { key: 'wgm_endpoint'; value: SockAddr };
+  | { key: 'wgm_endpoint'; value: SockAddr }
+  | { key: 'wgm_endpoint_name'; value: { host: string; port: number } }
+  | { key: 'wgm_endpoint_policy'; value: EndpointPolicy }
+  | { key: 'wgm_roaming'; value: boolean };
 
 function mustBeTrue(value: string): void {
   if (value !== 'true') throw uapiError(EINVAL);
@@ -171,6 +197,14 @@ export class SetRequestDecoder {
         return { key };
       case 'wgm_endpoint':
         return { key, value: requestEndpoint(value) };
+      case 'wgm_endpoint_name':
+        return { key, value: requestEndpointName(value) };
+      case 'wgm_endpoint_policy':
+        if (value !== 'latency' && value !== 'preference') throw uapiError(EINVAL);
+        return { key, value };
+      case 'wgm_roaming':
+        if (value !== 'true' && value !== 'false') throw uapiError(EINVAL);
+        return { key, value: value === 'true' };
       default:
         throw uapiError(EINVAL);
     }
@@ -242,6 +276,15 @@ function applyPeerOp(peer: Peer, op: SetOp): void {
       break;
     case 'wgm_endpoint':
       peer.endpoints.push({ addr: op.value });
+      break;
+    case 'wgm_endpoint_name':
+      peer.endpoints.push({ name: op.value });
+      break;
+    case 'wgm_endpoint_policy':
+      peer.policy = op.value;
+      break;
+    case 'wgm_roaming':
+      peer.roaming = op.value;
       break;
     case 'persistent_keepalive_interval':
       peer.persistentKeepalive = op.value;

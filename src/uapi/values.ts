@@ -4,7 +4,7 @@
 
 import { keyFromHex } from '../crypto/keys.js';
 import type { AllowedIP, Key, SockAddr } from '../model/index.js';
-import { inetAton, inetNtop4, inetNtop6, inetPton4, inetPton6 } from '../model/inet.js';
+import { inetAton, inetNtop4, inetNtop6, inetPton4, inetPton6, isDnsName } from '../model/inet.js';
 import { EINVAL, EPROTO, uapiError } from './errno.js';
 
 const U64_MAX = (1n << 64n) - 1n;
@@ -139,6 +139,21 @@ export function requestEndpoint(value: string): SockAddr {
   const v6 = inetPton6(pct < 0 ? host : host.slice(0, pct));
   if (!v6) throw uapiError(EINVAL);
   return { family: 6, address: inetNtop6(v6), port: p };
+}
+
+/**
+ * A `wgm_endpoint_name=` value: `host:port`, the host a DNS name (model/inet.ts, isDnsName;
+ * never an IP literal: those go as `wgm_endpoint=`), the port a decimal number 1..65535.
+ * EINVAL otherwise.
+ */
+export function requestEndpointName(value: string): { host: string; port: number } {
+  const colon = value.lastIndexOf(':');
+  if (colon <= 0) throw uapiError(EINVAL);
+  const host = value.slice(0, colon);
+  const port = value.slice(colon + 1);
+  if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535) throw uapiError(EINVAL);
+  if (!isDnsName(host)) throw uapiError(EINVAL);
+  return { host, port: Number(port) };
 }
 
 /** An `allowed_ip=` value in a set request: `[-]prefix/len`, mask mandatory, as newer wireguard-go takes it. */

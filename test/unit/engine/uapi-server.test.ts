@@ -156,7 +156,7 @@ test('get replies: wireguard-go’s lines in its order, plus the extension lines
   const firstPeer = lines.findIndex((l) => l.startsWith('public_key='));
   assert.match(
     lines.slice(0, firstPeer).join('\n'),
-    /\nwgm_implementation=wgm-engine\/\d+\.\d+\.\d+\nwgm_capabilities=multi_endpoint$/,
+    /\nwgm_implementation=wgm-engine\/\d+\.\d+\.\d+\nwgm_capabilities=multi_endpoint,endpoint_names,monitor$/,
   );
   assert.match(
     ours,
