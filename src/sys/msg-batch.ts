@@ -43,6 +43,12 @@ function f(): Fns {
   return fns;
 }
 
+/** sendmmsg(2) of `n` mmsghdrs at native address `vec`, without blocking: how many the kernel took, or -errno. */
+export function sendMessages(fd: number, vec: number, n: number): number {
+  const r = f().sendmmsg(fd, vec, n, MSG_DONTWAIT);
+  return r >= 0 ? r : -errno();
+}
+
 const errno = (): number => koffi().errno();
 
 /**
@@ -208,8 +214,7 @@ export class MsgBatch {
    */
   send(fd: number, from: number, n: number): number {
     if (n <= 0) return 0;
-    const r = f().sendmmsg(fd, this.mem.addr + from * MMSGHDR_SIZE + this.hdrs, n, MSG_DONTWAIT);
-    return r >= 0 ? r : -errno();
+    return sendMessages(fd, this.mem.addr + from * MMSGHDR_SIZE + this.hdrs, n);
   }
 
   /** Frees the batch, wiping the part of each slot a packet can have used (`wipeBytes`). */

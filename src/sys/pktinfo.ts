@@ -32,7 +32,7 @@ export const IPV6_PKTINFO = 50;
 export const IPPROTO_IP = SOL_IP;
 export const IPPROTO_IPV6 = SOL_IPV6;
 
-const CMSG_HDR = 16;
+export const CMSG_HDR = 16;
 const IN_PKTINFO_SIZE = 12;
 const IN6_PKTINFO_SIZE = 20;
 /** CMSG_SPACE(sizeof(struct in_pktinfo)). */
