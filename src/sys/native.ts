@@ -121,11 +121,6 @@ export class PollSet {
     });
   }
 
-  /** Changes what entry `i` waits for. */
-  setEvents(i: number, events: number): void {
-    this.mem.view.setInt16(i * POLLFD_SIZE + 4, events, true);
-  }
-
   /** Changes entry `i`'s descriptor. */
   setFd(i: number, fd: number): void {
     this.mem.view.setInt32(i * POLLFD_SIZE, fd, true);

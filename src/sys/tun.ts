@@ -349,11 +349,3 @@ export function isLinkGone(negErrno: number): boolean {
 export function ifNameToIndex(name: string): number {
   return validIfname(name) ? f().nametoindex(name) : 0;
 }
-
-/** Whether this process can create TUN devices here (the device node exists and opens). */
-export function tunAvailable(): boolean {
-  const fd = f().open(TUN_PATH, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
-  closeFd(fd);
-  return true;
-}
