@@ -2,7 +2,7 @@
 // ancillary-data areas of `count` slots laid out once in native memory, so that moving a
 // packet allocates nothing. Used by the data plane's workers on a UdpSocket's descriptor.
 
-import { koffi, libc } from './libc.js';
+import { errno, libc } from './libc.js';
 import { allocNative, freeNative, type NativeBuffer } from './native.js';
 import { CONTROL_SIZE, decodePktinfo, encodePktinfo, type LocalAddr } from './pktinfo.js';
 import {
@@ -17,13 +17,13 @@ import {
   MSG_IOVLEN,
   MSG_LEN,
   MSG_NAMELEN,
+  MSG_TRUNC,
   type RawAddr,
   SOCKADDR_SIZE,
   setU64,
 } from './sockaddr.js';
 
 export const MSG_DONTWAIT = 0x40;
-const MSG_TRUNC = 0x20;
 const NAME_STRIDE = 32;
 
 interface Fns {
@@ -48,8 +48,6 @@ export function sendMessages(fd: number, vec: number, n: number): number {
   const r = f().sendmmsg(fd, vec, n, MSG_DONTWAIT);
   return r >= 0 ? r : -errno();
 }
-
-const errno = (): number => koffi().errno();
 
 /**
  * `count` datagram slots of `slotSize` bytes with their mmsghdr, iovec, sockaddr and ancillary

@@ -77,6 +77,7 @@ function f(): Fns {
 export const EAGAIN = 11;
 export const EINTR = 4;
 export const EIO = 5;
+export const EINVAL = 22;
 export const EBADF = 9;
 export const EBADFD = 77;
 

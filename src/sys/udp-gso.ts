@@ -17,7 +17,7 @@
 
 import { errno, koffi, libc, SysError } from './libc.js';
 import { MSG_DONTWAIT } from './msg-batch.js';
-import { allocNative, freeNative, type NativeBuffer } from './native.js';
+import { allocNative, EIO, freeNative, type NativeBuffer } from './native.js';
 import { CMSG_HDR, CONTROL_SIZE, encodePktinfo, type LocalAddr } from './pktinfo.js';
 import {
   encodeSockaddr,
@@ -46,7 +46,6 @@ export const UDP_MAX_SEGMENTS = 64;
 /** Largest UDP payload of one (super-)datagram. */
 export const UDP_MAX_PAYLOAD = 65507;
 
-const EIO = 5;
 const ENOPROTOOPT = 92;
 const EOPNOTSUPP = 95;
 
