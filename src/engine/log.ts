@@ -43,10 +43,6 @@ export class Logger {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  get verboseEnabled(): boolean {
-    return this.level === 'verbose';
-  }
-
   verbose(msg: string): void {
     if (this.level === 'verbose') this.write('DEBUG', msg);
   }

@@ -17,6 +17,7 @@ import type { AllowedIP, Device, Key } from '../model/index.js';
 import type { SessionKeypairs } from './core/actions.js';
 import { type PathAddr, samePath } from './core/addr.js';
 import { COUNTER_LIMIT } from './core/constants.js';
+import { keyHex } from './core/peer.js';
 import type { DataPlane } from './dataplane/dataplane.js';
 
 export interface PeerSlot {
@@ -29,8 +30,6 @@ export interface PeerSlot {
   endpoint: PathAddr | undefined;
   allowedKey: string;
 }
-
-const hex = (k: Key) => Buffer.from(k).toString('hex');
 
 function allowedKeyOf(list: AllowedIP[]): string {
   return list.map((a) => `${a.family}/${Buffer.from(a.address).toString('hex')}/${a.cidr}`).join(',');
@@ -49,13 +48,13 @@ export class PeerMirror {
   }
 
   ofKey(key: Key): PeerSlot | undefined {
-    return this.byKey.get(hex(key));
+    return this.byKey.get(keyHex(key));
   }
 
   /** The peer's slot, taken now if needed; undefined when the data plane has no free slot yet. */
   private ensure(key: Key): PeerSlot | undefined {
-    const keyHex = hex(key);
-    let p = this.byKey.get(keyHex);
+    const peerHex = keyHex(key);
+    let p = this.byKey.get(peerHex);
     if (p) return p;
     let slot: number;
     try {
@@ -66,18 +65,18 @@ export class PeerMirror {
     }
     p = {
       key: Uint8Array.from(key),
-      keyHex,
+      keyHex: peerHex,
       slot,
       keypairs: new Map(),
       currentIndex: undefined,
       endpoint: undefined,
       allowedKey: '',
     };
-    this.byKey.set(keyHex, p);
+    this.byKey.set(peerHex, p);
     this.bySlot.set(slot, p);
-    const waiting = this.pendingKeypairs.get(keyHex);
+    const waiting = this.pendingKeypairs.get(peerHex);
     if (waiting) {
-      this.pendingKeypairs.delete(keyHex);
+      this.pendingKeypairs.delete(peerHex);
       this.setKeypairs(p.key, waiting);
     }
     return p;
@@ -94,7 +93,7 @@ export class PeerMirror {
    * Returns false when a peer found no free slot (call again after `dp.settle()`).
    */
   syncDevice(device: Device<PathAddr>): boolean {
-    const wanted = new Set(device.peers.flatMap((p) => (p.publicKey ? [hex(p.publicKey)] : [])));
+    const wanted = new Set(device.peers.flatMap((p) => (p.publicKey ? [keyHex(p.publicKey)] : [])));
     for (const p of [...this.byKey.values()]) if (!wanted.has(p.keyHex)) this.drop(p);
     for (const k of [...this.pendingKeypairs.keys()]) if (!wanted.has(k)) this.pendingKeypairs.delete(k);
     let complete = true;
@@ -119,7 +118,7 @@ export class PeerMirror {
   }
 
   setEndpoint(key: Key, addr: PathAddr | undefined): void {
-    const p = this.byKey.get(hex(key));
+    const p = this.byKey.get(keyHex(key));
     if (!p || samePath(addr, p.endpoint)) return;
     p.endpoint = addr;
     this.dp.setEndpoint(p.slot, addr);
@@ -127,9 +126,9 @@ export class PeerMirror {
 
   /** Installs and removes keypairs so that the data plane holds exactly `info`. */
   setKeypairs(key: Key, session: SessionKeypairs): void {
-    const p = this.byKey.get(hex(key));
+    const p = this.byKey.get(keyHex(key));
     if (!p) {
-      this.pendingKeypairs.set(hex(key), session);
+      this.pendingKeypairs.set(keyHex(key), session);
       return;
     }
     const { current, previous, next } = session;

@@ -10,10 +10,9 @@
 // in one send: udp_send_skb, and an IPv4 datagram's 16-bit length), as wireguard-go's
 // StdNetBind coalesces (conn/bind_std.go, coalesceMessages).
 
-import { koffi, libc } from './libc.js';
-import type { MsgBatch } from './msg-batch.js';
+import { type MsgBatch, sendMessages } from './msg-batch.js';
 import { allocNative, freeNative, type NativeBuffer } from './native.js';
-import { CONTROL_SIZE } from './pktinfo.js';
+import { CONTROL_SIZE, PKTINFO6_SPACE } from './pktinfo.js';
 import {
   MMSGHDR_SIZE,
   MSG_CONTROL,
@@ -26,19 +25,6 @@ import {
 } from './sockaddr.js';
 import { encodeUdpSegment, UDP_MAX_PAYLOAD, UDP_MAX_SEGMENTS, UDP_SEGMENT_SPACE } from './udp-gso.js';
 
-const MSG_DONTWAIT = 0x40;
-
-interface Fns {
-  sendmmsg: (fd: number, vec: number, n: number, flags: number) => number;
-}
-
-let fns: Fns | undefined;
-
-function f(): Fns {
-  fns ??= { sendmmsg: libc().func('int sendmmsg(int fd, uintptr_t vec, unsigned int n, int flags)') } as Fns;
-  return fns;
-}
-
 export class GsoBatch {
   private readonly batch: MsgBatch;
   private readonly hdrs: NativeBuffer;
@@ -49,7 +35,8 @@ export class GsoBatch {
   count = 0;
 
   constructor(batch: MsgBatch) {
-    if (CONTROL_SIZE < 40 + UDP_SEGMENT_SPACE) throw new Error('control area too small for UDP_SEGMENT');
+    if (CONTROL_SIZE < PKTINFO6_SPACE + UDP_SEGMENT_SPACE)
+      throw new Error('control area too small for UDP_SEGMENT');
     this.batch = batch;
     this.hdrs = allocNative(batch.count * MMSGHDR_SIZE);
     this.first = new Int32Array(batch.count);
@@ -107,9 +94,7 @@ export class GsoBatch {
    * kernel took, or -errno when it took none.
    */
   send(fd: number, from: number, n: number): number {
-    if (n <= 0) return 0;
-    const r = f().sendmmsg(fd, this.hdrs.addr + from * MMSGHDR_SIZE, n, MSG_DONTWAIT);
-    return r >= 0 ? r : -koffi().errno();
+    return n <= 0 ? 0 : sendMessages(fd, this.hdrs.addr + from * MMSGHDR_SIZE, n);
   }
 
   free(): void {

@@ -2,7 +2,7 @@
 // ancillary-data areas of `count` slots laid out once in native memory, so that moving a
 // packet allocates nothing. Used by the data plane's workers on a UdpSocket's descriptor.
 
-import { koffi, libc } from './libc.js';
+import { errno, libc } from './libc.js';
 import { allocNative, freeNative, type NativeBuffer } from './native.js';
 import { CONTROL_SIZE, decodePktinfo, encodePktinfo, type LocalAddr } from './pktinfo.js';
 import {
@@ -17,13 +17,13 @@ import {
   MSG_IOVLEN,
   MSG_LEN,
   MSG_NAMELEN,
+  MSG_TRUNC,
   type RawAddr,
   SOCKADDR_SIZE,
   setU64,
 } from './sockaddr.js';
 
 export const MSG_DONTWAIT = 0x40;
-const MSG_TRUNC = 0x20;
 const NAME_STRIDE = 32;
 
 interface Fns {
@@ -43,7 +43,11 @@ function f(): Fns {
   return fns;
 }
 
-const errno = (): number => koffi().errno();
+/** sendmmsg(2) of `n` mmsghdrs at native address `vec`, without blocking: how many the kernel took, or -errno. */
+export function sendMessages(fd: number, vec: number, n: number): number {
+  const r = f().sendmmsg(fd, vec, n, MSG_DONTWAIT);
+  return r >= 0 ? r : -errno();
+}
 
 /**
  * `count` datagram slots of `slotSize` bytes with their mmsghdr, iovec, sockaddr and ancillary
@@ -208,8 +212,7 @@ export class MsgBatch {
    */
   send(fd: number, from: number, n: number): number {
     if (n <= 0) return 0;
-    const r = f().sendmmsg(fd, this.mem.addr + from * MMSGHDR_SIZE + this.hdrs, n, MSG_DONTWAIT);
-    return r >= 0 ? r : -errno();
+    return sendMessages(fd, this.mem.addr + from * MMSGHDR_SIZE + this.hdrs, n);
   }
 
   /** Frees the batch, wiping the part of each slot a packet can have used (`wipeBytes`). */

@@ -77,6 +77,7 @@ function f(): Fns {
 export const EAGAIN = 11;
 export const EINTR = 4;
 export const EIO = 5;
+export const EINVAL = 22;
 export const EBADF = 9;
 export const EBADFD = 77;
 
@@ -119,11 +120,6 @@ export class PollSet {
       this.mem.view.setInt32(i * POLLFD_SIZE, e.fd, true);
       this.mem.view.setInt16(i * POLLFD_SIZE + 4, e.events, true);
     });
-  }
-
-  /** Changes what entry `i` waits for. */
-  setEvents(i: number, events: number): void {
-    this.mem.view.setInt16(i * POLLFD_SIZE + 4, events, true);
   }
 
   /** Changes entry `i`'s descriptor. */

@@ -6,20 +6,18 @@
 // receive waits only for work already queued; SO_RCVTIMEO bounds it anyway.
 
 import { check, errno, libc, SysError } from './libc.js';
+import { EINTR } from './native.js';
+import { MSG_TRUNC, SOCK_CLOEXEC, SOL_SOCKET } from './sockaddr.js';
 
 export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;
 
 const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
 /** Keep ACKs short: do not echo the whole request back in an NLMSG_ERROR. */
 const NETLINK_CAP_ACK = 10;
-const MSG_TRUNC = 0x20;
-const EINTR = 4;
 const EMSGSIZE = 90;
 /** struct sockaddr_nl: u16 family, u16 pad, u32 pid, u32 groups. */
 const SOCKADDR_NL_LEN = 12;

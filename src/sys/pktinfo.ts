@@ -32,7 +32,7 @@ export const IPV6_PKTINFO = 50;
 export const IPPROTO_IP = SOL_IP;
 export const IPPROTO_IPV6 = SOL_IPV6;
 
-const CMSG_HDR = 16;
+export const CMSG_HDR = 16;
 const IN_PKTINFO_SIZE = 12;
 const IN6_PKTINFO_SIZE = 20;
 /** CMSG_SPACE(sizeof(struct in_pktinfo)). */
@@ -55,7 +55,8 @@ export interface LocalAddr {
   ifindex: number;
 }
 
-const isV4Mapped = (b: Uint8Array, off: number): boolean => {
+/** Whether the 16 bytes at `off` are an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+export const isV4Mapped = (b: Uint8Array, off: number): boolean => {
   for (let i = 0; i < 10; i++) if (b[off + i] !== 0) return false;
   return b[off + 10] === 0xff && b[off + 11] === 0xff;
 };

@@ -6,6 +6,10 @@ import { SysError } from './libc.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const MSG_TRUNC = 0x20;
 export const EAFNOSUPPORT = 97;
 
 /** sizeof(struct sockaddr_in6); a sockaddr_in (16) fits in the same space. */

@@ -13,18 +13,13 @@
 // too. Without IFF_VNET_HDR (a kernel that does not offer it) the TUN is a plain one.
 
 import { check, errno, libc, SysError } from './libc.js';
-import { allocNative, closeFd, freeNative } from './native.js';
-import { TunDevice } from './tun.js';
-
-const TUN_PATH = '/dev/net/tun';
-const O_RDWR = 0o2;
-const O_CLOEXEC = 0o2000000;
+import { allocNative, closeFd, EINVAL, freeNative } from './native.js';
+import { O_CLOEXEC, O_RDWR, TUN_PATH, TunDevice } from './tun.js';
 
 const TUNGETFEATURES = 0x800454cf; // _IOR('T', 207, unsigned int)
 const TUNSETOFFLOAD = 0x400454d0; // _IOW('T', 208, unsigned int), the flags passed by value
 const TUNGETVNETHDRSZ = 0x800454d7; // _IOR('T', 215, int)
 const TUNSETVNETHDRSZ = 0x400454d8; // _IOW('T', 216, int)
-const EINVAL = 22;
 
 export const IFF_VNET_HDR = 0x4000;
 export const TUN_F_CSUM = 0x01;

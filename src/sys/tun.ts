@@ -35,11 +35,12 @@ import {
   readAt,
   writeAt,
 } from './native.js';
+import { AF_INET, SOCK_CLOEXEC, SOCK_DGRAM } from './sockaddr.js';
 
-const TUN_PATH = '/dev/net/tun';
-const O_RDWR = 0o2;
+export const TUN_PATH = '/dev/net/tun';
+export const O_RDWR = 0o2;
 const O_NONBLOCK = 0o4000;
-const O_CLOEXEC = 0o2000000;
+export const O_CLOEXEC = 0o2000000;
 
 const TUNSETIFF = 0x400454ca; // _IOW('T', 202, int)
 const TUNGETIFF = 0x800454d2; // _IOR('T', 210, unsigned int)
@@ -58,10 +59,6 @@ const SIOCGIFMTU = 0x8921;
 const SIOCSIFMTU = 0x8922;
 const SIOCGIFINDEX = 0x8933;
 const IFF_UP = 0x1;
-
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
 
 const IFNAMSIZ = 16;
 const IFREQ_SIZE = 40; // char ifr_name[16]; then a 24-byte union (flags: short, mtu/ifindex: int)
@@ -348,12 +345,4 @@ export function isLinkGone(negErrno: number): boolean {
 /** The index of interface `name` in the calling thread's namespace; 0 if there is none. */
 export function ifNameToIndex(name: string): number {
   return validIfname(name) ? f().nametoindex(name) : 0;
-}
-
-/** Whether this process can create TUN devices here (the device node exists and opens). */
-export function tunAvailable(): boolean {
-  const fd = f().open(TUN_PATH, O_RDWR | O_CLOEXEC);
-  if (fd < 0) return false;
-  closeFd(fd);
-  return true;
 }

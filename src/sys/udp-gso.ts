@@ -16,8 +16,9 @@
 // 40 + 24 bytes = CONTROL_SIZE), so a batch can carry them per message.
 
 import { errno, koffi, libc, SysError } from './libc.js';
-import { allocNative, freeNative, type NativeBuffer } from './native.js';
-import { CONTROL_SIZE, encodePktinfo, type LocalAddr } from './pktinfo.js';
+import { MSG_DONTWAIT } from './msg-batch.js';
+import { allocNative, EIO, freeNative, type NativeBuffer } from './native.js';
+import { CMSG_HDR, CONTROL_SIZE, encodePktinfo, type LocalAddr } from './pktinfo.js';
 import {
   encodeSockaddr,
   IOVEC_SIZE,
@@ -45,11 +46,8 @@ export const UDP_MAX_SEGMENTS = 64;
 /** Largest UDP payload of one (super-)datagram. */
 export const UDP_MAX_PAYLOAD = 65507;
 
-const CMSG_HDR = 16;
-const EIO = 5;
 const ENOPROTOOPT = 92;
 const EOPNOTSUPP = 95;
-const MSG_DONTWAIT = 0x40;
 
 interface Fns {
   setsockopt: (fd: number, level: number, name: number, val: number, len: number) => number;

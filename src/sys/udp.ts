@@ -13,13 +13,14 @@
 //
 // Addresses here are raw bytes (RawAddr, sockaddr.ts); text belongs to the layers above.
 
-import { check, koffi, libc, SysError } from './libc.js';
+import { check, errno, libc, SysError } from './libc.js';
 import { allocNative, closeFd, EAGAIN, freeNative, type NativeBuffer } from './native.js';
 import {
   CONTROL_SIZE,
   encodePktinfo,
   IP_PKTINFO,
   IPPROTO_IP,
+  IPPROTO_IPV6,
   IPV6_RECVPKTINFO,
   type LocalAddr,
 } from './pktinfo.js';
@@ -38,7 +39,10 @@ import {
   MSG_NAMELEN,
   MSGHDR_SIZE,
   type RawAddr,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCKADDR_SIZE,
+  SOL_SOCKET,
   setU64,
 } from './sockaddr.js';
 
@@ -46,11 +50,8 @@ export { MSG_DONTWAIT, MsgBatch } from './msg-batch.js';
 export type { LocalAddr } from './pktinfo.js';
 export { decodeSockaddr, encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from './sockaddr.js';
 
-const SOCK_DGRAM = 2;
 const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 
-const SOL_SOCKET = 1;
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
 const SO_REUSEPORT = 15;
@@ -58,7 +59,6 @@ const SO_SNDBUFFORCE = 32;
 const SO_RCVBUFFORCE = 33;
 const SO_MARK = 36;
 const SO_ATTACH_REUSEPORT_CBPF = 51;
-const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 
 // A UdpSocket's scratch: sockaddr, a length, then a msghdr with its iovec and ancillary data.
@@ -96,10 +96,6 @@ function f(): Fns {
     } as Fns;
   }
   return fns;
-}
-
-function errno(): number {
-  return koffi().errno();
 }
 
 export interface UdpOptions {

@@ -91,9 +91,7 @@ async function settle(impl: Impl, watchMs: number): Promise<{ ms: number; switch
       const connected = ping.replies[0]!.t;
       await sleep(Math.max(0, connected + watchMs - Date.now()));
       await watch.stop();
-      const fast = s.paths[2]!.endpoint;
-      const off = watch.changes.findLast((c) => c.endpoint !== fast);
-      const on = watch.changes.find((c) => c.endpoint === fast && c.t > (off?.t ?? 0));
+      const on = watch.settledOn(s.paths[2]!.endpoint);
       return { ms: on ? Math.max(0, on.t - connected) : NEVER, switches: watch.switches() };
     } finally {
       await ping.stop();

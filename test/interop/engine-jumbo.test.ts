@@ -8,9 +8,9 @@
 
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { type Impl, Lab, ping, type Side, snmp, tunnel, waitFor } from '../lib/netns.js';
+import { type Impl, Lab, ping, type Side, snmp, tunnel } from '../lib/netns.js';
 import { need } from '../lib/run.js';
-import { tcp } from '../lib/tunnel-traffic.js';
+import { spawnReady, tcp } from '../lib/tunnel-traffic.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping', 'iperf3'] };
 const LINK_MTU = 9000;
@@ -45,12 +45,8 @@ interface Iperf {
 
 /** iperf3 for IPERF_SECONDS from `client` to `server` (reverse: the server sends). */
 async function iperf(lab: Lab, client: Side, server: Side, reverse: boolean): Promise<Iperf> {
-  const srv = lab.spawn(server.ns, 'iperf3', ['-s', '-1', '--forceflush', '-B', server.inner.v4]);
-  let out = '';
-  srv.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await waitFor('iperf3 server to listen', () => out.includes('listening'), 10_000);
+  const args = ['-s', '-1', '--forceflush', '-B', server.inner.v4];
+  await spawnReady(lab, server.ns, 'iperf3', args, 'listening', 'iperf3 server to listen');
   const r = lab.exec(
     client.ns,
     'iperf3',

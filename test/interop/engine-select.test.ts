@@ -42,14 +42,10 @@ async function setup(
   return { lab, s: await selectLab(lab, specs) };
 }
 
-/** Stock `wg show IF endpoints` on the initiator: the one endpoint a stock tool sees. */
-function wgEndpoint(lab: Lab, s: SelectLab): string {
-  return lab.wg(s.nsI, ['show', s.initiator.ifname, 'endpoints']).trim().split('\t')[1] ?? '';
-}
-
-/** Stock `wg show IF endpoints` on the responder: where it sends (the path it last heard from). */
-function responderEndpoint(lab: Lab, s: SelectLab): string {
-  return lab.wg(s.nsR, ['show', s.responder.ifname, 'endpoints']).trim().split('\t')[1] ?? '';
+/** Stock `wg show IF endpoints`: the one endpoint a stock tool sees on the initiator; on the responder, where it sends (the path it last heard from). */
+function stockEndpoint(lab: Lab, s: SelectLab, side: 'initiator' | 'responder' = 'initiator'): string {
+  const ns = side === 'initiator' ? s.nsI : s.nsR;
+  return lab.wg(ns, ['show', s[side].ifname, 'endpoints']).trim().split('\t')[1] ?? '';
 }
 
 interface Candidate {
@@ -78,8 +74,8 @@ test('first and last of three candidates dead from the start: the tunnel carries
   t.diagnostic(`first reply ${first.toFixed(0)} ms after the first echo`);
   assert.ok(first < 4000, `first traffic after ${first.toFixed(0)} ms (bound 4000, target 1500)`);
   assert.equal(await activeEndpoint(s.initiator.ifname), s.paths[1]!.endpoint);
-  assert.equal(wgEndpoint(lab, s), s.paths[1]!.endpoint, 'stock wg show sees the live path');
-  assert.equal(responderEndpoint(lab, s), s.paths[1]!.upstream, 'the responder answers over it');
+  assert.equal(stockEndpoint(lab, s), s.paths[1]!.endpoint, 'stock wg show sees the live path');
+  assert.equal(stockEndpoint(lab, s, 'responder'), s.paths[1]!.upstream, 'the responder answers over it');
 });
 
 test('the active path dies under steady pings: traffic comes back over another', async (t) => {
@@ -107,7 +103,7 @@ test('the active path dies under steady pings: traffic comes back over another',
   assert.ok(outage < 8000, `traffic back after ${outage.toFixed(0)} ms (bound 8000, target 3000)`);
   const now = await activeEndpoint(s.initiator.ifname);
   assert.notEqual(now, dead.endpoint, 'the active endpoint moved off the dead path');
-  assert.equal(wgEndpoint(lab, s), now);
+  assert.equal(stockEndpoint(lab, s), now);
   // And it keeps working: most echoes of the next 3 s are answered.
   const from = Date.now();
   await sleep(3000);
@@ -142,8 +138,7 @@ for (const [name, delays] of [
     const fast = s.paths[best]!.endpoint;
     await sleep(Math.max(0, connected + 30_000 - Date.now()));
     await watch.stop();
-    const off = watch.changes.findLast((c) => c.endpoint !== fast);
-    const settled = watch.changes.find((c) => c.endpoint === fast && c.t > (off?.t ?? 0));
+    const settled = watch.settledOn(fast);
     const log = watch.changes
       .map((c) => `${((c.t - connected) / 1000).toFixed(2)} s ${c.endpoint}`)
       .join(', ');
@@ -156,7 +151,7 @@ for (const [name, delays] of [
       watch.switches() <= 2,
       `${watch.switches()} switches in 30 s (at most one per faster path): ${log}`,
     );
-    assert.equal(wgEndpoint(lab, s), fast, 'stock wg show sees the fastest path');
+    assert.equal(stockEndpoint(lab, s), fast, 'stock wg show sees the fastest path');
     // The pings' RTT shows the path really used: 2 × 5 ms plus the relay, not 2 × 15 or more.
     const last = ping.replies.slice(-20);
     const minRtt = Math.min(...last.map((r) => r.rttMs));
@@ -198,7 +193,7 @@ test('a preferred path that was dead comes back and is used again', async (t) =>
     100,
   );
   t.diagnostic(`back on the preferred path ${((Date.now() - revived) / 1000).toFixed(1)} s after it revived`);
-  assert.equal(responderEndpoint(lab, s), s.paths[0]!.upstream, 'the responder follows');
+  assert.equal(stockEndpoint(lab, s, 'responder'), s.paths[0]!.upstream, 'the responder follows');
   const from = Date.now();
   await sleep(3000);
   const answered = ping.replies.filter((r) => r.t - r.rttMs > from).length;

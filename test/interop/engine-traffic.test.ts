@@ -24,7 +24,7 @@ import {
   waitFor,
 } from '../lib/netns.js';
 import { need } from '../lib/run.js';
-import { tcp, udpBurst } from '../lib/tunnel-traffic.js';
+import { spawnReady, tcp, udpBurst } from '../lib/tunnel-traffic.js';
 
 const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping'] };
 
@@ -71,14 +71,16 @@ setTimeout(() => { console.log(got); process.exit(0); }, 2500);
 /** 50 UDP datagrams of 1000 bytes to an echo server through the tunnel; returns how many came back. */
 async function udp(lab: Lab, from: Side, to: Side, family: 4 | 6): Promise<number> {
   const addr = family === 4 ? to.inner.v4 : to.inner.v6;
-  const server = lab.spawn(to.ns, process.execPath, ['-e', UDP_ECHO, addr]);
-  let out = '';
-  server.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await waitFor('UDP echo server', () => out.includes('ready'), 10_000);
+  const server = await spawnReady(
+    lab,
+    to.ns,
+    process.execPath,
+    ['-e', UDP_ECHO, addr],
+    'ready',
+    'UDP echo server',
+  );
   const r = lab.exec(from.ns, process.execPath, ['-e', UDP_CLIENT, addr], { timeoutMs: 15_000 });
-  server.kill();
+  server.child.kill();
   return Number(r.stdout.trim());
 }
 

@@ -216,6 +216,8 @@ export interface EndpointWatch {
   readonly changes: { t: number; endpoint: string }[];
   /** Changes from one non-empty endpoint to another. */
   switches(): number;
+  /** The change after which `endpoint` stayed active to the last one seen; undefined if it did not. */
+  settledOn(endpoint: string): { t: number; endpoint: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -233,6 +235,10 @@ export function watchEndpoint(ifname: string, stepMs = 50): EndpointWatch {
   return {
     changes,
     switches: () => changes.filter((c, i) => i > 0 && c.endpoint && changes[i - 1]!.endpoint).length,
+    settledOn: (endpoint) => {
+      const off = changes.findLast((c) => c.endpoint !== endpoint);
+      return changes.find((c) => c.endpoint === endpoint && c.t > (off?.t ?? 0));
+    },
     stop: async () => {
       running = false;
       await loop;

@@ -3,6 +3,7 @@
 // UDP_SEGMENT and checked datagram by datagram (udp-burst.ts).
 
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { type Lab, type Side, waitFor } from './netns.js';
 import { BUILD } from './run.js';
@@ -35,15 +36,31 @@ c.on('error', (e) => console.log('error ' + e.message));
 setTimeout(() => { console.log('timeout'); process.exit(1); }, 20000);
 `;
 
+/**
+ * Starts `cmd args` in namespace `ns` and waits until its output includes `ready` (the server
+ * listens); `output()` is all it printed so far.
+ */
+export async function spawnReady(
+  lab: Lab,
+  ns: string,
+  cmd: string,
+  args: string[],
+  ready: string,
+  what: string,
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = lab.spawn(ns, cmd, args);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await waitFor(what, () => out.includes(ready), 10_000);
+  return { child, output: () => out };
+}
+
 /** A TCP stream of `bytes` random bytes from `from` to `to` over the tunnel, checked by SHA-256. */
 export async function tcp(lab: Lab, from: Side, to: Side, family: 4 | 6, bytes: number): Promise<void> {
   const addr = family === 4 ? to.inner.v4 : to.inner.v6;
-  const server = lab.spawn(to.ns, process.execPath, ['-e', TCP_SINK, addr]);
-  let out = '';
-  server.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await waitFor('TCP sink to listen', () => out.includes('ready'), 10_000);
+  await spawnReady(lab, to.ns, process.execPath, ['-e', TCP_SINK, addr], 'ready', 'TCP sink to listen');
   const r = lab.exec(from.ns, process.execPath, ['-e', TCP_SOURCE, addr, String(bytes)], {
     timeoutMs: 30_000,
   });
@@ -58,15 +75,17 @@ const BURST = join(BUILD, 'test/lib/udp-burst.js');
  */
 export async function udpBurst(lab: Lab, from: Side, to: Side, family: 4 | 6, count = 480): Promise<void> {
   const addr = family === 4 ? to.inner.v4 : to.inner.v6;
-  const sink = lab.spawn(to.ns, process.execPath, [BURST, 'sink', addr, String(count)]);
-  let out = '';
-  sink.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await waitFor('UDP sink to listen', () => out.includes('ready'), 10_000);
+  const sink = await spawnReady(
+    lab,
+    to.ns,
+    process.execPath,
+    [BURST, 'sink', addr, String(count)],
+    'ready',
+    'UDP sink to listen',
+  );
   const r = lab.exec(from.ns, process.execPath, [BURST, 'send', addr, String(count)], { timeoutMs: 30_000 });
   assert.match(r.stdout, /^sent /, `UDP burst sender: ${r.stdout} ${r.stderr}`);
-  const line = await waitFor('UDP sink to report', () => /^(\d+) (\d+)$/m.exec(out), 25_000);
+  const line = await waitFor('UDP sink to report', () => /^(\d+) (\d+)$/m.exec(sink.output()), 25_000);
   const [good, bad] = [Number(line![1]), Number(line![2])];
   assert.equal(bad, 0, `UDP over IPv${family}: ${bad} datagrams damaged (${r.stdout.trim()})`);
   assert.ok(

@@ -20,7 +20,7 @@ import { COUNTER_LIMIT, REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
 import { dh } from './handshake.js';
 import { dropInitiations } from './handshake-flow.js';
-import { PeerState } from './peer.js';
+import { keyHex, PeerState } from './peer.js';
 import type { CandidateSnapshot } from './select.js';
 import { sendKeepalive, zeroAndFlush } from './transport.js';
 
@@ -28,8 +28,6 @@ export interface DeviceSettings {
   listenPort: number;
   fwmark: number;
 }
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /** Four random bytes as a number uniform in [0, 1). */
 function uniform(b: Uint8Array): number {
@@ -61,7 +59,7 @@ function setPrivateKey(ctx: CoreContext, key: Uint8Array, now: number): void {
   else {
     const publicKey = publicKeyOf(key);
     ctx.identity = { privateKey: Uint8Array.from(key), publicKey };
-    const self = ctx.peers.get(hex(publicKey));
+    const self = ctx.peers.get(keyHex(publicKey));
     if (self) removePeer(ctx, self);
   }
   for (const peer of ctx.peers.values()) {
@@ -73,8 +71,8 @@ function setPrivateKey(ctx: CoreContext, key: Uint8Array, now: number): void {
 function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, jitter: () => number): void {
   if (!change.publicKey) throw new WgError('protocol', 'peer without a public key');
   if (ctx.identity && keysEqual(change.publicKey, ctx.identity.publicKey)) return;
-  const keyHex = hex(change.publicKey);
-  let peer = ctx.peers.get(keyHex);
+  const peerHex = keyHex(change.publicKey);
+  let peer = ctx.peers.get(peerHex);
   if (change.remove) {
     if (peer) removePeer(ctx, peer);
     return;
@@ -88,7 +86,7 @@ function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, jitter
       (n) => ctx.wallNs(n),
     );
     peer.staticStatic = ctx.identity ? dh(ctx.identity.privateKey, peer.publicKey) : undefined;
-    ctx.peers.set(keyHex, peer);
+    ctx.peers.set(peerHex, peer);
   }
   if (change.presharedKey)
     peer.presharedKey = isZeroKey(change.presharedKey) ? undefined : Uint8Array.from(change.presharedKey);

@@ -40,7 +40,7 @@ import {
   sendInitiation,
 } from './handshake-flow.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE, messageType } from './messages.js';
-import type { PeerState } from './peer.js';
+import { keyHex, type PeerState } from './peer.js';
 import { RateLimiter } from './ratelimit.js';
 import type { CandidateSnapshot } from './select.js';
 import { runSelect, wantHandshake } from './select-flow.js';
@@ -150,7 +150,7 @@ export class Core implements CoreContext {
    */
   initiate(peerKey: Key, now: number, options: RoundOptions = {}): Action[] {
     return this.run(now, false, () => {
-      const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+      const peer = this.peers.get(keyHex(peerKey));
       if (peer) sendInitiation(this, peer, now, options);
     });
   }
@@ -182,7 +182,7 @@ export class Core implements CoreContext {
    */
   transportSent(peerKey: Key, bytes: number, dataPackets: number, now: number): Action[] {
     return this.run(now, false, () => {
-      const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+      const peer = this.peers.get(keyHex(peerKey));
       if (peer) transportSent(this, peer, bytes, dataPackets, now);
     });
   }
@@ -229,18 +229,18 @@ export class Core implements CoreContext {
   /** Sending a datagram of `peerKey` to `to` failed locally (ENETUNREACH, EHOSTUNREACH...). */
   sendError(peerKey: Key, to: PathAddr, now: number): Action[] {
     return this.run(now, false, () => {
-      const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+      const peer = this.peers.get(keyHex(peerKey));
       if (peer?.endpoints.racing) runSelect(this, peer, peer.endpoints.sendError(to, now), now);
     });
   }
 
   /** Endpoint selection's view of a peer's candidates, in race order; undefined: no such peer. */
   candidates(peerKey: Key): CandidateSnapshot[] | undefined {
-    return this.peers.get(Buffer.from(peerKey).toString('hex'))?.endpoints.snapshot();
+    return this.peers.get(keyHex(peerKey))?.endpoints.snapshot();
   }
 
   private peerOf(peerKey: Key): PeerState {
-    const peer = this.peers.get(Buffer.from(peerKey).toString('hex'));
+    const peer = this.peers.get(keyHex(peerKey));
     if (!peer) throw new WgError('protocol', 'no such peer');
     return peer;
   }

@@ -49,10 +49,6 @@ export class PeerPaths {
     return this.lines.flat();
   }
 
-  get lineCount(): number {
-    return this.lines.length;
-  }
-
   /**
    * Whether selection runs the handshakes: with two or more configured addresses. With one (or
    * none), the peer behaves exactly as a standard one (wireguard-go's timers and retries toward

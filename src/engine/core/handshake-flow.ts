@@ -28,7 +28,7 @@ import {
 } from './handshake.js';
 import { Keypair } from './keypair.js';
 import { decodeCookieReply, decodeResponse, INITIATION_SIZE, RESPONSE_SIZE } from './messages.js';
-import type { Initiating, PeerState } from './peer.js';
+import { type Initiating, keyHex, type PeerState } from './peer.js';
 import { runSelect } from './select-flow.js';
 
 export interface RoundOptions {
@@ -41,8 +41,6 @@ export interface RoundOptions {
   /** A retransmission: keeps the attempt count. */
   isRetry?: boolean;
 }
-
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
 /**
  * Holds a responder's index between its allocation and the keypair's installation, which
@@ -211,7 +209,7 @@ export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8A
   const id = ctx.identity;
   if (!id) return;
   const opened = openInitiation(bytes, id.privateKey, id.publicKey);
-  const peer = opened && ctx.peers.get(hex(opened.remoteStatic));
+  const peer = opened && ctx.peers.get(keyHex(opened.remoteStatic));
   const finished = peer?.staticStatic && finishInitiation(bytes, opened!, peer.staticStatic);
   if (!peer || !finished) {
     ctx.log('verbose', `Received invalid initiation message from ${formatPath(from)}`);

@@ -31,6 +31,9 @@ export interface Responding {
   remoteIndex: number;
 }
 
+/** A public key as the key of the core's peer table (`ctx.peers`). */
+export const keyHex = (key: Key): string => Buffer.from(key).toString('hex');
+
 export class PeerState {
   readonly keyHex: string;
   presharedKey: Uint8Array | undefined;
@@ -71,7 +74,7 @@ export class PeerState {
     wallNs: (now: number) => bigint,
   ) {
     this.endpoints = new PeerPaths(random, wallNs);
-    this.keyHex = Buffer.from(publicKey).toString('hex');
+    this.keyHex = keyHex(publicKey);
     const b64 = Buffer.from(publicKey).toString('base64');
     this.shortName = `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;
     this.timers = new PeerTimers(jitter, () => this.persistentKeepalive);

@@ -29,6 +29,8 @@
 
 import { bytesEqual, mac } from '../../crypto/blake2s.js';
 import { randomBytes } from '../../crypto/random.js';
+import { isV4Mapped } from '../../sys/pktinfo.js';
+import { AF_INET, AF_INET6 } from '../../sys/sockaddr.js';
 import { mac1Key } from '../core/cookie.js';
 import { MAC_LEN, MESSAGE_COOKIE_REPLY, macOffsets } from '../core/messages.js';
 
@@ -40,9 +42,6 @@ export const HANDSHAKE_SOURCE_BURST = 250;
 const SHED_SAMPLE = 64;
 /** Buckets of the per-source table (a power of two). */
 const SOURCE_BUCKETS = 4096;
-
-const AF_INET = 2;
-const AF_INET6 = 10;
 
 export type Verdict = 'pass' | 'drop' | 'shed';
 
@@ -129,9 +128,4 @@ export class HandshakeGate {
     h = Math.imul(h ^ (h >>> 13), 0x5bd1e995);
     return (h ^ (h >>> 16)) & (SOURCE_BUCKETS - 1);
   }
-}
-
-function isV4Mapped(b: Uint8Array, off: number): boolean {
-  for (let i = 0; i < 10; i++) if (b[off + i] !== 0) return false;
-  return b[off + 10] === 0xff && b[off + 11] === 0xff;
 }

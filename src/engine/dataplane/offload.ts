@@ -44,18 +44,11 @@ export function openEngineTun(
   queues: number,
   offload: boolean,
 ): { tun: TunDevice; info: OffloadInfo } {
-  if (!offload) {
-    return {
-      tun: TunDevice.open(name, queues),
-      info: {
-        vnetHdr: false,
-        tunOffloads: 0,
-        uso: false,
-        udp: false,
-        note: 'Offloads off (WGM_OFFLOAD=off)',
-      },
-    };
-  }
+  const plain = (udp: boolean, note: string) => ({
+    tun: TunDevice.open(name, queues),
+    info: { vnetHdr: false, tunOffloads: 0, uso: false, udp, note },
+  });
+  if (!offload) return plain(false, 'Offloads off (WGM_OFFLOAD=off)');
   let opened: ReturnType<typeof openOffloadTun>;
   try {
     opened = openOffloadTun(name, queues, TUN_OFFLOADS_ALL);
@@ -63,16 +56,7 @@ export function openEngineTun(
     // Whatever refused the header or the offloads, a plain TUN may still open; if it does
     // not either, its own error is the one to report.
     const why = e instanceof Error ? e.message : String(e);
-    return {
-      tun: TunDevice.open(name, queues),
-      info: {
-        vnetHdr: false,
-        tunOffloads: 0,
-        uso: false,
-        udp: true,
-        note: `TUN offloads failed (${why}): plain TUN`,
-      },
-    };
+    return plain(true, `TUN offloads failed (${why}): plain TUN`);
   }
   const { tun, state } = opened;
   const granted = offloadNames(state.offloads);
@@ -81,16 +65,10 @@ export function openEngineTun(
   if (state.vnetHdr && !tso) {
     // Checksum offload alone: not worth a header on every packet. Open it plain.
     tun.close();
-    return {
-      tun: TunDevice.open(name, queues),
-      info: {
-        vnetHdr: false,
-        tunOffloads: 0,
-        uso: false,
-        udp: true,
-        note: `TUN offloads unavailable (kernel refused ${refused.join(', ') || 'TSO'}): plain TUN, one packet per read`,
-      },
-    };
+    return plain(
+      true,
+      `TUN offloads unavailable (kernel refused ${refused.join(', ') || 'TSO'}): plain TUN, one packet per read`,
+    );
   }
   const uso = (state.offloads & (TUN_F_USO4 | TUN_F_USO6)) !== 0;
   const note = state.vnetHdr

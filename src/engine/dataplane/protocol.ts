@@ -16,6 +16,19 @@ export interface PrefixMsg {
   cidr: number;
 }
 
+/** A keypair as every worker holds it (state.ts adds its cipher and, on receive, its replay filter). */
+export interface KeypairFields {
+  slot: number;
+  peer: number;
+  localIndex: number;
+  remoteIndex: number;
+  created: number;
+  /** Make it the peer's sending keypair when the first packet arrives on it (responder). */
+  promoteOnReceive: boolean;
+  /** The keypair's send-counter cell (shared memory; nonces are taken with Atomics.add). */
+  counter: BigInt64Array;
+}
+
 export type Control =
   /** A peer slot comes into use, or leaves it (dropping its keypairs, endpoint and prefixes). */
   | { t: 'peer'; peer: number; present: boolean }
@@ -26,19 +39,7 @@ export type Control =
    * A keypair. Transmit workers get the sending key, the receive worker that owns
    * `localIndex` gets the receiving key; `key` is the one this worker needs.
    */
-  | {
-      t: 'keypair';
-      slot: number;
-      peer: number;
-      localIndex: number;
-      remoteIndex: number;
-      key: Uint8Array;
-      created: number;
-      /** Make it the peer's sending keypair when the first packet arrives on it (responder). */
-      promoteOnReceive: boolean;
-      /** The keypair's send-counter cell (shared memory; nonces are taken with Atomics.add). */
-      counter: BigInt64Array;
-    }
+  | ({ t: 'keypair'; key: Uint8Array } & KeypairFields)
   | { t: 'keypairGone'; slot: number }
   | { t: 'mtu'; mtu: number }
   /** The device's public key, for the receive workers' mac1 check (gate.ts); undefined: none. */

@@ -15,20 +15,12 @@ import { AllowedIPs } from '../core/allowedips.js';
 import { ReplayFilter } from '../core/replay.js';
 import { type CipherKind, makeCipher, type PacketCipher } from './cipher.js';
 import { HandshakeGate } from './gate.js';
-import { type Control, laneOfIndex, type WorkerInit } from './protocol.js';
+import { type Control, type KeypairFields, laneOfIndex, type WorkerInit } from './protocol.js';
 import { Shared } from './shared.js';
 import { SourceRecord } from './source.js';
 
-export interface Keypair {
-  slot: number;
-  peer: number;
-  localIndex: number;
-  remoteIndex: number;
+export interface Keypair extends KeypairFields {
   cipher: PacketCipher;
-  created: number;
-  promoteOnReceive: boolean;
-  /** The send-counter cell shared with the main thread (and the core). */
-  counter: BigInt64Array;
   /** Receive side only. */
   replay: ReplayFilter | undefined;
 }

@@ -225,17 +225,28 @@ function sendRuns(
       continue;
     }
     if (r === -EAGAIN || r === -EINTR) {
-      const now = monotonicMs();
-      if (stallUntil === 0) stallUntil = now + SEND_STALL_MS;
-      if (now >= stallUntil || st.shared.stopped) return 0; // the rest is dropped
-      full.wait(stallUntil - now);
-      if (full.revents(1) & POLLIN) wake.drain();
+      stallUntil = waitForRoom(st, full, wake, stallUntil);
+      if (stallUntil === 0) return 0; // the rest is dropped
       continue;
     }
     sendAll(batch, st, full, wake, gso.first[at]!, m, msgPeer, done);
     return gso.segments[at]! > 1 && gsoSendRefused(r) ? -r : 0;
   }
   return 0;
+}
+
+/**
+ * The socket's send buffer is full: waits for room until SEND_STALL_MS after the stall began
+ * (`stallUntil`, 0 when it begins now). A wake-up is drained: configuration waits for the next
+ * batch. Returns the stall's deadline, or 0 when it passed or the plane stops (drop the rest).
+ */
+function waitForRoom(st: WorkerState, full: PollSet, wake: Waker, stallUntil: number): number {
+  const now = monotonicMs();
+  const until = stallUntil === 0 ? now + SEND_STALL_MS : stallUntil;
+  if (now >= until || st.shared.stopped) return 0;
+  full.wait(until - now);
+  if (full.revents(1) & POLLIN) wake.drain();
+  return until;
 }
 
 /**
@@ -263,11 +274,8 @@ function sendAll(
       continue;
     }
     if (r === -EAGAIN || r === -EINTR) {
-      const now = monotonicMs();
-      if (stallUntil === 0) stallUntil = now + SEND_STALL_MS;
-      if (now >= stallUntil || st.shared.stopped) return; // the rest is dropped
-      full.wait(stallUntil - now);
-      if (full.revents(1) & POLLIN) wake.drain(); // configuration waits for the next batch
+      stallUntil = waitForRoom(st, full, wake, stallUntil);
+      if (stallUntil === 0) return; // the rest is dropped
       continue;
     }
     if (batch.controlLength(at) > 0 && sourceRejected(-r)) {
