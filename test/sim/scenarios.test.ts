@@ -295,3 +295,62 @@ test('a long run of forced races: zero transport packets dropped for an unknown 
       `${w.peer.received.size} of ${w.sent.size} packets delivered, 0 dropped for an unknown index`,
   );
 });
+
+test('a cold first handshake on the fastest path (fastest listed first): a second sample, then the fastest within 10 s', (t) => {
+  // The first handshake of a process is slow (JIT, first DH, worker start): here 120 ms extra on
+  // the response of the first-contact round, which the fastest path wins. Its SRTT alone would
+  // keep it behind the 15 ms path until the 60 s upgrade sweep.
+  for (const seed of [24, 25, 26]) {
+    const w = new World(seed, [alive(5, 4), alive(15, 4), alive(25, 4)]);
+    const p0 = w.net.paths[0]!;
+    p0.rev.delay += 120;
+    w.q.at(200, () => {
+      p0.rev.delay -= 120;
+    });
+    w.traffic(0, 70_000);
+    w.run(70_000);
+    const sw = w.wgm.switches;
+    assert.equal(sw[0]?.to, 0, `first contact on the fastest path; ${w.describe()}`);
+    const back = sw.find((s) => s.at > 0 && s.to === 0 && s.reason === 'faster');
+    assert.ok(back && back.at <= 10_000, `back on the fastest path by 10 s; ${w.describe()}`);
+    assert.equal(w.wgm.activePath(), 0);
+    // First contact, the 15 ms path (faster than the inflated sample), back to the fastest.
+    assert.ok(sw.length <= 3, w.describe());
+    assert.equal(sw.filter((s) => s.at > back.at).length, 0, `no flapping; ${w.describe()}`);
+    const c0 = w.wgm.sel.snapshot().candidates.find((c) => c.addr.address[2] === 0)!;
+    assert.ok(c0.minRtt! < 30 && c0.srtt! > 30, `compared by the minimum: ${JSON.stringify(c0)}`);
+    check(w);
+    if (seed === 24)
+      t.diagnostic(
+        `fastest active again at ${Math.round(back.at)} ms; ${w.wgm.initiationsSent} initiations in 70 s; ` +
+          `switches ${JSON.stringify(sw)}`,
+      );
+  }
+});
+
+test('an inflated first probe of the fastest path (slowest listed first): probed again, fastest within 10 s', (t) => {
+  // 80 ms extra once on the fastest path's first response (a busy moment at either end): its one
+  // sample (about 90 ms) is within 3× of the 20 ms path's (40 ms), so it is probed once more.
+  for (const seed of [27, 28, 29]) {
+    const w = new World(seed, [alive(40, 4), alive(20, 4), alive(5, 4)]);
+    const p2 = w.net.paths[2]!;
+    p2.rev.delay += 80;
+    w.q.at(2_500, () => {
+      p2.rev.delay -= 80;
+    });
+    w.traffic(0, 70_000);
+    w.run(70_000);
+    const sw = w.wgm.switches;
+    const on2 = sw.find((s) => s.to === 2);
+    assert.ok(on2 && on2.at > 2_500 && on2.at <= 10_000, w.describe());
+    assert.equal(w.wgm.activePath(), 2);
+    assert.ok(sw.length <= 3, w.describe());
+    assert.equal(sw.filter((s) => s.at > on2.at).length, 0, `no flapping; ${w.describe()}`);
+    check(w);
+    if (seed === 27)
+      t.diagnostic(
+        `fastest active at ${Math.round(on2.at)} ms; ${w.wgm.initiationsSent} initiations in 70 s; ` +
+          `switches ${JSON.stringify(sw)}`,
+      );
+  }
+});

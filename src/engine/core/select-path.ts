@@ -14,6 +14,8 @@ import {
   MAX_ENDPOINT_LINES,
   MAX_LEARNED_CANDIDATES,
   MAX_STORED_CANDIDATES,
+  MIN_RTT_SAMPLES,
+  MIN_RTT_WINDOW_MS,
 } from './select-constants.js';
 
 /** Rank of learned candidates: after every configured line. */
@@ -26,12 +28,28 @@ function checkAddr(a: PathAddr, where: string): void {
     throw new RangeError(`${where}: port ${a.port} is not in 1..65535`);
 }
 
-/** RFC 6298 section 2: the smoothed round-trip time and its variation (alpha 1/8, beta 1/4). */
+/**
+ * What selection knows of a path's round-trip time, from one sample per handshake (initiation
+ * sent to response received):
+ * - SRTT and RTTVAR, RFC 6298 section 2 (first sample R gives R and R/2, then gains 1/8 and
+ *   1/4): they size the stagger and the round timeout, where a pessimistic figure is safe.
+ * - `min`, the least of the recent samples (at most MIN_RTT_SAMPLES, none more than
+ *   MIN_RTT_WINDOW_MS older than the newest): what candidates are compared by. Queueing, a busy
+ *   CPU and cold start (the first handshake of a process) only ever add to a sample, so the
+ *   minimum is the best estimate of the path's own delay, as in BBR's min_rtt filter (RFC 9002
+ *   section 5.2 keeps min_rtt for the same reason); an average keeps one inflated sample for
+ *   many samples more.
+ */
 export class RttEstimator {
   srtt: number | undefined;
   rttvar: number | undefined;
+  private recent: { rtt: number; at: number | undefined }[] = [];
 
-  sample(r: number): void {
+  sample(r: number, at?: number): void {
+    this.recent.push({ rtt: r, at });
+    if (this.recent.length > MIN_RTT_SAMPLES) this.recent.shift();
+    if (at !== undefined)
+      this.recent = this.recent.filter((s) => s.at === undefined || at - s.at <= MIN_RTT_WINDOW_MS);
     if (this.srtt === undefined || this.rttvar === undefined) {
       this.srtt = r;
       this.rttvar = r / 2;
@@ -41,9 +59,22 @@ export class RttEstimator {
     this.srtt = 0.875 * this.srtt + 0.125 * r;
   }
 
+  /** The least recent sample (undefined without one). */
+  get min(): number | undefined {
+    let m: number | undefined;
+    for (const s of this.recent) if (m === undefined || s.rtt < m) m = s.rtt;
+    return m;
+  }
+
+  /** How many samples `min` rests on. */
+  get samples(): number {
+    return this.recent.length;
+  }
+
   reset(): void {
     this.srtt = undefined;
     this.rttvar = undefined;
+    this.recent = [];
   }
 }
 
@@ -92,7 +123,7 @@ function newCandidate(addr: PathAddr, source: CandidateSource, rank: number, sub
 }
 
 export function recordSuccess(c: Candidate, now: number, rttMs: number | undefined): void {
-  if (rttMs !== undefined) c.rtt.sample(Math.max(0, rttMs));
+  if (rttMs !== undefined) c.rtt.sample(Math.max(0, rttMs), now);
   c.lastSuccess = now;
   c.failures = 0;
   c.backoffMs = 0;
@@ -276,8 +307,8 @@ export class CandidateTable {
   }
 
   /**
-   * Race order: by rank; within a rank, paths with RTT history first (lowest SRTT first, the
-   * stateful rule RFC 8305 section 4 adds), then the resolver's order; families interleaved.
+   * Race order: by rank; within a rank, paths with RTT history first (lowest minimum RTT first,
+   * the stateful rule RFC 8305 section 4 adds), then the resolver's order; families interleaved.
    */
   ordered(): Candidate[] {
     const ranks = new Map<number, Candidate[]>();
@@ -291,8 +322,8 @@ export class CandidateTable {
     for (const rank of [...ranks.keys()].sort((a, b) => a - b)) {
       const list = ranks.get(rank)!;
       list.sort((x, y) => {
-        const rx = x.rtt.srtt ?? Number.POSITIVE_INFINITY;
-        const ry = y.rtt.srtt ?? Number.POSITIVE_INFINITY;
+        const rx = x.rtt.min ?? Number.POSITIVE_INFINITY;
+        const ry = y.rtt.min ?? Number.POSITIVE_INFINITY;
         return rx !== ry ? rx - ry : x.sub - y.sub || x.lastSeen - y.lastSeen;
       });
       out.push(...interleaveFamilies(list));

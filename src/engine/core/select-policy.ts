@@ -87,6 +87,8 @@ export interface CandidateSnapshot {
   lastSuccess: number | undefined;
   srtt: number | undefined;
   rttvar: number | undefined;
+  /** The least recent RTT sample: what the latency policy compares. */
+  minRtt: number | undefined;
   failures: number;
   forwardOnlySuspect: boolean;
   /** The round in progress sent an initiation here and awaits the answer. */
@@ -109,10 +111,13 @@ export function staggerOf(c: Candidate | undefined): number {
   return Math.min(STAGGER_MAX_MS, Math.max(STAGGER_MIN_MS, srtt + 4 * rttvar));
 }
 
-/** `a` beats `b` by the latency margin: at least 10 % and at least 5 ms faster. */
+/**
+ * `a` beats `b` by the latency margin: its minimum RTT (select-path.ts RttEstimator) is at
+ * least 10 % and at least 5 ms below `b`'s.
+ */
 export function clearlyFaster(a: Candidate, b: Candidate): boolean {
-  const ra = a.rtt.srtt;
-  const rb = b.rtt.srtt;
+  const ra = a.rtt.min;
+  const rb = b.rtt.min;
   if (ra === undefined || rb === undefined) return false;
   return ra <= rb * (1 - LATENCY_MARGIN_RATIO) && rb - ra >= LATENCY_MARGIN_MS;
 }

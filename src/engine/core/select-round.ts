@@ -70,6 +70,7 @@ export function candidateSnapshots(
     lastSuccess: c.lastSuccess,
     srtt: c.rtt.srtt,
     rttvar: c.rtt.rttvar,
+    minRtt: c.rtt.min,
     failures: c.failures,
     forwardOnlySuspect: c.forwardOnlySuspect,
     probing: inRound?.has(c.key) === true,

@@ -24,6 +24,7 @@ import {
   MIRROR_MAX_MS,
   PROBE_GAP_MS,
   ROUND_TIMEOUT_MIN_MS,
+  SECOND_PROBE_RATIO,
   SERIAL_AFTER_FAILURES,
   SUSPECT_MIN_MS,
   UPGRADE_INTERVAL_MS,
@@ -78,6 +79,13 @@ export class PeerSelector {
   private lastLivenessAt = Number.NEGATIVE_INFINITY;
   private upgradeAt: number | undefined;
   private probeQueue: string[] = [];
+  /**
+   * The probes after connecting are under way: when their queue runs dry, candidates whose one
+   * sample may have been inflated get a second probe (`secondProbes`), once per connection.
+   */
+  private settling = false;
+  /** The candidate whose response connected us: its sample includes the cold start. */
+  private firstContactKey: string | undefined;
   private nextProbeAt: number | undefined;
   private mirror: { key: string; until: number } | undefined;
   /**
@@ -168,6 +176,7 @@ export class PeerSelector {
       // A session the peer started (we answered its initiation): selection starts from here.
       this.connected = true;
       this.resetAttempts();
+      this.firstContactKey = undefined;
       this.scheduleAfterConnect(now);
     }
     return this.drain();
@@ -232,7 +241,10 @@ export class PeerSelector {
     }
     if (r.reason === 'probe') this.afterProbe(now);
     this.setActive(target.key, this.switchReason(r.reason, target), now);
-    if (firstContact) this.scheduleAfterConnect(now);
+    if (firstContact) {
+      this.firstContactKey = key;
+      this.scheduleAfterConnect(now);
+    }
     this.settle(now);
     return { use: true, to: target.addr, outputs: this.drain() };
   }
@@ -418,7 +430,31 @@ export class PeerSelector {
 
   private scheduleAfterConnect(now: number): void {
     this.upgradeAt = now + UPGRADE_INTERVAL_MS;
+    this.settling = this.policy === 'latency';
     this.queueProbes(now, false);
+    if (!this.probeQueue.length) this.afterProbe(now);
+  }
+
+  /**
+   * One sample is not enough to rule a path out: a busy moment at either end, or the cold start
+   * of the first handshake, inflates it, and a minimum needs a second sample to work. So once the
+   * first probes are done, a candidate whose figure rests on one sample gets one more probe when
+   * it is not the best and either connected us (the cold-start sample) or is within
+   * SECOND_PROBE_RATIO of the best figure; lowest figure first, PROBE_GAP_MS apart like the rest.
+   */
+  private secondProbes(): string[] {
+    const live = this.table.all().filter((c) => c.rtt.min !== undefined && !isFailed(c));
+    let best = Number.POSITIVE_INFINITY;
+    for (const c of live) best = Math.min(best, c.rtt.min!);
+    return live
+      .filter(
+        (c) =>
+          c.rtt.samples === 1 &&
+          c.rtt.min! > best &&
+          (c.key === this.firstContactKey || c.rtt.min! <= SECOND_PROBE_RATIO * best),
+      )
+      .sort((a, b) => a.rtt.min! - b.rtt.min!)
+      .map((c) => c.key);
   }
 
   /**
@@ -450,6 +486,10 @@ export class PeerSelector {
   }
 
   private afterProbe(now: number): void {
+    if (!this.probeQueue.length && this.settling) {
+      this.settling = false;
+      this.probeQueue = this.secondProbes();
+    }
     this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
   }
 
@@ -463,7 +503,7 @@ export class PeerSelector {
     const onBest = active.rank === best;
     if (this.policy === 'preference') {
       if (!onBest) this.startRound('upgrade', now);
-    } else if (!onBest || (active.rtt.srtt ?? 0) > GOOD_ENOUGH_RTT_MS) {
+    } else if (!onBest || (active.rtt.min ?? 0) > GOOD_ENOUGH_RTT_MS) {
       this.queueProbes(now, true);
       this.nextProbeAt = now;
       this.probeNext(now);
@@ -530,7 +570,7 @@ export class PeerSelector {
     const alt = this.table
       .ordered()
       .filter((c) => c.key !== this.activeKey && c.lastSuccess !== undefined && !isFailed(c))
-      .sort((a, b) => (a.rtt.srtt ?? 0) - (b.rtt.srtt ?? 0))[0];
+      .sort((a, b) => (a.rtt.min ?? 0) - (b.rtt.min ?? 0))[0];
     if (!alt) return;
     this.mirror = { key: alt.key, until: now + MIRROR_MAX_MS };
     this.out.push({ type: 'mirror', to: alt.addr, until: this.mirror.until });

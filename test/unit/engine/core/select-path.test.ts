@@ -146,3 +146,28 @@ test('reconfiguring keeps the history of addresses that stay', () => {
   assert.equal(c.rank, 0);
   assert.equal(t.get(pathKey(v4(1))), undefined);
 });
+
+test('the minimum RTT: the least of the last 3 samples, none more than 300 s older than the newest', () => {
+  const e = new RttEstimator();
+  assert.equal(e.min, undefined);
+  e.sample(120, 0); // a cold first handshake
+  assert.equal(e.min, 120);
+  e.sample(15, 1_000);
+  assert.equal(e.min, 15, 'one low sample is enough');
+  assert.ok(e.srtt! > 100, 'SRTT still carries the inflated one');
+  e.sample(30, 2_000);
+  e.sample(31, 3_000);
+  assert.equal(e.min, 15, 'the third-last sample');
+  e.sample(40, 4_000);
+  assert.equal(e.min, 30, '15 is now the fourth-last sample');
+  assert.equal(e.samples, 3);
+  e.sample(50, 303_500);
+  assert.equal(e.min, 40, 'the 3 s sample is more than 300 s older than the newest');
+  assert.equal(e.samples, 2);
+  e.sample(60, 700_000);
+  assert.equal(e.min, 60, 'a lone newest sample counts, however old the others');
+  assert.equal(e.samples, 1);
+  e.reset();
+  assert.equal(e.min, undefined);
+  assert.equal(e.samples, 0);
+});

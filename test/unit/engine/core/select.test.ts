@@ -312,6 +312,39 @@ test('latency policy: probes each other candidate 1 s apart after connecting; sw
   assert.equal(d.sel.active!.address[2], 3);
 });
 
+test('latency policy: after the first probes, a one-sample candidate gets a second probe if it connected us or is within 3x of the best', () => {
+  const d = new Driver([1, 2, 3, 4]);
+  d.connect(1, 120); // first contact, cold: 120 ms on what is really a 15 ms path
+  d.until(1120);
+  d.respond(2, 40);
+  assert.equal(d.of('switch').at(-1)!.reason, 'faster');
+  assert.equal(d.sel.active!.address[2], 2);
+  d.until(d.now + 1000);
+  d.respond(3, 60); // within 3x of 40: probed again
+  d.until(d.now + 1000);
+  d.respond(4, 200); // more than 3x of 40 and not the first-contact path: ruled out
+  d.until(d.now + 1000);
+  const second = d.inits(d.now - 1000).map((x) => x.to);
+  assert.deepEqual(second, [3], 'lowest figure first, one per second');
+  d.respond(3, 58);
+  assert.equal(d.sel.active!.address[2], 2);
+  d.until(d.now + 1000);
+  assert.deepEqual(
+    d.inits(d.now - 1000).map((x) => x.to),
+    [1],
+    'the first-contact path, whose sample included the cold start',
+  );
+  d.respond(1, 15);
+  assert.equal(d.of('switch').at(-1)!.reason, 'faster');
+  assert.equal(d.sel.active!.address[2], 1);
+  const c1 = d.sel.snapshot().candidates.find((c) => c.addr.address[2] === 1)!;
+  assert.equal(c1.minRtt, 15);
+  // Once per connection: no more probes until the upgrade sweep.
+  const before = d.inits().length;
+  d.until(50_000);
+  assert.equal(d.inits().length, before);
+});
+
 test('latency policy: a preferred path within the margin of the fastest keeps the traffic', () => {
   const d = new Driver([1, 2]);
   d.rec(d.sel.start(0));
