@@ -8,6 +8,11 @@
 // forwarding to R's one listen port with a per-path delay each way; R has one peer and no
 // endpoint for it, so it learns the initiator's path by roaming (each relay is one source to it).
 // Paths die and come back through the relays' control sockets (blackhole per direction).
+//
+// With `{ responder: 'wgm-engine' }` both ends are wgm-engine and each has an `Endpoint` line per
+// path for the other: path k gets a second relay on M, listening on M's side of the M–R link
+// (192.168.(N+1).(11+k), port 51820) and forwarding to the initiator's listen port with the same
+// impairments (`reversePaths[k]`). Either side may then initiate.
 // The kernel here has no netem, hence the relays.
 //
 //   const s = await selectLab(lab, [{ delay: 60 }, { delay: 30 }, { delay: 5, dead: true }]);
@@ -51,11 +56,16 @@ export interface SelectLab {
   initiator: Daemon;
   responder: Daemon;
   paths: Path[];
+  /** With a wgm-engine responder: its candidate paths toward the initiator, one per spec. */
+  reversePaths: Path[];
   /** The responder's end of the M–R link (for a wire tap) and its listening socket. */
   responderVeth: string;
   responderAddr: string;
   /** The initiator's configuration file, as given to `wgm setconf` or stock `wg setconf`. */
   config: string;
+  /** The initiator's end of the I–M link (for a wire tap) and its listening socket. */
+  initiatorVeth: string;
+  initiatorAddr: string;
 }
 
 export interface SelectLabOptions {
@@ -65,6 +75,57 @@ export interface SelectLabOptions {
   subnet?: number;
   /** Extra lines for the initiator's [Peer] section (wgm keys such as a policy). */
   peerLines?: string[];
+  /**
+   * The responder: stock wireguard-go (default: one peer, no endpoint, it follows by roaming) or
+   * wgm-engine (`wgm setconf`, one `Endpoint` per path toward the initiator, `peerLines` too).
+   */
+  responder?: 'wireguard-go' | 'wgm-engine';
+}
+
+/** Starts one relay of test/lib/relay-main.ts in `ns` and waits until it is bound. */
+async function startRelay(
+  lab: Lab,
+  ns: string,
+  name: string,
+  listen: string,
+  target: string,
+  spec: PathSpec,
+  seed: number,
+): Promise<{ upstreamPort: number; command(line: string): Promise<string> }> {
+  const impair = `delay=${spec.delay},jitter=${spec.jitter ?? 0},blackhole=${spec.dead ? 1 : 0}`;
+  const control = join(lab.dir, `${name}.sock`);
+  const proc = lab.spawn(ns, process.execPath, [
+    join(BUILD, 'test/lib/relay-main.js'),
+    '--listen',
+    listen,
+    '--target',
+    target,
+    '--fwd',
+    impair,
+    '--rev',
+    impair,
+    '--seed',
+    String(seed),
+    '--control',
+    control,
+  ]);
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const ready = await waitFor(
+    `${name} to be ready`,
+    () => {
+      if (proc.exitCode !== null) throw new Error(`${name} exited: ${out}`);
+      return /^ready (.*)$/m.exec(out)?.[1];
+    },
+    30_000,
+  );
+  const bound = JSON.parse(ready!) as { upstream: { port: number } };
+  return { upstreamPort: bound.upstream.port, command: (line: string) => relayCommand(control, line) };
 }
 
 /** Builds the lab; the initiator is configured but has sent nothing yet. */
@@ -80,70 +141,65 @@ export async function selectLab(
   const im = lab.veth(nsI, nsM, n);
   const mr = lab.veth(nsM, nsR, n + 1);
   const responderAddr = `${mr.v4[1]}:${RESPONDER_PORT}`;
+  const initiatorAddr = `${im.v4[0]}:${INITIATOR_PORT}`;
+  const both = opts.responder === 'wgm-engine';
   const paths = await Promise.all(
     specs.map(async (spec, k) => {
       const host = `192.168.${n}.${11 + k}`;
       lab.ip(nsM, 'addr', 'add', `${host}/24`, 'dev', im.ifB);
-      const impair = `delay=${spec.delay},jitter=${spec.jitter ?? 0},blackhole=${spec.dead ? 1 : 0}`;
-      const control = join(lab.dir, `relay${k}.sock`);
-      const proc = lab.spawn(nsM, process.execPath, [
-        join(BUILD, 'test/lib/relay-main.js'),
-        '--listen',
-        `${host}:${RESPONDER_PORT}`,
-        '--target',
-        responderAddr,
-        '--fwd',
-        impair,
-        '--rev',
-        impair,
-        '--seed',
-        String(k + 1),
-        '--control',
-        control,
-      ]);
-      let out = '';
-      proc.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      proc.stderr?.on('data', (d: Buffer) => {
-        out += d.toString();
-      });
-      const ready = await waitFor(
-        `relay ${k} to be ready`,
-        () => {
-          if (proc.exitCode !== null) throw new Error(`relay ${k} exited: ${out}`);
-          return /^ready (.*)$/m.exec(out)?.[1];
-        },
-        30_000,
-      );
-      const bound = JSON.parse(ready!) as { upstream: { port: number } };
-      return {
-        index: k,
-        endpoint: `${host}:${RESPONDER_PORT}`,
-        upstream: `${mr.v4[0]}:${bound.upstream.port}`,
-        command: (line: string) => relayCommand(control, line),
-      };
+      const endpoint = `${host}:${RESPONDER_PORT}`;
+      const r = await startRelay(lab, nsM, `relay${k}`, endpoint, responderAddr, spec, k + 1);
+      return { index: k, endpoint, upstream: `${mr.v4[0]}:${r.upstreamPort}`, command: r.command };
     }),
   );
+  const reversePaths = !both
+    ? []
+    : await Promise.all(
+        specs.map(async (spec, k) => {
+          const host = `192.168.${n + 1}.${11 + k}`;
+          lab.ip(nsM, 'addr', 'add', `${host}/24`, 'dev', mr.ifA);
+          const endpoint = `${host}:${INITIATOR_PORT}`;
+          const r = await startRelay(lab, nsM, `rrelay${k}`, endpoint, initiatorAddr, spec, 101 + k);
+          return { index: k, endpoint, upstream: `${im.v4[1]}:${r.upstreamPort}`, command: r.command };
+        }),
+      );
   const [initiator, responder] = await Promise.all([
     lab.daemon(opts.initiator ?? 'wgm-engine', nsI),
-    lab.daemon('wireguard-go', nsR),
+    lab.daemon(both ? 'wgm-engine' : 'wireguard-go', nsR),
   ]);
   const ki = keypair();
   const kr = keypair();
-  const rKey = lab.file(`${responder.ifname}.key`, `${kr.priv}\n`);
-  lab.wg(nsR, [
-    'set',
-    responder.ifname,
-    'private-key',
-    rKey,
-    'listen-port',
-    String(RESPONDER_PORT),
-    'peer',
-    ki.pub,
-    'allowed-ips',
-    `${INNER_I}/32`,
-  ]);
+  if (both) {
+    const rConfig = [
+      '[Interface]',
+      `PrivateKey = ${kr.priv}`,
+      `ListenPort = ${RESPONDER_PORT}`,
+      '',
+      '[Peer]',
+      `PublicKey = ${ki.pub}`,
+      `AllowedIPs = ${INNER_I}/32`,
+      ...reversePaths.map((p) => `Endpoint = ${p.endpoint}`),
+      ...(opts.peerLines ?? []),
+      '',
+    ].join('\n');
+    const rFile = lab.file(`${responder.ifname}.conf`, rConfig);
+    const r = lab.exec(nsR, process.execPath, [WGM, 'setconf', responder.ifname, rFile]);
+    if (r.status !== 0) throw new Error(`setconf ${responder.ifname} failed: ${r.stderr.trim()}`);
+  } else {
+    const rKey = lab.file(`${responder.ifname}.key`, `${kr.priv}\n`);
+    lab.wg(nsR, [
+      'set',
+      responder.ifname,
+      'private-key',
+      rKey,
+      'listen-port',
+      String(RESPONDER_PORT),
+      'peer',
+      ki.pub,
+      'allowed-ips',
+      `${INNER_I}/32`,
+    ]);
+  }
   const config = [
     '[Interface]',
     `PrivateKey = ${ki.priv}`,
@@ -169,7 +225,20 @@ export async function selectLab(
     lab.ip(ns, 'addr', 'add', `${addr}/24`, 'dev', d.ifname);
     lab.ip(ns, 'link', 'set', d.ifname, 'mtu', '1420', 'up');
   }
-  return { nsI, nsM, nsR, initiator, responder, paths, responderVeth: mr.ifB, responderAddr, config };
+  return {
+    nsI,
+    nsM,
+    nsR,
+    initiator,
+    responder,
+    paths,
+    reversePaths,
+    responderVeth: mr.ifB,
+    responderAddr,
+    config,
+    initiatorVeth: im.ifA,
+    initiatorAddr,
+  };
 }
 
 /** One line to a relay's control socket; resolves with the answer (`ok {...}` or `error ...`). */
