@@ -129,6 +129,29 @@ async function startRelay(
 }
 
 /** Builds the lab; the initiator is configured but has sent nothing yet. */
+/** A config file with one peer: our key and port, the peer's key, its inner /32, one `Endpoint` per path. */
+function onePeerConfig(
+  priv: string,
+  port: number,
+  peer: string,
+  inner: string,
+  via: readonly { endpoint: string }[],
+  extra: readonly string[] = [],
+): string {
+  return [
+    '[Interface]',
+    `PrivateKey = ${priv}`,
+    `ListenPort = ${port}`,
+    '',
+    '[Peer]',
+    `PublicKey = ${peer}`,
+    `AllowedIPs = ${inner}/32`,
+    ...via.map((p) => `Endpoint = ${p.endpoint}`),
+    ...extra,
+    '',
+  ].join('\n');
+}
+
 export async function selectLab(
   lab: Lab,
   specs: PathSpec[],
@@ -170,18 +193,7 @@ export async function selectLab(
   const ki = keypair();
   const kr = keypair();
   if (both) {
-    const rConfig = [
-      '[Interface]',
-      `PrivateKey = ${kr.priv}`,
-      `ListenPort = ${RESPONDER_PORT}`,
-      '',
-      '[Peer]',
-      `PublicKey = ${ki.pub}`,
-      `AllowedIPs = ${INNER_I}/32`,
-      ...reversePaths.map((p) => `Endpoint = ${p.endpoint}`),
-      ...(opts.peerLines ?? []),
-      '',
-    ].join('\n');
+    const rConfig = onePeerConfig(kr.priv, RESPONDER_PORT, ki.pub, INNER_I, reversePaths, opts.peerLines);
     const rFile = lab.file(`${responder.ifname}.conf`, rConfig);
     const r = lab.exec(nsR, process.execPath, [WGM, 'setconf', responder.ifname, rFile]);
     if (r.status !== 0) throw new Error(`setconf ${responder.ifname} failed: ${r.stderr.trim()}`);
@@ -200,18 +212,7 @@ export async function selectLab(
       `${INNER_I}/32`,
     ]);
   }
-  const config = [
-    '[Interface]',
-    `PrivateKey = ${ki.priv}`,
-    `ListenPort = ${INITIATOR_PORT}`,
-    '',
-    '[Peer]',
-    `PublicKey = ${kr.pub}`,
-    `AllowedIPs = ${INNER_R}/32`,
-    ...paths.map((p) => `Endpoint = ${p.endpoint}`),
-    ...(opts.peerLines ?? []),
-    '',
-  ].join('\n');
+  const config = onePeerConfig(ki.priv, INITIATOR_PORT, kr.pub, INNER_R, paths, opts.peerLines);
   const file = lab.file(`${initiator.ifname}.conf`, config);
   const set =
     initiator.impl === 'wgm-engine'
