@@ -165,6 +165,14 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
   }
   log.verbose('Device started');
   const path = uapiSocketPath(ifname);
+  // A SIGTERM/SIGINT that comes once the socket is there (a supervisor may send it at once) must
+  // still stop the daemon cleanly: record it from here on, the wait below picks it up.
+  let early: string | undefined;
+  const onEarly = (sig: string) => {
+    early ??= sig;
+  };
+  process.once('SIGTERM', onEarly);
+  process.once('SIGINT', onEarly);
   const server = new UapiServer(device, log);
   try {
     await server.listen(path);
@@ -222,8 +230,11 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
       checkLink();
     }, WATCH_INTERVAL_MS);
     device.onLinkGone(() => resolve('the interface was deleted'));
+    process.off('SIGTERM', onEarly);
+    process.off('SIGINT', onEarly);
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
+    if (early) resolve(early);
     process.on('SIGHUP', () => {});
     ready?.();
     // Stop watching once a reason came.
