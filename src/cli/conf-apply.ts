@@ -134,16 +134,12 @@ export async function runConf(verb: ConfVerb, args: string[], ctx: Ctx): Promise
     deferNames: await backendResolvesNames(iface, text, file, ctx.env),
     onWarning: (t) => ctx.err(`${t}\n`),
   });
-  try {
-    await applyConf(
-      verb,
-      iface,
-      device,
-      peerLines.map((line) => ({ file, line })),
-    );
-  } finally {
-    wipeSecrets(device);
-  }
+  await applyConf(
+    verb,
+    iface,
+    device,
+    peerLines.map((line) => ({ file, line })),
+  );
   return 0;
 }
 
@@ -159,18 +155,23 @@ export async function applyConf(
   device: Device,
   sources: PeerSource[],
 ): Promise<void> {
-  if (verb !== 'addconf') replaceEverything(device);
-  await ensureBackendCanHold(iface, device, {
-    capabilities: (name) =>
-      capabilities(name).catch((e: unknown) => wrapBackend('Unable to modify interface', e)),
-    sources,
-    from: 'file',
-  });
-  if (verb === 'syncconf' && device.peers.length > 0) {
-    const current = await getDevice(iface).catch((e: unknown) =>
-      wrapBackend('Unable to retrieve current interface configuration', e),
-    );
-    syncAgainst(device, current);
+  // The change's keys are overwritten once it was sent or refused, whatever happened.
+  try {
+    if (verb !== 'addconf') replaceEverything(device);
+    await ensureBackendCanHold(iface, device, {
+      capabilities: (name) =>
+        capabilities(name).catch((e: unknown) => wrapBackend('Unable to modify interface', e)),
+      sources,
+      from: 'file',
+    });
+    if (verb === 'syncconf' && device.peers.length > 0) {
+      const current = await getDevice(iface).catch((e: unknown) =>
+        wrapBackend('Unable to retrieve current interface configuration', e),
+      );
+      syncAgainst(device, current);
+    }
+    await setDevice(iface, device).catch((e: unknown) => wrapBackend('Unable to modify interface', e));
+  } finally {
+    wipeSecrets(device);
   }
-  await setDevice(iface, device).catch((e: unknown) => wrapBackend('Unable to modify interface', e));
 }

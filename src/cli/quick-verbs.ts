@@ -9,7 +9,7 @@ import { isWgError } from '../model/errors.js';
 import { type Device, keysEqual } from '../model/index.js';
 import { sameSockAddr } from '../model/inet.js';
 import type { QuickDeps } from '../quick/up.js';
-import { applyConf, backendResolvesNames, wipeSecrets } from './conf-apply.js';
+import { applyConf, backendResolvesNames } from './conf-apply.js';
 import type { Ctx } from './context.js';
 import { printError } from './errors.js';
 import { quickUsage } from './strip.js';
@@ -32,16 +32,12 @@ export function quickDeps(ctx: Ctx): QuickDeps {
           p.roaming ??= true;
         }
       if (verb === 'syncconf') await keepUnchangedEndpoints(iface, device);
-      try {
-        await applyConf(
-          verb,
-          iface,
-          device,
-          peerLines.map((line) => ({ file, line })),
-        );
-      } finally {
-        wipeSecrets(device);
-      }
+      await applyConf(
+        verb,
+        iface,
+        device,
+        peerLines.map((line) => ({ file, line })),
+      );
     },
     report: (e) => {
       printError(ctx, e);
