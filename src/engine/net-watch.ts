@@ -36,6 +36,10 @@ export interface NetWatchOptions {
   log: Logger;
   /** Called once per change, with what changed (a short text for the log). */
   onChange: (what: string) => void;
+  /** false: start on the polling fallback (tests of it); rtnetlink by default. */
+  rtnetlink?: boolean;
+  /** Names an interface index for the log (if_indextoname in the calling thread's namespace). */
+  nameOf?: (index: number) => string | undefined;
 }
 
 export class NetWatch {
@@ -50,8 +54,10 @@ export class NetWatch {
 
   constructor(private readonly opts: NetWatchOptions) {
     try {
+      if (opts.rtnetlink === false) throw new Error('not asked for');
       this.events = RouteEvents.open();
-      this.filter = new NetChangeFilter(opts.own, (i) => ifIndexToName(i) ?? `#${i}`);
+      const nameOf = opts.nameOf ?? ifIndexToName;
+      this.filter = new NetChangeFilter(opts.own, (i) => nameOf(i) ?? `#${i}`);
       this.seed();
       this.arm();
     } catch (e) {
