@@ -89,13 +89,17 @@ export class NetWatch {
   private arm(): void {
     this.events?.wait((err) => {
       if (this.closed) return;
-      if (err) {
+      try {
+        if (err) throw err;
+        this.drain();
+      } catch (e) {
+        // The socket broke (it should not): carry on by polling rather than take the daemon down.
+        this.opts.log.error(`Network changes: rtnetlink failed: ${(e as Error).message}`);
         this.events?.close();
         this.events = undefined;
-        this.fallBack(err.message);
+        this.fallBack((e as Error).message);
         return;
       }
-      this.drain();
       this.arm();
     });
   }
