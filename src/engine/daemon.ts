@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, type FSWatcher, lstatSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { validIfname } from '../sys/tun.js';
+import { validIfname } from '../sys/ifname.js';
 import { ENGINE_VERSION, EngineDevice } from './device.js';
 import { LinkWatch } from './link-watch.js';
 import { Logger, logLevelFrom } from './log.js';

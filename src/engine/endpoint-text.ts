@@ -8,7 +8,7 @@
 
 import type { Device, Peer, SockAddr } from '../model/index.js';
 import { formatSockAddr, inetNtop, inetPton4, inetPton6 } from '../model/inet.js';
-import { ifNameToIndex } from '../sys/tun.js';
+import { ifNameToIndex } from '../sys/ifname.js';
 import type { PathAddr } from './core/addr.js';
 
 /** Throws RangeError naming the endpoint when its address is not numeric or its scope unknown. */

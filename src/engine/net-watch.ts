@@ -15,8 +15,8 @@
 // the verbose log. That sees added and removed addresses only, up to a second late.
 
 import { networkInterfaces } from 'node:os';
+import { ifIndexToName } from '../sys/ifname.js';
 import { SysError } from '../sys/libc.js';
-import { ifIndexToName } from '../sys/netlink.js';
 import { ENOBUFS, RouteEvents, RTM_GETADDR, RTM_GETLINK, rtnlDump } from '../sys/rtnl.js';
 import type { Logger } from './log.js';
 import { NetChangeFilter } from './rtnl-filter.js';

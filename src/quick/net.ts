@@ -127,20 +127,36 @@ export async function addRoutes(
   const mode = tableMode(state.table);
   if (mode === 'off') return;
   for (const cidr of await sortedAllowedIPs(iface)) {
-    const family = familyOf(cidr);
-    if (mode === 'custom') {
-      await runner.cmd(['ip', `-${family}`, 'route', 'add', cidr, 'dev', iface, 'table', state.table!]);
-      state.routes.push({ family, cidr, table: state.table! });
-    } else if (cidr.endsWith('/0')) {
-      await addDefault(runner, iface, family, cidr, state, commit, firewall);
-    } else {
-      const have = await runner.query(['ip', `-${family}`, 'route', 'show', 'dev', iface, 'match', cidr]);
-      if (have.stdout.trim() !== '') continue;
-      await runner.cmd(['ip', `-${family}`, 'route', 'add', cidr, 'dev', iface]);
-      state.routes.push({ family, cidr });
-    }
-    commit();
+    if (mode === 'auto' && cidr.endsWith('/0')) {
+      await addDefault(runner, iface, familyOf(cidr), cidr, state, commit, firewall);
+      commit();
+    } else if (await addRoute(runner, iface, cidr, state)) commit();
   }
+}
+
+/**
+ * add_route for one allowed IP other than the automatic table's `/0`: into the custom table,
+ * or into the main one unless a route for it through `iface` is there already. Records what
+ * it added; false when it added nothing.
+ */
+export async function addRoute(
+  runner: Runner,
+  iface: string,
+  cidr: string,
+  state: QuickState,
+): Promise<boolean> {
+  const family = familyOf(cidr);
+  if (tableMode(state.table) === 'custom') {
+    if (state.routes.some((r) => r.cidr === cidr)) return false;
+    await runner.cmd(['ip', `-${family}`, 'route', 'add', cidr, 'dev', iface, 'table', state.table!]);
+    state.routes.push({ family, cidr, table: state.table! });
+    return true;
+  }
+  const have = await runner.query(['ip', `-${family}`, 'route', 'show', 'dev', iface, 'match', cidr]);
+  if (have.stdout.trim() !== '') return false;
+  await runner.cmd(['ip', `-${family}`, 'route', 'add', cidr, 'dev', iface]);
+  state.routes.push({ family, cidr });
+  return true;
 }
 
 /** The device's fwmark in decimal, or undefined when off. */

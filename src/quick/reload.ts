@@ -9,7 +9,7 @@ import { listDevices } from '../backend/backend.js';
 import { WgError } from '../model/errors.js';
 import { inetNtop, inetPton4, inetPton6 } from '../model/inet.js';
 import { setDns, unsetDns } from './dns.js';
-import { familyOf, sortedAllowedIPs, tableMode } from './net.js';
+import { addRoute, familyOf, sortedAllowedIPs, tableMode } from './net.js';
 import { Runner, type RunnerIo } from './run.js';
 import { loadState, type QuickState, saveState } from './state.js';
 import { loadQuick, type QuickDeps, requireRoot } from './up.js';
@@ -119,18 +119,7 @@ async function reloadRoutes(
   }
   for (const cidr of allowed) {
     if (cidr.endsWith('/0') && mode === 'auto') continue;
-    const family = familyOf(cidr);
-    if (mode === 'custom') {
-      if (state.routes.some((r) => r.cidr === cidr)) continue;
-      await runner.cmd(['ip', `-${family}`, 'route', 'add', cidr, 'dev', iface, 'table', table!]);
-      state.routes.push({ family, cidr, table: table! });
-    } else {
-      const have = await runner.query(['ip', `-${family}`, 'route', 'show', 'dev', iface, 'match', cidr]);
-      if (have.stdout.trim() !== '') continue;
-      await runner.cmd(['ip', `-${family}`, 'route', 'add', cidr, 'dev', iface]);
-      state.routes.push({ family, cidr });
-    }
-    commit();
+    if (await addRoute(runner, iface, cidr, state)) commit();
   }
 }
 

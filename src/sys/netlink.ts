@@ -1,9 +1,10 @@
 // AF_NETLINK sockets through koffi (socket(7), netlink(7)): open and bind with a kernel-chosen
-// port id, send one message to the kernel, receive one datagram, close. Also the interface
-// name/index lookups (if_nametoindex(3)) the WireGuard backend needs for IPv6 scopes.
+// port id, send one message to the kernel, receive one datagram, close.
 //
 // Calls are synchronous: the kernel answers netlink requests in the caller's context, so a
 // receive waits only for work already queued; SO_RCVTIMEO bounds it anyway.
+// A socket bound to multicast groups (rtnetlink notifications, sys/rtnl.ts) is opened
+// non-blocking instead and read with tryRecv whenever poll(2) says it is readable.
 
 import { check, errno, libc, SysError } from './libc.js';
 import { EAGAIN, EINTR } from './native.js';
@@ -23,7 +24,6 @@ const NETLINK_CAP_ACK = 10;
 const EMSGSIZE = 90;
 /** struct sockaddr_nl: u16 family, u16 pad, u32 pid, u32 groups. */
 const SOCKADDR_NL_LEN = 12;
-const IF_NAMESIZE = 16;
 /** Socket structures hold integers in host byte order. */
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -35,8 +35,6 @@ interface Fns {
   sendto: (fd: number, buf: Uint8Array, len: number, flags: number, addr: Uint8Array, alen: number) => number;
   recv: (fd: number, buf: Uint8Array, len: number, flags: number) => number;
   close: (fd: number) => number;
-  if_nametoindex: (name: string) => number;
-  if_indextoname: (index: number, buf: Uint8Array) => unknown;
 }
 
 let fns: Fns | undefined;
@@ -54,8 +52,6 @@ function f(): Fns {
     ),
     recv: lib.func('intptr_t recv(int fd, void *buf, size_t len, int flags)'),
     close: lib.func('int close(int fd)'),
-    if_nametoindex: lib.func('unsigned int if_nametoindex(const char *name)'),
-    if_indextoname: lib.func('void *if_indextoname(unsigned int index, void *buf)'),
   } as Fns;
   return fns;
 }
@@ -161,18 +157,4 @@ export class NetlinkSocket {
     this.closed = true;
     f().close(this.fd);
   }
-}
-
-/** if_nametoindex(3): 0 when there is no such interface. */
-export function ifNameToIndex(name: string): number {
-  return f().if_nametoindex(name) >>> 0;
-}
-
-/** if_indextoname(3): undefined when there is no such interface. */
-export function ifIndexToName(index: number): string | undefined {
-  const buf = new Uint8Array(IF_NAMESIZE);
-  const r = f().if_indextoname(index >>> 0, buf);
-  if (r === null) return undefined;
-  const nul = buf.indexOf(0);
-  return new TextDecoder().decode(buf.subarray(0, nul < 0 ? buf.length : nul));
 }

@@ -23,6 +23,7 @@
 // interface is; it throws EBADFD once the device is gone, wherever it was deleted.
 
 import { fstatSync } from 'node:fs';
+import { validIfname } from './ifname.js';
 import { check, errno, libc, SysError } from './libc.js';
 import {
   allocNative,
@@ -67,7 +68,6 @@ interface Fns {
   open: (path: string, flags: number) => number;
   ioctl: (fd: number, req: number, arg: number) => number;
   socket: (domain: number, type: number, proto: number) => number;
-  nametoindex: (name: string) => number;
   setns: (fd: number, nstype: number) => number;
 }
 
@@ -82,18 +82,10 @@ function f(): Fns {
       // AArch64 calling conventions pass the same way to a fixed-argument declaration.
       ioctl: l.func('int ioctl(int fd, unsigned long req, uintptr_t arg)'),
       socket: l.func('int socket(int domain, int type, int protocol)'),
-      nametoindex: l.func('unsigned int if_nametoindex(const char *name)'),
       setns: l.func('int setns(int fd, int nstype)'),
     } as Fns;
   }
   return fns;
-}
-
-/** Checks a Linux interface name as the kernel does (dev_valid_name). */
-export function validIfname(name: string): boolean {
-  if (name.length === 0 || Buffer.byteLength(name) >= IFNAMSIZ) return false;
-  if (name === '.' || name === '..') return false;
-  return !/[/:\s]/.test(name);
 }
 
 function ifreq(name: string): NativeBuffer {
@@ -340,9 +332,4 @@ export function tunReadBatch(
 /** True for the errors a queue returns once its interface was deleted. */
 export function isLinkGone(negErrno: number): boolean {
   return negErrno === -EBADFD || negErrno === -EIO;
-}
-
-/** The index of interface `name` in the calling thread's namespace; 0 if there is none. */
-export function ifNameToIndex(name: string): number {
-  return validIfname(name) ? f().nametoindex(name) : 0;
 }

@@ -2,8 +2,8 @@
 // netns tests (wire-tap.ts) and the nlmon capture of the VM tests (test/vm/nlmon.ts) read every
 // frame of a link with it. A receive timeout lets the caller look up between frames.
 
+import { ifNameToIndex } from '../../src/sys/ifname.js';
 import { check, errno, libc, SysError } from '../../src/sys/libc.js';
-import { ifNameToIndex } from '../../src/sys/netlink.js';
 
 const AF_PACKET = 17;
 const SOCK_RAW = 3;

@@ -33,13 +33,8 @@ import { keyFromBase64, keyToBase64 } from '../../src/crypto/keys.js';
 import type { AllowedIP, Device, SockAddr } from '../../src/model/index.js';
 import { newDevice, newPeer } from '../../src/model/index.js';
 import { inetPton4, inetPton6 } from '../../src/model/inet.js';
-import {
-  ifIndexToName,
-  ifNameToIndex,
-  NETLINK_GENERIC,
-  NETLINK_ROUTE,
-  NetlinkSocket,
-} from '../../src/sys/netlink.js';
+import { ifIndexToName, ifNameToIndex } from '../../src/sys/ifname.js';
+import { NETLINK_GENERIC, NETLINK_ROUTE, NetlinkSocket } from '../../src/sys/netlink.js';
 import { captureNlmon } from './nlmon.js';
 import { capturedRequests, compareRequests } from './wg-requests.js';
 import { dumpText, showconfText } from './wg-text.js';

@@ -11,8 +11,9 @@
 
 import { WgError } from '../../model/errors.js';
 import type { Device } from '../../model/index.js';
+import { ifIndexToName, ifNameToIndex } from '../../sys/ifname.js';
 import { SysError, strerror } from '../../sys/libc.js';
-import { ifIndexToName, ifNameToIndex, NETLINK_GENERIC, NETLINK_ROUTE } from '../../sys/netlink.js';
+import { NETLINK_GENERIC, NETLINK_ROUTE } from '../../sys/netlink.js';
 import { DUMP_RESTARTS_MAX, EINTR, ENAMETOOLONG, IFNAMSIZ, WG_GENL_NAME } from './constants.js';
 import { DeviceDump, encodeGetDevice } from './device-get.js';
 import { encodeSetDevice } from './device-set.js';

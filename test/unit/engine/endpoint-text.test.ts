@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { deviceFromText, deviceToText, pathFromText, pathToText } from '../../../src/engine/endpoint-text.js';
 import { newDevice, newPeer, type SockAddr } from '../../../src/model/index.js';
-import { ifNameToIndex } from '../../../src/sys/tun.js';
+import { ifNameToIndex } from '../../../src/sys/ifname.js';
 import { pathAddr } from '../../lib/path-addr.js';
 
 test('text to binary: IPv4, IPv6 in any spelling, a numeric or named scope', () => {

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Logger } from '../../../src/engine/log.js';
 import { NetWatch } from '../../../src/engine/net-watch.js';
-import { ifNameToIndex } from '../../../src/sys/netlink.js';
+import { ifNameToIndex } from '../../../src/sys/ifname.js';
 import { BUILD, need } from '../../lib/run.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName } from '../sys/netns.js';
 

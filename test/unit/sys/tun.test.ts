@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { validIfname } from '../../../src/sys/ifname.js';
 import { allocNative, EAGAIN, freeNative, POLLERR, POLLIN, PollSet } from '../../../src/sys/native.js';
-import { isLinkGone, TunDevice, tunRead, tunReadBatch, tunWrite, validIfname } from '../../../src/sys/tun.js';
+import { isLinkGone, TunDevice, tunRead, tunReadBatch, tunWrite } from '../../../src/sys/tun.js';
 import { MsgBatch, UdpSocket } from '../../../src/sys/udp.js';
 import { udp4 } from '../../lib/packets.js';
 import { isRoot, need, run } from '../../lib/run.js';
