@@ -5,7 +5,10 @@
 //     are no network change;
 //   - a route added in its namespace (which the old polling of addresses never saw) and then an
 //     address each make one change (one log line per burst of notifications) and a new
-//     selection round (its initiations) well within a second.
+//     selection round (its initiations) well within a second;
+//   - moved to another namespace (`ip link set IF netns X`), the interface takes no watching
+//     along: the move is no change, nor is a change where it went; its birth namespace still
+//     counts.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -73,4 +76,24 @@ test('network changes come from rtnetlink: the own interface is no change; a rou
     assert.equal(changesSince(mark).length, 1, `one change per burst: ${changesSince(mark).join(' | ')}`);
   }
   assert.ok(ping.replies.length > 5, 'traffic kept flowing');
+  await ping.stop();
+
+  // The interface moves to another namespace (its addresses and routes go, its link leaves):
+  // no change. The socket stays where the engine started, with the UDP socket: a route added
+  // there still counts, one added where the interface now is does not.
+  mark = log().length;
+  lab.moveLink(s.nsI, dev, s.nsM);
+  lab.ip(s.nsM, 'link', 'set', dev, 'up');
+  lab.ip(s.nsM, 'addr', 'add', '10.91.0.1/24', 'dev', dev);
+  await sleep(BOUND_MS + 500);
+  assert.deepEqual(changesSince(mark), [], 'the move, or a change where the interface went, counted');
+  lab.ip(s.nsI, 'route', 'add', '203.0.114.0/24', 'via', '192.168.232.2');
+  await waitFor(
+    `a change after the move (log: ${log().slice(mark)})`,
+    () => changesSince(mark).length > 0,
+    5000,
+  );
+  assert.deepEqual(changesSince(mark), [
+    `route 203.0.114.0/24 via 192.168.232.2 dev ${s.initiatorVeth} added`,
+  ]);
 });
