@@ -323,7 +323,14 @@ test('strict preference, three live paths slowest first: the first wins and stay
     took <= UPGRADE_INTERVAL_MS + 5000,
     `back after ${took} ms (one upgrade interval: ${UPGRADE_INTERVAL_MS})`,
   );
-  assert.equal(stockEndpoint(lab, s, 'responder'), s.paths[0]!.upstream, 'the responder follows');
+  // The responder follows once data sent over the first path (60 ms one way) reaches it; until
+  // then the last packets it got came over the faster second one.
+  await waitFor(
+    'the responder to follow',
+    () => stockEndpoint(lab, s, 'responder') === s.paths[0]!.upstream,
+    3000,
+    100,
+  );
   const from = Date.now();
   await sleep(2000);
   assert.ok(ping.replies.filter((r) => r.t - r.rttMs > from).length >= 20, 'traffic flows on the first path');
