@@ -16,16 +16,18 @@
 // other table, a link going up or down. Addresses and links are tracked by key, seeded from
 // dumps, so "unchanged" can be told; routes are not (a full routing table may be huge).
 //
-// Pure: datagrams in, descriptions of what changed out (for the verbose log).
+// Pure (sys/rtnl.ts lends only constants): datagrams in, descriptions of what changed out (for
+// the verbose log).
 
 import { inetNtop } from '../model/inet.js';
-
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
-const RTM_NEWADDR = 20;
-const RTM_DELADDR = 21;
-const RTM_NEWROUTE = 24;
-const RTM_DELROUTE = 25;
+import {
+  RTM_DELADDR,
+  RTM_DELLINK,
+  RTM_DELROUTE,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+  RTM_NEWROUTE,
+} from '../sys/rtnl.js';
 
 const AF_UNSPEC = 0;
 const AF_INET = 2;

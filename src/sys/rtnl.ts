@@ -13,7 +13,7 @@
 // the engine's interface elsewhere (`ip link set wg0 netns X`) leaves it listening where the
 // UDP socket is, which is where the paths to the peers start.
 
-import { koffi, libc, SysError } from './libc.js';
+import { libc, SysError } from './libc.js';
 import { allocNative, closeFd, freeNative, type NativeBuffer, POLLIN, Waker } from './native.js';
 import { NETLINK_ROUTE, NetlinkSocket } from './netlink.js';
 
@@ -51,6 +51,7 @@ const WATCHED_GROUPS = [
 /** Big enough for any one notification datagram (the kernel sizes them to a page or so). */
 const RECV_BUF = 64 * 1024;
 const POLLFD_SIZE = 8;
+const MAX_POLL_FAILURES = 100;
 
 type AsyncPoll = {
   async: (fds: number, n: number, timeout: number, cb: (err: unknown, r: number) => void) => void;
@@ -70,6 +71,8 @@ export class RouteEvents {
   private waiting = false;
   private closed = false;
   private released = false;
+  /** poll(2) failures in a row. */
+  private failures = 0;
 
   private constructor(private readonly sock: NetlinkSocket) {
     this.fds = allocNative(2 * POLLFD_SIZE);
@@ -103,8 +106,12 @@ export class RouteEvents {
         this.release();
         return;
       }
+      // poll(2) fails only when interrupted, in practice (EINTR: a signal reached that pool
+      // thread; its errno is not this thread's to read): the caller reads nothing and waits
+      // again. Failing many times in a row is not that: it is reported.
+      this.failures = r < 0 ? this.failures + 1 : 0;
       if (err) fn(err as Error);
-      else if (r < 0) fn(new SysError('poll', koffi().errno()));
+      else if (this.failures > MAX_POLL_FAILURES) fn(new Error('poll keeps failing'));
       else fn();
     });
   }
