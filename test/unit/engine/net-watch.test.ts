@@ -1,12 +1,14 @@
 // NetWatch (src/engine/net-watch.ts) against the real kernel, opened inside a private network
 // namespace: a burst of notifications is one change, reported within a second; the engine's own
 // interface and another namespace are no change; a route (which polling never saw) and a link
-// going down are. Without rtnetlink it polls the addresses and says so once (in a process of
-// its own inside the namespace). close() leaves nothing pending (the file would not end
-// otherwise).
+// going down are; so are notifications lost to a full socket buffer. Without rtnetlink it polls
+// the addresses and says so once (in a process of its own inside the namespace). close() leaves
+// nothing pending (the file would not end otherwise).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -113,6 +115,42 @@ test('rtnetlink: one change per burst; the own interface and other namespaces ar
     w.changes.every((c) => !c.includes('own0')),
     `the own interface counted: ${w.changes.join(' | ')}`,
   );
+});
+
+test('notifications the kernel had to drop (ENOBUFS) count as a change; listening goes on', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const a = nsName('nwo');
+  addNetns(a);
+  t.after(() => deleteNetns(a));
+  ip(a, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'up1');
+  ip(a, 'link', 'set', 'up0', 'addrgenmode', 'none', 'up');
+  ip(a, 'link', 'set', 'up1', 'addrgenmode', 'none', 'up');
+  ip(a, 'addr', 'add', '10.67.0.1/24', 'dev', 'up0');
+  await settle(300);
+  const w = open(a, 'own0');
+  t.after(() => w.watch.close());
+  // 4000 routes while this thread is blocked in spawnSync and reads nothing: far more than the
+  // socket's receive buffer holds.
+  const batch = Array.from(
+    { length: 4000 },
+    (_, i) => `route add 10.${100 + (i >> 8)}.${i & 255}.0/24 via 10.67.0.2`,
+  );
+  const file = join(tmpdir(), `wgm-nw-${process.pid}.batch`);
+  writeFileSync(file, `${batch.join('\n')}\n`);
+  t.after(() => rmSync(file, { force: true }));
+  ip(a, '-batch', file);
+  await until('the change', () => w.changes.length > 0, 3000);
+  await settle(500);
+  t.diagnostic(w.changes.join(' | ').slice(0, 300));
+  assert.ok(
+    w.changes.some((c) => c.includes('notifications lost')),
+    `no overflow seen: ${w.changes.join(' | ').slice(0, 300)}`,
+  );
+  assert.equal(w.watch.mode, 'rtnetlink', 'it kept listening');
+  // And it still hears the next change.
+  const n = w.changes.length;
+  ip(a, 'route', 'add', '10.99.0.0/16', 'via', '10.67.0.2');
+  await until('the next change', () => w.changes.length > n, 2000);
 });
 
 test('without rtnetlink: it says so once and polls the addresses every second', async (t) => {
