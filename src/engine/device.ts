@@ -19,11 +19,11 @@
 //
 // Counters are exact when read: a get polls the data plane first. Which endpoint a peer's
 // traffic goes to is endpoint selection's choice in the core (core/select.ts); every switch is
-// logged and emitted as a 'path' event. Local address changes (polled every second) and
-// handshake sends the kernel refuses are selection's network-change and send-error triggers.
+// logged and emitted as a 'path' event. Local network changes (rtnetlink notifications,
+// net-watch.ts) and handshake sends the kernel refuses are selection's network-change and
+// send-error triggers.
 
 import { EventEmitter } from 'node:events';
-import { networkInterfaces } from 'node:os';
 import { publicKeyOf } from '../crypto/x25519-native.js';
 import { type Device, type EndpointPolicy, isZeroKey, keysEqual } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
@@ -42,6 +42,7 @@ import { deviceFromText, deviceToText, pathToText } from './endpoint-text.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
 import { EndpointNames, engineLookup } from './names.js';
+import { NetWatch } from './net-watch.js';
 import type { Lookup } from './resolve.js';
 import type { CandidateView, SetRequest, UapiDevice } from './uapi-server.js';
 
@@ -97,8 +98,8 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
   private handshakeKey: Uint8Array | undefined;
   private readonly linkGone: (() => void)[] = [];
   private readonly onClose: (() => void)[] = [];
-  /** The host's addresses (other than this interface's), to notice network changes. */
-  private localAddrs = '';
+  /** Notices changes of the host's network (other than this interface's). */
+  private readonly netWatch: NetWatch;
   /** Each peer's endpoint lines, the names among them kept resolved (names.ts). */
   private readonly names: EndpointNames;
   /**
@@ -134,11 +135,21 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
     dp.on('note', (m) => this.log.verbose(m));
     if (dp.offload) this.log.verbose(dp.offload.note);
-    this.mtuTimer = setInterval(() => {
-      this.checkMtu();
-      this.checkNetwork();
-    }, MTU_INTERVAL_MS);
-    this.localAddrs = this.localAddresses();
+    this.mtuTimer = setInterval(() => this.checkMtu(), MTU_INTERVAL_MS);
+    this.netWatch = new NetWatch({
+      ifname: this.ifname,
+      // Its index where it was created: notifications about it (its addresses and routes, its
+      // move to another namespace) are no change of the paths to the peers. The kernel does not
+      // hand a freed index out again soon (dev_index_reserve counts up), so after a move the
+      // index names no other interface here.
+      own: () => this.ifindex,
+      log,
+      onChange: (what) => {
+        if (this.closed) return;
+        this.log.verbose(`Network changed (${what}): racing the endpoints of every peer again`);
+        this.networkChanged();
+      },
+    });
   }
 
   /** Creates the TUN interface `ifname`, binds a UDP port and starts the data plane. */
@@ -355,25 +366,6 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     this.apply(this.core.networkChanged(now));
   }
 
-  private localAddresses(): string {
-    const out: string[] = [];
-    for (const [name, list] of Object.entries(networkInterfaces())) {
-      if (name === this.ifname || !list) continue;
-      for (const a of list) if (!a.internal) out.push(`${name}/${a.address}`);
-    }
-    return out.sort().join(',');
-  }
-
-  /** Polled with the MTU: a host address that came or went is a network change. */
-  private checkNetwork(): void {
-    if (this.closed) return;
-    const now = this.localAddresses();
-    if (now === this.localAddrs) return;
-    this.localAddrs = now;
-    this.log.verbose('Local addresses changed: racing the endpoints of every peer again');
-    this.networkChanged();
-  }
-
   // ---- Events ----
 
   /** A name among a peer's endpoint lines resolved to new addresses (names.ts). */
@@ -524,6 +516,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.mtuTimer);
+    this.netWatch.close();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const fn of this.onClose.splice(0)) fn();
     this.names.close();

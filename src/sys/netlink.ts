@@ -3,9 +3,11 @@
 //
 // Calls are synchronous: the kernel answers netlink requests in the caller's context, so a
 // receive waits only for work already queued; SO_RCVTIMEO bounds it anyway.
+// A socket bound to multicast groups (rtnetlink notifications, sys/rtnl.ts) is opened
+// non-blocking instead and read with tryRecv whenever poll(2) says it is readable.
 
 import { check, errno, libc, SysError } from './libc.js';
-import { EINTR } from './native.js';
+import { EAGAIN, EINTR } from './native.js';
 import { MSG_TRUNC, SOCK_CLOEXEC, SOL_SOCKET } from './sockaddr.js';
 
 export const AF_NETLINK = 16;
@@ -13,6 +15,8 @@ export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;
 
 const SOCK_RAW = 3;
+const SOCK_NONBLOCK = 0o4000;
+const MSG_DONTWAIT = 0x40;
 const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
 /** Keep ACKs short: do not echo the whole request back in an NLMSG_ERROR. */
@@ -52,11 +56,12 @@ function f(): Fns {
   return fns;
 }
 
-function sockaddrNl(pid: number): Uint8Array {
+function sockaddrNl(pid: number, groups = 0): Uint8Array {
   const sa = new Uint8Array(SOCKADDR_NL_LEN);
   const v = new DataView(sa.buffer);
   v.setUint16(0, AF_NETLINK, LE);
   v.setUint32(4, pid, LE);
+  v.setUint32(8, groups >>> 0, LE);
   return sa;
 }
 
@@ -81,12 +86,20 @@ export class NetlinkSocket {
     this.portId = portId;
   }
 
-  /** socket(AF_NETLINK, SOCK_RAW, protocol) bound to a kernel-chosen port id. */
-  static open(protocol: number, opts: { recvTimeoutMs?: number } = {}): NetlinkSocket {
+  /**
+   * socket(AF_NETLINK, SOCK_RAW, protocol) bound to a kernel-chosen port id. `groups` is the
+   * bind-time multicast mask (bit n-1 for group n, netlink(7)): the socket then also receives
+   * those notifications. A `nonBlocking` socket is read with `tryRecv`.
+   */
+  static open(
+    protocol: number,
+    opts: { recvTimeoutMs?: number; groups?: number; nonBlocking?: boolean } = {},
+  ): NetlinkSocket {
     const fn = f();
-    const fd = check('socket', fn.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
+    const type = SOCK_RAW | SOCK_CLOEXEC | (opts.nonBlocking ? SOCK_NONBLOCK : 0);
+    const fd = check('socket', fn.socket(AF_NETLINK, type, protocol));
     try {
-      check('bind', fn.bind(fd, sockaddrNl(0), SOCKADDR_NL_LEN));
+      check('bind', fn.bind(fd, sockaddrNl(0, opts.groups ?? 0), SOCKADDR_NL_LEN));
       const sa = new Uint8Array(SOCKADDR_NL_LEN);
       const len = [SOCKADDR_NL_LEN];
       check('getsockname', fn.getsockname(fd, sa, len));
@@ -122,6 +135,21 @@ export class NetlinkSocket {
     const n = retrying('recv', () => f().recv(this.fd, buf, buf.length, MSG_TRUNC));
     if (n > buf.length) throw new SysError('recv', EMSGSIZE);
     return buf.subarray(0, n);
+  }
+
+  /**
+   * Receives one datagram if one is queued, without waiting: undefined when none is (EAGAIN).
+   * Throws SysError ENOBUFS when the kernel dropped notifications for want of buffer space.
+   */
+  tryRecv(buf: Uint8Array): Uint8Array | undefined {
+    for (;;) {
+      const n = Number(f().recv(this.fd, buf, buf.length, MSG_TRUNC | MSG_DONTWAIT));
+      if (n > buf.length) throw new SysError('recv', EMSGSIZE);
+      if (n >= 0) return buf.subarray(0, n);
+      const e = errno();
+      if (e === EAGAIN) return undefined;
+      if (e !== EINTR) throw new SysError('recv', e);
+    }
   }
 
   close(): void {

@@ -15,6 +15,10 @@
 //   return to a preferred path   paths 5 (dead at first)/30/60 ms: from reviving the first
 //                                path until it is active again (target: one upgrade interval,
 //                                60 s)
+//   strict preference            paths 60/30/5 ms with `EndpointPolicy = preference`: from the
+//                                first reply until the first (slowest, most preferred) path is
+//                                active for good (target 10 s), and the switches in the first
+//                                minute (target 0)
 //
 // Run as root: node <build>/test/bench/select.js. WGM_BENCH_SELECT_ROUNDS sets the rounds (default
 // 5 for the short cases, 3 for the minute-long ones). Printed, never asserted.
@@ -41,10 +45,11 @@ async function round<T>(
   impl: Impl,
   specs: PathSpec[],
   body: (lab: Lab, s: SelectLab) => Promise<T>,
+  policy?: 'preference',
 ): Promise<T> {
   const lab = new Lab('bs');
   try {
-    return await body(lab, await selectLab(lab, specs, { initiator: impl }));
+    return await body(lab, await selectLab(lab, specs, { initiator: impl, policy }));
   } finally {
     await lab.cleanup();
   }
@@ -81,23 +86,38 @@ async function failover(impl: Impl, waitMs: number): Promise<number> {
   });
 }
 
-async function settle(impl: Impl, watchMs: number): Promise<{ ms: number; switches: number }> {
-  return round(impl, [{ delay: 60 }, { delay: 30 }, { delay: 5 }], async (lab, s) => {
-    const watch = watchEndpoint(s.initiator.ifname);
-    const ping = startPing(lab, s.nsI, INNER_R);
-    try {
-      if (!(await within('first reply', () => ping.replies.length > 0, 20_000)))
-        return { ms: Number.NaN, switches: Number.NaN };
-      const connected = ping.replies[0]!.t;
-      await sleep(Math.max(0, connected + watchMs - Date.now()));
-      await watch.stop();
-      const on = watch.settledOn(s.paths[2]!.endpoint);
-      return { ms: on ? Math.max(0, on.t - connected) : NEVER, switches: watch.switches() };
-    } finally {
-      await ping.stop();
-      await watch.stop();
-    }
-  });
+/**
+ * Paths 60/30/5 ms: how long after the first reply path `target` is active for good, and the
+ * switches within `watchMs`. With `policy` (wgm-engine only: wireguard-go has no such key).
+ */
+async function settle(
+  impl: Impl,
+  watchMs: number,
+  target = 2,
+  policy?: 'preference',
+): Promise<{ ms: number; switches: number }> {
+  const specs = [{ delay: 60 }, { delay: 30 }, { delay: 5 }];
+  return round(
+    impl,
+    specs,
+    async (lab, s) => {
+      const watch = watchEndpoint(s.initiator.ifname);
+      const ping = startPing(lab, s.nsI, INNER_R);
+      try {
+        if (!(await within('first reply', () => ping.replies.length > 0, 20_000)))
+          return { ms: Number.NaN, switches: Number.NaN };
+        const connected = ping.replies[0]!.t;
+        await sleep(Math.max(0, connected + watchMs - Date.now()));
+        await watch.stop();
+        const on = watch.settledOn(s.paths[target]!.endpoint);
+        return { ms: on ? Math.max(0, on.t - connected) : NEVER, switches: watch.switches() };
+      } finally {
+        await ping.stop();
+        await watch.stop();
+      }
+    },
+    policy,
+  );
 }
 
 async function returnToPreferred(impl: Impl, waitMs: number): Promise<number> {
@@ -183,6 +203,18 @@ export async function benchSelect(): Promise<Row[]> {
     ours: sw.length ? `${median(sw)} (max ${Math.max(...sw)}, n=${sw.length})` : 'n/a',
     stock: `${stStock.switches} in 15 s`,
     ratio: 'at most 2 (each one faster)',
+  });
+  const pr = await repeat(long, () => settle('wgm-engine', SETTLE_WATCH_MS, 0, 'preference'));
+  const prStock = await settle('wireguard-go', 15_000, 0);
+  const psw = pr.map((x) => x.switches).filter(Number.isFinite);
+  rows.push({
+    what: 'select: preference policy, on the first of 60/30/5 ms',
+    ours: `${secs(
+      pr.map((x) => x.ms),
+      SETTLE_WATCH_MS,
+    )}; switches in the first minute: ${psw.length ? Math.max(...psw) : 'n/a'} at most`,
+    stock: `${secs([prStock.ms], 15_000)} (its one Endpoint is the last)`,
+    ratio: 'target 10 s, 0 switches',
   });
   const W4 = 120_000;
   const rp = await repeat(long, () => returnToPreferred('wgm-engine', W4));

@@ -10,11 +10,14 @@
 //   - three live paths (slowest listed first, and fastest first): the active endpoint ends on
 //     the fastest and stays;
 //   - a preferred path that was dead comes back and is used again;
-//   - repeated forced races lose no keypair at the responder (test/lib/index-audit.ts).
-// Not here yet: the strict `preference` policy (no configuration key for it exists yet).
+//   - repeated forced races lose no keypair at the responder (test/lib/index-audit.ts);
+//   - the strict `EndpointPolicy = preference`: three live paths, slowest listed first, the
+//     first carries the traffic and keeps it; when it dies the second takes over; revived, the
+//     first is used again within one upgrade interval.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { UPGRADE_INTERVAL_MS } from '../../src/engine/core/select-constants.js';
 import { auditPeerIndices } from '../lib/index-audit.js';
 import { Lab, sleep, waitFor } from '../lib/netns.js';
 import { need, WGM } from '../lib/run.js';
@@ -35,11 +38,12 @@ async function setup(
   t: import('node:test').TestContext,
   tag: string,
   specs: PathSpec[],
+  policy?: 'preference',
 ): Promise<{ lab: Lab; s: SelectLab } | undefined> {
   if (!need(t, NEEDS)) return undefined;
   const lab = new Lab(tag);
   t.after(() => lab.cleanup());
-  return { lab, s: await selectLab(lab, specs) };
+  return { lab, s: await selectLab(lab, specs, { policy }) };
 }
 
 /** Stock `wg show IF endpoints`: the one endpoint a stock tool sees on the initiator; on the responder, where it sends (the path it last heard from). */
@@ -257,4 +261,77 @@ test('repeated forced races lose no keypair at the responder', async (t) => {
   assert.deepEqual(audit.unknown, [], 'transport packets the responder drops for an unknown index');
   assert.ok(audit.checked > 0, 'the tap saw transport data');
   assert.ok(races >= 5, `only ${races} races reached the responder: the test did not test racing`);
+});
+
+test('strict preference, three live paths slowest first: the first wins and stays, fails over to the second, comes back', async (t) => {
+  const x = await setup(t, 'sf', [{ delay: 60 }, { delay: 30 }, { delay: 5 }], 'preference');
+  if (!x) return;
+  const { lab, s } = x;
+  const [first, second] = [s.paths[0]!.endpoint, s.paths[1]!.endpoint];
+  const watch = watchEndpoint(s.initiator.ifname);
+  const ping = startPing(lab, s.nsI, INNER_R);
+  t.after(async () => {
+    await ping.stop();
+    await watch.stop();
+  });
+  await waitFor('first traffic', () => ping.replies.length > 0, 20_000);
+  const connected = ping.replies[0]!.t;
+  const trace = () =>
+    watch.changes.map((c) => `${((c.t - connected) / 1000).toFixed(2)} s ${c.endpoint}`).join(', ');
+  // The most preferred live path within 10 s, and no switch at all over the next ~30 s: the
+  // faster paths are never probed while the first one lives.
+  await sleep(Math.max(0, connected + 30_000 - Date.now()));
+  const settled = watch.settledOn(first);
+  t.diagnostic(`active endpoint over 30 s: ${trace()}`);
+  assert.ok(settled, `not on the first (most preferred) path: ${trace()}`);
+  assert.ok(settled.t - connected < 10_000, `on the first path ${settled.t - connected} ms after connecting`);
+  assert.equal(watch.switches(), 0, `switches while every path lived: ${trace()}`);
+  assert.equal(stockEndpoint(lab, s), first, 'stock wg show sees the preferred path');
+  assert.equal(candidates(lab, s).find((c) => c.state === 'active')?.endpoint, first);
+
+  // The first path dies: the second (next in preference, not the fastest) carries the traffic.
+  await s.paths[0]!.command('both blackhole=1');
+  const cut = Date.now();
+  const back = await waitFor(
+    'a reply to an echo sent after the cut',
+    () => ping.firstReplyAfter(cut),
+    30_000,
+  );
+  t.diagnostic(`traffic back ${(back!.t - cut).toFixed(0)} ms after the first path died`);
+  assert.ok(back!.t - cut < 8000, `traffic back after ${(back!.t - cut).toFixed(0)} ms (bound 8000)`);
+  await waitFor(
+    'the second path to be active',
+    async () => (await activeEndpoint(s.initiator.ifname)) === second,
+    5000,
+  );
+  await sleep(2000);
+  assert.equal(await activeEndpoint(s.initiator.ifname), second, `and it stays there: ${trace()}`);
+
+  // Revived, the first path is used again within one upgrade interval (its sweep comes every
+  // UPGRADE_INTERVAL_MS after connecting, under traffic): about 25 s into this one here.
+  await s.paths[0]!.command('both blackhole=0');
+  const revived = Date.now();
+  await waitFor(
+    'the first path to be active again',
+    async () => (await activeEndpoint(s.initiator.ifname)) === first,
+    UPGRADE_INTERVAL_MS + 10_000,
+    100,
+  );
+  const took = Date.now() - revived;
+  t.diagnostic(`back on the first path ${(took / 1000).toFixed(1)} s after it revived; ${trace()}`);
+  assert.ok(
+    took <= UPGRADE_INTERVAL_MS + 5000,
+    `back after ${took} ms (one upgrade interval: ${UPGRADE_INTERVAL_MS})`,
+  );
+  // The responder follows once data sent over the first path (60 ms one way) reaches it; until
+  // then the last packets it got came over the faster second one.
+  await waitFor(
+    'the responder to follow',
+    () => stockEndpoint(lab, s, 'responder') === s.paths[0]!.upstream,
+    3000,
+    100,
+  );
+  const from = Date.now();
+  await sleep(2000);
+  assert.ok(ping.replies.filter((r) => r.t - r.rttMs > from).length >= 20, 'traffic flows on the first path');
 });

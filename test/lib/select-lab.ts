@@ -73,8 +73,13 @@ export interface SelectLabOptions {
   initiator?: Impl;
   /** Subnet number N: I–M is 192.168.N.0/24, M–R 192.168.(N+1).0/24. */
   subnet?: number;
-  /** Extra lines for the initiator's [Peer] section (wgm keys such as a policy). */
+  /** Extra lines for the initiator's [Peer] section (keys `wg setconf` knows). */
   peerLines?: string[];
+  /**
+   * The initiator's `EndpointPolicy` (a wg-quick-level key that `setconf` refuses, as wg refuses
+   * `Address`): set over UAPI (`wgm_endpoint_policy`) right after the configuration.
+   */
+  policy?: 'latency' | 'preference';
   /**
    * The responder: stock wireguard-go (default: one peer, no endpoint, it follows by roaming) or
    * wgm-engine (`wgm setconf`, one `Endpoint` per path toward the initiator, `peerLines` too).
@@ -219,6 +224,14 @@ export async function selectLab(
       ? lab.exec(nsI, process.execPath, [WGM, 'setconf', initiator.ifname, file])
       : lab.exec(nsI, 'wg', ['setconf', initiator.ifname, file]);
   if (set.status !== 0) throw new Error(`setconf ${initiator.ifname} failed: ${set.stderr.trim()}`);
+  if (opts.policy) {
+    const hex = Buffer.from(kr.pub, 'base64').toString('hex');
+    const r = await uapiExchange(
+      initiator.ifname,
+      `set=1\npublic_key=${hex}\nwgm_endpoint_policy=${opts.policy}\n\n`,
+    );
+    if (!/^errno=0$/m.test(r)) throw new Error(`setting the policy of ${initiator.ifname} failed: ${r}`);
+  }
   for (const [ns, d, addr] of [
     [nsI, initiator, INNER_I],
     [nsR, responder, INNER_R],
@@ -260,6 +273,11 @@ export async function relayCommand(control: string, line: string): Promise<strin
 
 /** One UAPI `get=1` exchange on the interface's socket (what stock `wg show` reads). */
 export function uapiGet(ifname: string): Promise<string> {
+  return uapiExchange(ifname, 'get=1\n\n');
+}
+
+/** Sends one UAPI request (`get=1` or `set=1` and its lines, ending in a blank line); resolves with the answer. */
+export function uapiExchange(ifname: string, request: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(join(SOCKET_DIR, `${ifname}.sock`));
     let text = '';
@@ -272,7 +290,7 @@ export function uapiGet(ifname: string): Promise<string> {
     });
     sock.on('error', reject);
     sock.on('close', () => resolve(text));
-    sock.write('get=1\n\n');
+    sock.write(request);
   });
 }
 
