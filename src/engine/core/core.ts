@@ -7,6 +7,7 @@
 //   core.packetFromTun(bytes, now)     an IP packet with no sending keypair yet (staged)
 //   core.transportReceived(...)        the data plane opened a transport message
 //   core.transportSent(...)            the data plane sent transport messages
+//   core.dataRefused(peer, to, now)    the kernel refused a transport message
 //   core.tick(now)                     a requested wake-up time came
 //   core.getDevice()                   a typed UAPI `get`, with exact counters
 //
@@ -231,6 +232,18 @@ export class Core implements CoreContext {
     return this.run(now, false, () => {
       const peer = this.peers.get(keyHex(peerKey));
       if (peer?.endpoints.racing) runSelect(this, peer, peer.endpoints.sendError(to, now), now);
+    });
+  }
+
+  /**
+   * The kernel refused a transport (data) datagram of `peerKey` sent to `to` (EPERM from a
+   * firewall rule, ENETUNREACH...). The owner reports at most one per peer per 100 ms or so;
+   * with several endpoints, the path counts as failed at once (select.ts onDataRefused).
+   */
+  dataRefused(peerKey: Key, to: PathAddr, now: number): Action[] {
+    return this.run(now, false, () => {
+      const peer = this.peers.get(keyHex(peerKey));
+      if (peer) runSelect(this, peer, peer.endpoints.dataRefused(to, now), now);
     });
   }
 
