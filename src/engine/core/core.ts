@@ -19,7 +19,7 @@ import { randomBytes } from '../../crypto/random.js';
 import { WgError } from '../../model/errors.js';
 import type { Device, Key } from '../../model/index.js';
 import type { Action, LogLevel } from './actions.js';
-import { cookieSource, copyPath, type PathAddr, rateLimitKey } from './addr.js';
+import { cookieSource, copyPath, formatPath, type PathAddr, rateLimitKey } from './addr.js';
 import { AllowedIPs } from './allowedips.js';
 import { configure, type DeviceSettings, readDevice } from './configure.js';
 import {
@@ -240,10 +240,17 @@ export class Core implements CoreContext {
    * firewall rule, ENETUNREACH...). The owner reports at most one per peer per 100 ms or so;
    * with several endpoints, the path counts as failed at once (select.ts onDataRefused).
    */
-  dataRefused(peerKey: Key, to: PathAddr, now: number): Action[] {
+  dataRefused(peerKey: Key, to: PathAddr, now: number, why = 'refused'): Action[] {
     return this.run(now, false, () => {
       const peer = this.peers.get(keyHex(peerKey));
-      if (peer) runSelect(this, peer, peer.endpoints.dataRefused(to, now), now);
+      if (!peer) return;
+      const outs = peer.endpoints.dataRefused(to, now);
+      if (outs.length > 0)
+        this.log(
+          'verbose',
+          `${peer} - Sending data to ${formatPath(to)} failed (${why}), trying the other endpoints`,
+        );
+      runSelect(this, peer, outs, now);
     });
   }
 
