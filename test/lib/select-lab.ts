@@ -80,6 +80,8 @@ export interface SelectLabOptions {
    * wgm-engine (`wgm setconf`, one `Endpoint` per path toward the initiator, `peerLines` too).
    */
   responder?: 'wireguard-go' | 'wgm-engine';
+  /** Environment for the initiator's daemon (LOG_LEVEL, WGM_MIRROR...), added to this process's. */
+  initiatorEnv?: NodeJS.ProcessEnv;
 }
 
 /** Starts one relay of test/lib/relay-main.ts in `ns` and waits until it is bound. */
@@ -187,7 +189,7 @@ export async function selectLab(
         }),
       );
   const [initiator, responder] = await Promise.all([
-    lab.daemon(opts.initiator ?? 'wgm-engine', nsI),
+    lab.daemon(opts.initiator ?? 'wgm-engine', nsI, { env: opts.initiatorEnv }),
     lab.daemon(both ? 'wgm-engine' : 'wireguard-go', nsR),
   ]);
   const ki = keypair();
