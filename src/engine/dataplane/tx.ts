@@ -51,8 +51,12 @@ const SLOT_SLACK = DATA_HEADER_SIZE + PADDING_MULTIPLE + POLY1305_TAG_LEN;
 const SEND_STALL_MS = 100;
 /** Slots per batch with TUN offloads: the segments of a 64 KiB super-packet at a 1280-byte MTU. */
 const OFFLOAD_BATCH = 64;
-/** Refusals that say nothing about the path (the host is short of memory): not reported. */
+/**
+ * Refusals that say nothing about the path, not reported: the host short of memory, and a
+ * datagram too large for the route (that packet's size, not the path, is the problem).
+ */
 const ENOMEM = 12;
+const EMSGSIZE = 90;
 const ENOBUFS = 105;
 
 /** What became of datagram j of a batch: `errno` 0 when sent, else why the kernel refused it. */
@@ -182,7 +186,7 @@ export function runTx(st: WorkerState, post: Post): void {
       const done: Done = (j, errno) => {
         const peer = msgPeer[j]!;
         tally.sent(peer, errno === 0 ? msgLen[j]! : 0, msgData[j] === 1);
-        if (errno === 0 || errno === ENOBUFS || errno === ENOMEM) return;
+        if (errno === 0 || errno === ENOBUFS || errno === ENOMEM || errno === EMSGSIZE) return;
         if (now - refusedAt[peer]! < REFUSED_REPORT_GAP_MS) return;
         refusedAt[peer] = now;
         const addr = batch.source(j); // the destination it was sent to
