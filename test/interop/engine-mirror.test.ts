@@ -16,7 +16,7 @@ import { need } from '../lib/run.js';
 import {
   activeEndpoint,
   INNER_R,
-  type PingRun,
+  lostAround,
   RESPONDER_PORT,
   selectLab,
   startPing,
@@ -27,19 +27,6 @@ const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping', 'ipta
 const PING_INTERVAL = 0.02;
 /** The silence after sent data that makes a path suspect, at least (select-constants.ts SUSPECT_MIN_MS). */
 const SUSPECT_MIN_MS = 1000;
-
-/**
- * Echoes lost around `cut`: those between the last one answered that was sent before it and
- * the first one answered that was sent after it, by sequence number.
- */
-function lostAround(ping: PingRun, cut: number): number {
-  const before = ping.replies.filter((r) => r.t - r.rttMs < cut).map((r) => r.seq);
-  const after = ping.replies.filter((r) => r.t - r.rttMs > cut).map((r) => r.seq);
-  const a = Math.max(...before);
-  const b = Math.min(...after);
-  const between = new Set(ping.replies.filter((r) => r.seq > a && r.seq < b).map((r) => r.seq));
-  return b - a - 1 - between.size;
-}
 
 /**
  * Four paths of 40-55 ms each way. What mirroring saves per failover is about the suspect

@@ -336,6 +336,20 @@ export interface PingRun {
   stop(): Promise<void>;
 }
 
+/**
+ * Echoes lost around `cut` (ms, wall clock): those between the last one answered that was sent
+ * before it and the first one answered that was sent after it, by sequence number.
+ */
+export function lostAround(ping: PingRun, cut: number): number {
+  const before = ping.replies.filter((r) => r.t - r.rttMs < cut).map((r) => r.seq);
+  const after = ping.replies.filter((r) => r.t - r.rttMs > cut).map((r) => r.seq);
+  if (before.length === 0 || after.length === 0) return Number.NaN;
+  const a = Math.max(...before);
+  const b = Math.min(...after);
+  const between = new Set(ping.replies.filter((r) => r.seq > a && r.seq < b).map((r) => r.seq));
+  return b - a - 1 - between.size;
+}
+
 /** `ping -D` every `intervalS` from `ns` to `to`, recording each reply. */
 export function startPing(lab: Lab, ns: string, to: string, intervalS = 0.05): PingRun {
   const started = Date.now();
