@@ -18,7 +18,7 @@
 //
 // While endpoint selection mirrors a peer (its active path is in doubt), each of its datagrams
 // goes a second time, the same bytes, to the mirrored path, in a second sendmmsg after the
-// batch (`sendMirrors`); with no peer mirrored, a batch checks one counter of its own. A datagram
+// batch (`prepareMirrors`); with no peer mirrored, a batch checks one counter of its own. A datagram
 // the kernel refuses (EPERM from a firewall rule, ENETUNREACH...) is reported to the main thread,
 // at most once per peer per REFUSED_REPORT_GAP_MS: selection counts it as a failed path.
 //
