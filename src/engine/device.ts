@@ -76,6 +76,17 @@ export interface EngineOptions {
   rxThreads?: number;
   /** Resolves endpoint names (tests point it at their own DNS server); the system's by default. */
   lookup?: Lookup;
+  /**
+   * Carry out endpoint selection's mirroring (docs/endpoint-selection.md); default on unless
+   * WGM_MIRROR=off (tests and benches compare both).
+   */
+  mirror?: boolean;
+}
+
+/** WGM_MIRROR=off (or 0, no, false) turns mirroring off; anything else leaves it on. */
+export function mirrorFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = (env['WGM_MIRROR'] ?? '').trim().toLowerCase();
+  return !['off', '0', 'no', 'false'].includes(v);
 }
 
 function maxPeersFromEnv(): number {
@@ -89,6 +100,8 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
   private readonly core: Core;
   private readonly mirror: PeerMirror;
   private readonly maxPeers: number;
+  /** Whether the data plane mirrors when selection asks (EngineOptions.mirror). */
+  private readonly mirroring: boolean;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt: number | undefined;
   private readonly mtuTimer: NodeJS.Timeout;
@@ -113,8 +126,10 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     private readonly log: Logger,
     maxPeers: number,
     lookup: Lookup,
+    mirroring: boolean,
   ) {
     super();
+    this.mirroring = mirroring;
     this.names = new EndpointNames(lookup, (peer, rank, addrs) => this.lineUpdated(peer, rank, addrs), log);
     this.ifname = dp.tun.name;
     this.ifindex = dp.ifindex;
@@ -130,6 +145,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
     dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
     dp.on('roam', (slot, from) => this.received(slot, undefined, from));
+    dp.on('sendRefused', (slot, to, errno) => this.sendRefused(slot, to, errno));
     dp.on('traffic', (moved) => this.traffic(moved));
     dp.on('linkGone', () => this.fireLinkGone());
     dp.on('error', (e) => this.log.error(`Data plane: ${e.message}`));
@@ -164,7 +180,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
       txThreads: opts.txThreads ?? 1,
       rxThreads: opts.rxThreads ?? 1,
     });
-    return new EngineDevice(dp, log, maxPeers, opts.lookup ?? engineLookup());
+    return new EngineDevice(dp, log, maxPeers, opts.lookup ?? engineLookup(), opts.mirror ?? mirrorFromEnv());
   }
 
   get listenPort(): number {
@@ -387,6 +403,13 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     this.apply(this.core.transportReceived(index, source, 0, true, this.dp.now()), 'roamed');
   }
 
+  /** The kernel refused a data packet (paced by the workers): selection may leave that path. */
+  private sendRefused(slot: number, to: PathAddr, errno: number): void {
+    if (this.closed) return;
+    const p = this.mirror.ofSlot(slot);
+    if (p) this.apply(this.core.dataRefused(p.key, to, this.dp.now(), `errno ${errno}`));
+  }
+
   /** Hands what the data plane moved to the core: its timers see all traffic. */
   private traffic(moved: Moved[]): void {
     if (this.closed) return;
@@ -482,6 +505,11 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
         case 'pathSwitched':
           this.emitPath(a.peer, a.from, a.to, a.reason);
           break;
+        case 'mirror': {
+          const slot = this.mirror.ofKey(a.peer)?.slot;
+          if (this.mirroring && slot !== undefined) this.dp.setMirror(slot, a.to, a.until);
+          break;
+        }
         case 'log':
           if (a.level === 'error') this.log.error(a.msg);
           else this.log.verbose(a.msg);

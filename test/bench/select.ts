@@ -19,6 +19,11 @@
 //                                first reply until the first (slowest, most preferred) path is
 //                                active for good (target 10 s), and the switches in the first
 //                                minute (target 0)
+//   mirroring                    paths 40/45/50/55 ms, echoes every 20 ms, the active path
+//                                blackholed: echoes lost in the failover, wgm-engine with
+//                                mirroring against WGM_MIRROR=off
+//   refused send                 paths 5/15/25 ms, an iptables OUTPUT REJECT rule for the
+//                                active one: from the rule to the first reply after it
 //
 // Run as root: node <build>/test/bench/select.js. WGM_BENCH_SELECT_ROUNDS sets the rounds (default
 // 5 for the short cases, 3 for the minute-long ones). Printed, never asserted.
@@ -29,7 +34,9 @@ import { which } from '../lib/run.js';
 import {
   activeEndpoint,
   INNER_R,
+  lostAround,
   type PathSpec,
+  RESPONDER_PORT,
   type SelectLab,
   selectLab,
   startPing,
@@ -45,11 +52,11 @@ async function round<T>(
   impl: Impl,
   specs: PathSpec[],
   body: (lab: Lab, s: SelectLab) => Promise<T>,
-  policy?: 'preference',
+  opts: { policy?: 'preference'; initiatorEnv?: NodeJS.ProcessEnv } = {},
 ): Promise<T> {
   const lab = new Lab('bs');
   try {
-    return await body(lab, await selectLab(lab, specs, { initiator: impl, policy }));
+    return await body(lab, await selectLab(lab, specs, { initiator: impl, ...opts }));
   } finally {
     await lab.cleanup();
   }
@@ -86,6 +93,61 @@ async function failover(impl: Impl, waitMs: number): Promise<number> {
   });
 }
 
+/** Echoes (every 20 ms) lost when the active one of four paths of 40-55 ms dies. */
+async function mirroredFailover(mirror: boolean): Promise<number> {
+  const specs = [{ delay: 40 }, { delay: 45 }, { delay: 50 }, { delay: 55 }];
+  const env = { WGM_MIRROR: mirror ? 'on' : 'off' };
+  return round(
+    'wgm-engine',
+    specs,
+    async (lab, s) => {
+      const ping = startPing(lab, s.nsI, INNER_R, 0.02);
+      try {
+        if (!(await within('first reply', () => ping.replies.length > 0, 20_000))) return Number.NaN;
+        await sleep(6000);
+        const active = await activeEndpoint(s.initiator.ifname);
+        const path = s.paths.find((p) => p.endpoint === active);
+        if (!path) return Number.NaN;
+        await path.command('both blackhole=1');
+        const cut = Date.now();
+        if (!(await within('traffic back', () => ping.firstReplyAfter(cut), 20_000))) return NEVER;
+        await sleep(1000);
+        return lostAround(ping, cut);
+      } finally {
+        await ping.stop();
+      }
+    },
+    { initiatorEnv: env },
+  );
+}
+
+/** From an iptables OUTPUT REJECT rule for the active path to the first reply after it. */
+async function refusedFailover(impl: Impl, waitMs: number): Promise<number> {
+  return round(impl, [{ delay: 5 }, { delay: 15 }, { delay: 25 }], async (lab, s) => {
+    const ping = startPing(lab, s.nsI, INNER_R);
+    try {
+      if (!(await within('first reply', () => ping.replies.length > 0, 20_000))) return Number.NaN;
+      await sleep(4000);
+      const active = await activeEndpoint(s.initiator.ifname);
+      const host = active.slice(0, active.lastIndexOf(':'));
+      const port = String(RESPONDER_PORT);
+      lab.exec(s.nsI, 'iptables', ['-I', 'OUTPUT', '-d', host, '-p', 'udp', '--dport', port, '-j', 'REJECT']);
+      const cut = Date.now();
+      const back = await within('traffic back', () => ping.firstReplyAfter(cut), waitMs);
+      return back ? back.t - cut : NEVER;
+    } finally {
+      await ping.stop();
+    }
+  });
+}
+
+/** "median (min-max, n)" of counts. */
+function counts(xs: number[]): string {
+  const ok = xs.filter(Number.isFinite);
+  if (ok.length === 0) return 'n/a';
+  return `${median(ok)} (${Math.min(...ok)}-${Math.max(...ok)}, n=${ok.length})`;
+}
+
 /**
  * Paths 60/30/5 ms: how long after the first reply path `target` is active for good, and the
  * switches within `watchMs`. With `policy` (wgm-engine only: wireguard-go has no such key).
@@ -116,7 +178,7 @@ async function settle(
         await watch.stop();
       }
     },
-    policy,
+    { policy },
   );
 }
 
@@ -158,7 +220,7 @@ async function repeat<T>(n: number, f: () => Promise<T>): Promise<T[]> {
 }
 
 export async function benchSelect(): Promise<Row[]> {
-  const missing = ['ip', 'ping', 'wg', 'wireguard-go'].filter((c) => !which(c));
+  const missing = ['ip', 'ping', 'wg', 'wireguard-go', 'iptables'].filter((c) => !which(c));
   if (process.getuid?.() !== 0 || missing.length > 0) {
     console.error(`select bench skipped: needs root${missing.length ? ` and ${missing.join(', ')}` : ''}`);
     return [];
@@ -185,6 +247,27 @@ export async function benchSelect(): Promise<Row[]> {
     ours: secs(fo, W2),
     stock: secs([foStock], W2),
     ratio: 'target 3 s, aim 1.5 s',
+  });
+  // Mirroring on and off alternate, so that both see the same load.
+  const lostOn: number[] = [];
+  const lostOff: number[] = [];
+  for (let i = 0; i < short; i++) {
+    lostOn.push(await mirroredFailover(true));
+    lostOff.push(await mirroredFailover(false));
+  }
+  rows.push({
+    what: 'select: echoes lost in a failover (every 20 ms, 40-55 ms paths)',
+    ours: `${counts(lostOn)} mirrored`,
+    stock: `${counts(lostOff)} with WGM_MIRROR=off`,
+    ratio: 'fewer with mirroring',
+  });
+  const rf = await repeat(short, () => refusedFailover('wgm-engine', W2));
+  const rfStock = await refusedFailover('wireguard-go', W2);
+  rows.push({
+    what: 'select: failover when the host refuses the active path (iptables)',
+    ours: secs(rf, W2),
+    stock: secs([rfStock], W2),
+    ratio: 'under the 1 s silence window',
   });
   const st = await repeat(long, () => settle('wgm-engine', SETTLE_WATCH_MS));
   const stStock = await settle('wireguard-go', 15_000);

@@ -85,6 +85,8 @@ export interface SelectLabOptions {
    * wgm-engine (`wgm setconf`, one `Endpoint` per path toward the initiator, `peerLines` too).
    */
   responder?: 'wireguard-go' | 'wgm-engine';
+  /** Environment for the initiator's daemon (LOG_LEVEL, WGM_MIRROR...), added to this process's. */
+  initiatorEnv?: NodeJS.ProcessEnv;
 }
 
 /** Starts one relay of test/lib/relay-main.ts in `ns` and waits until it is bound. */
@@ -192,7 +194,7 @@ export async function selectLab(
         }),
       );
   const [initiator, responder] = await Promise.all([
-    lab.daemon(opts.initiator ?? 'wgm-engine', nsI),
+    lab.daemon(opts.initiator ?? 'wgm-engine', nsI, { env: opts.initiatorEnv }),
     lab.daemon(both ? 'wgm-engine' : 'wireguard-go', nsR),
   ]);
   const ki = keypair();
@@ -350,6 +352,20 @@ export interface PingRun {
   /** The first reply after `t` (ms) to an echo sent after `t`. */
   firstReplyAfter(t: number): Reply | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * Echoes lost around `cut` (ms, wall clock): those between the last one answered that was sent
+ * before it and the first one answered that was sent after it, by sequence number.
+ */
+export function lostAround(ping: PingRun, cut: number): number {
+  const before = ping.replies.filter((r) => r.t - r.rttMs < cut).map((r) => r.seq);
+  const after = ping.replies.filter((r) => r.t - r.rttMs > cut).map((r) => r.seq);
+  if (before.length === 0 || after.length === 0) return Number.NaN;
+  const a = Math.max(...before);
+  const b = Math.min(...after);
+  const between = new Set(ping.replies.filter((r) => r.seq > a && r.seq < b).map((r) => r.seq));
+  return b - a - 1 - between.size;
 }
 
 /** `ping -D` every `intervalS` from `ns` to `to`, recording each reply. */

@@ -76,6 +76,67 @@ test('2: the active path dies under interactive traffic: traffic again within 3 
   t.diagnostic(`echo traffic back after ${results.join(', ')} ms (seeds 3-7); lost ${losses.join(', ')}`);
 });
 
+test('2m: mirroring while the active path is suspect: fewer packets lost in the failover than without', (t) => {
+  const on: number[] = [];
+  const off: number[] = [];
+  const copies: number[] = [];
+  for (const seed of [3, 4, 5, 6, 7]) {
+    for (const mirror of [true, false]) {
+      const w = new World(seed, [alive(5, 2), alive(25, 5), alive(40, 5)], { mirror });
+      w.traffic(0, 40_000, 10); // 100 packets a second: what the window of doubt costs shows
+      w.run(20_000);
+      w.net.paths[0]!.fwd.blackhole = true;
+      w.net.paths[0]!.rev.blackhole = true;
+      w.run(40_000);
+      (mirror ? on : off).push(w.lostBetween(20_000, 40_000));
+      if (mirror) copies.push(w.wgm.mirroredCopies);
+      assert.notEqual(w.wgm.activePath(), 0, w.describe());
+      check(w);
+    }
+  }
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+  for (const [i, n] of on.entries())
+    assert.ok(n <= off[i]!, `seed ${i + 3}: ${n} lost mirrored, ${off[i]} not`);
+  assert.ok(sum(on) < sum(off), `lost ${on.join(', ')} mirrored, ${off.join(', ')} not`);
+  // Bounded: at most 2 s of copies at 100 packets a second (one suspect episode).
+  for (const c of copies) assert.ok(c > 0 && c <= 200, `${c} copies`);
+  t.diagnostic(
+    `packets lost in the failover (seeds 3-7): ${on.join(', ')} with mirroring, ${off.join(', ')} without; ` +
+      `copies sent ${copies.join(', ')}`,
+  );
+});
+
+test('2r: the host refuses sends on the active path (firewall): switch without waiting for silence', (t) => {
+  const backs: number[] = [];
+  const losses: number[] = [];
+  const switched: number[] = [];
+  for (const seed of [3, 4, 5]) {
+    const w = new World(seed, [alive(5, 2), alive(25, 5), alive(40, 5)]);
+    w.traffic(0, 30_000);
+    w.run(20_000);
+    assert.equal(w.wgm.activePath(), 0, w.describe());
+    w.wgm.refused.add(0);
+    w.run(30_000);
+    const back = w.firstDeliveryAfter(20_001)! - 20_000;
+    backs.push(Math.round(back));
+    losses.push(w.lostBetween(20_000, 30_000));
+    // Well before the silence window (1 s) would even make the path suspect.
+    assert.ok(back < 1000, `delivery back after ${back} ms; ${w.describe()}`);
+    const sw = w.wgm.switches.filter((s) => s.at > 20_000);
+    assert.equal(sw.length, 1, w.describe());
+    assert.notEqual(sw[0]!.to, 0);
+    assert.equal(sw[0]!.reason, 'send-error');
+    switched.push(Math.round(sw[0]!.at - 20_000));
+    assert.ok(w.wgm.refusedSends >= 1);
+    check(w);
+  }
+  // The first send refused is the packet of 20.1 s (one per 100 ms).
+  t.diagnostic(
+    `switched ${switched.join(', ')} ms after the rule came (first refused send at 100 ms); ` +
+      `delivery back after ${backs.join(', ')} ms; lost ${losses.join(', ')}`,
+  );
+});
+
 test('2b: the active path dies under one-way traffic: delivery again within 11 s', (t) => {
   const w = new World(8, [alive(5), alive(25)], { app: 'sink' });
   w.traffic(0, 60_000);

@@ -64,7 +64,12 @@ export interface WgmOptions {
   families?: (4 | 6)[];
   /** Wall clock offset from virtual time, ns (tests step it to move the clock). */
   wallOffsetNs?: bigint;
+  /** Carry out the core's 'mirror' actions (default true; false: one endpoint, as before). */
+  mirror?: boolean;
 }
+
+/** How often the data plane tells the core of refused data sends to one peer (tx.ts). */
+const REFUSAL_REPORT_GAP_MS = 100;
 
 const INSIDE_SRC = Uint8Array.of(10, 9, 0, 1);
 const INSIDE_DST = Uint8Array.of(10, 9, 0, 2);
@@ -108,6 +113,16 @@ export class WgmSide {
   private readonly keypairs = new Map<number, Held>();
   private sending: TransportKeypair | undefined;
   private endpoint: PathAddr | undefined;
+  private readonly mirroring: boolean;
+  /** The core's mirror: where each data packet also goes, and until when. */
+  private mirrorTo: PathAddr | undefined;
+  private mirrorUntil = 0;
+  /** Paths whose sends the host refuses (an OUTPUT firewall rule): the send fails locally. */
+  readonly refused = new Set<number>();
+  private lastRefusalReport = Number.NEGATIVE_INFINITY;
+  /** Data copies sent to the mirrored path, and refused data sends. */
+  mirroredCopies = 0;
+  refusedSends = 0;
   private wakeAt: number | undefined;
   private maxRoundInstalled = 0;
   private readonly installed = new Set<number>();
@@ -148,6 +163,7 @@ export class WgmSide {
       random,
     });
     this.families = opts.families ?? [];
+    this.mirroring = opts.mirror ?? true;
     const lines = opts.lines ?? net.paths.map((_, i) => [i]);
     for (const line of lines) for (const k of line) this.pathOf.set(pathKey(this.addrOf(k)), k);
     this.handle(
@@ -249,10 +265,29 @@ export class WgmSide {
       this.violations.push(
         `t=${this.q.now}: data on a keypair of round ${round} after round ${this.maxRoundInstalled}`,
       );
+    const now = this.q.now;
+    const mirror = this.mirrorTo && now < this.mirrorUntil ? this.pathOfSock(this.mirrorTo) : undefined;
     for (const id of ids) {
       const counter = Number(Atomics.add(kp.sendCounterCell, 0, 1n));
-      this.toPeer(path, { t: 'data', receiver: kp.remoteIndex, counter, keepalive: id === 0, id });
+      const m: Wire = { t: 'data', receiver: kp.remoteIndex, counter, keepalive: id === 0, id };
+      if (this.refused.has(path)) this.dataRefused(path);
+      else this.toPeer(path, m);
+      // The same datagram to the mirrored path (same counter: the peer keeps the first copy).
+      if (mirror !== undefined && mirror !== path && !this.refused.has(mirror)) {
+        this.mirroredCopies++;
+        this.toPeer(mirror, { ...m });
+      }
     }
+  }
+
+  /** The host refused a data send to `path`: reported to the core at most every 100 ms. */
+  private dataRefused(path: number): void {
+    this.refusedSends++;
+    const now = this.q.now;
+    if (now - this.lastRefusalReport < REFUSAL_REPORT_GAP_MS) return;
+    this.lastRefusalReport = now;
+    const to = this.sockOfPath(path);
+    this.q.at(now, () => this.handle(this.core.dataRefused(this.peerKey, to, this.q.now)));
   }
 
   private setKeypairs(k: {
@@ -308,6 +343,11 @@ export class WgmSide {
         case 'endpointChanged':
           this.endpoint = a.endpoint;
           break;
+        case 'mirror':
+          if (!this.mirroring) break;
+          this.mirrorTo = a.to;
+          this.mirrorUntil = a.until;
+          break;
         case 'pathSwitched': {
           const to = this.pathOfSock(a.to);
           if (to !== undefined) this.switches.push({ at: this.q.now, to, reason: a.reason as SwitchReason });
@@ -352,6 +392,11 @@ export class WgmSide {
   private sendHandshake(to: PathAddr, bytes: Uint8Array): void {
     const path = this.pathOfSock(to);
     if (path === undefined) return;
+    if (this.refused.has(path)) {
+      // As the engine does (device.ts): after the batch, the core hears of the refusal.
+      this.q.at(this.q.now, () => this.handle(this.core.sendError(this.peerKey, to, this.q.now)));
+      return;
+    }
     const type = messageType(bytes);
     if (type === MESSAGE_INITIATION) {
       const o = openInitiation(bytes, this.peerPriv, this.peerPub);

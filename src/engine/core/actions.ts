@@ -57,4 +57,10 @@ export type Action =
    * new endpoint comes with it): from where (none before the first), to where, and why.
    */
   | { type: 'pathSwitched'; peer: Key; from: PathAddr | undefined; to: PathAddr; reason: string }
+  /**
+   * While a peer's active path is in doubt, endpoint selection asks for each transport packet to
+   * be sent to `to` as well (the same datagram: same keypair, same counter) until core time
+   * `until`; `to` undefined: stop now. At most one mirror per peer; a new one replaces it.
+   */
+  | { type: 'mirror'; peer: Key; to: PathAddr | undefined; until: number }
   | { type: 'log'; level: LogLevel; msg: string };

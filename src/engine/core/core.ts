@@ -7,6 +7,7 @@
 //   core.packetFromTun(bytes, now)     an IP packet with no sending keypair yet (staged)
 //   core.transportReceived(...)        the data plane opened a transport message
 //   core.transportSent(...)            the data plane sent transport messages
+//   core.dataRefused(peer, to, now)    the kernel refused a transport message
 //   core.tick(now)                     a requested wake-up time came
 //   core.getDevice()                   a typed UAPI `get`, with exact counters
 //
@@ -18,7 +19,7 @@ import { randomBytes } from '../../crypto/random.js';
 import { WgError } from '../../model/errors.js';
 import type { Device, Key } from '../../model/index.js';
 import type { Action, LogLevel } from './actions.js';
-import { cookieSource, copyPath, type PathAddr, rateLimitKey } from './addr.js';
+import { cookieSource, copyPath, formatPath, type PathAddr, rateLimitKey } from './addr.js';
 import { AllowedIPs } from './allowedips.js';
 import { configure, type DeviceSettings, readDevice } from './configure.js';
 import {
@@ -231,6 +232,25 @@ export class Core implements CoreContext {
     return this.run(now, false, () => {
       const peer = this.peers.get(keyHex(peerKey));
       if (peer?.endpoints.racing) runSelect(this, peer, peer.endpoints.sendError(to, now), now);
+    });
+  }
+
+  /**
+   * The kernel refused a transport (data) datagram of `peerKey` sent to `to` (EPERM from a
+   * firewall rule, ENETUNREACH...). The owner reports at most one per peer per 100 ms or so;
+   * with several endpoints, the path counts as failed at once (select.ts onDataRefused).
+   */
+  dataRefused(peerKey: Key, to: PathAddr, now: number, why = 'refused'): Action[] {
+    return this.run(now, false, () => {
+      const peer = this.peers.get(keyHex(peerKey));
+      if (!peer) return;
+      const outs = peer.endpoints.dataRefused(to, now);
+      if (outs.length > 0)
+        this.log(
+          'verbose',
+          `${peer} - Sending data to ${formatPath(to)} failed (${why}), trying the other endpoints`,
+        );
+      runSelect(this, peer, outs, now);
     });
   }
 

@@ -122,6 +122,12 @@ export class PeerPaths {
     return this.selector.onSendError(pathKey(to), now);
   }
 
+  dataRefused(to: PathAddr, now: number): SelectOutput[] {
+    if (!this.racing) return [];
+    this.now = now;
+    return this.selector.onDataRefused(pathKey(to), now);
+  }
+
   response(round: number, candidate: string, from: PathAddr, now: number): Verdict {
     this.now = now;
     return this.selector.onResponse(round, candidate, from, now);

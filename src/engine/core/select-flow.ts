@@ -1,16 +1,28 @@
 // Carrying out endpoint selection's decisions (select.ts) in the core: a round's initiations
 // (each with the round's timestamp, sent when selection's stagger says), the end of a round
 // (its handshake states and indices freed), a switch of the active path (the data plane's
-// endpoint, a log line, a 'pathSwitched' action), and giving up (staged packets flushed, as a
-// standard peer does after REKEY_ATTEMPT_TIME). Mirroring onto a second path is not carried out:
-// the data plane sends to one endpoint per peer.
+// endpoint, a log line, a 'pathSwitched' action), mirroring onto a second path while the active
+// one is in doubt (a 'mirror' action for the data plane, a log line), and giving up (staged
+// packets flushed, as a standard peer does after REKEY_ATTEMPT_TIME).
 
 import { copyPath, formatPath } from './addr.js';
 import { REKEY_TIMEOUT_MS } from './constants.js';
 import type { CoreContext } from './context.js';
 import { dropRound, sendInitiation, sendRoundInitiation } from './handshake-flow.js';
 import type { PeerState } from './peer.js';
-import type { SelectOutput } from './select.js';
+import type { MirrorEndReason, MirrorReason, SelectOutput } from './select.js';
+
+const MIRROR_WHY: Record<MirrorReason, string> = {
+  suspect: 'active path silent after sent data',
+  'send-refused': 'the kernel refused data sent on the active path',
+};
+
+const MIRROR_END_WHY: Record<MirrorEndReason, string> = {
+  answered: 'a handshake answered',
+  'now-active': 'it is the active path now',
+  expired: 'time is up',
+  'gave-up': 'no path answered',
+};
 
 export function runSelect(
   ctx: CoreContext,
@@ -46,8 +58,22 @@ export function runSelect(
         peer.staged = [];
         peer.timers.scheduleZeroing(now);
         break;
-      case 'mirror':
+      case 'mirror': {
+        const active = peer.endpoint;
+        ctx.log(
+          'verbose',
+          `${peer} - Mirroring data to ${formatPath(o.to)} besides ${active ? formatPath(active) : '(none)'}` +
+            ` for up to ${Math.max(0, Math.round(o.until - now))} ms (${MIRROR_WHY[o.reason]})`,
+        );
+        ctx.emit({ type: 'mirror', peer: peer.publicKey, to: copyPath(o.to), until: o.until });
+        break;
+      }
       case 'mirrorEnd':
+        ctx.log(
+          'verbose',
+          `${peer} - Mirroring data to ${formatPath(o.to)} ended (${MIRROR_END_WHY[o.reason]})`,
+        );
+        ctx.emit({ type: 'mirror', peer: peer.publicKey, to: undefined, until: now });
         break;
     }
   }

@@ -38,6 +38,9 @@ export type SwitchReason =
   | 'network-change'
   | 'send-error';
 
+export type MirrorReason = 'suspect' | 'send-refused';
+export type MirrorEndReason = 'answered' | 'now-active' | 'expired' | 'gave-up';
+
 export type SelectOutput =
   /** Send a new initiation of round `round` to `to`, carrying `timestamp`. */
   | { type: 'initiate'; round: number; candidate: string; to: PathAddr; timestamp: Uint8Array }
@@ -45,9 +48,13 @@ export type SelectOutput =
   | { type: 'dropRound'; round: number }
   /** Data now goes to `to`. */
   | { type: 'switch'; from: PathAddr | undefined; to: PathAddr; reason: SwitchReason }
-  /** Also send each data packet to `to` until `until` (or until `mirrorEnd`). */
-  | { type: 'mirror'; to: PathAddr; until: number }
-  | { type: 'mirrorEnd' }
+  /**
+   * Also send each data packet to `to` until `until` (or until `mirrorEnd`): the active path is
+   * suspect (silence after sent data) or the kernel refused data sent on it.
+   */
+  | { type: 'mirror'; to: PathAddr; until: number; reason: MirrorReason }
+  /** Mirroring stopped before its time ran out (a round answered, `to` became active, giving up). */
+  | { type: 'mirrorEnd'; to: PathAddr; reason: MirrorEndReason }
   /** Rounds failed for REKEY_ATTEMPT_TIME: flush staged packets; new traffic starts over. */
   | { type: 'giveUp' };
 

@@ -39,6 +39,8 @@ import {
   recordSuccess,
 } from './select-path.js';
 import {
+  type MirrorEndReason,
+  type MirrorReason,
   type Policy,
   type RoundReason,
   retryDelay,
@@ -87,7 +89,7 @@ export class PeerSelector {
   /** The candidate whose response connected us: its sample includes the cold start. */
   private firstContactKey: string | undefined;
   private nextProbeAt: number | undefined;
-  private mirror: { key: string; until: number } | undefined;
+  private mirror: { key: string; to: PathAddr; until: number } | undefined;
   /**
    * Paths we chose to leave (or a probe we declined): packets still in flight from them must not
    * pull us back by roaming, so roaming to them is ignored until the time given.
@@ -215,6 +217,26 @@ export class PeerSelector {
     return this.drain();
   }
 
+  /**
+   * The kernel refused a data packet sent to `key` (the data plane reports it at most every
+   * 100 ms or so): the path counts as failed at once, without waiting for the silence that
+   * makes it suspect. A round starts with the other candidates first (as for a refused
+   * handshake, but the history of the other paths is kept: an OUTPUT firewall rule, unlike a
+   * network change, says nothing about them), and data is mirrored onto the best other working
+   * path meanwhile. While a round or its retries are under way, nothing more happens: they pace
+   * themselves, and a refused path that stays refused must not start a round per report.
+   */
+  onDataRefused(key: string, now: number): SelectOutput[] {
+    const c = this.table.get(key);
+    if (!c || key !== this.activeKey || !this.connected || this.givenUp) return this.drain();
+    if ((this.round && this.round.reason !== 'probe') || this.retryAt !== undefined) return this.drain();
+    recordFailure(c, now);
+    this.heldBack = key;
+    this.startRound('send-error', now);
+    if (this.round) this.startMirror(now, 'send-refused');
+    return this.drain();
+  }
+
   /** A valid response to initiation `key` of round `round`, arriving from `src`. */
   onResponse(round: number, key: string, src: PathAddr, now: number): Verdict {
     const r = this.round;
@@ -227,7 +249,7 @@ export class PeerSelector {
     this.resetAttempts();
     this.heard(now);
     const target = pathKey(src) === key ? c : this.table.learn(src, now);
-    if (this.mirror) this.stopMirror();
+    this.stopMirror('answered');
     const firstContact = !this.connected;
     this.connected = true;
     if (r.reason === 'probe' && target.key !== this.activeKey) {
@@ -254,7 +276,7 @@ export class PeerSelector {
     const r = this.round;
     if (r && r.nextSendAt !== undefined && r.nextSendAt <= now) this.sendNext(r, now);
     if (r && this.round === r && r.deadline !== undefined && r.deadline <= now) this.roundFailed(r, now);
-    if (this.mirror && this.mirror.until <= now) this.stopMirror();
+    if (this.mirror && this.mirror.until <= now) this.stopMirror('expired');
     if (this.retryAt !== undefined && this.retryAt <= now && !this.round) {
       this.retryAt = undefined;
       this.startRound('retry', now);
@@ -316,7 +338,6 @@ export class PeerSelector {
 
   snapshot(): SelectSnapshot {
     const m = this.mirror;
-    const mirrorTo = m ? this.table.get(m.key)?.addr : undefined;
     return {
       policy: this.policy,
       roaming: this.roaming,
@@ -324,7 +345,7 @@ export class PeerSelector {
       round: this.round
         ? { id: this.round.id, reason: this.round.reason, sent: this.round.sent.size }
         : undefined,
-      mirror: m && mirrorTo ? { to: mirrorTo, until: m.until } : undefined,
+      mirror: m ? { to: m.to, until: m.until } : undefined,
       candidates: candidateSnapshots(this.table, this.activeKey, this.round?.sent),
     };
   }
@@ -370,7 +391,7 @@ export class PeerSelector {
     };
     this.round = r;
     if (reason === 'liveness') this.lastLivenessAt = now;
-    if (reason === 'suspect') this.startMirror(now);
+    if (reason === 'suspect') this.startMirror(now, 'suspect');
     this.sendNext(r, now);
   }
 
@@ -409,7 +430,7 @@ export class PeerSelector {
       this.givenUp = true;
       this.connected = false;
       this.retryAt = undefined;
-      this.stopMirror();
+      this.stopMirror('gave-up');
       this.out.push({ type: 'giveUp' });
       return;
     }
@@ -551,6 +572,8 @@ export class PeerSelector {
     if (old && reason !== 'roamed') this.holdOff(old, now);
     this.activeKey = key;
     this.out.push({ type: 'switch', from, to: to.addr, reason });
+    // The mirrored path carries the data now (the peer answered over it, or a round chose it).
+    if (this.mirror?.key === key) this.stopMirror('now-active');
   }
 
   private settle(now: number): void {
@@ -566,20 +589,29 @@ export class PeerSelector {
     this.declined.set(c.key, now + Math.max(ROUND_TIMEOUT_MIN_MS, 4 * srtt));
   }
 
-  private startMirror(now: number): void {
+  /**
+   * Mirroring (docs/endpoint-selection.md): each data packet also goes to the best other path
+   * that answered before and has not failed since (lowest minimum RTT), for at most
+   * MIRROR_MAX_MS. The same ciphertext with the same counter: the peer keeps the first copy to
+   * arrive and its replay window drops the other (wireguard-go device/receive.go
+   * RoutineSequentialReceiver, the kernel's receive.c wg_packet_rx_poll), and it takes its
+   * endpoint from the copy it kept, so its replies come back over a path that works.
+   */
+  private startMirror(now: number, reason: MirrorReason): void {
     const alt = this.table
       .ordered()
       .filter((c) => c.key !== this.activeKey && c.lastSuccess !== undefined && !isFailed(c))
       .sort((a, b) => (a.rtt.min ?? 0) - (b.rtt.min ?? 0))[0];
     if (!alt) return;
-    this.mirror = { key: alt.key, until: now + MIRROR_MAX_MS };
-    this.out.push({ type: 'mirror', to: alt.addr, until: this.mirror.until });
+    this.mirror = { key: alt.key, to: alt.addr, until: now + MIRROR_MAX_MS };
+    this.out.push({ type: 'mirror', to: alt.addr, until: this.mirror.until, reason });
   }
 
-  private stopMirror(): void {
-    if (!this.mirror) return;
+  private stopMirror(reason: MirrorEndReason): void {
+    const m = this.mirror;
+    if (!m) return;
     this.mirror = undefined;
-    this.out.push({ type: 'mirrorEnd' });
+    this.out.push({ type: 'mirrorEnd', to: m.to, reason });
   }
 
   private drain(): SelectOutput[] {

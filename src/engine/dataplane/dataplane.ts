@@ -72,6 +72,11 @@ export interface DataPlaneEvents {
   /** What peers moved since the last 'traffic'; only peers with something new. */
   traffic: [moved: Moved[]];
   linkGone: [errno: number];
+  /**
+   * The kernel refused a transport packet of `peer` sent to `to` (errno: EPERM from a firewall
+   * rule, ENETUNREACH, ...); at most one per peer per 100 ms from each transmit worker.
+   */
+  sendRefused: [peer: number, to: PathAddr, errno: number];
   /** A line for the verbose log (an offload falling back). */
   note: [message: string];
   error: [err: Error];
@@ -198,6 +203,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       case 'source':
         this.emit('roam', e.peer, e.addr);
         return;
+      case 'refused':
+        this.emit('sendRefused', e.peer, e.addr, e.errno);
+        return;
       case 'traffic':
         this.inbox.trafficMoved();
         return;
@@ -264,6 +272,16 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.endpoints[peer] = addr;
     this.sources.endpointChanged(peer, addr);
     this.workers.postAll({ t: 'endpoint', peer, addr });
+  }
+
+  /**
+   * Also sends each of `peer`'s transport packets to `addr` (the same datagram: one counter,
+   * so the receiver keeps one copy) until `until` on `now()`'s clock; undefined: stop. The
+   * transmit workers do it; the main thread's own sends (keepalives, staged packets) go to the
+   * endpoint only.
+   */
+  setMirror(peer: number, addr: PathAddr | undefined, until: number): void {
+    this.workers.postAll({ t: 'mirror', peer, addr, until }, 'tx');
   }
 
   /** Replaces the peer's allowed IPs (a prefix another peer held moves to this one). */

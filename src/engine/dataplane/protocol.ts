@@ -33,6 +33,11 @@ export type Control =
   /** A peer slot comes into use, or leaves it (dropping its keypairs, endpoint and prefixes). */
   | { t: 'peer'; peer: number; present: boolean }
   | { t: 'endpoint'; peer: number; addr: RawAddr | undefined }
+  /**
+   * Also send each of the peer's transport packets to `addr` until `until` (monotonicMs), the
+   * same datagram as to its endpoint (endpoint selection's mirroring); undefined: stop.
+   */
+  | { t: 'mirror'; peer: number; addr: RawAddr | undefined; until: number }
   /** Replaces the peer's allowed IPs. */
   | { t: 'allowed'; peer: number; prefixes: PrefixMsg[] }
   /**
@@ -61,6 +66,11 @@ export type WorkerEvent =
   /** Peers moved transport (shared.ts: their MOVED bits say which). */
   | { t: 'traffic' }
   | { t: 'linkGone'; errno: number }
+  /**
+   * The kernel refused a transport datagram of `peer` sent to `addr` (errno, e.g. EPERM from a
+   * firewall rule): at most one per peer per REFUSED_REPORT_GAP_MS from each transmit worker.
+   */
+  | { t: 'refused'; peer: number; addr: RawAddr; errno: number }
   /** Something for the verbose log (an offload falling back), said once. */
   | { t: 'note'; message: string }
   | { t: 'fatal'; message: string };
@@ -91,6 +101,9 @@ export interface WorkerInit {
 }
 
 type MessagePort = import('node:worker_threads').MessagePort;
+
+/** The least time between two 'refused' reports for one peer from one worker. */
+export const REFUSED_REPORT_GAP_MS = 100;
 
 /** The receive lane that owns a keypair's local index (and so its replay window). */
 export function laneOfIndex(localIndex: number, lanes: number): number {

@@ -37,6 +37,16 @@ export class WorkerState {
   readonly endpointLen: Int32Array;
   /** Per peer: its sockaddr bytes as a view, made once (no allocation per packet). */
   readonly endpointView: Uint8Array[];
+  /**
+   * tx, per peer: a second destination for its packets while endpoint selection mirrors
+   * (encoded like `endpoint`, length 0: none) and until when (monotonicMs); `mirrors` counts
+   * the peers with one, so that a batch looks no further while it is 0.
+   */
+  readonly mirror: Uint8Array;
+  readonly mirrorLen: Int32Array;
+  readonly mirrorView: Uint8Array[];
+  readonly mirrorUntil: Float64Array;
+  mirrors = 0;
   /** Per peer: the source last reported to the main thread (rx), to report changes once. */
   readonly lastSource: (Uint8Array | undefined)[];
   /**
@@ -70,6 +80,12 @@ export class WorkerState {
     this.endpointView = [];
     for (let p = 0; p < n; p++)
       this.endpointView.push(this.endpoint.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
+    this.mirror = new Uint8Array(n * SOCKADDR_SIZE);
+    this.mirrorLen = new Int32Array(n);
+    this.mirrorView = [];
+    for (let p = 0; p < n; p++)
+      this.mirrorView.push(this.mirror.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
+    this.mirrorUntil = new Float64Array(n);
     this.lastSource = new Array(n).fill(undefined);
     this.sourceGen = new Int32Array(n).fill(-1);
     this.sourceLen = new Int32Array(n);
@@ -102,6 +118,9 @@ export class WorkerState {
         return;
       case 'endpoint':
         this.setEndpoint(c.peer, c.addr);
+        return;
+      case 'mirror':
+        this.setMirror(c.peer, c.addr, c.until);
         return;
       case 'allowed':
         this.allowed.removeOwner(c.peer);
@@ -221,6 +240,26 @@ export class WorkerState {
     this.lastSource[peer] = this.endpoint.slice(off, off + SOCKADDR_SIZE);
   }
 
+  private setMirror(peer: number, addr: RawAddr | undefined, until: number): void {
+    this.clearMirror(peer);
+    if (!addr) return;
+    const view = new DataView(this.mirror.buffer, this.mirror.byteOffset, this.mirror.byteLength);
+    try {
+      this.mirrorLen[peer] = encodeSockaddr(addr, view, peer * SOCKADDR_SIZE, this.init.udpFamily);
+    } catch {
+      return; // an IPv6 path on an IPv4-only socket: nothing to mirror onto
+    }
+    this.mirrorUntil[peer] = until;
+    this.mirrors++;
+  }
+
+  /** tx: stops mirroring `peer`'s packets (asked to, its time ran out, or the peer left). */
+  clearMirror(peer: number): void {
+    if (this.mirrorLen[peer] === 0) return;
+    this.mirrorLen[peer] = 0;
+    this.mirrors--;
+  }
+
   private dropKeypair(slot: number): void {
     const kp = this.keypairs.get(slot);
     if (!kp) return;
@@ -233,6 +272,7 @@ export class WorkerState {
     for (const kp of [...this.keypairs.values()]) if (kp.peer === peer) this.dropKeypair(kp.slot);
     this.allowed.removeOwner(peer);
     this.endpointLen[peer] = 0;
+    this.clearMirror(peer);
     this.lastSource[peer] = undefined;
     this.forgetSource(peer);
   }

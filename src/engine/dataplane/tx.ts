@@ -16,6 +16,12 @@
 // consecutive equal-sized datagrams to one peer leave as one message (sys/gso-batch.ts), and a
 // socket whose egress refuses it (EIO) sends one datagram at a time from then on, said once.
 //
+// While endpoint selection mirrors a peer (its active path is in doubt), each of its datagrams
+// goes a second time, the same bytes, to the mirrored path, in a second sendmmsg after the
+// batch (`prepareMirrors`); with no peer mirrored, a batch checks one counter of its own. A datagram
+// the kernel refuses (EPERM from a firewall rule, ENETUNREACH...) is reported to the main thread,
+// at most once per peer per REFUSED_REPORT_GAP_MS: selection counts it as a failed path.
+//
 // The loop blocks in poll(2) on the queue and the worker's eventfd; a wake makes it apply
 // configuration or, when the stop flag is set, return.
 
@@ -30,7 +36,7 @@ import { MAX_STAGED_PACKETS, PADDING_MULTIPLE, REKEY_TIMEOUT_MS } from '../core/
 import { DATA_HEADER_SIZE } from '../core/messages.js';
 import { keypairExpired, reserveCounter } from '../core/transport-rules.js';
 import { sealInPlace } from './cipher.js';
-import type { WorkerEvent } from './protocol.js';
+import { REFUSED_REPORT_GAP_MS, type WorkerEvent } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
 import { Tally } from './tally.js';
@@ -45,6 +51,16 @@ const SLOT_SLACK = DATA_HEADER_SIZE + PADDING_MULTIPLE + POLY1305_TAG_LEN;
 const SEND_STALL_MS = 100;
 /** Slots per batch with TUN offloads: the segments of a 64 KiB super-packet at a 1280-byte MTU. */
 const OFFLOAD_BATCH = 64;
+/**
+ * Refusals that say nothing about the path, not reported: the host short of memory, and a
+ * datagram too large for the route (that packet's size, not the path, is the problem).
+ */
+const ENOMEM = 12;
+const EMSGSIZE = 90;
+const ENOBUFS = 105;
+
+/** What became of datagram j of a batch: `errno` 0 when sent, else why the kernel refused it. */
+type Done = (j: number, errno: number) => void;
 
 export type Post = (e: WorkerEvent, transfer?: ArrayBuffer[]) => void;
 
@@ -59,6 +75,12 @@ export function runTx(st: WorkerState, post: Post): void {
   const msgPeer = new Int32Array(slots);
   const msgLen = new Int32Array(slots);
   const msgData = new Uint8Array(slots);
+  // Mirroring: the slot each datagram's bytes are in, and the copies' peers and lengths.
+  const msgSlot = new Int32Array(slots);
+  const copyPeer = new Int32Array(slots);
+  const copyLen = new Int32Array(slots);
+  // Per peer: when a refused send was last reported.
+  const refusedAt = new Float64Array(shared.sizes.maxPeers).fill(Number.NEGATIVE_INFINITY);
   const reader = init.vnetHdr ? new VnetReader(init.tunFd, batch, lens) : undefined;
   let dropsSaid = 0; // the splitter's drops last reported
   const gso = init.udpOffload ? new GsoBatch(batch) : undefined;
@@ -120,6 +142,7 @@ export function runTx(st: WorkerState, post: Post): void {
       full.setFd(0, st.udpFd);
       const now = monotonicMs();
       const mtu = st.mtu;
+      const mirroring = st.mirrors > 0;
       let m = 0;
       for (let i = 0; i < n; i++) {
         const len = lens[i]!;
@@ -150,6 +173,7 @@ export function runTx(st: WorkerState, post: Post): void {
         if (ctlLen > 0) bytes.set(st.sourceView[peer]!, batch.controlOffset(m));
         batch.point(m, i);
         batch.prepareEncoded(m, namelen, total, ctlLen);
+        if (mirroring) msgSlot[m] = i;
         msgPeer[m] = peer;
         msgLen[m] = total;
         msgData[m] = len > 0 ? 1 : 0;
@@ -159,7 +183,15 @@ export function runTx(st: WorkerState, post: Post): void {
       // sent), as in wireguard-go's RoutineSequentialSender (device/send.go), which calls
       // timersAnyAuthenticatedPacketSent and timersDataSent whatever SendBuffers returns: with
       // the route to the endpoint gone, that is what starts the handshake that moves on.
-      const done = (j: number, ok: boolean) => tally.sent(msgPeer[j]!, ok ? msgLen[j]! : 0, msgData[j] === 1);
+      const done: Done = (j, errno) => {
+        const peer = msgPeer[j]!;
+        tally.sent(peer, errno === 0 ? msgLen[j]! : 0, msgData[j] === 1);
+        if (errno === 0 || errno === ENOBUFS || errno === ENOMEM || errno === EMSGSIZE) return;
+        if (now - refusedAt[peer]! < REFUSED_REPORT_GAP_MS) return;
+        refusedAt[peer] = now;
+        const addr = batch.source(j); // the destination it was sent to
+        if (addr) post({ t: 'refused', peer, addr, errno });
+      };
       if (gso && st.udpFd !== gsoFd) {
         gsoFd = st.udpFd;
         gsoOn = !refusedFds.has(gsoFd) && udpGsoSupported(gsoFd);
@@ -182,6 +214,13 @@ export function runTx(st: WorkerState, post: Post): void {
           });
         }
       } else sendAll(batch, st, full, wake, 0, m, msgPeer, done);
+      if (mirroring) {
+        const k = prepareMirrors(batch, st, m, msgPeer, msgSlot, msgLen, copyPeer, copyLen, now);
+        // Copies count as bytes sent; a refused copy says nothing about the active path.
+        sendAll(batch, st, full, wake, 0, k, copyPeer, (j, errno) => {
+          if (errno === 0) tally.sent(copyPeer[j]!, copyLen[j]!, false);
+        });
+      }
       if (tally.flush(now)) post({ t: 'traffic' });
     }
   } finally {
@@ -209,7 +248,7 @@ function sendRuns(
   wake: Waker,
   m: number,
   msgPeer: Int32Array,
-  done: (j: number, ok: boolean) => void,
+  done: Done,
 ): number {
   const k = gso.count;
   let at = 0;
@@ -219,7 +258,7 @@ function sendRuns(
     if (r > 0) {
       for (let x = at; x < at + r; x++) {
         const j0 = gso.first[x]!;
-        for (let j = j0; j < j0 + gso.segments[x]!; j++) done(j, true);
+        for (let j = j0; j < j0 + gso.segments[x]!; j++) done(j, 0);
       }
       at += r;
       continue;
@@ -250,8 +289,8 @@ function waitForRoom(st: WorkerState, full: PollSet, wake: Waker, stallUntil: nu
 }
 
 /**
- * Sends datagrams [from, m), waiting out a full buffer for a while; `done(j, true)` for each one
- * sent, `done(j, false)` for each one the kernel refused.
+ * Sends datagrams [from, m), waiting out a full buffer for a while; `done(j, 0)` for each one
+ * sent, `done(j, errno)` for each one the kernel refused.
  * A datagram whose source address the kernel refuses goes again without it (`dropSource`).
  */
 function sendAll(
@@ -262,14 +301,14 @@ function sendAll(
   from: number,
   m: number,
   msgPeer: Int32Array,
-  done: (j: number, ok: boolean) => void,
+  done: Done,
 ): void {
   let at = from;
   let stallUntil = 0;
   while (at < m) {
     const r = batch.send(st.udpFd, at, m - at);
     if (r > 0) {
-      for (let j = at; j < at + r; j++) done(j, true);
+      for (let j = at; j < at + r; j++) done(j, 0);
       at += r;
       continue;
     }
@@ -282,9 +321,47 @@ function sendAll(
       dropSource(batch, st, msgPeer, at, m);
       continue;
     }
-    done(at, false);
+    done(at, -r);
     at++; // this datagram failed (no route to the endpoint, ...): drop it, keep the others
   }
+}
+
+/**
+ * After a batch went out: makes datagrams [0, k) of the batch copies of those of its datagrams
+ * [0, m) whose peer is mirrored (the same slot bytes, to the mirrored path, from the address
+ * routing picks) and returns k. A mirror whose time ran out is dropped here, so mirroring stays
+ * bounded even if the main thread's word to stop comes late.
+ */
+function prepareMirrors(
+  batch: MsgBatch,
+  st: WorkerState,
+  m: number,
+  msgPeer: Int32Array,
+  msgSlot: Int32Array,
+  msgLen: Int32Array,
+  copyPeer: Int32Array,
+  copyLen: Int32Array,
+  now: number,
+): number {
+  const bytes = batch.bytes;
+  let k = 0;
+  for (let j = 0; j < m; j++) {
+    const peer = msgPeer[j]!;
+    const len = st.mirrorLen[peer]!;
+    if (len === 0) continue;
+    if (st.mirrorUntil[peer]! <= now) {
+      st.clearMirror(peer);
+      continue;
+    }
+    // Header k is free again (k <= j): datagram j's fields are read from the arrays.
+    bytes.set(st.mirrorView[peer]!, batch.nameOffset(k));
+    batch.point(k, msgSlot[j]!);
+    batch.prepareEncoded(k, len, msgLen[j]!, 0);
+    copyPeer[k] = peer;
+    copyLen[k] = msgLen[j]!;
+    k++;
+  }
+  return k;
 }
 
 /**

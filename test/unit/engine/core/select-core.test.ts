@@ -109,6 +109,37 @@ test('a network change races every candidate at once; a refused send to the acti
   assert.equal(b.tun.length, 2);
 });
 
+test('a refused data send on the active path: logged, a race at once (the refused path last), once per episode', () => {
+  const other = sock('203.0.113.1', 51820);
+  const { net, a, b } = pair({ bEndpoints: [sock('192.0.2.2', 51820), other] });
+  a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
+  net.run(5000);
+  assert.deepEqual(a.core.getDevice().peers[0]!.activeEndpoint, b.addr);
+  const n = a.sentOfType(INIT).length;
+  a.handle(a.core.dataRefused(b.publicKey, b.addr, net.now, 'errno 1'));
+  assert.ok(
+    a.logs.some((l) => /Sending data to 192\.0\.2\.2:51820 failed \(errno 1\)/.test(l)),
+    a.logs.join('\n'),
+  );
+  const sent = a.sentOfType(INIT);
+  assert.equal(sent.length, n + 1, 'the race starts at once');
+  assert.ok(samePath(sent.at(-1)!.to, other), 'with the other path');
+  // The other path never answered: nothing to mirror onto.
+  assert.equal(a.actions.filter((x) => x.type === 'mirror').length, 0);
+  // More reports while the round runs start nothing more, and are not logged again.
+  const logs = a.logs.length;
+  a.handle(a.core.dataRefused(b.publicKey, b.addr, net.now + 100, 'errno 1'));
+  assert.equal(a.sentOfType(INIT).length, n + 1);
+  assert.equal(a.logs.length, logs);
+  // A refusal for a path that is not the active one is not the active path's failure.
+  const c = pair({ bEndpoints: [sock('192.0.2.2', 51820), other] });
+  c.a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));
+  c.net.run(5000);
+  const k = c.a.sentOfType(INIT).length;
+  c.a.handle(c.a.core.dataRefused(c.b.publicKey, other, c.net.now));
+  assert.equal(c.a.sentOfType(INIT).length, k);
+});
+
 test('one endpoint: selection stays out of the handshakes (standard), and still follows roaming', () => {
   const { net, a, b } = pair();
   a.fromTun(ipv4('10.0.0.1', '10.0.0.2'));

@@ -227,6 +227,97 @@ test('suspected failure: silence of max(1 s, 4·SRTT) after sent data, active fi
   assert.equal(d.of('mirrorEnd').length, 1);
 });
 
+/** Connected on path 1 (20 ms) with path 2 answered (30 ms, declined), then interactive traffic to 3 s. */
+function interactive(lines: number[]): Driver {
+  const d = new Driver(lines);
+  d.connect(1, 20);
+  d.until(1500);
+  d.respond(2, 30);
+  for (let t = 2000; t < 3000; t += 200) {
+    d.until(t);
+    d.rec(d.sel.onDataSent(t));
+    d.until(t + 20);
+    d.rec(d.sel.onReceive(v4(1), t + 20));
+  }
+  return d;
+}
+
+test('mirroring ends when the peer answers over the mirrored path (roaming makes it active)', () => {
+  const d = interactive([1, 2]);
+  d.until(3000);
+  d.rec(d.sel.onDataSent(3000));
+  d.until(4050); // suspect at 4000: the mirror to path 2 starts
+  assert.equal(d.of('mirror').length, 1);
+  assert.equal(d.of('mirror')[0]!.reason, 'suspect');
+  // The peer kept the mirrored copy and replies over path 2: we roam there, the mirror stops.
+  d.rec(d.sel.onReceive(v4(2), 4060));
+  assert.equal(d.sel.active!.address[2], 2);
+  const end = d.of('mirrorEnd');
+  assert.equal(end.length, 1);
+  assert.equal(end[0]!.reason, 'now-active');
+  assert.equal(end[0]!.to.address[2], 2);
+  assert.equal(d.sel.snapshot().mirror, undefined);
+});
+
+test('mirroring runs out after 2 s when no round answers; nothing to mirror onto without a working standby', () => {
+  const d = interactive([1, 2]);
+  d.until(3000);
+  d.rec(d.sel.onDataSent(3000));
+  d.until(6500);
+  const end = d.of('mirrorEnd');
+  assert.equal(end.length, 1);
+  assert.equal(end[0]!.reason, 'expired');
+  assert.equal(end[0]!.at, 6000);
+  // Path 2 never answered: no mirror.
+  const e = new Driver([1, 2]);
+  e.connect(1, 20);
+  e.until(1500); // path 2's probe is not answered
+  for (let t = 3000; t < 4000; t += 200) {
+    e.until(t);
+    e.rec(e.sel.onDataSent(t));
+    e.until(t + 20);
+    e.rec(e.sel.onReceive(v4(1), t + 20));
+  }
+  e.rec(e.sel.onDataSent(4000));
+  e.until(5500);
+  assert.ok(e.inits(4000).length >= 1, 'suspect round');
+  assert.equal(e.of('mirror').length, 0);
+});
+
+test('a refused data send: the path fails at once, a round tries the others first, data is mirrored', () => {
+  const d = interactive([1, 2, 3]);
+  d.until(3000);
+  d.rec(d.sel.onDataRefused(K(1), 3000));
+  const inits = d.inits(3000);
+  assert.equal(inits[0]!.at, 3000, 'at once, not after the silence timeout');
+  assert.notEqual(inits[0]!.to, 1, 'the refused path goes last');
+  assert.equal(d.sel.snapshot().candidates.find((c) => c.addr.address[2] === 1)!.failures, 1);
+  const m = d.of('mirror');
+  assert.equal(m.length, 1);
+  assert.equal(m[0]!.reason, 'send-refused');
+  assert.equal(m[0]!.to.address[2], 2, 'onto the path that answered');
+  // More reports while the round runs change nothing (the data plane sends one per 100 ms).
+  const n = d.log.length;
+  for (let t = 3100; t < 3300; t += 100) {
+    d.until(t);
+    d.rec(d.sel.onDataRefused(K(1), t));
+  }
+  assert.equal(d.inits(3000).filter((x) => x.at > 3000 && x.to === inits[0]!.to).length, 0);
+  assert.ok(
+    d.log.slice(n).every((l) => l.o.type === 'initiate'),
+    'only the round goes on',
+  );
+  // A refusal on another path than the active one (a mirrored copy) is not the active path's.
+  const e = interactive([1, 2]);
+  e.rec(e.sel.onDataRefused(K(2), 3000));
+  assert.equal(e.inits(3000).length, 0);
+  // The round answers on path 2: failover, reason send-error, mirror ends.
+  d.respond(2, 10);
+  assert.equal(d.sel.active!.address[2], 2);
+  assert.equal(d.of('switch').at(-1)!.reason, 'send-error');
+  assert.equal(d.of('mirrorEnd').length, 1);
+});
+
 test('one-way traffic: a liveness round after 3 s of silence, at most one per 10 s, escalating after max(300 ms, 3·SRTT)', () => {
   const d = new Driver([1, 2], { policy: 'preference' });
   d.connect(1, 20);
