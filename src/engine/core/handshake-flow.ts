@@ -183,9 +183,9 @@ export function dropRound(ctx: CoreContext, peer: PeerState, round: number): voi
     }
 }
 
-function install(ctx: CoreContext, peer: PeerState, kp: Keypair): void {
+function install(ctx: CoreContext, peer: PeerState, kp: Keypair, dropped = peer.keypairs.install(kp)): void {
   ctx.index.set(kp.localIndex, { peer, keypair: kp });
-  for (const d of peer.keypairs.install(kp)) {
+  for (const d of dropped) {
     ctx.index.delete(d.localIndex);
     d.wipe();
   }
@@ -243,6 +243,12 @@ export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8A
   sendResponse(ctx, peer, from, now);
 }
 
+/** Bytewise order of two keys. */
+function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 function dropOne(ctx: CoreContext, peer: PeerState, i: number): void {
   const st = peer.initiations.get(i);
   if (!st) return;
@@ -287,6 +293,29 @@ function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: 
   ctx.touch(peer);
 }
 
+/**
+ * Whether the response to `initiation` completes a handshake that raced one the peer started,
+ * which the peer completes too: then the standard rotation (wireguard-go BeginSymmetricSession,
+ * the kernel's add_new_keypair: our keypair current, the waiting `next` previous) leaves each
+ * side sending on the keypair the other holds as `previous`, which the next handshake, by
+ * either side, drops while the other still sends on it (data for an unknown index: a lost
+ * packet per handshake). KeypairSet.installSimultaneous rotates instead so that both sides end
+ * on one handshake's keypair, chosen by comparing the static public keys (the same way on both
+ * sides; the smaller key yields).
+ *
+ * The sign: `next` (the peer's initiation, consumed by us) was made after this initiation of
+ * ours was sent. A standard peer cannot complete its initiation then: consuming ours replaced
+ * its handshake state (ConsumeMessageInitiation; wg_noise_handshake_consume_initiation), and
+ * having just responded it sends no initiation for REKEY_TIMEOUT. Only a peer whose rounds
+ * survive consuming ours, as selection's do here, completes both. A peer with one address
+ * gets standard initiations, which consuming its initiation cancels (handleInitiation), so
+ * this never applies to it.
+ */
+function simultaneous(peer: PeerState, initiation: Initiating): boolean {
+  const next = peer.keypairs.next;
+  return initiation.round !== undefined && next !== undefined && next.created >= initiation.sentAt;
+}
+
 /** Message 2 arrived (MACs already checked). Returns the peer when a session began. */
 export function handleResponse(
   ctx: CoreContext,
@@ -329,11 +358,12 @@ export function handleResponse(
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketReceived();
   const keys = deriveTransportKeys(res.chain, true);
-  install(
-    ctx,
-    peer,
-    new Keypair(keys.sendKey, keys.recvKey, initiation.localIndex, res.senderIndex, now, true),
-  );
+  const kp = new Keypair(keys.sendKey, keys.recvKey, initiation.localIndex, res.senderIndex, now, true);
+  if (simultaneous(peer, initiation)) {
+    const yielding = compareKeys(ctx.identity.publicKey, peer.publicKey) < 0;
+    ctx.log('verbose', `${peer} - Handshakes crossed: ${yielding ? "the peer's" : 'ours'} wins`);
+    install(ctx, peer, kp, peer.keypairs.installSimultaneous(kp, yielding, now));
+  } else install(ctx, peer, kp);
   peer.timers.sessionDerived(now);
   peer.timers.handshakeComplete();
   peer.lastHandshakeNs = ctx.wallNs(now);
