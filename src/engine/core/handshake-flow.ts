@@ -257,6 +257,20 @@ function dropOne(ctx: CoreContext, peer: PeerState, i: number): void {
   peer.initiations.delete(i);
 }
 
+/**
+ * Whether answering an initiation keeps `previous` until the new keypair is confirmed, where
+ * the standard responder drops it at once (wireguard-go BeginSymmetricSession, the kernel's
+ * add_new_keypair). With a peer that races rounds, its initiation can arrive just after a
+ * handshake of ours made `current` new; the peer sends on `previous`'s other half until our
+ * first packet on `current` reaches it, so that keypair is kept while `current` is younger
+ * than DEAD_NEXT_MS. Receive only: nothing is sent on it. Peers with one address keep the
+ * standard rule.
+ */
+function keepPrevious(peer: PeerState, now: number): boolean {
+  const current = peer.keypairs.current;
+  return peer.endpoints.racing && current !== undefined && now - current.created < DEAD_NEXT_MS;
+}
+
 /** The response goes to the initiation's source (where a standard peer's endpoint just moved). */
 function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: number): void {
   const r = peer.responding;
@@ -282,10 +296,12 @@ function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: 
   }
   peer.cookies.addMacs(made.message, pathKey(target), now);
   const keys = deriveTransportKeys(made.chain, false);
-  install(ctx, peer, new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false));
+  const kp = new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false);
+  install(ctx, peer, kp, peer.keypairs.install(kp, keepPrevious(peer, now)));
   peer.timers.sessionDerived(now);
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketSent();
+  peer.endpoints.selector.onAnswered(now);
   ctx.log('verbose', `${peer} - Sending handshake response`);
   ctx.emit({ type: 'send', to: target, bytes: made.message, peer: peer.publicKey });
   peer.txBytes += RESPONSE_SIZE;
@@ -303,18 +319,33 @@ function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: 
  * on one handshake's keypair, chosen by comparing the static public keys (the same way on both
  * sides; the smaller key yields).
  *
- * The sign: `next` (the peer's initiation, consumed by us) was made after this initiation of
- * ours was sent. A standard peer cannot complete its initiation then: consuming ours replaced
- * its handshake state (ConsumeMessageInitiation; wg_noise_handshake_consume_initiation), and
- * having just responded it sends no initiation for REKEY_TIMEOUT. Only a peer whose rounds
- * survive consuming ours, as selection's do here, completes both. A peer with one address
- * gets standard initiations, which consuming its initiation cancels (handleInitiation), so
- * this never applies to it.
+ * The sign: a keypair we made by answering the peer's initiation after this initiation of
+ * ours was sent, still `next` or already confirmed (`current`). A standard peer cannot
+ * complete its initiation then: consuming ours replaced its handshake state
+ * (ConsumeMessageInitiation; wg_noise_handshake_consume_initiation), and having just
+ * responded it sends no initiation for REKEY_TIMEOUT. Only a peer whose rounds survive
+ * consuming ours, as selection's do here, completes both. A peer with one address gets
+ * standard initiations, which consuming its initiation cancels (handleInitiation), so this
+ * never applies to it.
  */
 function simultaneous(peer: PeerState, initiation: Initiating): boolean {
-  const next = peer.keypairs.next;
-  return initiation.round !== undefined && next !== undefined && next.created >= initiation.sentAt;
+  if (initiation.round === undefined) return false;
+  const { next, current } = peer.keypairs;
+  const since = (k: Keypair | undefined) =>
+    k !== undefined && !k.isInitiator && k.created >= initiation.sentAt;
+  return since(next) || (next === undefined && since(current));
 }
+
+/**
+ * An unconfirmed `next` this old when a round of ours completes is one the peer never
+ * completed: a standard peer sends on its keypair (data or a keepalive) as soon as our
+ * response arrives, and a wgm peer whose initiation crossed ours and lost the tie never sends
+ * on it (simultaneous). Selection starts no discretionary round until this long after
+ * answering (PeerSelector.onAnswered), so a younger `next` is rotated as standard. The
+ * standard rotation would make a dead `next` previous and drop `current`, which the peer may
+ * still send on: it is dropped instead.
+ */
+const DEAD_NEXT_MS = 1_000;
 
 /** Message 2 arrived (MACs already checked). Returns the peer when a session began. */
 export function handleResponse(
@@ -359,6 +390,12 @@ export function handleResponse(
   peer.timers.anyAuthenticatedPacketReceived();
   const keys = deriveTransportKeys(res.chain, true);
   const kp = new Keypair(keys.sendKey, keys.recvKey, initiation.localIndex, res.senderIndex, now, true);
+  const next = peer.keypairs.next;
+  if (initiation.round !== undefined && next && now - next.created >= DEAD_NEXT_MS) {
+    peer.keypairs.next = undefined;
+    ctx.index.delete(next.localIndex);
+    next.wipe();
+  }
   if (simultaneous(peer, initiation)) {
     const yielding = compareKeys(ctx.identity.publicKey, peer.publicKey) < 0;
     ctx.log('verbose', `${peer} - Handshakes crossed: ${yielding ? "the peer's" : 'ours'} wins`);

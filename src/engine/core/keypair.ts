@@ -62,8 +62,12 @@ export class KeypairSet {
   previous: Keypair | undefined;
   next: Keypair | undefined;
 
-  /** Installs a freshly derived keypair. Returns the keypairs that were dropped. */
-  install(kp: Keypair): Keypair[] {
+  /**
+   * Installs a freshly derived keypair. Returns the keypairs that were dropped.
+   * `keepPrevious` (responder only) keeps `previous` until `next` is confirmed rather than
+   * dropping it at once (handshake-flow.ts says when).
+   */
+  install(kp: Keypair, keepPrevious = false): Keypair[] {
     const dropped: Keypair[] = [];
     if (kp.isInitiator) {
       if (this.next) {
@@ -78,9 +82,11 @@ export class KeypairSet {
       this.current = kp;
     } else {
       if (this.next) dropped.push(this.next);
-      if (this.previous) dropped.push(this.previous);
+      if (this.previous && !keepPrevious) {
+        dropped.push(this.previous);
+        this.previous = undefined;
+      }
       this.next = kp;
-      this.previous = undefined;
     }
     return dropped;
   }
