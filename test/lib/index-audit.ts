@@ -30,7 +30,12 @@
 //   - the response to its own initiation arrives while `next` is 1 s old or more: that `next`
 //     is dropped first;
 //   - it sends a response while `current` is less than 1 s old: `previous` stays.
-// And its initiations come in rounds: the first response to one of them ends the round (the
+// Its keypair as responder is made when it processes the initiation: after the initiation
+// arrived, before the response leaves, and messages seen in between (a response to its own
+// initiation, its own staggered initiations) may have been processed before or after it. The
+// audit replays both orders (the response where the tap saw it, and at the initiation's
+// arrival) and counts a packet as dropped only if it is in both. And its initiations come
+// in rounds: the first response to one of them ends the round (the
 // others are forgotten), and a round with no response ends max(1 s, 3 RTT) after its last
 // initiation (src/engine/core/select.ts; RTT as the last used response showed it), after
 // which a late response is ignored.
@@ -69,6 +74,15 @@ const YOUNG_MS = 1000;
  * wgm-engine peer's with several endpoints.
  */
 export function auditPeerIndices(events: readonly TapEvent[], peer: string, wgm?: WgmRules): IndexAudit {
+  const seen = replay(events, peer, wgm);
+  if (!wgm) return seen;
+  const early = new Set(replay(inProcessingOrder(events, peer), peer, wgm).unknown.map(dataKey));
+  return { ...seen, unknown: seen.unknown.filter((e) => early.has(dataKey(e))) };
+}
+
+const dataKey = (e: Extract<TapEvent, { type: 'data' }>) => `${e.t}/${e.receiver}/${e.counter}`;
+
+function replay(events: readonly TapEvent[], peer: string, wgm?: WgmRules): IndexAudit {
   let previous: Slot | undefined;
   let current: Slot | undefined;
   let next: Slot | undefined;
@@ -132,4 +146,16 @@ export function auditPeerIndices(events: readonly TapEvent[], peer: string, wgm?
     }
   }
   return out;
+}
+
+/** The events with each response of `peer` moved to just after the initiation it answers. */
+function inProcessingOrder(events: readonly TapEvent[], peer: string): TapEvent[] {
+  const arrived = new Map<number, number>();
+  const keyed = events.map((e, i) => {
+    if (e.type === 'init' && e.to === peer) arrived.set(e.sender, e.t);
+    const at = e.type === 'resp' && e.from === peer ? arrived.get(e.receiver) : undefined;
+    return { e: at === undefined ? e : { ...e, t: at }, key: at === undefined ? e.t : at, i };
+  });
+  keyed.sort((a, b) => a.key - b.key || a.i - b.i);
+  return keyed.map((k) => k.e);
 }
