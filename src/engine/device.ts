@@ -143,7 +143,12 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     // this thread full): a flood. Answer the rest with cookies rather than a DH each.
     dp.on('handshakeShed', () => this.core.setUnderLoad(dp.now() + UNDER_LOAD_AFTER_TIME_MS));
     dp.on('needKey', (_slot, packet) => this.apply(this.core.packetFromTun(packet, dp.now())));
-    dp.on('confirmed', (slot, kpSlot) => this.received(slot, kpSlot));
+    dp.on('confirmed', (slot, kpSlot) => {
+      this.received(slot, kpSlot);
+      // A worker promoted that keypair if it still could: make sure it is what the core sends with.
+      const p = this.mirror.ofSlot(slot);
+      if (p && !this.closed) this.mirror.confirmed(p.key);
+    });
     dp.on('roam', (slot, from) => this.received(slot, undefined, from));
     dp.on('sendRefused', (slot, to, errno) => this.sendRefused(slot, to, errno));
     dp.on('traffic', (moved) => this.traffic(moved));

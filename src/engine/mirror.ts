@@ -6,8 +6,12 @@
 // - keypairs: after each `keypairChanged`, the worker threads hold exactly the core's
 //   current/previous/next. `current` seals (unless the core retired it by exhausting its
 //   counter); `next`, the responder's unconfirmed keypair, is installed to be promoted by the
-//   first packet that arrives on it (the worker reports 'confirmed'). Every keypair shares its
-//   send-counter cell with the core, so a nonce is never used twice, whichever thread seals;
+//   first packet that arrives on it (the worker reports 'confirmed'), but only over the
+//   keypair sending when it was installed: once the core has moved on (its own initiation's
+//   keypair became current, so `next` is now `previous`), the worker's compare-and-swap fails,
+//   and a promotion that slipped in before the worker heard is undone when its 'confirmed'
+//   reaches the core (`confirmed`). Every keypair shares its send-counter cell with the core,
+//   so a nonce is never used twice, whichever thread seals;
 // - endpoint and allowed IPs: pushed when they differ from what was pushed last.
 //
 // It holds no keys (the data plane reads them once, at install) and no traffic state: counters
@@ -27,6 +31,8 @@ export interface PeerSlot {
   /** The data plane's ids of the keypairs it holds, by our local index. */
   keypairs: Map<number, number>;
   currentIndex: number | undefined;
+  /** The core's keypairs as last mirrored. */
+  session: SessionKeypairs;
   endpoint: PathAddr | undefined;
   allowedKey: string;
 }
@@ -69,6 +75,7 @@ export class PeerMirror {
       slot,
       keypairs: new Map(),
       currentIndex: undefined,
+      session: {},
       endpoint: undefined,
       allowedKey: '',
     };
@@ -139,17 +146,42 @@ export class PeerMirror {
         p.keypairs.delete(index);
       }
     }
+    p.session = { current, previous, next };
+    p.currentIndex = current?.localIndex;
     for (const k of [current, previous, next]) {
       if (!k || p.keypairs.has(k.localIndex)) continue;
-      p.keypairs.set(k.localIndex, this.dp.installKeypair(p.slot, k, k === next));
+      // `next` may replace, on its first packet, only what sends now for the core: `current`.
+      const awaiting = k === next && { over: this.sendingFor(p) };
+      p.keypairs.set(k.localIndex, this.dp.installKeypair(p.slot, k, awaiting));
     }
-    p.currentIndex = current?.localIndex;
+    this.syncSend(p);
+  }
+
+  /**
+   * The data plane learned that a packet arrived on an awaited keypair of `key`'s peer, which it
+   * may have promoted on the way, and the core has taken the packet into account: the sending
+   * keypair is again the core's choice (the promotion stands only if the core confirmed it).
+   */
+  confirmed(key: Key): void {
+    const p = this.byKey.get(keyHex(key));
+    if (p) this.syncSend(p);
+  }
+
+  /** The data-plane slot of the core's `current`, if it can still seal. */
+  private sendingFor(p: PeerSlot): number | undefined {
+    const current = p.session.current;
+    const usable = current && Number(Atomics.load(current.sendCounterCell, 0)) < COUNTER_LIMIT;
+    return usable ? p.keypairs.get(current.localIndex) : undefined;
+  }
+
+  private syncSend(p: PeerSlot): void {
+    const next = p.session.next;
     const nextSlot = next && p.keypairs.get(next.localIndex);
     // A worker may already have promoted `next` (its first packet arrived); the core hears of
-    // it through 'confirmed'. Keep that choice rather than step back to the old keypair.
+    // it through 'confirmed'. Keep that choice rather than step back to the old keypair: it is
+    // what the core will choose.
     if (nextSlot !== undefined && this.dp.sendKeypair(p.slot) === nextSlot) return;
-    const usable = current && Number(Atomics.load(current.sendCounterCell, 0)) < COUNTER_LIMIT;
-    this.dp.setSendKeypair(p.slot, usable ? p.keypairs.get(current.localIndex) : undefined);
+    this.dp.setSendKeypair(p.slot, this.sendingFor(p));
   }
 
   /** The local index of the keypair held in data-plane slot `kpSlot` for `p`. */

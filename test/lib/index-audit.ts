@@ -18,6 +18,28 @@
 // A data packet whose receiver index is none of the three is counted as dropped. Keypair
 // expiry (REJECT_AFTER_TIME, 180 s) is not modelled: audit shorter runs than that.
 //
+// A wgm-engine peer with several endpoints (`wgm` option) keeps these rules but for three cases
+// where a peer that races rounds (another wgm) could otherwise make it drop a keypair still in
+// use (src/engine/core/handshake-flow.ts says why; all three are visible on the wire):
+//   - the response to its own initiation arrives while the keypair it made by answering the
+//     other's initiation after sending its own is still `next`, or already `current`: the
+//     handshakes crossed. The side with the smaller public key (`yields`) keeps `current` and
+//     files the new keypair as `previous`; the other makes the new keypair `current`, the old
+//     `current` `previous`, and drops `next`. Without a `current`, the other side rotates as
+//     standard and the yielding side makes the new keypair `current`, keeping `next`;
+//   - the response to its own initiation arrives while `next` is 1 s old or more: that `next`
+//     is dropped first;
+//   - it sends a response while `current` is less than 1 s old: `previous` stays.
+// Its keypair as responder is made when it processes the initiation: after the initiation
+// arrived, before the response leaves, and messages seen in between (a response to its own
+// initiation, its own staggered initiations) may have been processed before or after it. The
+// audit replays both orders (the response where the tap saw it, and at the initiation's
+// arrival) and counts a packet as dropped only if it is in both. And its initiations come
+// in rounds: the first response to one of them ends the round (the
+// others are forgotten), and a round with no response ends max(1 s, 3 RTT) after its last
+// initiation (src/engine/core/select.ts; RTT as the last used response showed it), after
+// which a late response is ignored.
+//
 // The events come from test/lib/wire-tap.ts started with `{ afterHandshakes: true }` on the
 // peer's link, so that every index a packet uses after each handshake message is seen.
 
@@ -32,47 +54,108 @@ export interface IndexAudit {
   responses: number;
 }
 
+/** The wgm rules: whether this peer's public key is the smaller of the two (it yields). */
+export interface WgmRules {
+  yields: boolean;
+}
+
+/** A keypair slot: the receiver index, when it was made (tap time, ms), and by whom. */
+interface Slot {
+  index: number;
+  at: number;
+  initiator: boolean;
+}
+
+const YOUNG_MS = 1000;
+
 /**
- * Replays the keypair slots of the standard peer listening at `peer` ("addr:port", as the tap
- * prints it) and audits the data packets sent to it.
+ * Replays the keypair slots of the peer listening at `peer` ("addr:port", as the tap prints
+ * it) and audits the data packets sent to it: a standard peer's rules, or, with `wgm`, a
+ * wgm-engine peer's with several endpoints.
  */
-export function auditPeerIndices(events: readonly TapEvent[], peer: string): IndexAudit {
-  let previous: number | undefined;
-  let current: number | undefined;
-  let next: number | undefined;
-  const ownInitiations = new Set<number>();
+export function auditPeerIndices(events: readonly TapEvent[], peer: string, wgm?: WgmRules): IndexAudit {
+  const seen = replay(events, peer, wgm);
+  if (!wgm) return seen;
+  const early = new Set(replay(inProcessingOrder(events, peer), peer, wgm).unknown.map(dataKey));
+  return { ...seen, unknown: seen.unknown.filter((e) => early.has(dataKey(e))) };
+}
+
+const dataKey = (e: Extract<TapEvent, { type: 'data' }>) => `${e.t}/${e.receiver}/${e.counter}`;
+
+function replay(events: readonly TapEvent[], peer: string, wgm?: WgmRules): IndexAudit {
+  let previous: Slot | undefined;
+  let current: Slot | undefined;
+  let next: Slot | undefined;
+  const ownInitiations = new Map<number, number>();
+  let lastInit = 0;
+  let rtt = 0;
   const out: IndexAudit = { checked: 0, unknown: [], responses: 0 };
   for (const e of events) {
     switch (e.type) {
       case 'init':
-        if (e.from === peer) ownInitiations.add(e.sender);
+        if (e.from === peer) {
+          ownInitiations.set(e.sender, e.t);
+          lastInit = e.t;
+        }
         break;
       case 'resp':
         if (e.from === peer) {
           out.responses++;
-          next = e.sender;
-          previous = undefined;
+          const keep = wgm !== undefined && current !== undefined && e.t - current.at < YOUNG_MS;
+          next = { index: e.sender, at: e.t, initiator: false };
+          if (!keep) previous = undefined;
         } else if (e.to === peer && ownInitiations.has(e.receiver)) {
+          const sentAt = ownInitiations.get(e.receiver)!;
           ownInitiations.delete(e.receiver);
-          previous = next !== undefined ? next : current;
-          next = undefined;
-          current = e.receiver;
+          if (wgm) {
+            if (e.t - lastInit > Math.max(YOUNG_MS, 3 * rtt)) break; // the round had ended
+            ownInitiations.clear();
+            rtt = e.t - sentAt;
+          }
+          const mine: Slot = { index: e.receiver, at: e.t, initiator: true };
+          if (wgm && next && e.t - next.at >= YOUNG_MS) next = undefined;
+          const since = (k: Slot | undefined) => k !== undefined && !k.initiator && k.at >= sentAt;
+          const crossed = wgm !== undefined && (since(next) || (next === undefined && since(current)));
+          if (crossed && (wgm.yields || current !== undefined)) {
+            if (wgm.yields && current !== undefined) previous = mine;
+            else {
+              if (!wgm.yields) next = undefined;
+              previous = current;
+              current = mine;
+            }
+          } else {
+            previous = next !== undefined ? next : current;
+            next = undefined;
+            current = mine;
+          }
         }
         break;
-      case 'data':
+      case 'data': {
         if (e.to !== peer) break;
         out.checked++;
-        if (e.receiver === next) {
+        const r = e.receiver;
+        if (r === next?.index) {
           previous = current;
           current = next;
           next = undefined;
-        } else if (e.receiver !== current || current === undefined) {
-          if (e.receiver !== previous || previous === undefined) out.unknown.push(e);
-        }
+        } else if (r !== current?.index && r !== previous?.index) out.unknown.push(e);
         break;
+      }
       default:
         break;
     }
   }
   return out;
+}
+
+/** The events with each response of `peer` moved to just after the initiation it answers. */
+function inProcessingOrder(events: readonly TapEvent[], peer: string): TapEvent[] {
+  const arrived = new Map<number, number>();
+  const keyed = events.map((e, i) => {
+    if (e.type === 'init' && e.to === peer) arrived.set(e.sender, e.t);
+    const at = e.type === 'resp' && e.from === peer ? arrived.get(e.receiver) : undefined;
+    return { e: at === undefined ? e : { ...e, t: at }, key: at === undefined ? e.t : at, i };
+  });
+  keyed.sort((a, b) => a.key - b.key || a.i - b.i);
+  return keyed.map((k) => k.e);
 }

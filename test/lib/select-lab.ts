@@ -66,6 +66,9 @@ export interface SelectLab {
   /** The initiator's end of the I–M link (for a wire tap) and its listening socket. */
   initiatorVeth: string;
   initiatorAddr: string;
+  /** The two sides' public keys (base64). */
+  initiatorKey: string;
+  responderKey: string;
 }
 
 export interface SelectLabOptions {
@@ -254,6 +257,8 @@ export async function selectLab(
     config,
     initiatorVeth: im.ifA,
     initiatorAddr,
+    initiatorKey: ki.pub,
+    responderKey: kr.pub,
   };
 }
 

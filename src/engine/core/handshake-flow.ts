@@ -183,9 +183,9 @@ export function dropRound(ctx: CoreContext, peer: PeerState, round: number): voi
     }
 }
 
-function install(ctx: CoreContext, peer: PeerState, kp: Keypair): void {
+function install(ctx: CoreContext, peer: PeerState, kp: Keypair, dropped = peer.keypairs.install(kp)): void {
   ctx.index.set(kp.localIndex, { peer, keypair: kp });
-  for (const d of peer.keypairs.install(kp)) {
+  for (const d of dropped) {
     ctx.index.delete(d.localIndex);
     d.wipe();
   }
@@ -243,12 +243,32 @@ export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8A
   sendResponse(ctx, peer, from, now);
 }
 
+/** Bytewise order of two keys. */
+function compareKeys(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
 function dropOne(ctx: CoreContext, peer: PeerState, i: number): void {
   const st = peer.initiations.get(i);
   if (!st) return;
   ctx.index.delete(i);
   st.ephemeralPrivate.fill(0);
   peer.initiations.delete(i);
+}
+
+/**
+ * Whether answering an initiation keeps `previous` until the new keypair is confirmed, where
+ * the standard responder drops it at once (wireguard-go BeginSymmetricSession, the kernel's
+ * add_new_keypair). With a peer that races rounds, its initiation can arrive just after a
+ * handshake of ours made `current` new; the peer sends on `previous`'s other half until our
+ * first packet on `current` reaches it, so that keypair is kept while `current` is younger
+ * than DEAD_NEXT_MS. Receive only: nothing is sent on it. Peers with one address keep the
+ * standard rule.
+ */
+function keepPrevious(peer: PeerState, now: number): boolean {
+  const current = peer.keypairs.current;
+  return peer.endpoints.racing && current !== undefined && now - current.created < DEAD_NEXT_MS;
 }
 
 /** The response goes to the initiation's source (where a standard peer's endpoint just moved). */
@@ -276,16 +296,56 @@ function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: 
   }
   peer.cookies.addMacs(made.message, pathKey(target), now);
   const keys = deriveTransportKeys(made.chain, false);
-  install(ctx, peer, new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false));
+  const kp = new Keypair(keys.sendKey, keys.recvKey, localIndex, r.remoteIndex, now, false);
+  install(ctx, peer, kp, peer.keypairs.install(kp, keepPrevious(peer, now)));
   peer.timers.sessionDerived(now);
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketSent();
+  peer.endpoints.selector.onAnswered(now);
   ctx.log('verbose', `${peer} - Sending handshake response`);
   ctx.emit({ type: 'send', to: target, bytes: made.message, peer: peer.publicKey });
   peer.txBytes += RESPONSE_SIZE;
   ctx.keypairsChanged(peer);
   ctx.touch(peer);
 }
+
+/**
+ * Whether the response to `initiation` completes a handshake that raced one the peer started,
+ * which the peer completes too: then the standard rotation (wireguard-go BeginSymmetricSession,
+ * the kernel's add_new_keypair: our keypair current, the waiting `next` previous) leaves each
+ * side sending on the keypair the other holds as `previous`, which the next handshake, by
+ * either side, drops while the other still sends on it (data for an unknown index: a lost
+ * packet per handshake). KeypairSet.installSimultaneous rotates instead so that both sides end
+ * on one handshake's keypair, chosen by comparing the static public keys (the same way on both
+ * sides; the smaller key yields).
+ *
+ * The sign: a keypair we made by answering the peer's initiation after this initiation of
+ * ours was sent, still `next` or already confirmed (`current`). A standard peer cannot
+ * complete its initiation then: consuming ours replaced its handshake state
+ * (ConsumeMessageInitiation; wg_noise_handshake_consume_initiation), and having just
+ * responded it sends no initiation for REKEY_TIMEOUT. Only a peer whose rounds survive
+ * consuming ours, as selection's do here, completes both. A peer with one address gets
+ * standard initiations, which consuming its initiation cancels (handleInitiation), so this
+ * never applies to it.
+ */
+function simultaneous(peer: PeerState, initiation: Initiating): boolean {
+  if (initiation.round === undefined) return false;
+  const { next, current } = peer.keypairs;
+  const since = (k: Keypair | undefined) =>
+    k !== undefined && !k.isInitiator && k.created >= initiation.sentAt;
+  return since(next) || (next === undefined && since(current));
+}
+
+/**
+ * An unconfirmed `next` this old when a round of ours completes is one the peer never
+ * completed: a standard peer sends on its keypair (data or a keepalive) as soon as our
+ * response arrives, and a wgm peer whose initiation crossed ours and lost the tie never sends
+ * on it (simultaneous). Selection starts no discretionary round until this long after
+ * answering (PeerSelector.onAnswered), so a younger `next` is rotated as standard. The
+ * standard rotation would make a dead `next` previous and drop `current`, which the peer may
+ * still send on: it is dropped instead.
+ */
+const DEAD_NEXT_MS = 1_000;
 
 /** Message 2 arrived (MACs already checked). Returns the peer when a session began. */
 export function handleResponse(
@@ -329,11 +389,18 @@ export function handleResponse(
   peer.timers.anyAuthenticatedPacketTraversal(now);
   peer.timers.anyAuthenticatedPacketReceived();
   const keys = deriveTransportKeys(res.chain, true);
-  install(
-    ctx,
-    peer,
-    new Keypair(keys.sendKey, keys.recvKey, initiation.localIndex, res.senderIndex, now, true),
-  );
+  const kp = new Keypair(keys.sendKey, keys.recvKey, initiation.localIndex, res.senderIndex, now, true);
+  const next = peer.keypairs.next;
+  if (initiation.round !== undefined && next && now - next.created >= DEAD_NEXT_MS) {
+    peer.keypairs.next = undefined;
+    ctx.index.delete(next.localIndex);
+    next.wipe();
+  }
+  if (simultaneous(peer, initiation)) {
+    const yielding = compareKeys(ctx.identity.publicKey, peer.publicKey) < 0;
+    ctx.log('verbose', `${peer} - Handshakes crossed: ${yielding ? "the peer's" : 'ours'} wins`);
+    install(ctx, peer, kp, peer.keypairs.installSimultaneous(kp, yielding, now));
+  } else install(ctx, peer, kp);
   peer.timers.sessionDerived(now);
   peer.timers.handshakeComplete();
   peer.lastHandshakeNs = ctx.wallNs(now);

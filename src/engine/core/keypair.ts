@@ -62,8 +62,12 @@ export class KeypairSet {
   previous: Keypair | undefined;
   next: Keypair | undefined;
 
-  /** Installs a freshly derived keypair. Returns the keypairs that were dropped. */
-  install(kp: Keypair): Keypair[] {
+  /**
+   * Installs a freshly derived keypair. Returns the keypairs that were dropped.
+   * `keepPrevious` (responder only) keeps `previous` until `next` is confirmed rather than
+   * dropping it at once (handshake-flow.ts says when).
+   */
+  install(kp: Keypair, keepPrevious = false): Keypair[] {
     const dropped: Keypair[] = [];
     if (kp.isInitiator) {
       if (this.next) {
@@ -78,10 +82,47 @@ export class KeypairSet {
       this.current = kp;
     } else {
       if (this.next) dropped.push(this.next);
-      if (this.previous) dropped.push(this.previous);
+      if (this.previous && !keepPrevious) {
+        dropped.push(this.previous);
+        this.previous = undefined;
+      }
       this.next = kp;
-      this.previous = undefined;
     }
+    return dropped;
+  }
+
+  /**
+   * Installs the keypair of our initiation when it completes while `next` holds the keypair of
+   * the peer's initiation of the same moment, and the peer completes its own as well (both
+   * sides run rounds that survive consuming the other's initiation: handshake-flow.ts,
+   * `simultaneous`). Both sides then hold both keypairs, and both must end up sending on one
+   * of them, the peer's initiation's, while every keypair either side still sends on stays
+   * held by the other. `yielding`: the side whose initiation loses the tie.
+   * - Yielding, with a current that can still send: it keeps sending on it (the peer keeps it
+   *   as `previous`) and leaves `next` to be confirmed by the peer's first packet; its own
+   *   keypair is only kept as `previous` (the peer drops its half).
+   * - The other side, with a current that can still send: its keypair becomes current, the old
+   *   current `previous` (the yielding side's packets in flight on it still open), and the
+   *   peer's `next` is dropped (the yielding side never sends on its half).
+   * - Without a current that can send (first contact) there is nothing to keep in flight:
+   *   the other side rotates as standard (its `next` becomes `previous`), and the yielding side
+   *   sends on its own keypair (the peer's `previous`) until `next` is confirmed.
+   */
+  installSimultaneous(kp: Keypair, yielding: boolean, now: number): Keypair[] {
+    const usable = this.current?.canSend(now) === true;
+    if (!yielding && !usable) return this.install(kp);
+    const dropped: Keypair[] = [];
+    if (this.previous) dropped.push(this.previous);
+    if (yielding && usable) {
+      this.previous = kp;
+      return dropped;
+    }
+    if (!yielding && this.next) {
+      dropped.push(this.next);
+      this.next = undefined;
+    }
+    this.previous = this.current;
+    this.current = kp;
     return dropped;
   }
 

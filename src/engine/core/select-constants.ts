@@ -53,6 +53,14 @@ export const UPGRADE_INTERVAL_MS = 60_000;
 export const GOOD_ENOUGH_RTT_MS = 5;
 /** Latency probes of the other candidates start this long after connecting, this far apart. */
 export const PROBE_GAP_MS = 1_000;
+/**
+ * The periodic triggers (latency probes, upgrade sweeps, liveness rounds) wait their interval
+ * give or take up to this fraction of it, at random (select.ts `jittered`). Two wgm sides started together with the same
+ * constants would otherwise probe at the same moments, and two handshakes crossing cost an
+ * extra round trip to settle on one keypair. Rekey rounds wait up to REKEY_TIMEOUT_JITTER_MAX_MS
+ * (wireguard-go's and the kernel's jitter on their handshake timers).
+ */
+export const PERIODIC_JITTER_RATIO = 0.25;
 /** Per-candidate backoff after a failure: starts here, doubles, capped. */
 export const CANDIDATE_BACKOFF_MIN_MS = 5_000;
 export const CANDIDATE_BACKOFF_MAX_MS = 300_000;

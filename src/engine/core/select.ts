@@ -14,7 +14,7 @@
 
 import { nextTai64n } from '../../crypto/tai64n.js';
 import { type PathAddr, pathKey } from './addr.js';
-import { REKEY_ATTEMPT_TIME_MS } from './constants.js';
+import { REKEY_ATTEMPT_TIME_MS, REKEY_TIMEOUT_JITTER_MAX_MS } from './constants.js';
 import {
   GOOD_ENOUGH_RTT_MS,
   LIVENESS_ESCALATE_MIN_MS,
@@ -22,6 +22,7 @@ import {
   LIVENESS_SILENCE_MS,
   MAX_ROUND_INITIATIONS,
   MIRROR_MAX_MS,
+  PERIODIC_JITTER_RATIO,
   PROBE_GAP_MS,
   ROUND_TIMEOUT_MIN_MS,
   SECOND_PROBE_RATIO,
@@ -79,6 +80,8 @@ export class PeerSelector {
   private awaitingSince: number | undefined;
   private replyDelay: number | undefined;
   private lastLivenessAt = Number.NEGATIVE_INFINITY;
+  /** The wait after a liveness round before the next may start (jittered per round). */
+  private livenessGap = LIVENESS_INTERVAL_MS;
   private upgradeAt: number | undefined;
   private probeQueue: string[] = [];
   /**
@@ -105,6 +108,8 @@ export class PeerSelector {
   private settleUntil = 0;
   private lastDataSentAt = Number.NEGATIVE_INFINITY;
   private rekeyPending = false;
+  /** When a pending rekey round may start (its jitter); undefined while none is pending. */
+  private rekeyAt: number | undefined;
   private out: SelectOutput[] = [];
 
   constructor(opts: SelectOptions) {
@@ -184,11 +189,26 @@ export class PeerSelector {
     return this.drain();
   }
 
+  /**
+   * We answered the peer's initiation: its keypair waits as our `next` until the peer's first
+   * packet on it, and until then the peer sends on our `current`. A round of ours now would
+   * make the peer, as responder, drop its `previous`, which is that keypair's other half: what
+   * the peer sends on until its new one is confirmed. So discretionary rounds wait, as after a
+   * handshake of our own (a standard peer sends no initiation for REKEY_TIMEOUT after
+   * answering one; wireguard-go SendHandshakeResponse sets lastSentHandshake).
+   */
+  onAnswered(now: number): void {
+    const until = this.settleUntil;
+    this.settle(now);
+    this.settleUntil = Math.max(until, this.settleUntil);
+  }
+
   /** The current keypair reached REKEY_AFTER_TIME: a handshake is due anyway, so race. */
   onRekeyDue(now: number): SelectOutput[] {
     if (this.round && this.round.reason !== 'probe') return this.drain();
-    if (now < this.settleUntil) this.rekeyPending = true;
-    else this.startRound('rekey', now);
+    this.rekeyPending = true;
+    this.rekeyAt ??= now + Math.floor(this.random() * REKEY_TIMEOUT_JITTER_MAX_MS);
+    this.startRekey(now);
     return this.drain();
   }
 
@@ -246,6 +266,7 @@ export class PeerSelector {
     recordSuccess(c, now, now - sentAt);
     this.endRound();
     this.rekeyPending = false;
+    this.rekeyAt = undefined;
     this.resetAttempts();
     this.heard(now);
     const target = pathKey(src) === key ? c : this.table.learn(src, now);
@@ -282,10 +303,7 @@ export class PeerSelector {
       this.startRound('retry', now);
     }
     const settled = now >= this.settleUntil;
-    if (settled && this.rekeyPending && (!this.round || this.round.reason === 'probe')) {
-      this.rekeyPending = false;
-      this.startRound('rekey', now);
-    }
+    if (!this.round || this.round.reason === 'probe') this.startRekey(now);
     if (
       settled &&
       this.connected &&
@@ -312,7 +330,7 @@ export class PeerSelector {
     if (this.connected && !this.round && this.retryAt === undefined)
       later.push(this.upgradeAt, this.nextProbeAt);
     const quiet = !r || r.reason === 'probe';
-    if (this.rekeyPending && quiet) later.push(this.settleUntil);
+    if (this.rekeyPending && quiet) later.push(this.rekeyAt ?? this.settleUntil);
     if (
       this.connected &&
       quiet &&
@@ -390,7 +408,10 @@ export class PeerSelector {
           : undefined,
     };
     this.round = r;
-    if (reason === 'liveness') this.lastLivenessAt = now;
+    if (reason === 'liveness') {
+      this.lastLivenessAt = now;
+      this.livenessGap = this.jittered(LIVENESS_INTERVAL_MS);
+    }
     if (reason === 'suspect') this.startMirror(now, 'suspect');
     this.sendNext(r, now);
   }
@@ -450,7 +471,7 @@ export class PeerSelector {
   // ---- Triggers after connecting ----
 
   private scheduleAfterConnect(now: number): void {
-    this.upgradeAt = now + UPGRADE_INTERVAL_MS;
+    this.upgradeAt = now + this.jittered(UPGRADE_INTERVAL_MS, -1);
     this.settling = this.policy === 'latency';
     this.queueProbes(now, false);
     if (!this.probeQueue.length) this.afterProbe(now);
@@ -492,7 +513,7 @@ export class PeerSelector {
       .filter((c) => c.key !== this.activeKey && (sweep || c.backoffUntil <= now))
       .filter((c) => this.policy === 'latency' || !active || c.rank < active.rank);
     this.probeQueue = [...others.map((c) => c.key), ...(sweep && active ? [active.key] : [])];
-    this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
+    this.nextProbeAt = this.probeQueue.length ? now + this.jittered(PROBE_GAP_MS) : undefined;
   }
 
   private probeNext(now: number): void {
@@ -511,11 +532,11 @@ export class PeerSelector {
       this.settling = false;
       this.probeQueue = this.secondProbes();
     }
-    this.nextProbeAt = this.probeQueue.length ? now + PROBE_GAP_MS : undefined;
+    this.nextProbeAt = this.probeQueue.length ? now + this.jittered(PROBE_GAP_MS) : undefined;
   }
 
   private upgrade(now: number): void {
-    this.upgradeAt = now + UPGRADE_INTERVAL_MS;
+    this.upgradeAt = now + this.jittered(UPGRADE_INTERVAL_MS, -1);
     const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
     // An idle tunnel is left alone, as standard WireGuard leaves it: the next upgrade after
     // traffic resumes comes within one interval.
@@ -536,7 +557,7 @@ export class PeerSelector {
     const window = Math.max(SUSPECT_MIN_MS, 4 * (active?.rtt.srtt ?? 0));
     const since = this.awaitingSince ?? 0;
     if (this.replyDelay !== undefined && this.replyDelay <= window) return since + window;
-    return Math.max(since + LIVENESS_SILENCE_MS, this.lastLivenessAt + LIVENESS_INTERVAL_MS);
+    return Math.max(since + LIVENESS_SILENCE_MS, this.lastLivenessAt + this.livenessGap);
   }
 
   private checkSilence(now: number): void {
@@ -574,6 +595,26 @@ export class PeerSelector {
     this.out.push({ type: 'switch', from, to: to.addr, reason });
     // The mirrored path carries the data now (the peer answered over it, or a round chose it).
     if (this.mirror?.key === key) this.stopMirror('now-active');
+  }
+
+  /** A pending rekey round starts once settled and past its jitter. */
+  private startRekey(now: number): void {
+    if (!this.rekeyPending || now < this.settleUntil || now < (this.rekeyAt ?? now)) return;
+    this.rekeyPending = false;
+    this.rekeyAt = undefined;
+    this.startRound('rekey', now);
+  }
+
+  /**
+   * `ms` plus (`sign` -1: less) up to PERIODIC_JITTER_RATIO of it, from the injected
+   * randomness. Gaps that are minimums (between probes, between liveness rounds) grow; the
+   * upgrade interval shrinks, as it is a bound (a preferred path is back within one). With one
+   * candidate there is no race to spread out, and nothing is drawn: the peer's handshakes use
+   * the core's randomness exactly as a standard peer's do.
+   */
+  private jittered(ms: number, sign = 1): number {
+    if (this.table.all().length < 2) return ms;
+    return ms + sign * Math.floor(this.random() * ms * PERIODIC_JITTER_RATIO);
   }
 
   private settle(now: number): void {

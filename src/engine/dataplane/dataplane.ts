@@ -297,10 +297,18 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * Installs a keypair (its `created` on this data plane's clock, `now()`); returns its id. It
    * carries nothing until `setSendKeypair`, or, with `awaitConfirmation` (the responder's new
    * keypair), until the first packet arrives on it: the receiving worker then makes it the
-   * sending keypair itself and emits 'confirmed'. The keys are copied into the messages to the
-   * workers; nonces come from `k.sendCounterCell`, shared with whoever else seals with it.
+   * sending keypair itself, but only if the sending keypair is still the one it was to replace
+   * (`{ over }`, undefined: none; `true`: the one sending now), and emits 'confirmed' either
+   * way. Once the owner moved on (a newer keypair sends, or the one to replace was removed) the
+   * worker leaves the choice to it. The keys are copied into the messages to the workers;
+   * nonces come from `k.sendCounterCell`, shared with whoever else seals with it.
    */
-  installKeypair(peer: number, k: TransportKeypair, awaitConfirmation = false): number {
+  installKeypair(
+    peer: number,
+    k: TransportKeypair,
+    awaitConfirmation: boolean | { over: number | undefined } = false,
+  ): number {
+    const over = typeof awaitConfirmation === 'object' ? awaitConfirmation.over : this.sendKeypair(peer);
     const slot = this.keypairs.take();
     if (slot === undefined) throw new WgError('capability', 'data plane keypair table is full');
     this.sender.install(slot, peer, k);
@@ -312,7 +320,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       localIndex: k.localIndex >>> 0,
       remoteIndex: k.remoteIndex >>> 0,
       created: k.created,
-      promoteOnReceive: awaitConfirmation,
+      promoteOnReceive: awaitConfirmation !== false,
+      promoteOver: over ?? NO_KEYPAIR,
     };
     const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
     for (const { thread, role, lane } of this.workers.threads()) {

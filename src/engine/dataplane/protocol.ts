@@ -25,6 +25,11 @@ export interface KeypairFields {
   created: number;
   /** Make it the peer's sending keypair when the first packet arrives on it (responder). */
   promoteOnReceive: boolean;
+  /**
+   * The sending keypair that promotion may replace (NO_KEYPAIR: none): the promotion is a
+   * compare-and-swap from this slot, so it fails once the main thread chose another keypair.
+   */
+  promoteOver: number;
   /** The keypair's send-counter cell (shared memory; nonces are taken with Atomics.add). */
   counter: BigInt64Array;
 }

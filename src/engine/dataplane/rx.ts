@@ -113,9 +113,14 @@ export function runRx(st: WorkerState, post: Post): void {
     // Counted like wireguard-go: every authenticated message, before the inner checks.
     tally.received(peer, len, plain > 0);
     if (kp.promoteOnReceive) {
+      // Key confirmation, as the core would do it: only while the main thread still sends with
+      // the keypair it had when this one arrived as `next`. If it switched since (the core
+      // made its own initiation's keypair current, which turns this one into `previous`), a
+      // promotion here would send on a keypair the core no longer counts as current. The core
+      // hears of the packet either way and decides ('confirmed').
       kp.promoteOnReceive = false;
-      const current = shared.sendKeypair(peer);
-      if (current !== kp.slot) shared.promoteSendKeypair(peer, current, kp.slot);
+      st.awaiting.delete(kp);
+      shared.promoteSendKeypair(peer, kp.promoteOver, kp.slot);
       post({ t: 'confirmed', peer, slot: kp.slot });
     }
     const name = batch.nameOffset(i);

@@ -19,6 +19,9 @@ import { type Control, type KeypairFields, laneOfIndex, type WorkerInit } from '
 import { Shared } from './shared.js';
 import { SourceRecord } from './source.js';
 
+/** `promoteOver` of a keypair whose promotion target is gone: no sending keypair ever equals it. */
+export const STALE_PROMOTION = -2;
+
 export interface Keypair extends KeypairFields {
   cipher: PacketCipher;
   /** Receive side only. */
@@ -64,6 +67,8 @@ export class WorkerState {
   readonly present: Uint8Array;
   readonly keypairs = new Map<number, Keypair>();
   readonly byIndex = new Map<number, Keypair>();
+  /** rx: keypairs waiting for their first packet to promote them (promoteOnReceive). */
+  readonly awaiting = new Set<Keypair>();
   /** rx: what lets handshake messages through to the main thread (gate.ts). */
   readonly gate = new HandshakeGate();
   udpFd: number;
@@ -141,12 +146,14 @@ export class WorkerState {
           cipher: makeCipher(this.cipherKind, c.key, !rx),
           created: c.created,
           promoteOnReceive: c.promoteOnReceive,
+          promoteOver: c.promoteOver,
           counter: c.counter,
           replay: rx ? new ReplayFilter() : undefined,
         };
         c.key.fill(0);
         this.keypairs.set(c.slot, kp);
         if (rx) this.byIndex.set(c.localIndex, kp);
+        if (rx && kp.promoteOnReceive) this.awaiting.add(kp);
         return;
       }
       case 'keypairGone':
@@ -266,6 +273,10 @@ export class WorkerState {
     kp.cipher.free();
     this.keypairs.delete(slot);
     if (this.byIndex.get(kp.localIndex) === kp) this.byIndex.delete(kp.localIndex);
+    this.awaiting.delete(kp);
+    // The slot may be reused for another keypair: a promotion waiting to replace this one must
+    // not replace that one.
+    for (const w of this.awaiting) if (w.promoteOver === slot) w.promoteOver = STALE_PROMOTION;
   }
 
   private dropPeer(peer: number): void {

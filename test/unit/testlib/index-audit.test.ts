@@ -112,3 +112,36 @@ test("the peer's own handshake, completed while a next waits, deletes current", 
   );
   assert.equal(a.checked, 4);
 });
+
+test('wgm rules: crossed handshakes end on the larger key’s, and nothing in flight is unknown', () => {
+  // The peer (PEER) and the other side (P1) start rounds at once; each answers the other's and
+  // then gets the answer to its own. The peer holds a session (0x10) from before.
+  const crossing = (yields: boolean) => [
+    init(PEER, P1, 0x10),
+    resp(P1, PEER, 0xb0, 0x10), // the old session: the peer's index 0x10
+    data(P1, PEER, 0x10),
+    init(PEER, P1, 0x20), // the peer's round
+    init(P1, PEER, 0xc0), // the other's round, crossing it
+    resp(PEER, P1, 0x30, 0xc0), // the peer answers: next 0x30
+    resp(P1, PEER, 0xb1, 0x20), // the answer to the peer's round: the crossing
+    data(P1, PEER, 0x10), // in flight on the old session
+    // The other side's end of the winning handshake: its own (the peer's 0x30) when the peer
+    // yields, else the peer's (0x20).
+    data(P1, PEER, yields ? 0x30 : 0x20),
+  ];
+  assert.deepEqual(auditPeerIndices(crossing(true), PEER, { yields: true }).unknown, []);
+  assert.deepEqual(auditPeerIndices(crossing(false), PEER, { yields: false }).unknown, []);
+  // The winner dropped `next` (0x30): the yielding side must never send on its half.
+  const late = [...crossing(false), data(P1, PEER, 0x30)];
+  const winning = auditPeerIndices(late, PEER, { yields: false });
+  assert.deepEqual(
+    winning.unknown.map((u) => u.receiver),
+    [0x30],
+  );
+  const standard = auditPeerIndices(crossing(true), PEER);
+  assert.deepEqual(
+    standard.unknown.map((u) => u.receiver),
+    [0x10],
+    'standard: the old session goes',
+  );
+});

@@ -63,6 +63,41 @@ test('keypair rotation: initiator installs as current, responder as next until c
   assert.deepEqual(s.clear(), [k4, k3]);
 });
 
+test('keypair rotation when both sides initiated at once: both end on the winning side’s handshake', () => {
+  // Each side: an old session (c), the peer's initiation's keypair waiting as next (r), then
+  // its own initiation's keypair (i). Ours pairs with the peer's r, the peer's i with our r.
+  const setUp = () => {
+    const s = new KeypairSet();
+    const c = kp(1, true);
+    const r = kp(2, false);
+    const i = kp(3, true);
+    s.install(c);
+    s.install(r);
+    return { s, c, r, i };
+  };
+  // The yielding side keeps sending on the old session and waits for the peer's first packet
+  // on r; the winning side sends on its own and keeps the old session for packets in flight.
+  const y = setUp();
+  assert.deepEqual(y.s.installSimultaneous(y.i, true, 0), []);
+  assert.deepEqual([y.s.current, y.s.previous, y.s.next], [y.c, y.i, y.r]);
+  assert.deepEqual(y.s.receivedWith(y.r).dropped, [y.i]);
+  assert.deepEqual([y.s.current, y.s.previous, y.s.next], [y.r, y.c, undefined]);
+  const w = setUp();
+  assert.deepEqual(w.s.installSimultaneous(w.i, false, 0), [w.r]);
+  assert.deepEqual([w.s.current, w.s.previous, w.s.next], [w.i, w.c, undefined]);
+  // Without a session that can send (first contact, or an exhausted one): the winning side
+  // rotates as standard, the yielding side sends on its own until r is confirmed.
+  for (const yielding of [true, false]) {
+    const f = setUp();
+    f.c.sendCounter = COUNTER_LIMIT;
+    f.s.installSimultaneous(f.i, yielding, 0);
+    assert.deepEqual(
+      [f.s.current, f.s.previous, f.s.next],
+      yielding ? [f.i, f.c, f.r] : [f.i, f.r, undefined],
+    );
+  }
+});
+
 test('keypair counters are shared and never reused', () => {
   const k = kp(1, true);
   assert.equal(reserveCounter(k.sendCounterCell), 0);

@@ -27,7 +27,8 @@ class Driver {
   sel: PeerSelector;
   constructor(lines: number[], opts: Partial<SelectOptions> = {}) {
     this.sel = new PeerSelector({
-      random: () => 0.5,
+      // No jitter unless a test asks for it: the schedules below are exact.
+      random: () => 0,
       wallNs: () => this.wall + BigInt(this.now) * 1_000_000n,
       ...opts,
     });
@@ -179,7 +180,7 @@ test('a failed round: timeout max(1 s, 3·SRTT) after the last send, retries 1/2
 });
 
 test('gives up after REKEY_ATTEMPT_TIME (90 s) and starts over on new data', () => {
-  const d = new Driver([1, 2]);
+  const d = new Driver([1, 2], { random: () => 0.5 });
   d.rec(d.sel.start(0));
   d.until(200_000);
   const g = d.of('giveUp');
@@ -599,4 +600,35 @@ test('no upgrade probes on an idle tunnel; a session lost while idle starts over
     d.inits().map((x) => x.to),
     [1],
   );
+});
+
+test('periodic triggers are jittered from the injected randomness: probes later, upgrades sooner', () => {
+  // Two sides started together with the same constants must not probe at the same moments.
+  const firstProbe = (random: () => number) => {
+    const d = new Driver([1, 2, 3], { random });
+    d.rec(d.sel.start(0));
+    d.rec(d.sel.onResponse(1, K(1), v4(1), 10).outputs);
+    d.rec(d.sel.onDataSent(20));
+    d.until(3_000);
+    return d.inits().find((x) => x.at > 10)?.at;
+  };
+  assert.equal(
+    firstProbe(() => 0),
+    1_010,
+    'PROBE_GAP_MS after connecting without jitter',
+  );
+  const late = firstProbe(() => 0.999)!;
+  assert.ok(late > 1_200 && late < 1_260, `first probe at ${late} (1 s + up to 25 %)`);
+  // The upgrade sweep comes within UPGRADE_INTERVAL_MS, up to 25 % sooner.
+  const d = new Driver([1, 2], { random: () => 0.999 });
+  d.rec(d.sel.start(0));
+  d.rec(d.sel.onResponse(1, K(1), v4(1), 10).outputs);
+  for (let t = 100; t < 60_000; t += 1_000) {
+    d.until(t);
+    d.rec(d.sel.onDataSent(t));
+    d.rec(d.sel.onReceive(v4(1), t + 10));
+  }
+  d.until(60_000);
+  const sweep = d.inits().filter((x) => x.at > 5_000)[0];
+  assert.ok(sweep && sweep.at >= 45_000 && sweep.at < 46_000, `upgrade sweep at ${sweep?.at}`);
 });
