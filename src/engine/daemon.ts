@@ -19,9 +19,9 @@
 import { spawn } from 'node:child_process';
 import { closeSync, type FSWatcher, lstatSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { validIfname } from '../sys/tun.js';
 import { ENGINE_VERSION, EngineDevice } from './device.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { LinkWatch } from './link-watch.js';
 import { Logger, logLevelFrom } from './log.js';
 import { UAPI_DIR, UapiServer, uapiSocketPath } from './uapi-server.js';
@@ -76,20 +76,6 @@ export async function main(argv: string[]): Promise<number> {
   const log = new Logger(logLevelFrom(process.env['LOG_LEVEL']), args.ifname);
   keepYoungGenerationSmall();
   return serve(args.ifname, log, child ? readyPipe() : undefined);
-}
-
-/**
- * V8 starts every isolate's young generation at two 1 MiB semi-spaces and doubles them, up to
- * 16 MiB each on 64-bit, whenever a scavenge finds much still alive; it gives the room back only
- * when the isolate has been idle for a while (V8's memory reducer). One `wg setconf` with 1,000
- * peers grew the main thread's to 16 MiB and left it there. Keeping the growth factor at 1
- * holds every isolate (the main thread and the workers started later) at 1 MiB semi-spaces:
- * more scavenges while a large configuration is applied, each of them small, and nothing on
- * the data path, which allocates nothing per packet (dataplane/README.md). The flag is read at
- * each growth decision (v8 src/heap/heap.cc), so setting it at run time takes effect.
- */
-function keepYoungGenerationSmall(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 // ---- The parent: start the child, wait for it to be ready ----
