@@ -35,10 +35,7 @@ export class WorkerState {
   /** Per peer: encoded destination sockaddr (SOCKADDR_SIZE bytes) and its length; 0 = none. */
   readonly endpoint: Uint8Array;
   readonly endpointLen: Int32Array;
-  /**
-   * Per peer: its sockaddr bytes as a view, made when the peer first gets an endpoint and kept
-   * (no allocation per packet, and none for the thousands of slots never used).
-   */
+  /** Per peer: its sockaddr bytes as a view, made once (no allocation per packet). */
   readonly endpointView: Uint8Array[];
   /** Per peer: the source last reported to the main thread (rx), to report changes once. */
   readonly lastSource: (Uint8Array | undefined)[];
@@ -70,7 +67,9 @@ export class WorkerState {
     const n = this.shared.sizes.maxPeers;
     this.endpoint = new Uint8Array(n * SOCKADDR_SIZE);
     this.endpointLen = new Int32Array(n);
-    this.endpointView = new Array(n).fill(NO_SOURCE);
+    this.endpointView = [];
+    for (let p = 0; p < n; p++)
+      this.endpointView.push(this.endpoint.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
     this.lastSource = new Array(n).fill(undefined);
     this.sourceGen = new Int32Array(n).fill(-1);
     this.sourceLen = new Int32Array(n);
@@ -218,8 +217,6 @@ export class WorkerState {
     } catch {
       this.endpointLen[peer] = 0; // an IPv6 endpoint on an IPv4-only socket: unreachable
     }
-    if (this.endpointView[peer] === NO_SOURCE)
-      this.endpointView[peer] = this.endpoint.subarray(off, off + SOCKADDR_SIZE);
     // What a packet from this endpoint looks like as a source, for roaming reports.
     this.lastSource[peer] = this.endpoint.slice(off, off + SOCKADDR_SIZE);
   }
