@@ -421,9 +421,13 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return next.port;
   }
 
-  /** Resolves once every worker applied every message posted so far (or after `ms`). */
-  settle(ms = 1000): Promise<void> {
-    return this.workers.settle(ms);
+  /**
+   * Resolves once every worker applied every message posted so far (or `ms` after they all
+   * run: workers still starting have applied nothing yet, so their start is waited for first).
+   */
+  async settle(ms = 1000): Promise<void> {
+    if (this.running) await this.running.catch(() => {}); // a failed start is reported as 'error'
+    await this.workers.settle(ms);
   }
 
   /**
