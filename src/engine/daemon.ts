@@ -21,6 +21,7 @@ import { closeSync, type FSWatcher, lstatSync, unlinkSync, watch, writeSync } fr
 import { basename } from 'node:path';
 import { validIfname } from '../sys/ifname.js';
 import { ENGINE_VERSION, EngineDevice } from './device.js';
+import { keepYoungGenerationSmall } from './heap.js';
 import { LinkWatch } from './link-watch.js';
 import { Logger, logLevelFrom } from './log.js';
 import { UAPI_DIR, UapiServer, uapiSocketPath } from './uapi-server.js';
@@ -73,6 +74,7 @@ export async function main(argv: string[]): Promise<number> {
   const foreground = args.foreground || child || process.env['WG_PROCESS_FOREGROUND'] === '1';
   if (!foreground) return daemonise(argv);
   const log = new Logger(logLevelFrom(process.env['LOG_LEVEL']), args.ifname);
+  keepYoungGenerationSmall();
   return serve(args.ifname, log, child ? readyPipe() : undefined);
 }
 

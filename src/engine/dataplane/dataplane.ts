@@ -61,6 +61,20 @@ export interface DataPlaneOptions {
   family?: 4 | 6;
   /** TUN and UDP offloads (offload.ts); default on unless WGM_OFFLOAD=off. */
   offload?: boolean;
+  /**
+   * Start the workers with the first peer (the default) rather than in `start`: a device
+   * without peers has nothing to move, and each worker's isolate holds ~10 MiB.
+   */
+  lazyWorkers?: boolean;
+}
+
+/** What starting the workers takes, kept from `start` until the first peer. */
+interface SpawnPlan {
+  tx: number;
+  rx: number;
+  batch: number;
+  cipher: CipherKind;
+  info: OffloadInfo;
 }
 
 export interface DataPlaneEvents {
@@ -102,6 +116,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   private readonly sources: MainSources;
   private readonly endpoints: (PathAddr | undefined)[];
   private readonly rxThreads: number;
+  private spawnPlan: SpawnPlan | undefined;
+  /** Set once the workers were started: resolves when they all run. */
+  private running: Promise<void> | undefined;
+  private handshakeKey: Uint8Array | undefined;
   private stopping = false;
   private stopped: Promise<void> | undefined;
   private linkGoneSeen = false;
@@ -151,32 +169,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       const shared = Shared.create({ maxPeers, maxKeypairs: maxPeers * 3 + 8, threads: 1 + tx + rx });
       dp = new DataPlane(tun, group, shared, rx);
       dp.offload = info;
-      const cipher = opts.cipher ?? bestCipher();
-      const mtu = tun.mtu;
-      const online: Promise<void>[] = [];
-      for (let i = 0; i < tx + rx; i++) {
-        const role = i < tx ? 'tx' : 'rx';
-        const lane = role === 'tx' ? i : i - tx;
-        online.push(
-          dp.workers.spawn({
-            role,
-            thread: 1 + i,
-            lane,
-            lanes: role === 'tx' ? tx : rx,
-            tunFd: tun.queues[lane % tx]!,
-            udpFd: group.sockets[lane % rx]!.fd,
-            udpFamily: group.family,
-            mtu,
-            batch,
-            cipher,
-            shared: shared.buffers,
-            vnetHdr: info.vnetHdr,
-            tunUso: info.uso,
-            udpOffload: info.udp,
-          }),
-        );
-      }
-      await Promise.all(online);
+      dp.spawnPlan = { tx, rx, batch, cipher: opts.cipher ?? bestCipher(), info };
+      if (opts.lazyWorkers === false) await dp.startWorkers();
       return dp;
     } catch (e) {
       if (dp) await dp.stop();
@@ -186,6 +180,42 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       }
       throw e;
     }
+  }
+
+  /**
+   * Starts the workers unless they run already; resolves once they all run. Configuration
+   * posted while they start waits on their ports (workers.ts), so callers need not wait.
+   */
+  startWorkers(): Promise<void> {
+    if (this.running) return this.running;
+    const plan = this.spawnPlan!;
+    const { tx, rx, info } = plan;
+    const online: Promise<void>[] = [];
+    for (let i = 0; i < tx + rx; i++) {
+      const role = i < tx ? 'tx' : 'rx';
+      const lane = role === 'tx' ? i : i - tx;
+      online.push(
+        this.workers.spawn({
+          role,
+          thread: 1 + i,
+          lane,
+          lanes: role === 'tx' ? tx : rx,
+          tunFd: this.tun.queues[lane % tx]!,
+          udpFd: this.group.sockets[lane % rx]!.fd,
+          udpFamily: this.group.family,
+          mtu: this.tun.mtu,
+          batch: plan.batch,
+          cipher: plan.cipher,
+          shared: this.shared.buffers,
+          vnetHdr: info.vnetHdr,
+          tunUso: info.uso,
+          udpOffload: info.udp,
+        }),
+      );
+    }
+    if (this.handshakeKey) this.workers.postAll({ t: 'handshakeKey', publicKey: this.handshakeKey }, 'rx');
+    this.running = Promise.all(online).then(() => {});
+    return this.running;
   }
 
   private onEvent(e: WorkerEvent): void {
@@ -251,6 +281,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       throw new WgError('capability', `data plane is full (${this.shared.sizes.maxPeers} peers)`);
     this.shared.clearPeer(p);
     this.inbox.resetPeer(p);
+    // A worker that fails to start is reported as 'error' by the pool (workers.ts).
+    if (!this.running) this.startWorkers().catch(() => {});
     this.workers.postAll({ t: 'peer', peer: p, present: true });
     return p;
   }
@@ -395,6 +427,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * set, or after it is set to undefined, the workers pass them all.
    */
   setHandshakeKey(publicKey: Uint8Array | undefined): void {
+    this.handshakeKey = publicKey && Uint8Array.from(publicKey);
     this.workers.postAll({ t: 'handshakeKey', publicKey: publicKey && Uint8Array.from(publicKey) }, 'rx');
   }
 
@@ -415,9 +448,13 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     return next.port;
   }
 
-  /** Resolves once every worker applied every message posted so far (or after `ms`). */
-  settle(ms = 1000): Promise<void> {
-    return this.workers.settle(ms);
+  /**
+   * Resolves once every worker applied every message posted so far (or `ms` after they all
+   * run: workers still starting have applied nothing yet, so their start is waited for first).
+   */
+  async settle(ms = 1000): Promise<void> {
+    if (this.running) await this.running.catch(() => {}); // a failed start is reported as 'error'
+    await this.workers.settle(ms);
   }
 
   /**

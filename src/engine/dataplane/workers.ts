@@ -10,6 +10,15 @@ import type { Shared } from './shared.js';
 
 const STOP_TIMEOUT_MS = 3000;
 
+/**
+ * Each worker's young generation, in MiB: V8 splits it into two semi-spaces and a third as
+ * much for new large objects, so 3 is two 1 MiB semi-spaces (V8's starting size). Left to
+ * itself, V8 grew them to 4 MiB each while a worker loaded its modules and kept them: ~6 MiB
+ * more per worker. A worker allocates little once running (its packets live in native memory,
+ * sys/native.ts), so the smaller nursery costs no scavenges on the data path.
+ */
+const WORKER_YOUNG_GENERATION_MB = 3;
+
 interface WorkerSlot {
   worker: Worker;
   port: MessagePort;
@@ -45,6 +54,7 @@ export class WorkerPool {
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: full,
       transferList: [port2],
+      resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB },
     });
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (e: WorkerEvent) => this.cb.onEvent(e));

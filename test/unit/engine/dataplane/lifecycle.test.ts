@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
 import { DataPlane } from '../../../../src/engine/dataplane/dataplane.js';
@@ -10,6 +11,11 @@ import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName } from '../../sys/netns.js';
 import { K1, K2, makePair, ping, until } from './pair.js';
+
+/** Threads of this process (/proc/self/status). */
+function threadCount(): number {
+  return Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]);
+}
 
 test('start brings the TUN up with its MTU; stop wakes the blocked workers, ends them and removes the TUN', async (t) => {
   if (!need(t, { root: true, commands: ['ip'] })) return;
@@ -25,6 +31,10 @@ test('start brings the TUN up with its MTU; stop wakes the blocked workers, ends
     assert.ok(link.flags.includes('UP'));
     assert.equal(link.ifindex, dp.ifindex);
     assert.ok(dp.port > 0);
+    const threads = threadCount();
+    dp.addPeer(); // the workers start with the first peer
+    await dp.startWorkers();
+    assert.equal(threadCount(), threads + 4, 'two transmit and two receive workers run');
     await new Promise((r) => setTimeout(r, 100)); // the workers are now blocked in poll
     const t0 = Date.now();
     await dp.stop();
@@ -37,6 +47,31 @@ test('start brings the TUN up with its MTU; stop wakes the blocked workers, ends
   }
 });
 
+test('a data plane without peers runs no worker: they start with the first peer, already configured', async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const ns = nsName('l5');
+  deleteNetns(ns);
+  addNetns(ns);
+  const dp = await inNetns(ns, () => DataPlane.start({ tunName: 'dpl5', port: 0 }));
+  try {
+    const threads = threadCount();
+    dp.setHandshakeKey(new Uint8Array(32).fill(7)); // posted to no one yet: kept for the start
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(threadCount(), threads, 'no worker before the first peer');
+    const p = dp.addPeer();
+    dp.setAllowedIPs(p, [{ family: 4, address: Uint8Array.of(10, 5, 0, 2), cidr: 32 }]);
+    await dp.startWorkers();
+    assert.equal(threadCount(), threads + 2, 'one transmit and one receive worker');
+    await dp.settle();
+    dp.addPeer();
+    await dp.startWorkers();
+    assert.equal(threadCount(), threads + 2, 'started once');
+  } finally {
+    await dp.stop();
+    deleteNetns(ns);
+  }
+});
+
 test('deleting the TUN link is reported once (linkGone)', async (t) => {
   if (!need(t, { root: true, commands: ['ip'] })) return;
   const ns = nsName('l2');
@@ -44,6 +79,8 @@ test('deleting the TUN link is reported once (linkGone)', async (t) => {
   addNetns(ns);
   const dp = await inNetns(ns, () => DataPlane.start({ tunName: 'dpl1', port: 0 }));
   try {
+    dp.addPeer(); // the transmit worker, which sees the deletion, starts with the first peer
+    await dp.startWorkers();
     let count = 0;
     dp.on('linkGone', () => count++);
     const gone = once(dp, 'linkGone');
