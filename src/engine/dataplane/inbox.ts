@@ -19,8 +19,12 @@ import {
 /** The longest the main thread answers handshake messages before it lets other work run. */
 const HANDSHAKE_SLICE_MS = 5;
 /**
- * The least time between a take and the one a worker's message asks for. The workers post one
- * message when TRAFFIC is clear (shared.ts) and none while it is set.
+ * How long after a worker's message (the first traffic after a quiet spell: the workers post
+ * one when TRAFFIC is clear, shared.ts, and none while it is set) the traffic is taken, and the
+ * least time between two takes. Handing traffic to the core costs this thread a few hundred
+ * microseconds on a small host; a moment later, the packet that woke it has likely made its
+ * round trip (a ping through the tunnel answers within a millisecond) without competing with it.
+ * A take and the next are at least this far apart.
  */
 const TRAFFIC_GAP_MS = 2;
 /**
@@ -52,7 +56,6 @@ export class Inbox {
   private readonly handshakes: HandshakeBatch[] = [];
   private handshakeTurn: NodeJS.Immediate | undefined;
   private trafficTurn = false;
-  private lastTraffic = Number.NEGATIVE_INFINITY;
   /** Per peer, the activity times the last 'traffic' handed out (4 each). */
   private readonly reported: Float64Array;
   closed = false;
@@ -107,13 +110,11 @@ export class Inbox {
     }
   }
 
-  /** Some thread set TRAFFIC and noted traffic: take it, TRAFFIC_GAP_MS after the last take at most. */
+  /** Some thread set TRAFFIC and noted traffic: take it TRAFFIC_GAP_MS from now. */
   trafficMoved(): void {
     if (this.trafficTurn || this.closed) return;
     this.trafficTurn = true;
-    const wait = this.lastTraffic + TRAFFIC_GAP_MS - monotonicMs();
-    if (wait > 0) setTimeout(this.pollTraffic, wait);
-    else setImmediate(this.pollTraffic);
+    setTimeout(this.pollTraffic, TRAFFIC_GAP_MS);
   }
 
   /**
@@ -136,7 +137,6 @@ export class Inbox {
   /** Hands over now what peers moved since the last time, if anything; true if any moved. */
   readonly takeTraffic = (): boolean => {
     if (this.closed) return false;
-    this.lastTraffic = monotonicMs();
     const moved: Moved[] = [];
     const peers = this.shared.takeMoved();
     for (const peer of peers) {

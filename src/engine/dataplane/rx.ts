@@ -198,15 +198,17 @@ export function runRx(st: WorkerState, post: Post): void {
         if (seg === 0 || seg >= len) one(i, off, len, ctl, ctlLen);
         else for (let at = 0; at < len; at += seg) one(i, off + at, Math.min(seg, len - at), ctl, ctlLen);
       }
-      // The tally first: writing the last packets to the TUN is what the rest of the stack
-      // waits for (an echo reply leaves through the transmit worker at once), so it comes last.
-      if (tally.flush(now)) post({ t: 'traffic' });
-      postHandshakes();
+      // The tally before the last TUN writes, the messages to the main thread after them: the
+      // rest of the stack waits for the writes (an echo reply leaves through the transmit
+      // worker at once, maybe on this CPU), and a postMessage costs tens of microseconds.
+      const tell = tally.flush(now);
       sink.flush();
       if (sink.gone !== 0) {
         post({ t: 'linkGone', errno: -sink.gone });
         return;
       }
+      if (tell) post({ t: 'traffic' });
+      postHandshakes();
     }
   } finally {
     idle.free();
