@@ -3,7 +3,9 @@
 // its own two namespaces (test/lib/netns.ts), plus the bare veth underneath for reference.
 // Rounds alternate between the pairs so that load from other work hits them all; each round is
 // a warm-up and then PINGS pings at INTERVAL, and the medians of the rounds' medians are
-// reported beside wireguard-go's.
+// reported beside wireguard-go's. The daemons are fresh, so the first rounds run the workers'
+// per-packet code before V8 has optimized it (the engine bench pings after its iperf3 runs,
+// which warm it): this measures a young tunnel, the engine bench a warm one.
 //
 // Run as root: node <build>/test/bench/rtt.js [rounds] [pings]. Printed, never asserted.
 
