@@ -5,8 +5,9 @@
 //   handshake messages   data plane → core.datagram → actions (send, keypairs, endpoint)
 //   a handshake flood    data plane 'handshakeShed' → core.setUnderLoad (cookie replies)
 //   packets, no keypair  data plane 'needKey' → core.packetFromTun (stage, handshake)
-//   transport traffic    data plane 'traffic' (at most one per TRAFFIC_GAP_MS, whatever the
-//                        packet rate) → core.transportReceived / transportSent (timers, rekey)
+//   transport traffic    data plane 'traffic' (2 ms after a quiet spell, then at most one per
+//                        TRAFFIC_POLL_MS, whatever the packet rate) → core.transportReceived
+//                        / transportSent (timers, rekey)
 //   key confirmation     data plane 'confirmed' → core.transportReceived on that keypair
 //   roaming              data plane 'roam' → core.transportReceived from the new address
 //   timers               core wakeAt → setTimeout → core.tick

@@ -1,6 +1,7 @@
 // What the workers report that the main thread must act on, paced so that a busy data plane
-// never starves the event loop (UAPI requests, timers): handshake messages are answered in
-// slices of HANDSHAKE_SLICE_MS, and traffic is handed over at most every TRAFFIC_GAP_MS.
+// never starves the event loop (UAPI requests, timers) nor competes with the workers for the
+// CPU on every packet: handshake messages are answered in slices of HANDSHAKE_SLICE_MS, and
+// traffic is handed over at once after a quiet spell, then every TRAFFIC_POLL_MS while it flows.
 
 import type { LocalAddr } from '../../sys/pktinfo.js';
 import type { PathAddr } from '../core/addr.js';
@@ -18,11 +19,24 @@ import {
 /** The longest the main thread answers handshake messages before it lets other work run. */
 const HANDSHAKE_SLICE_MS = 5;
 /**
- * The least time between two 'traffic' events. The workers post one message when TRAFFIC is
- * clear (shared.ts) and none until this thread takes it, so a bulk transfer costs this thread
- * at most 1000 / TRAFFIC_GAP_MS wake-ups a second, and the core hears of traffic that late at most.
+ * How long after a worker's message (the first traffic after a quiet spell: the workers post
+ * one when TRAFFIC is clear, shared.ts, and none while it is set) the traffic is taken, and the
+ * least time between two takes. Handing traffic to the core costs this thread a few hundred
+ * microseconds on a small host; a moment later, the packet that woke it has likely made its
+ * round trip (a ping through the tunnel answers within a millisecond) without competing with it.
+ * A take and the next are at least this far apart.
  */
 const TRAFFIC_GAP_MS = 2;
+/**
+ * While traffic flows, this thread takes it every TRAFFIC_POLL_MS and keeps TRAFFIC set, so the
+ * workers post nothing: a steady flow, even one packet every few milliseconds (a ping), costs
+ * this thread 1000 / TRAFFIC_POLL_MS wake-ups a second instead of one per packet and direction,
+ * each of which took a CPU from the workers on a small host just when they forward (measured
+ * with test/bench/rtt.ts on 2 cores: several hundred µs of main-thread CPU per ping and side).
+ * The core then hears of traffic up to this late: its tightest use, endpoint selection's
+ * liveness (core/select-constants.ts), counts in hundreds of milliseconds and more.
+ */
+const TRAFFIC_POLL_MS = 25;
 
 /** What one peer moved since the last 'traffic' event that named it. */
 export interface Moved {
@@ -42,7 +56,6 @@ export class Inbox {
   private readonly handshakes: HandshakeBatch[] = [];
   private handshakeTurn: NodeJS.Immediate | undefined;
   private trafficTurn = false;
-  private lastTraffic = Number.NEGATIVE_INFINITY;
   /** Per peer, the activity times the last 'traffic' handed out (4 each). */
   private readonly reported: Float64Array;
   closed = false;
@@ -97,22 +110,36 @@ export class Inbox {
     }
   }
 
-  /** Some thread noted traffic: take it after TRAFFIC_GAP_MS since the last time at most. */
+  /** Some thread set TRAFFIC and noted traffic: take it TRAFFIC_GAP_MS from now. */
   trafficMoved(): void {
     if (this.trafficTurn || this.closed) return;
     this.trafficTurn = true;
-    const wait = this.lastTraffic + TRAFFIC_GAP_MS - monotonicMs();
-    if (wait > 0) setTimeout(this.takeTraffic, wait);
-    else setImmediate(this.takeTraffic);
+    setTimeout(this.pollTraffic, TRAFFIC_GAP_MS);
   }
 
-  /** Hands over now what peers moved since the last time, if anything. */
-  readonly takeTraffic = (): void => {
+  /**
+   * Takes what moved. Something did: TRAFFIC stays set and the next look is TRAFFIC_POLL_MS
+   * away. Nothing did: TRAFFIC is cleared (the next traffic posts a message again), then the
+   * bits are taken once more, for a thread that set one before the clear while TRAFFIC was set.
+   */
+  private readonly pollTraffic = (): void => {
     this.trafficTurn = false;
     if (this.closed) return;
-    this.lastTraffic = monotonicMs();
+    if (this.takeTraffic()) {
+      this.trafficTurn = true;
+      setTimeout(this.pollTraffic, TRAFFIC_POLL_MS).unref();
+      return;
+    }
+    this.shared.clearTraffic();
+    this.takeTraffic();
+  };
+
+  /** Hands over now what peers moved since the last time, if anything; true if any moved. */
+  readonly takeTraffic = (): boolean => {
+    if (this.closed) return false;
     const moved: Moved[] = [];
-    for (const peer of this.shared.takeMoved()) {
+    const peers = this.shared.takeMoved();
+    for (const peer of peers) {
       // Each peer's activity times (shared.ts SEEN_*): newer than what was handed out?
       const r = this.reported;
       const at = peer * 4;
@@ -132,5 +159,6 @@ export class Inbox {
       if (m.rxAt > 0 || m.txAt > 0) moved.push(m);
     }
     if (moved.length > 0) this.out.traffic(moved);
+    return peers.length > 0;
   };
 }

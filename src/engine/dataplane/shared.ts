@@ -15,9 +15,11 @@
 //
 // Traffic reaches the main thread as events, not a poll: a thread that moved transport for
 // a peer sets the peer's MOVED bit at the end of its batch and, if TRAFFIC was clear, sets it
-// and posts one 'traffic' message. The main thread clears TRAFFIC, then takes the MOVED bits;
-// until then further batches only set bits, so a busy tunnel costs the main thread one wake-up
-// per round it takes, however many packets move.
+// and posts one 'traffic' message. The main thread takes the MOVED bits, and keeps TRAFFIC set
+// while taking them finds some (inbox.ts looks again a while later); once a take finds none it
+// clears TRAFFIC, then takes the bits once more. While TRAFFIC is set, batches only set bits,
+// so a busy tunnel costs the main thread one wake-up per round it takes, however many packets
+// move, and its workers post nothing.
 // bigint64 area: BYTES[thread][peer][rx, tx] · SEEN[thread][peer][4]
 
 import { SOURCE_INTS, SourceTable } from './source.js';
@@ -197,9 +199,16 @@ export class Shared {
     return Atomics.load(this.i32, TRAFFIC) === 0 && Atomics.compareExchange(this.i32, TRAFFIC, 0, 1) === 0;
   }
 
-  /** The main thread: clears TRAFFIC, then takes and returns the peers whose bit was set. */
-  takeMoved(): number[] {
+  /**
+   * The main thread, when a take found nothing: the next thread that moves traffic posts a
+   * message again. Take the bits once more after this (a thread may have set one just before).
+   */
+  clearTraffic(): void {
     Atomics.store(this.i32, TRAFFIC, 0);
+  }
+
+  /** The main thread: takes and returns the peers whose bit was set (TRAFFIC stays as it is). */
+  takeMoved(): number[] {
     const out: number[] = [];
     const words = movedWords(this.sizes.maxPeers);
     for (let w = 0; w < words; w++) {

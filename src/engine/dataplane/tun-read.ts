@@ -10,7 +10,7 @@
 // (gsoErrorText), is dropped and counted, as wireguard-go drops what its handleVirtioRead
 // refuses (tun/tun_linux.go).
 
-import { allocNative, freeNative, type NativeBuffer, readAt } from '../../sys/native.js';
+import { allocNative, EAGAIN, freeNative, type NativeBuffer, readAt } from '../../sys/native.js';
 import type { MsgBatch } from '../../sys/udp.js';
 import { DATA_HEADER_SIZE } from '../core/messages.js';
 import {
@@ -39,6 +39,8 @@ export class VnetReader {
   /** Per first slot k: lens.subarray(k), made once. */
   private readonly lensFrom: Int32Array[] = [];
   private readonly target: SplitTarget;
+  /** Whether the last `fill` ended because the queue was empty (read(2) said EAGAIN). */
+  drained = false;
   /** Packets dropped since the last `takeDropped`, and why the last one was. */
   dropped = 0;
   lastDrop = '';
@@ -57,10 +59,14 @@ export class VnetReader {
    */
   fill(batch: MsgBatch, lens: Int32Array, count: number): number {
     let k = 0;
+    this.drained = false;
     while (k < count) {
       if (this.pending === 0) {
         const r = readAt(this.fd, this.buf.addr, READ_SIZE);
-        if (r < 0) return k > 0 ? k : r;
+        if (r < 0) {
+          this.drained = r === -EAGAIN;
+          return k > 0 ? k : r;
+        }
         if (r === 0) return k;
         this.pending = r;
       }

@@ -237,7 +237,7 @@ test('the main thread sends keepalives and staged packets with the shared counte
   }
 });
 
-test('transport reaches the main thread as coalesced traffic events, the first at once', async (t) => {
+test('transport reaches the main thread as coalesced traffic events, the first within milliseconds', async (t) => {
   if (!need(t, { root: true, commands: ['ip'] })) return;
   const p = await makePair({ net: 76, tag: 'e76' });
   const other = inNetns(p.nsA, () => UdpSocket.open({ port: 0 }));
