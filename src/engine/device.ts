@@ -2,7 +2,7 @@
 // events, and the threaded data plane (TUN and UDP, transport sealing and opening) kept in
 // step with it (mirror.ts).
 //
-//   handshake messages   data plane → core.datagram → actions (send, keypairs, endpoint)
+//   handshake messages   data plane → core.datagram (with the queue's depth) → actions
 //   a handshake flood    data plane 'handshakeShed' → core.setUnderLoad (cookie replies)
 //   packets, no keypair  data plane 'needKey' → core.packetFromTun (stage, handshake)
 //   transport traffic    data plane 'traffic' (at most one per TRAFFIC_GAP_MS, whatever the
@@ -52,15 +52,6 @@ export const ENGINE_VERSION = '0.1.0';
 const MTU_INTERVAL_MS = 1000;
 /** Peers one interface holds unless WGM_ENGINE_MAX_PEERS says otherwise. */
 export const DEFAULT_MAX_PEERS = 4096;
-/**
- * Handshake messages per second past which the engine answers with cookies (whitepaper 5.3).
- * wireguard-go goes under load when 128 of its 1024 queued handshake messages wait, i.e. only
- * when it falls behind; counting arrivals, as the core does, at the core's default of 128 per
- * second made every handshake cost a cookie round trip at modest rates (test/bench/engine.ts).
- * The main thread completes a few thousand handshakes per second, so 1024 keeps cookies for
- * real floods.
- */
-export const UNDER_LOAD_HANDSHAKES_PER_SEC = 1024;
 /** Times a set waits for the workers to free the slots of removed peers. */
 const SYNC_ATTEMPTS = 5;
 
@@ -120,9 +111,12 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     this.maxPeers = maxPeers;
     this.mtu = dp.tun.mtu;
     const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
-    this.core = new Core({ wallEpochNs, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
+    this.core = new Core({ wallEpochNs });
     this.mirror = new PeerMirror(dp);
-    dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
+    // Under load by the depth of the queue to this thread, as wireguard-go (Core.datagram).
+    dp.on('handshake', (data, from, waiting) =>
+      this.apply(this.core.datagram(from, data, dp.now(), waiting)),
+    );
     // The receive workers shed handshake messages (a source over its budget, or the queue to
     // this thread full): a flood. Answer the rest with cookies rather than a DH each.
     dp.on('handshakeShed', () => this.core.setUnderLoad(dp.now() + UNDER_LOAD_AFTER_TIME_MS));

@@ -64,7 +64,8 @@ export interface DataPlaneOptions {
 }
 
 export interface DataPlaneEvents {
-  handshake: [data: Uint8Array, from: PathAddr];
+  /** `waiting`: handshake messages queued behind this one (Core.datagram's queue depth). */
+  handshake: [data: Uint8Array, from: PathAddr, waiting: number];
   handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
@@ -122,8 +123,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     });
     this.inbox = new Inbox(shared, {
       // Listeners answer synchronously; replies to `from` leave from `local`.
-      handshake: (data, from, local) =>
-        this.sources.replyingTo(from, local, () => this.emit('handshake', data, from)),
+      handshake: (data, from, local, waiting) =>
+        this.sources.replyingTo(from, local, () => this.emit('handshake', data, from, waiting)),
       traffic: (moved) => this.emit('traffic', moved),
     });
   }

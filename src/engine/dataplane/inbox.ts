@@ -50,8 +50,11 @@ export class Inbox {
   constructor(
     private readonly shared: Shared,
     private readonly out: {
-      /** One handshake message; the listener answers synchronously. */
-      handshake(data: Uint8Array, from: PathAddr, local: LocalAddr | undefined): void;
+      /**
+       * One handshake message, with how many more wait behind it (in this thread's queue, in
+       * flight from the workers or in their batches); the listener answers synchronously.
+       */
+      handshake(data: Uint8Array, from: PathAddr, local: LocalAddr | undefined, waiting: number): void;
       traffic(moved: Moved[]): void;
     },
   ) {
@@ -90,7 +93,7 @@ export class Inbox {
       readHandshakeBatch(e.buf, e.used, (data, from, local) => {
         left--;
         this.shared.releaseHandshakeSlot();
-        if (from) this.out.handshake(data, from, local);
+        if (from) this.out.handshake(data, from, local, this.shared.handshakesWaiting());
       });
     } finally {
       for (; left > 0; left--) this.shared.releaseHandshakeSlot();

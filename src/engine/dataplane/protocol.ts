@@ -9,6 +9,7 @@
 
 import type { RawAddr } from '../../sys/udp.js';
 import type { Family } from '../core/allowedips.js';
+import { HANDSHAKE_QUEUE_SIZE } from '../core/constants.js';
 
 export interface PrefixMsg {
   family: Family;
@@ -99,7 +100,7 @@ export function laneOfIndex(localIndex: number, lanes: number): number {
 
 /**
  * At most this many handshake messages wait for the main thread; more are dropped (and count as
- * load: gate.ts). wireguard-go's handshake queue holds 1024 too. Kept short so that a full
+ * load: gate.ts): wireguard-go's handshake queue size. Kept short so that a full
  * queue is a few tens of milliseconds of work and UAPI requests still get their turn.
  */
-export const MAX_HANDSHAKES_IN_FLIGHT = 1024;
+export const MAX_HANDSHAKES_IN_FLIGHT = HANDSHAKE_QUEUE_SIZE;
