@@ -299,8 +299,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     };
     const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
     for (const { thread, role, lane } of this.workers.threads()) {
-      if (role === 'tx') this.workers.post(thread, { ...common, key: Uint8Array.from(k.sendKey) });
-      else if (lane === owner) this.workers.post(thread, { ...common, key: Uint8Array.from(k.recvKey) });
+      // Lazily woken: each worker applies it before its next batch (workers.ts LAZY_WAKE_MS).
+      if (role === 'tx') this.workers.post(thread, { ...common, key: Uint8Array.from(k.sendKey) }, true);
+      else if (lane === owner)
+        this.workers.post(thread, { ...common, key: Uint8Array.from(k.recvKey) }, true);
     }
     return slot;
   }
@@ -311,7 +313,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (peer === undefined) return;
     if (this.shared.sendKeypair(peer) === slot) this.shared.setSendKeypair(peer, NO_KEYPAIR);
     this.sender.remove(slot);
-    this.workers.postAll({ t: 'keypairGone', slot });
+    this.workers.postAll({ t: 'keypairGone', slot }, undefined, true);
     this.keypairs.give(slot, this.keypairs.marksNow());
   }
 

@@ -9,6 +9,13 @@ import type { Control, WorkerEvent, WorkerInit } from './protocol.js';
 import type { Shared } from './shared.js';
 
 const STOP_TIMEOUT_MS = 3000;
+/**
+ * A lazy post (keypair changes) wakes an idle worker this late at most. A worker applies what
+ * waits on its port before each batch it reads, so a keypair is in place before the first packet
+ * that needs it; the wake only makes an idle worker apply it (and free the slots it holds).
+ * A handshake posts to two or three workers: waking each at once cost more than the DH.
+ */
+const LAZY_WAKE_MS = 20;
 
 interface WorkerSlot {
   worker: Worker;
@@ -30,6 +37,9 @@ export class WorkerPool {
   /** By thread number; thread 0 is the main thread. */
   private readonly slots: (WorkerSlot | undefined)[] = [undefined];
   private readonly toWake = new Set<WorkerSlot>();
+  /** Workers posted lazily and not woken since; woken by `lazyTimer`. */
+  private readonly lazy = new Set<WorkerSlot>();
+  private lazyTimer: NodeJS.Timeout | undefined;
   private stopping = false;
 
   constructor(
@@ -69,7 +79,8 @@ export class WorkerPool {
     }
   }
 
-  post(thread: number, c: Control): void {
+  /** Posts `c` to a worker; `lazy`: wake it within LAZY_WAKE_MS rather than after this task. */
+  post(thread: number, c: Control, lazy = false): void {
     const w = this.slots[thread];
     if (!w) return;
     // A key moves to the worker rather than being copied, so no stray copy stays here.
@@ -79,22 +90,39 @@ export class WorkerPool {
     // costs more than a message, and a handshake posts several (a keypair in, old ones out).
     // The message is queued already, and a worker reads its port before each batch, so the
     // wait only delays an idle worker, by the rest of this task.
+    if (lazy) {
+      if (this.toWake.has(w)) return;
+      this.lazy.add(w);
+      this.lazyTimer ??= setTimeout(this.wakeLazy, LAZY_WAKE_MS);
+      return;
+    }
     if (this.toWake.size === 0) queueMicrotask(this.wakePosted);
     this.toWake.add(w);
   }
 
   private readonly wakePosted = (): void => {
-    if (!this.stopping) for (const w of this.toWake) w.waker.wake();
+    for (const w of this.toWake) {
+      this.lazy.delete(w);
+      if (!this.stopping) w.waker.wake();
+    }
     this.toWake.clear();
   };
 
-  /** Posts `c` to every worker, or to those of one role. */
-  postAll(c: Control, role?: 'tx' | 'rx'): void {
-    for (const { thread, role: r } of this.threads()) if (!role || r === role) this.post(thread, c);
+  private readonly wakeLazy = (): void => {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
+    if (!this.stopping) for (const w of this.lazy) w.waker.wake();
+    this.lazy.clear();
+  };
+
+  /** Posts `c` to every worker, or to those of one role (`lazy`: as for post). */
+  postAll(c: Control, role?: 'tx' | 'rx', lazy = false): void {
+    for (const { thread, role: r } of this.threads()) if (!role || r === role) this.post(thread, c, lazy);
   }
 
   /** Resolves once every worker applied every message posted so far (or after `ms`). */
   async settle(ms = 1000): Promise<void> {
+    this.wakeLazy();
     const until = Date.now() + ms;
     const marks = this.slots.map((_, t) => this.shared.sent(t));
     const done = () => marks.every((m, t) => t === 0 || !this.slots[t] || this.shared.applied(t) >= m);
@@ -104,6 +132,7 @@ export class WorkerPool {
   /** Wakes every worker out of poll to see the stop flag, waits for them, frees their ports. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeLazy();
     this.shared.stop();
     for (const w of this.slots) w?.waker.wake();
     const within = <T>(p: Promise<T>) =>
