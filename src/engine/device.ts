@@ -24,9 +24,10 @@
 
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
-import { publicKeyOf } from '../crypto/x25519-native.js';
+import { publicKeyOf, useRawX25519 } from '../crypto/x25519-native.js';
 import { type Device, type EndpointPolicy, isZeroKey, keysEqual } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
+import { sodiumPublicKeyOf, sodiumSharedSecret, sodiumX25519Available } from '../sys/sodium-x25519.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
@@ -137,6 +138,9 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
 
   /** Creates the TUN interface `ifname`, binds a UDP port and starts the data plane. */
   static async open(ifname: string, log: Logger, opts: EngineOptions = {}): Promise<EngineDevice> {
+    // The handshakes' X25519 on raw keys when libsodium is there (sys/sodium-x25519.ts says why).
+    if (sodiumX25519Available())
+      useRawX25519({ publicKeyOf: sodiumPublicKeyOf, sharedSecret: sodiumSharedSecret });
     const maxPeers = opts.maxPeers ?? maxPeersFromEnv();
     const dp = await DataPlane.start({
       tunName: ifname,
