@@ -455,13 +455,14 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
         case 'send': {
           // From the peer's sticky source address; the core has counted the bytes already.
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
-          if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false })) {
-            this.log.verbose(`Failed to send a packet to ${formatPath(a.to)}`);
+          const { peer, to } = a;
+          const failed = () => {
+            this.log.verbose(`Failed to send a packet to ${formatPath(to)}`);
             // A local refusal (no route, unreachable): selection tries the other paths (after
             // this batch: the race it starts may send to a refused path again).
-            const { peer, to } = a;
             if (peer) setImmediate(() => this.apply(this.core.sendError(peer, to, this.dp.now())));
-          }
+          };
+          this.dp.sendHandshake(a.bytes, to, slot, { count: false, failed });
           break;
         }
         case 'sendData': {

@@ -122,6 +122,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       exitExpected: () => this.stopping || this.linkGoneSeen,
     });
     this.inbox = new Inbox(shared, {
+      slice: (run) => this.sender.replies.collect(() => this.group.sockets[0]!, run),
       // Listeners answer synchronously; replies to `from` leave from `local`.
       handshake: (data, from, local, waiting) =>
         this.sources.replyingTo(from, local, () => this.emit('handshake', data, from, waiting)),
@@ -346,11 +347,19 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * Sends a handshake message (or any datagram) as is. From `peer`'s sticky source address
    * when it has one for `to`; a reply to the handshake message being handled (from inside a
    * 'handshake' listener) from the address that message arrived at. Counted as sent to `peer`
-   * unless `count` is false (the core counts what it sends itself).
+   * unless `count` is false (the core counts what it sends itself). From a 'handshake'
+   * listener the message leaves with the rest of the slice's (reply-batch.ts): true then, and
+   * `failed` is called if the kernel refuses it (at once otherwise, with false).
    */
-  sendHandshake(data: Uint8Array, to: PathAddr, peer?: number, opts: { count?: boolean } = {}): boolean {
+  sendHandshake(
+    data: Uint8Array,
+    to: PathAddr,
+    peer?: number,
+    opts: { count?: boolean; failed?: () => void } = {},
+  ): boolean {
     const counted = opts.count === false ? undefined : peer;
-    return this.sender.sendRaw(this.group.sockets[0]!, to, data, counted, this.sources.pick(to, peer));
+    const source = this.sources.pick(to, peer);
+    return this.sender.sendRaw(this.group.sockets[0]!, to, data, counted, source, opts.failed);
   }
 
   /** Exact bytes received from and sent to `peer` (transport and handshake messages). */

@@ -50,6 +50,8 @@ export class Inbox {
   constructor(
     private readonly shared: Shared,
     private readonly out: {
+      /** Runs one slice of answers (its replies leave together at the end: reply-batch.ts). */
+      slice(run: () => void): void;
       /**
        * One handshake message, with how many more wait behind it (in this thread's queue, in
        * flight from the workers or in their batches); the listener answers synchronously.
@@ -80,10 +82,12 @@ export class Inbox {
   private readonly answerHandshakes = (): void => {
     this.handshakeTurn = undefined;
     const until = monotonicMs() + HANDSHAKE_SLICE_MS;
-    while (this.handshakes.length > 0 && !this.closed) {
-      this.answerBatch(this.handshakes.shift()!);
-      if (monotonicMs() >= until) break;
-    }
+    this.out.slice(() => {
+      while (this.handshakes.length > 0 && !this.closed) {
+        this.answerBatch(this.handshakes.shift()!);
+        if (monotonicMs() >= until) break;
+      }
+    });
     if (this.handshakes.length > 0 && !this.closed) this.handshakeTurn = setImmediate(this.answerHandshakes);
   };
 
