@@ -122,7 +122,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       exitExpected: () => this.stopping || this.linkGoneSeen,
     });
     this.inbox = new Inbox(shared, {
-      slice: (run) => this.sender.replies.collect(() => this.group.sockets[0]!, run),
+      // The slice's keypair posts go out first (workers.ts collect), then its replies.
+      slice: (run) =>
+        this.sender.replies.collect(
+          () => this.group.sockets[0]!,
+          () => this.workers.collect(run),
+        ),
       // Listeners answer synchronously; replies to `from` leave from `local`.
       handshake: (data, from, local, waiting) =>
         this.sources.replyingTo(from, local, () => this.emit('handshake', data, from, waiting)),

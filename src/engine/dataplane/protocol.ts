@@ -3,6 +3,7 @@
 // Main → worker (`Control`): configuration, sent only when it changes, on a MessagePort per
 // worker. A worker never returns to its event loop (it blocks in poll), so it takes these with
 // receiveMessageOnPort before each batch, and the main thread wakes it through its eventfd.
+// What one handshake-answering slice posts to a worker comes as one array of them.
 // Worker → main (`WorkerEvent`): what the core must decide on (handshake messages, packets
 // for peers without a keypair, keypair confirmation, a new source address) and
 // fatal conditions. Nothing here is sent per packet in steady state.

@@ -18,6 +18,7 @@ const STOP_TIMEOUT_MS = 3000;
 const LAZY_WAKE_MS = 20;
 
 interface WorkerSlot {
+  thread: number;
   worker: Worker;
   port: MessagePort;
   waker: Waker;
@@ -40,6 +41,9 @@ export class WorkerPool {
   /** Workers posted lazily and not woken since; woken by `lazyTimer`. */
   private readonly lazy = new Set<WorkerSlot>();
   private lazyTimer: NodeJS.Timeout | undefined;
+  /** Inside `collect`: the messages of each worker, posted together at its end. */
+  private collecting = 0;
+  private readonly held = new Map<WorkerSlot, { list: Control[]; transfer: ArrayBuffer[] }>();
   private stopping = false;
 
   constructor(
@@ -63,7 +67,15 @@ export class WorkerPool {
       if (!this.stopping && !this.cb.exitExpected())
         this.cb.onError(new Error(`data-plane ${init.role} worker exited`));
     });
-    this.slots[init.thread] = { worker, port: port1, waker, role: init.role, lane: init.lane, exited };
+    this.slots[init.thread] = {
+      thread: init.thread,
+      worker,
+      port: port1,
+      waker,
+      role: init.role,
+      lane: init.lane,
+      exited,
+    };
     return new Promise((ok, fail) => {
       worker.once('online', ok);
       worker.once('error', fail);
@@ -84,7 +96,15 @@ export class WorkerPool {
     const w = this.slots[thread];
     if (!w) return;
     // A key moves to the worker rather than being copied, so no stray copy stays here.
-    w.port.postMessage(c, c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : []);
+    const transfer = c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : [];
+    if (this.collecting > 0) {
+      const h = this.held.get(w);
+      if (h) {
+        h.list.push(c);
+        h.transfer.push(...transfer);
+      } else this.held.set(w, { list: [c], transfer });
+    } else w.port.postMessage(c, transfer);
+    // Counted now, posted or held: `sent` marks what a freed slot waits for (slots.ts).
     this.shared.noteSent(thread);
     // One wake-up per worker per task, not per message: an eventfd write that wakes a thread
     // costs more than a message, and a handshake posts several (a keypair in, old ones out).
@@ -111,9 +131,31 @@ export class WorkerPool {
   private readonly wakeLazy = (): void => {
     if (this.lazyTimer) clearTimeout(this.lazyTimer);
     this.lazyTimer = undefined;
-    if (!this.stopping) for (const w of this.lazy) w.waker.wake();
+    // A busy worker applied its messages by itself (before its batches): no wake-up for it.
+    if (!this.stopping)
+      for (const w of this.lazy)
+        if (this.shared.applied(w.thread) < this.shared.sent(w.thread)) w.waker.wake();
     this.lazy.clear();
   };
+
+  /**
+   * Runs `fn`, holding what it posts, then posts each worker's messages as one (an array:
+   * state.ts applies them in order). An answering slice posts two or three keypair messages
+   * per handshake; one postMessage per worker per slice instead.
+   */
+  collect(fn: () => void): void {
+    this.collecting++;
+    try {
+      fn();
+    } finally {
+      if (--this.collecting === 0) this.release();
+    }
+  }
+
+  private release(): void {
+    for (const [w, h] of this.held) w.port.postMessage(h.list.length === 1 ? h.list[0] : h.list, h.transfer);
+    this.held.clear();
+  }
 
   /** Posts `c` to every worker, or to those of one role (`lazy`: as for post). */
   postAll(c: Control, role?: 'tx' | 'rx', lazy = false): void {
