@@ -12,10 +12,12 @@ const STOP_TIMEOUT_MS = 3000;
 /**
  * A lazy post (keypair changes) wakes an idle worker this late at most. A worker applies what
  * waits on its port before each batch it reads, so a keypair is in place before the first packet
- * that needs it; the wake only makes an idle worker apply it (and free the slots it holds).
- * A handshake posts to two or three workers: waking each at once cost more than the DH.
+ * that needs it; the wake only makes an idle worker apply it (and free the slots it holds, and
+ * wipe the keys of keypairs gone). A handshake posts to two or three workers: waking each at
+ * once cost more than the DH, and even every 20 ms, on a loaded 2-core host, each wake-up
+ * handed the CPU to the woken worker for most of a millisecond.
  */
-const LAZY_WAKE_MS = 20;
+const LAZY_WAKE_MS = 200;
 
 interface WorkerSlot {
   thread: number;
