@@ -341,6 +341,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   sendData(peer: number, packets: Uint8Array[]): number {
     const to = this.endpoints[peer];
     if (!to) return 0;
+    // The peer answers these at once (an initiator's first packets after the response): the
+    // keypairs this slice installed must reach the workers first.
+    this.workers.release();
     const source = this.sources.sourceFor(peer, to);
     const sent = this.sender.send(this.group.sockets[0]!, peer, to, packets, this.now(), source);
     // Refused sends count too (main-send.ts): the core's timers must hear of them.

@@ -154,7 +154,11 @@ export class WorkerPool {
     }
   }
 
-  private release(): void {
+  /**
+   * Posts what `collect` holds now (it keeps collecting): before a packet leaves this thread
+   * whose answer a worker must open with a keypair among them.
+   */
+  release(): void {
     for (const [w, h] of this.held) w.port.postMessage(h.list.length === 1 ? h.list[0] : h.list, h.transfer);
     this.held.clear();
   }
