@@ -3,7 +3,7 @@
 //
 //   const core = new Core({ wallEpochNs });
 //   core.configure(device, now)        a typed UAPI `set` (endpoints binary: addr.ts)
-//   core.datagram(from, bytes, now)    a UDP datagram arrived
+//   core.datagram(from, bytes, now, waiting)  a handshake message arrived (`waiting` behind it)
 //   core.packetFromTun(bytes, now)     an IP packet with no sending keypair yet (staged)
 //   core.transportReceived(...)        the data plane opened a transport message
 //   core.transportSent(...)            the data plane sent transport messages
