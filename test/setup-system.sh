@@ -28,6 +28,11 @@ missing=()
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEED[$cmd]}")
 done
+# libsodium: wgm-engine's ChaCha20-Poly1305 and handshake X25519 prefer it and fall back to
+# OpenSSL/node:crypto without it; installing it lets the tests cover the path users with it get.
+if ! ldconfig -p 2>/dev/null | grep -q 'libsodium\.so\.23 '; then
+  missing+=(libsodium23)
+fi
 # The VM harness needs a Debian 6.12 kernel with wireguard.ko (see the header of
 # test/vm/run-in-vm.sh).
 if ! ls /lib/modules/6.12.*/kernel/drivers/net/wireguard/wireguard.ko* >/dev/null 2>&1; then

@@ -92,8 +92,26 @@ function buildPublic(key: Key): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, key]), format: 'der', type: 'spki' });
 }
 
+/**
+ * X25519 on raw keys from elsewhere, used instead of node:crypto when installed (the engine
+ * installs libsodium's, sys/sodium-x25519.ts: no KeyObject to build per key). `sharedSecret`
+ * returns undefined for an all-zero result.
+ */
+export interface RawX25519 {
+  publicKeyOf(privateKey: Key): Key;
+  sharedSecret(privateKey: Key, publicKey: Key): Key | undefined;
+}
+
+let raw: RawX25519 | undefined;
+
+/** Uses `impl` for every X25519 of this thread from now on (undefined: node:crypto again). */
+export function useRawX25519(impl: RawX25519 | undefined): void {
+  raw = impl;
+}
+
 /** X25519(key, 9). OpenSSL clamps the scalar, as RFC 7748 requires. */
 export function publicKeyOf(privateKey: Key): Key {
+  if (raw) return raw.publicKeyOf(privateKey);
   const pub = createPublicKey(privateKeyObject(privateKey));
   if (jwk) {
     const x = pub.export({ format: 'jwk' }).x;
@@ -108,6 +126,11 @@ export function publicKeyOf(privateKey: Key): Key {
  * which WireGuard must refuse anyway.
  */
 export function sharedSecret(privateKey: Key, publicKey: Key): Key {
+  if (raw) {
+    const r = raw.sharedSecret(privateKey, publicKey);
+    if (!r) throw new Error('X25519: low-order public key');
+    return r;
+  }
   const s = diffieHellman({
     privateKey: privateKeyObject(privateKey),
     publicKey: publicKeyObject(publicKey),

@@ -2,7 +2,7 @@
 // events, and the threaded data plane (TUN and UDP, transport sealing and opening) kept in
 // step with it (mirror.ts).
 //
-//   handshake messages   data plane → core.datagram → actions (send, keypairs, endpoint)
+//   handshake messages   data plane → core.datagram (with the queue's depth) → actions
 //   a handshake flood    data plane 'handshakeShed' → core.setUnderLoad (cookie replies)
 //   packets, no keypair  data plane 'needKey' → core.packetFromTun (stage, handshake)
 //   transport traffic    data plane 'traffic' (2 ms after a quiet spell, then at most one per
@@ -25,9 +25,10 @@
 // send-error triggers.
 
 import { EventEmitter } from 'node:events';
-import { publicKeyOf } from '../crypto/x25519-native.js';
+import { publicKeyOf, useRawX25519 } from '../crypto/x25519-native.js';
 import { type Device, type EndpointPolicy, isZeroKey, keysEqual } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
+import { sodiumPublicKeyOf, sodiumSharedSecret, sodiumX25519Available } from '../sys/sodium-x25519.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
@@ -54,15 +55,6 @@ export const ENGINE_VERSION = '0.1.0';
 const MTU_INTERVAL_MS = 1000;
 /** Peers one interface holds unless WGM_ENGINE_MAX_PEERS says otherwise. */
 export const DEFAULT_MAX_PEERS = 4096;
-/**
- * Handshake messages per second past which the engine answers with cookies (whitepaper 5.3).
- * wireguard-go goes under load when 128 of its 1024 queued handshake messages wait, i.e. only
- * when it falls behind; counting arrivals, as the core does, at the core's default of 128 per
- * second made every handshake cost a cookie round trip at modest rates (test/bench/engine.ts).
- * The main thread completes a few thousand handshakes per second, so 1024 keeps cookies for
- * real floods.
- */
-export const UNDER_LOAD_HANDSHAKES_PER_SEC = 1024;
 /** Times a set waits for the workers to free the slots of removed peers. */
 const SYNC_ATTEMPTS = 5;
 
@@ -137,9 +129,12 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     this.maxPeers = maxPeers;
     this.mtu = dp.tun.mtu;
     const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
-    this.core = new Core({ wallEpochNs, underLoadThreshold: UNDER_LOAD_HANDSHAKES_PER_SEC });
+    this.core = new Core({ wallEpochNs });
     this.mirror = new PeerMirror(dp);
-    dp.on('handshake', (data, from) => this.apply(this.core.datagram(from, data, dp.now())));
+    // Under load by the depth of the queue to this thread, as wireguard-go (Core.datagram).
+    dp.on('handshake', (data, from, waiting) =>
+      this.apply(this.core.datagram(from, data, dp.now(), waiting)),
+    );
     // The receive workers shed handshake messages (a source over its budget, or the queue to
     // this thread full): a flood. Answer the rest with cookies rather than a DH each.
     dp.on('handshakeShed', () => this.core.setUnderLoad(dp.now() + UNDER_LOAD_AFTER_TIME_MS));
@@ -176,6 +171,9 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
 
   /** Creates the TUN interface `ifname`, binds a UDP port and starts the data plane. */
   static async open(ifname: string, log: Logger, opts: EngineOptions = {}): Promise<EngineDevice> {
+    // The handshakes' X25519 on raw keys when libsodium is there (sys/sodium-x25519.ts says why).
+    if (sodiumX25519Available())
+      useRawX25519({ publicKeyOf: sodiumPublicKeyOf, sharedSecret: sodiumSharedSecret });
     const maxPeers = opts.maxPeers ?? maxPeersFromEnv();
     const dp = await DataPlane.start({
       tunName: ifname,
@@ -478,13 +476,14 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
         case 'send': {
           // From the peer's sticky source address; the core has counted the bytes already.
           const slot = a.peer && this.mirror.ofKey(a.peer)?.slot;
-          if (!this.dp.sendHandshake(a.bytes, a.to, slot, { count: false })) {
-            this.log.verbose(`Failed to send a packet to ${formatPath(a.to)}`);
+          const { peer, to } = a;
+          const failed = () => {
+            this.log.verbose(`Failed to send a packet to ${formatPath(to)}`);
             // A local refusal (no route, unreachable): selection tries the other paths (after
             // this batch: the race it starts may send to a refused path again).
-            const { peer, to } = a;
             if (peer) setImmediate(() => this.apply(this.core.sendError(peer, to, this.dp.now())));
-          }
+          };
+          this.dp.sendHandshake(a.bytes, to, slot, { count: false, failed });
           break;
         }
         case 'sendData': {

@@ -39,11 +39,25 @@ export const COOKIE_REFRESH_TIME_MS = 120_000;
 /** Once under load, the device stays under load this long. */
 export const UNDER_LOAD_AFTER_TIME_MS = 1_000;
 /**
- * Handshake messages per second above which the core counts itself under load. wireguard-go
- * uses the depth of its handshake queue (1024 / 8); a sans-I/O core has no queue, so it
- * counts arrivals over the last second instead. The engine may also declare load itself.
+ * At most this many handshake messages wait for the responder (wireguard-go device/constants.go
+ * QueueHandshakeSize); the engine drops what does not fit.
  */
-export const UNDER_LOAD_HANDSHAKES_PER_SEC = 128;
+export const HANDSHAKE_QUEUE_SIZE = 1024;
+/**
+ * The device is under load (cookie replies) while at least this many handshake messages wait
+ * behind the one being answered, as in wireguard-go (device/device.go IsUnderLoad:
+ * QueueHandshakeSize / 8): a responder that keeps up answers a burst of any rate with DHs, one
+ * that falls behind asks for cookies. The core owns no queue; its owner passes the depth with
+ * each message (Core.datagram).
+ */
+export const UNDER_LOAD_QUEUE_DEPTH = HANDSHAKE_QUEUE_SIZE / 8;
+/**
+ * Initiations that cost a DH and then failed to open (no configured peer sent them) within
+ * UNDER_LOAD_AFTER_TIME_MS past which the device is under load too. A legitimate burst never
+ * fails so; a flood spread over many sources at a rate the responder keeps up with does
+ * (wireguard-go would spend a DH on each of those; the kernel and wireguard-go have no such rule).
+ */
+export const UNDER_LOAD_INVALID_INITIATIONS = UNDER_LOAD_QUEUE_DEPTH;
 /** Per source address under load: this many handshake messages per second... */
 export const RATELIMIT_PACKETS_PER_SEC = 20;
 /** ...with this burst. */

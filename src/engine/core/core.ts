@@ -3,7 +3,7 @@
 //
 //   const core = new Core({ wallEpochNs });
 //   core.configure(device, now)        a typed UAPI `set` (endpoints binary: addr.ts)
-//   core.datagram(from, bytes, now)    a UDP datagram arrived
+//   core.datagram(from, bytes, now, waiting)  a handshake message arrived (`waiting` behind it)
 //   core.packetFromTun(bytes, now)     an IP packet with no sending keypair yet (staged)
 //   core.transportReceived(...)        the data plane opened a transport message
 //   core.transportSent(...)            the data plane sent transport messages
@@ -28,7 +28,8 @@ import {
   REJECT_AFTER_TIME_MS,
   REKEY_TIMEOUT_MS,
   UNDER_LOAD_AFTER_TIME_MS,
-  UNDER_LOAD_HANDSHAKES_PER_SEC,
+  UNDER_LOAD_INVALID_INITIATIONS,
+  UNDER_LOAD_QUEUE_DEPTH,
 } from './constants.js';
 import { type CoreContext, type Identity, IndexTable } from './context.js';
 import { CookieChecker } from './cookie.js';
@@ -58,8 +59,6 @@ export interface CoreOptions {
   wallClock?: (now: number) => bigint;
   /** Cryptographic randomness; default: the operating system's. */
   random?: (n: number) => Uint8Array;
-  /** Handshake messages per second above which the core counts itself under load. */
-  underLoadThreshold?: number;
 }
 
 export class Core implements CoreContext {
@@ -76,10 +75,10 @@ export class Core implements CoreContext {
   private out: Action[] = [];
   private readonly touched = new Set<PeerState>();
   private wake: number | undefined;
-  private readonly underLoadThreshold: number;
   private underLoadUntil = Number.NEGATIVE_INFINITY;
-  private loadWindowStart = Number.NEGATIVE_INFINITY;
-  private loadCount = 0;
+  /** Initiations that failed to open since `invalidSince` (UNDER_LOAD_INVALID_INITIATIONS). */
+  private invalidSince = Number.NEGATIVE_INFINITY;
+  private invalidCount = 0;
   private readonly limiter = new RateLimiter();
 
   constructor(options: CoreOptions) {
@@ -88,7 +87,6 @@ export class Core implements CoreContext {
     this.index = new IndexTable(this.rand);
     this.wallEpochNs = options.wallEpochNs;
     this.wallClock = options.wallClock;
-    this.underLoadThreshold = options.underLoadThreshold ?? UNDER_LOAD_HANDSHAKES_PER_SEC;
   }
 
   // ---- Entry points ----
@@ -111,13 +109,17 @@ export class Core implements CoreContext {
     });
   }
 
-  /** A handshake message (types 1-3) arrived from `from`; anything else is ignored. Never throws. */
-  datagram(from: PathAddr, bytes: Uint8Array, now: number): Action[] {
+  /**
+   * A handshake message (types 1-3) arrived from `from`; anything else is ignored. Never throws.
+   * `waiting`: how many handshake messages wait behind this one (the owner's queue depth); at
+   * UNDER_LOAD_QUEUE_DEPTH the device is under load.
+   */
+  datagram(from: PathAddr, bytes: Uint8Array, now: number, waiting = 0): Action[] {
     return this.run(now, false, () => {
       switch (messageType(bytes)) {
         case MESSAGE_INITIATION:
         case MESSAGE_RESPONSE:
-          this.handshakeMessage(from, bytes, now);
+          this.handshakeMessage(from, bytes, now, waiting);
           break;
         case MESSAGE_COOKIE_REPLY:
           handleCookieReply(this, from, bytes, now);
@@ -270,7 +272,7 @@ export class Core implements CoreContext {
     return readDevice(this, this.settings);
   }
 
-  /** Declares the device under load until `until` (e.g. from the engine's queue depth). */
+  /** Declares the device under load until `until` (e.g. the engine dropped handshake messages). */
   setUnderLoad(until: number): void {
     this.underLoadUntil = Math.max(this.underLoadUntil, until);
   }
@@ -347,12 +349,12 @@ export class Core implements CoreContext {
     }
   }
 
-  private handshakeMessage(from: PathAddr, bytes: Uint8Array, now: number): void {
+  private handshakeMessage(from: PathAddr, bytes: Uint8Array, now: number, waiting: number): void {
     if (!this.checker?.checkMac1(bytes)) {
       this.log('verbose', 'Received packet with invalid mac1');
       return;
     }
-    if (this.underLoad(now)) {
+    if (this.underLoad(now, waiting)) {
       const source = cookieSource(from);
       if (!this.checker.checkMac2(bytes, source, now)) {
         this.emit({ type: 'send', to: from, bytes: this.checker.createReply(bytes, source, now) });
@@ -360,22 +362,33 @@ export class Core implements CoreContext {
       }
       if (!this.limiter.allow(rateLimitKey(from), now)) return;
     }
-    if (messageType(bytes) === MESSAGE_INITIATION) handleInitiation(this, from, bytes, now);
-    else {
+    if (messageType(bytes) === MESSAGE_INITIATION) {
+      if (!handleInitiation(this, from, bytes, now)) this.invalidInitiation(now);
+    } else {
       const peer = handleResponse(this, from, bytes, now);
       // Confirm the new session at once: staged packets, or a keepalive.
       if (peer) sendKeepalive(this, peer, now);
     }
   }
 
-  /** Counts handshake messages per second; past the threshold, under load for a second. */
-  private underLoad(now: number): boolean {
-    if (now - this.loadWindowStart >= 1000) {
-      this.loadWindowStart = now;
-      this.loadCount = 0;
-    }
-    if (++this.loadCount > this.underLoadThreshold) this.underLoadUntil = now + UNDER_LOAD_AFTER_TIME_MS;
+  /**
+   * wireguard-go device/device.go IsUnderLoad: under load while UNDER_LOAD_QUEUE_DEPTH messages
+   * wait, and for UNDER_LOAD_AFTER_TIME_MS after that (or after setUnderLoad's time).
+   */
+  private underLoad(now: number, waiting: number): boolean {
+    if (waiting >= UNDER_LOAD_QUEUE_DEPTH)
+      this.underLoadUntil = Math.max(this.underLoadUntil, now + UNDER_LOAD_AFTER_TIME_MS);
     return now < this.underLoadUntil;
+  }
+
+  /** An initiation cost a DH and did not open: too many of those are a flood. */
+  private invalidInitiation(now: number): void {
+    if (now - this.invalidSince >= UNDER_LOAD_AFTER_TIME_MS) {
+      this.invalidSince = now;
+      this.invalidCount = 0;
+    }
+    if (++this.invalidCount >= UNDER_LOAD_INVALID_INITIATIONS)
+      this.underLoadUntil = Math.max(this.underLoadUntil, now + UNDER_LOAD_AFTER_TIME_MS);
   }
 
   private expired(peer: PeerState, name: TimerName, now: number): void {

@@ -204,27 +204,30 @@ function heardHandshake(
   if (!judged) runSelect(ctx, peer, peer.endpoints.received(from, now), now);
 }
 
-/** Message 1 arrived (MACs already checked). */
-export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8Array, now: number): void {
+/**
+ * Message 1 arrived (MACs already checked). Returns false when it did not open: not made by a
+ * configured peer, though it cost a DH (a flood's messages are such).
+ */
+export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8Array, now: number): boolean {
   const id = ctx.identity;
-  if (!id) return;
+  if (!id) return true;
   const opened = openInitiation(bytes, id.privateKey, id.publicKey);
   const peer = opened && ctx.peers.get(keyHex(opened.remoteStatic));
   const finished = peer?.staticStatic && finishInitiation(bytes, opened!, peer.staticStatic);
   if (!peer || !finished) {
     ctx.log('verbose', `Received invalid initiation message from ${formatPath(from)}`);
-    return;
+    return false;
   }
   if (peer.lastReceivedTimestamp && compareTai64n(finished.timestamp, peer.lastReceivedTimestamp) <= 0) {
     ctx.log('verbose', `${peer} - ConsumeMessageInitiation: handshake replay`);
-    return;
+    return true;
   }
   if (
     peer.lastInitiationConsumption !== undefined &&
     now - peer.lastInitiationConsumption <= HANDSHAKE_INITIATION_RATE_MS
   ) {
     ctx.log('verbose', `${peer} - ConsumeMessageInitiation: handshake flood`);
-    return;
+    return true;
   }
   peer.lastReceivedTimestamp = finished.timestamp;
   peer.lastInitiationConsumption = now;
@@ -241,6 +244,7 @@ export function handleInitiation(ctx: CoreContext, from: PathAddr, bytes: Uint8A
   ctx.log('verbose', `${peer} - Received handshake initiation`);
   peer.rxBytes += INITIATION_SIZE;
   sendResponse(ctx, peer, from, now);
+  return true;
 }
 
 /** Bytewise order of two keys. */

@@ -78,7 +78,8 @@ interface SpawnPlan {
 }
 
 export interface DataPlaneEvents {
-  handshake: [data: Uint8Array, from: PathAddr];
+  /** `waiting`: handshake messages queued behind this one (Core.datagram's queue depth). */
+  handshake: [data: Uint8Array, from: PathAddr, waiting: number];
   handshakeShed: [count: number];
   needKey: [peer: number, packet: Uint8Array];
   confirmed: [peer: number, keypair: number];
@@ -144,9 +145,15 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
       exitExpected: () => this.stopping || this.linkGoneSeen,
     });
     this.inbox = new Inbox(shared, {
+      // The slice's keypair posts go out first (workers.ts collect), then its replies.
+      slice: (run) =>
+        this.sender.replies.collect(
+          () => this.group.sockets[0]!,
+          () => this.workers.collect(run),
+        ),
       // Listeners answer synchronously; replies to `from` leave from `local`.
-      handshake: (data, from, local) =>
-        this.sources.replyingTo(from, local, () => this.emit('handshake', data, from)),
+      handshake: (data, from, local, waiting) =>
+        this.sources.replyingTo(from, local, () => this.emit('handshake', data, from, waiting)),
       traffic: (moved) => this.emit('traffic', moved),
     });
   }
@@ -357,8 +364,10 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     };
     const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
     for (const { thread, role, lane } of this.workers.threads()) {
-      if (role === 'tx') this.workers.post(thread, { ...common, key: Uint8Array.from(k.sendKey) });
-      else if (lane === owner) this.workers.post(thread, { ...common, key: Uint8Array.from(k.recvKey) });
+      // Lazily woken: each worker applies it before its next batch (workers.ts LAZY_WAKE_MS).
+      if (role === 'tx') this.workers.post(thread, { ...common, key: Uint8Array.from(k.sendKey) }, true);
+      else if (lane === owner)
+        this.workers.post(thread, { ...common, key: Uint8Array.from(k.recvKey) }, true);
     }
     return slot;
   }
@@ -369,7 +378,7 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     if (peer === undefined) return;
     if (this.shared.sendKeypair(peer) === slot) this.shared.setSendKeypair(peer, NO_KEYPAIR);
     this.sender.remove(slot);
-    this.workers.postAll({ t: 'keypairGone', slot });
+    this.workers.postAll({ t: 'keypairGone', slot }, undefined, true);
     this.keypairs.give(slot, this.keypairs.marksNow());
   }
 
@@ -391,6 +400,9 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   sendData(peer: number, packets: Uint8Array[]): number {
     const to = this.endpoints[peer];
     if (!to) return 0;
+    // The peer answers these at once (an initiator's first packets after the response): the
+    // keypairs this slice installed must reach the workers first.
+    this.workers.release();
     const source = this.sources.sourceFor(peer, to);
     const sent = this.sender.send(this.group.sockets[0]!, peer, to, packets, this.now(), source);
     // Refused sends count too (main-send.ts): the core's timers must hear of them.
@@ -402,11 +414,19 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
    * Sends a handshake message (or any datagram) as is. From `peer`'s sticky source address
    * when it has one for `to`; a reply to the handshake message being handled (from inside a
    * 'handshake' listener) from the address that message arrived at. Counted as sent to `peer`
-   * unless `count` is false (the core counts what it sends itself).
+   * unless `count` is false (the core counts what it sends itself). From a 'handshake'
+   * listener the message leaves with the rest of the slice's (reply-batch.ts): true then, and
+   * `failed` is called if the kernel refuses it (at once otherwise, with false).
    */
-  sendHandshake(data: Uint8Array, to: PathAddr, peer?: number, opts: { count?: boolean } = {}): boolean {
+  sendHandshake(
+    data: Uint8Array,
+    to: PathAddr,
+    peer?: number,
+    opts: { count?: boolean; failed?: () => void } = {},
+  ): boolean {
     const counted = opts.count === false ? undefined : peer;
-    return this.sender.sendRaw(this.group.sockets[0]!, to, data, counted, this.sources.pick(to, peer));
+    const source = this.sources.pick(to, peer);
+    return this.sender.sendRaw(this.group.sockets[0]!, to, data, counted, source, opts.failed);
   }
 
   /** Exact bytes received from and sent to `peer` (transport and handshake messages). */

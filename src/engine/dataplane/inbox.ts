@@ -63,8 +63,13 @@ export class Inbox {
   constructor(
     private readonly shared: Shared,
     private readonly out: {
-      /** One handshake message; the listener answers synchronously. */
-      handshake(data: Uint8Array, from: PathAddr, local: LocalAddr | undefined): void;
+      /** Runs one slice of answers (its replies leave together at the end: reply-batch.ts). */
+      slice(run: () => void): void;
+      /**
+       * One handshake message, with how many more wait behind it (in this thread's queue, in
+       * flight from the workers or in their batches); the listener answers synchronously.
+       */
+      handshake(data: Uint8Array, from: PathAddr, local: LocalAddr | undefined, waiting: number): void;
       traffic(moved: Moved[]): void;
     },
   ) {
@@ -90,10 +95,12 @@ export class Inbox {
   private readonly answerHandshakes = (): void => {
     this.handshakeTurn = undefined;
     const until = monotonicMs() + HANDSHAKE_SLICE_MS;
-    while (this.handshakes.length > 0 && !this.closed) {
-      this.answerBatch(this.handshakes.shift()!);
-      if (monotonicMs() >= until) break;
-    }
+    this.out.slice(() => {
+      while (this.handshakes.length > 0 && !this.closed) {
+        this.answerBatch(this.handshakes.shift()!);
+        if (monotonicMs() >= until) break;
+      }
+    });
     if (this.handshakes.length > 0 && !this.closed) this.handshakeTurn = setImmediate(this.answerHandshakes);
   };
 
@@ -103,7 +110,7 @@ export class Inbox {
       readHandshakeBatch(e.buf, e.used, (data, from, local) => {
         left--;
         this.shared.releaseHandshakeSlot();
-        if (from) this.out.handshake(data, from, local);
+        if (from) this.out.handshake(data, from, local, this.shared.handshakesWaiting());
       });
     } finally {
       for (; left > 0; left--) this.shared.releaseHandshakeSlot();

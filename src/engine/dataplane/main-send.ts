@@ -13,6 +13,7 @@ import type { TransportKeypair } from '../core/actions.js';
 import { DATA_HEADER_SIZE } from '../core/messages.js';
 import { keypairExpired, reserveCounter } from '../core/transport-rules.js';
 import { bestCipher, makeCipher, type PacketCipher, sealInPlace } from './cipher.js';
+import { ReplyBatch } from './reply-batch.js';
 import { SEEN_TX_AUTH, SEEN_TX_DATA, type Shared } from './shared.js';
 import { SLOT_BYTES } from './tx.js';
 
@@ -48,6 +49,8 @@ export class MainSender {
   private readonly keypairs = new Map<number, MainKeypair>();
   private readonly scratch: NativeBuffer;
   private readonly kind = bestCipher();
+  /** Handshake messages of the current answering slice (reply-batch.ts). */
+  readonly replies = new ReplyBatch();
 
   constructor(
     private readonly shared: Shared,
@@ -124,17 +127,42 @@ export class MainSender {
     return sent;
   }
 
-  sendRaw(sock: UdpSocket, to: RawAddr, data: Uint8Array, peer?: number, source?: SendSource): boolean {
+  /**
+   * Sends `data` as is; inside `replies.collect`, queued and sent at the end of it (then true,
+   * and `failed` is called later if the kernel refuses it). Counted as sent to `peer`.
+   */
+  sendRaw(
+    sock: UdpSocket,
+    to: RawAddr,
+    data: Uint8Array,
+    peer?: number,
+    source?: SendSource,
+    failed?: () => void,
+  ): boolean {
+    if (this.replies.active) {
+      const q = {
+        to,
+        len: data.length,
+        sent: (len: number) => {
+          if (peer !== undefined) this.shared.addBytes(0, peer, 0, len);
+        },
+        retry: (addr: number, len: number) => sendFrom(sock, to, addr, len, source),
+        failed: () => failed?.(),
+      };
+      if (this.replies.add(sock, data, q, source?.local)) return true;
+    }
     if (data.length > this.scratch.size) return false;
     this.scratch.bytes.set(data, 0);
     const ok = sendFrom(sock, to, this.scratch.addr, data.length, source) === data.length;
     this.scratch.bytes.fill(0, 0, data.length);
     if (ok && peer !== undefined) this.shared.addBytes(0, peer, 0, data.length);
+    if (!ok) failed?.();
     return ok;
   }
 
   dispose(): void {
     for (const slot of [...this.keypairs.keys()]) this.remove(slot);
+    this.replies.free();
     freeNative(this.scratch);
   }
 }

@@ -3,12 +3,14 @@
 // Main → worker (`Control`): configuration, sent only when it changes, on a MessagePort per
 // worker. A worker never returns to its event loop (it blocks in poll), so it takes these with
 // receiveMessageOnPort before each batch, and the main thread wakes it through its eventfd.
+// What one handshake-answering slice posts to a worker comes as one array of them.
 // Worker → main (`WorkerEvent`): what the core must decide on (handshake messages, packets
 // for peers without a keypair, keypair confirmation, a new source address) and
 // fatal conditions. Nothing here is sent per packet in steady state.
 
 import type { RawAddr } from '../../sys/udp.js';
 import type { Family } from '../core/allowedips.js';
+import { HANDSHAKE_QUEUE_SIZE } from '../core/constants.js';
 
 export interface PrefixMsg {
   family: Family;
@@ -117,7 +119,7 @@ export function laneOfIndex(localIndex: number, lanes: number): number {
 
 /**
  * At most this many handshake messages wait for the main thread; more are dropped (and count as
- * load: gate.ts). wireguard-go's handshake queue holds 1024 too. Kept short so that a full
+ * load: gate.ts): wireguard-go's handshake queue size. Kept short so that a full
  * queue is a few tens of milliseconds of work and UAPI requests still get their turn.
  */
-export const MAX_HANDSHAKES_IN_FLIGHT = 1024;
+export const MAX_HANDSHAKES_IN_FLIGHT = HANDSHAKE_QUEUE_SIZE;

@@ -117,6 +117,11 @@ export class Shared {
     Atomics.sub(this.i32, HANDSHAKES_IN_FLIGHT, 1);
   }
 
+  /** Handshake messages on their way to the main thread or waiting there (slots taken). */
+  handshakesWaiting(): number {
+    return Atomics.load(this.i32, HANDSHAKES_IN_FLIGHT);
+  }
+
   // ---- Control messages: how many were posted to a thread, and how many it has applied ----
 
   noteSent(thread: number): number {

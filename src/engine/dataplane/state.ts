@@ -109,8 +109,15 @@ export class WorkerState {
     for (;;) {
       const m = receiveMessageOnPort(this.init.port);
       if (!m) break;
-      this.apply(m.message as Control);
-      this.applied++;
+      // Several at once from an answering slice (workers.ts collect), or one.
+      const msg = m.message as Control | Control[];
+      if (Array.isArray(msg)) {
+        for (const c of msg) this.apply(c);
+        this.applied += msg.length;
+      } else {
+        this.apply(msg);
+        this.applied++;
+      }
     }
     this.shared.noteApplied(this.init.thread, this.applied);
   }

@@ -9,6 +9,15 @@ import type { Control, WorkerEvent, WorkerInit } from './protocol.js';
 import type { Shared } from './shared.js';
 
 const STOP_TIMEOUT_MS = 3000;
+/**
+ * A lazy post (keypair changes) wakes an idle worker this late at most. A worker applies what
+ * waits on its port before each batch it reads, so a keypair is in place before the first packet
+ * that needs it; the wake only makes an idle worker apply it (and free the slots it holds, and
+ * wipe the keys of keypairs gone). A handshake posts to two or three workers: waking each at
+ * once cost more than the DH, and even every 20 ms, on a loaded 2-core host, each wake-up
+ * handed the CPU to the woken worker for most of a millisecond.
+ */
+const LAZY_WAKE_MS = 200;
 
 /**
  * Each worker's young generation, in MiB: V8 splits it into two semi-spaces and a third as
@@ -20,6 +29,7 @@ const STOP_TIMEOUT_MS = 3000;
 const WORKER_YOUNG_GENERATION_MB = 3;
 
 interface WorkerSlot {
+  thread: number;
   worker: Worker;
   port: MessagePort;
   waker: Waker;
@@ -39,6 +49,12 @@ export class WorkerPool {
   /** By thread number; thread 0 is the main thread. */
   private readonly slots: (WorkerSlot | undefined)[] = [undefined];
   private readonly toWake = new Set<WorkerSlot>();
+  /** Workers posted lazily and not woken since; woken by `lazyTimer`. */
+  private readonly lazy = new Set<WorkerSlot>();
+  private lazyTimer: NodeJS.Timeout | undefined;
+  /** Inside `collect`: the messages of each worker, posted together at its end. */
+  private collecting = 0;
+  private readonly held = new Map<WorkerSlot, { list: Control[]; transfer: ArrayBuffer[] }>();
   private stopping = false;
 
   constructor(
@@ -63,7 +79,15 @@ export class WorkerPool {
       if (!this.stopping && !this.cb.exitExpected())
         this.cb.onError(new Error(`data-plane ${init.role} worker exited`));
     });
-    this.slots[init.thread] = { worker, port: port1, waker, role: init.role, lane: init.lane, exited };
+    this.slots[init.thread] = {
+      thread: init.thread,
+      worker,
+      port: port1,
+      waker,
+      role: init.role,
+      lane: init.lane,
+      exited,
+    };
     return new Promise((ok, fail) => {
       worker.once('online', ok);
       worker.once('error', fail);
@@ -79,32 +103,84 @@ export class WorkerPool {
     }
   }
 
-  post(thread: number, c: Control): void {
+  /** Posts `c` to a worker; `lazy`: wake it within LAZY_WAKE_MS rather than after this task. */
+  post(thread: number, c: Control, lazy = false): void {
     const w = this.slots[thread];
     if (!w) return;
     // A key moves to the worker rather than being copied, so no stray copy stays here.
-    w.port.postMessage(c, c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : []);
+    const transfer = c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : [];
+    if (this.collecting > 0) {
+      const h = this.held.get(w);
+      if (h) {
+        h.list.push(c);
+        h.transfer.push(...transfer);
+      } else this.held.set(w, { list: [c], transfer });
+    } else w.port.postMessage(c, transfer);
+    // Counted now, posted or held: `sent` marks what a freed slot waits for (slots.ts).
     this.shared.noteSent(thread);
     // One wake-up per worker per task, not per message: an eventfd write that wakes a thread
     // costs more than a message, and a handshake posts several (a keypair in, old ones out).
     // The message is queued already, and a worker reads its port before each batch, so the
     // wait only delays an idle worker, by the rest of this task.
+    if (lazy) {
+      if (this.toWake.has(w)) return;
+      this.lazy.add(w);
+      this.lazyTimer ??= setTimeout(this.wakeLazy, LAZY_WAKE_MS);
+      return;
+    }
     if (this.toWake.size === 0) queueMicrotask(this.wakePosted);
     this.toWake.add(w);
   }
 
   private readonly wakePosted = (): void => {
-    if (!this.stopping) for (const w of this.toWake) w.waker.wake();
+    for (const w of this.toWake) {
+      this.lazy.delete(w);
+      if (!this.stopping) w.waker.wake();
+    }
     this.toWake.clear();
   };
 
-  /** Posts `c` to every worker, or to those of one role. */
-  postAll(c: Control, role?: 'tx' | 'rx'): void {
-    for (const { thread, role: r } of this.threads()) if (!role || r === role) this.post(thread, c);
+  private readonly wakeLazy = (): void => {
+    if (this.lazyTimer) clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
+    // A busy worker applied its messages by itself (before its batches): no wake-up for it.
+    if (!this.stopping)
+      for (const w of this.lazy)
+        if (this.shared.applied(w.thread) < this.shared.sent(w.thread)) w.waker.wake();
+    this.lazy.clear();
+  };
+
+  /**
+   * Runs `fn`, holding what it posts, then posts each worker's messages as one (an array:
+   * state.ts applies them in order). An answering slice posts two or three keypair messages
+   * per handshake; one postMessage per worker per slice instead.
+   */
+  collect(fn: () => void): void {
+    this.collecting++;
+    try {
+      fn();
+    } finally {
+      if (--this.collecting === 0) this.release();
+    }
+  }
+
+  /**
+   * Posts what `collect` holds now (it keeps collecting): before a packet leaves this thread
+   * whose answer a worker must open with a keypair among them.
+   */
+  release(): void {
+    for (const [w, h] of this.held) w.port.postMessage(h.list.length === 1 ? h.list[0] : h.list, h.transfer);
+    this.held.clear();
+  }
+
+  /** Posts `c` to every worker, or to those of one role (`lazy`: as for post). */
+  postAll(c: Control, role?: 'tx' | 'rx', lazy = false): void {
+    for (const { thread, role: r } of this.threads()) if (!role || r === role) this.post(thread, c, lazy);
   }
 
   /** Resolves once every worker applied every message posted so far (or after `ms`). */
   async settle(ms = 1000): Promise<void> {
+    this.wakeLazy();
     const until = Date.now() + ms;
     const marks = this.slots.map((_, t) => this.shared.sent(t));
     const done = () => marks.every((m, t) => t === 0 || !this.slots[t] || this.shared.applied(t) >= m);
@@ -114,6 +190,7 @@ export class WorkerPool {
   /** Wakes every worker out of poll to see the stop flag, waits for them, frees their ports. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeLazy();
     this.shared.stop();
     for (const w of this.slots) w?.waker.wake();
     const within = <T>(p: Promise<T>) =>
