@@ -244,17 +244,21 @@ test('8: NAT rebinding on the active path: roaming repairs it within a round tri
 });
 
 test('9: reordered, delayed and duplicated initiations never leave a dead keypair', (t) => {
-  const w = new World(15, [
-    { fwd: link(20, { jitter: 300, dup: 0.2 }), rev: link(20, { jitter: 300, dup: 0.2 }) },
-    { fwd: link(5, { jitter: 300, dup: 0.2 }), rev: link(5, { jitter: 300, dup: 0.2 }) },
-  ]);
-  w.traffic(0, 120_000, 50);
-  for (let at = 2_000; at < 120_000; at += 1_500) w.q.at(at, () => w.wgm.networkChange());
-  w.run(121_000);
-  check(w);
-  t.diagnostic(
-    `${w.wgm.roundsStarted.size} rounds; peer replays ${w.peer.stats.replays}, floods ${w.peer.stats.floods}`,
-  );
+  // 20 seeds: before network changes waited for the settle time after a handshake, about half
+  // of them lost packets to an unknown index at the peer.
+  let rounds = 0;
+  for (let seed = 15; seed < 35; seed++) {
+    const w = new World(seed, [
+      { fwd: link(20, { jitter: 300, dup: 0.2 }), rev: link(20, { jitter: 300, dup: 0.2 }) },
+      { fwd: link(5, { jitter: 300, dup: 0.2 }), rev: link(5, { jitter: 300, dup: 0.2 }) },
+    ]);
+    w.traffic(0, 120_000, 50);
+    for (let at = 2_000; at < 120_000; at += 1_500) w.q.at(at, () => w.wgm.networkChange());
+    w.run(121_000);
+    check(w);
+    rounds += w.wgm.roundsStarted.size;
+  }
+  t.diagnostic(`${rounds} rounds over 20 seeds, no unknown index at the peer`);
 });
 
 test('10: both sides initiate at once', (t) => {

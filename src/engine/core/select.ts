@@ -108,6 +108,10 @@ export class PeerSelector {
   private settleUntil = 0;
   private lastDataSentAt = Number.NEGATIVE_INFINITY;
   private rekeyPending = false;
+  /**
+   * A network change arrived while settling: its round starts at `settleUntil` (onNetworkChange).
+   */
+  private networkChangePending = false;
   /** When a pending rekey round may start (its jitter); undefined while none is pending. */
   private rekeyAt: number | undefined;
   private out: SelectOutput[] = [];
@@ -212,11 +216,19 @@ export class PeerSelector {
     return this.drain();
   }
 
-  /** Local addresses or routes changed: forget path history and race everything at once. */
+  /**
+   * Local addresses or routes changed: forget path history and race everything, at once, or,
+   * right after a handshake (settling), once its keypair's confirmation has had time to reach
+   * the peer: a newer initiation arriving first would make the peer drop that keypair while it
+   * is still its `next`, and our data on it with it (seen in the simulation with 300 ms of
+   * jitter and a network change every 1.5 s). The wait is at most the settle time (1 s, or
+   * the active path's stagger when that is longer).
+   */
   onNetworkChange(now: number): SelectOutput[] {
     for (const c of this.table.all()) flushHistory(c);
     this.resetAttempts();
-    this.startRound('network-change', now);
+    if (this.connected && now < this.settleUntil) this.networkChangePending = true;
+    else this.startRound('network-change', now);
     return this.drain();
   }
 
@@ -303,6 +315,7 @@ export class PeerSelector {
       this.startRound('retry', now);
     }
     const settled = now >= this.settleUntil;
+    if (this.networkChangePending && settled) this.startRound('network-change', now);
     if (!this.round || this.round.reason === 'probe') this.startRekey(now);
     if (
       settled &&
@@ -331,6 +344,7 @@ export class PeerSelector {
       later.push(this.upgradeAt, this.nextProbeAt);
     const quiet = !r || r.reason === 'probe';
     if (this.rekeyPending && quiet) later.push(this.rekeyAt ?? this.settleUntil);
+    if (this.networkChangePending) later.push(this.settleUntil);
     if (
       this.connected &&
       quiet &&
@@ -389,6 +403,8 @@ export class PeerSelector {
     if (order.length === 0) return;
     if (this.round) this.endRound();
     this.retryAt = undefined;
+    // Any race but a probe covers what a pending network change asked for.
+    if (reason !== 'probe') this.networkChangePending = false;
     const timestamp = nextTai64n(this.wallNs(), this.lastTimestamp);
     this.lastTimestamp = timestamp;
     const active = this.activeKey ? this.table.get(this.activeKey) : undefined;

@@ -490,18 +490,42 @@ test('network change: history flushed, a full race at once', () => {
   const d = new Driver([1, 2]);
   d.connect(2, 20);
   d.log = [];
-  d.until(500);
-  d.rec(d.sel.onNetworkChange(500));
+  d.until(1500);
+  d.rec(d.sel.onNetworkChange(1500));
   assert.ok(d.sel.snapshot().candidates.every((c) => c.srtt === undefined));
-  d.until(800);
+  d.until(1800);
   assert.deepEqual(
-    d.inits().map((x) => [x.at, x.to]),
+    d
+      .inits()
+      .filter((x) => x.at >= 1500)
+      .map((x) => [x.at, x.to]),
     [
-      [500, 1],
-      [750, 2],
+      [1500, 1],
+      [1750, 2],
     ],
   );
   assert.ok(d.sel.snapshot().candidates.every((c) => c.srtt === undefined));
+});
+
+test('network change right after a handshake: the race waits for the settle time, then starts', () => {
+  const d = new Driver([1, 2]);
+  d.connect(2, 20);
+  d.log = [];
+  d.until(300);
+  d.rec(d.sel.onNetworkChange(300));
+  // History goes at once; the race waits until the new keypair's confirmation could reach
+  // the peer (settle: ROUND_TIMEOUT_MIN_MS after the handshake, which completed at 270).
+  assert.ok(d.sel.snapshot().candidates.every((c) => c.srtt === undefined));
+  d.until(900);
+  assert.deepEqual(d.inits(), []);
+  d.until(1600);
+  const inits = d.inits();
+  assert.equal(inits.length, 2, JSON.stringify(inits));
+  assert.equal(inits[0]!.at, 1270, 'the race starts when settled');
+  assert.deepEqual(
+    inits.map((x) => x.to),
+    [1, 2],
+  );
 });
 
 test('send error on the active path: full race; on another candidate: mark it failed', () => {
