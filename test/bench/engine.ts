@@ -17,7 +17,7 @@
 // Run as root: node <build>/test/bench/engine.js [seconds] [rounds]. Printed, never asserted.
 
 import { fileURLToPath } from 'node:url';
-import { type Daemon, type Impl, keypair, Lab, type Tunnel, tunnel } from '../lib/netns.js';
+import { type Daemon, fillerPeers, type Impl, keypair, Lab, type Tunnel, tunnel } from '../lib/netns.js';
 import { cpuSeconds, rssKiB } from '../lib/proc.js';
 import { which } from '../lib/run.js';
 import { HANDSHAKE_PEERS, prepareInitiators, runInitiators } from './handshake-initiators.js';
@@ -81,17 +81,7 @@ async function memory(lab: Lab, impl: Impl): Promise<[number, number]> {
   await new Promise((r) => setTimeout(r, 500));
   const before = rssKiB(d.proc.pid!);
   const me = keypair();
-  const peers = Array.from({ length: MEMORY_PEERS }, (_, i) => {
-    const pub = Buffer.from(keypair().pub, 'base64');
-    pub[0] = i & 255; // cheaper than genkey for each: any 32 bytes are a valid peer key
-    return [
-      '[Peer]',
-      `PublicKey = ${pub.toString('base64')}`,
-      `AllowedIPs = 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
-      `Endpoint = 192.0.2.${1 + (i % 250)}:${20000 + i}`,
-      '',
-    ].join('\n');
-  });
+  const peers = fillerPeers(MEMORY_PEERS);
   const conf = lab.file(
     `mem-${d.ifname}.conf`,
     `[Interface]\nPrivateKey = ${me.priv}\nListenPort = 0\n\n${peers.join('\n')}`,

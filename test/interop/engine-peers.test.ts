@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { keypair, Lab, sleep, waitFor } from '../lib/netns.js';
+import { fillerPeers, keypair, Lab, sleep, waitFor } from '../lib/netns.js';
 import { rssKiB } from '../lib/proc.js';
 import { need } from '../lib/run.js';
 
@@ -19,19 +19,7 @@ test(`wgm-engine takes ${PEERS} peers in one setconf and forwards through the la
   const v = lab.veth(nsA, nsB, 236);
   const [ours, theirs] = await Promise.all([lab.daemon('wgm-engine', nsA), lab.daemon('wireguard-go', nsB)]);
   const [ka, kb] = [keypair(), keypair()];
-  const filler = keypair();
-  const peers = Array.from({ length: PEERS - 1 }, (_, i) => {
-    const pub = Buffer.from(filler.pub, 'base64');
-    pub[0] = i & 255; // any 32 bytes are a valid peer key
-    pub[1] = i >> 8;
-    return [
-      '[Peer]',
-      `PublicKey = ${pub.toString('base64')}`,
-      `AllowedIPs = 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
-      `Endpoint = 192.0.2.${1 + (i % 250)}:${20000 + i}`,
-      '',
-    ].join('\n');
-  });
+  const peers = fillerPeers(PEERS - 1);
   peers.push(`[Peer]\nPublicKey = ${kb.pub}\nAllowedIPs = 10.77.0.2/32\nEndpoint = ${v.v4[1]}:51821\n`);
   const rssIdle = rssKiB(ours.proc.pid!);
   lab.wg(nsA, [

@@ -279,6 +279,27 @@ export function keypair(): { priv: string; pub: string } {
   return { priv, pub };
 }
 
+/**
+ * `[Peer]` sections for `count` filler peers (up to 65,536): public keys made by varying two
+ * bytes of one real key (any 32 bytes are a valid peer key, and this is far cheaper than
+ * `wg genkey` each), allowed IPs 10.100.0.0 upwards, endpoints in 192.0.2.0/24 (TEST-NET-1).
+ */
+export function fillerPeers(count: number): string[] {
+  const base = Buffer.from(keypair().pub, 'base64');
+  return Array.from({ length: count }, (_, i) => {
+    const pub = Buffer.from(base);
+    pub[0] = i & 255;
+    pub[1] = i >> 8;
+    return [
+      '[Peer]',
+      `PublicKey = ${pub.toString('base64')}`,
+      `AllowedIPs = 10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}/32`,
+      `Endpoint = 192.0.2.${1 + (i % 250)}:${20000 + i}`,
+      '',
+    ].join('\n');
+  });
+}
+
 /** Whether a process is alive. */
 export function alive(pid: number): boolean {
   try {
