@@ -161,8 +161,10 @@ export class Lab {
     proc.stderr?.on('data', (d: Buffer) => {
       out += d.toString();
     });
+    // 'close', not 'exit': node may emit 'exit' before the last output is read, and tests
+    // look for the daemon's last log lines once it has exited.
     const exited = new Promise<number | string>((resolve) =>
-      proc.once('exit', (code, sig) => resolve(code ?? sig ?? 'unknown')),
+      proc.once('close', (code, sig) => resolve(code ?? sig ?? 'unknown')),
     );
     let gone = false;
     void exited.then(() => {
