@@ -4,8 +4,9 @@
 //   - the tunnel interface's own addresses, routes and MTU, and changes in another namespace,
 //     are no network change;
 //   - a route added in its namespace (which the old polling of addresses never saw) and then an
-//     address each make one change (one log line per burst of notifications) and a new
-//     selection round (its initiations) well within a second;
+//     address each make one change (one log line per burst of notifications), seen well
+//     within a second, and a new selection round (its initiations) at once or, within a
+//     handshake's settle time, when that is over;
 //   - moved to another namespace (`ip link set IF netns X`), the interface takes no watching
 //     along: the move is no change, nor is a change where it went; its birth namespace still
 //     counts.
@@ -60,18 +61,25 @@ test('network changes come from rtnetlink: the own interface is no change; a rou
     lab.ip(s.nsI, ...args);
     const done = Date.now();
     await waitFor(
-      `a network change and a round after ${what} was added (log: ${log().slice(mark)})`,
-      () => {
-        const after = log().slice(mark);
-        const at = after.search(CHANGED);
-        return at >= 0 && INITIATION.test(after.slice(at));
-      },
+      `a network change after ${what} was added (log: ${log().slice(mark)})`,
+      () => log().slice(mark).search(CHANGED) >= 0,
       10_000,
       10,
     );
     const took = Date.now() - done;
-    t.diagnostic(`${what}: round started ${took} ms after \`ip\` returned (it ran ${done - before} ms)`);
-    assert.ok(took < BOUND_MS, `${what}: round after ${took} ms (bound ${BOUND_MS})`);
+    t.diagnostic(`${what}: change seen ${took} ms after \`ip\` returned (it ran ${done - before} ms)`);
+    assert.ok(took < BOUND_MS, `${what}: change seen after ${took} ms (bound ${BOUND_MS})`);
+    // The round follows at once, or, within the settle time of a handshake (a latency probe's,
+    // say), when that is over (core/select.ts onNetworkChange): 1 s more at most.
+    await waitFor(
+      `a round after the change (log: ${log().slice(mark)})`,
+      () => {
+        const after = log().slice(mark);
+        return INITIATION.test(after.slice(after.search(CHANGED)));
+      },
+      BOUND_MS + 2000,
+      10,
+    );
     // Also past the settle time of the handshake this round made: a change within it races
     // only when it is over (core/select.ts onNetworkChange), which is not what is timed here.
     await sleep(1500);

@@ -217,15 +217,18 @@ export class PeerSelector {
   }
 
   /**
-   * Local addresses or routes changed: forget path history and race everything, at once, or,
-   * right after a handshake (settling), once its keypair's confirmation has had time to reach
-   * the peer: a newer initiation arriving first would make the peer drop that keypair while it
+   * Local addresses or routes changed: forget path history and race everything (when a
+   * session exists or is being sought), at once, or, right after a handshake (settling), once
+   * its keypair's confirmation has had time to reach the peer: a newer initiation arriving first would make the peer drop that keypair while it
    * is still its `next`, and our data on it with it (seen in the simulation with 300 ms of
    * jitter and a network change every 1.5 s). The wait is at most the settle time (1 s, or
    * the active path's stagger when that is longer).
    */
   onNetworkChange(now: number): SelectOutput[] {
     for (const c of this.table.all()) flushHistory(c);
+    // No session and none being sought: nothing to race for. A standard peer starts a
+    // handshake only for data or a keepalive, and the first one will race every candidate.
+    if (!this.connected && !this.round && this.retryAt === undefined) return this.drain();
     this.resetAttempts();
     if (this.connected && now < this.settleUntil) this.networkChangePending = true;
     else this.startRound('network-change', now);
