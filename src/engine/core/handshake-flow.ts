@@ -324,11 +324,13 @@ function sendResponse(ctx: CoreContext, peer: PeerState, target: PathAddr, now: 
  * sides; the smaller key yields).
  *
  * The sign: a keypair we made by answering the peer's initiation after this initiation of
- * ours was sent, still `next` or already confirmed (`current`). A standard peer cannot
- * complete its initiation then: consuming ours replaced its handshake state
- * (ConsumeMessageInitiation; wg_noise_handshake_consume_initiation), and having just
- * responded it sends no initiation for REKEY_TIMEOUT. Only a peer whose rounds survive
- * consuming ours, as selection's do here, completes both. A peer with one address gets
+ * ours was sent, still `next` or already confirmed (`current`). A standard peer completes
+ * both only when our response reaches it before our initiation does; when our initiation
+ * comes first, consuming it replaces its handshake state (ConsumeMessageInitiation;
+ * wg_noise_handshake_consume_initiation) and it never completes its own. A peer whose rounds
+ * survive consuming ours, as selection's do here, completes both either way. (The standard
+ * peer's first case was checked in the simulation: it sends on its own keypair, which we
+ * then hold, and nothing is lost.) A peer with one address gets
  * standard initiations, which consuming its initiation cancels (handleInitiation), so this
  * never applies to it.
  */
