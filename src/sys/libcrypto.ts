@@ -285,24 +285,47 @@ interface SodiumFns {
   decrypt: SodiumCall;
 }
 
+type Library = ReturnType<ReturnType<typeof koffi>['load']>;
+
+let sodiumLib: Library | undefined | null;
+
+/**
+ * libsodium, loaded and initialised (sodium_init) once for every user in this thread
+ * (ChaCha20-Poly1305 here, X25519 in sodium-x25519.ts); undefined when it is not installed.
+ */
+export function libsodium(): Library | undefined {
+  if (sodiumLib === undefined) {
+    try {
+      const l = koffi().load('libsodium.so.23');
+      if ((l.func('int sodium_init()') as () => number)() < 0) throw new Error('sodium_init failed');
+      sodiumLib = l;
+    } catch {
+      sodiumLib = null;
+    }
+  }
+  return sodiumLib ?? undefined;
+}
+
 let sodium: SodiumFns | undefined | null;
 
 function loadSodium(): SodiumFns | undefined {
   if (sodium === undefined) {
-    try {
-      const l = koffi().load('libsodium.so.23');
-      if ((l.func('int sodium_init()') as () => number)() < 0) throw new Error('sodium_init failed');
-      sodium = {
-        encrypt: l.func(
-          'int crypto_aead_chacha20poly1305_ietf_encrypt(uintptr_t c, uintptr_t clen_p, uintptr_t m, uint64_t mlen, uintptr_t ad, uint64_t adlen, uintptr_t nsec, uintptr_t npub, uintptr_t k)',
-        ),
-        decrypt: l.func(
-          'int crypto_aead_chacha20poly1305_ietf_decrypt(uintptr_t m, uintptr_t mlen_p, uintptr_t nsec, uintptr_t c, uint64_t clen, uintptr_t ad, uint64_t adlen, uintptr_t npub, uintptr_t k)',
-        ),
-      } as unknown as SodiumFns;
-    } catch {
-      sodium = null;
-    }
+    const l = libsodium();
+    sodium = null;
+    // A libsodium without these symbols counts as none.
+    if (l)
+      try {
+        sodium = {
+          encrypt: l.func(
+            'int crypto_aead_chacha20poly1305_ietf_encrypt(uintptr_t c, uintptr_t clen_p, uintptr_t m, uint64_t mlen, uintptr_t ad, uint64_t adlen, uintptr_t nsec, uintptr_t npub, uintptr_t k)',
+          ),
+          decrypt: l.func(
+            'int crypto_aead_chacha20poly1305_ietf_decrypt(uintptr_t m, uintptr_t mlen_p, uintptr_t nsec, uintptr_t c, uint64_t clen, uintptr_t ad, uint64_t adlen, uintptr_t npub, uintptr_t k)',
+          ),
+        } as unknown as SodiumFns;
+      } catch {
+        // Stays null.
+      }
   }
   return sodium ?? undefined;
 }

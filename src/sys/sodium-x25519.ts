@@ -11,7 +11,7 @@
 //
 // Keys pass through one per-thread scratch buffer of native memory, wiped after each call.
 
-import { koffi } from './libc.js';
+import { libsodium } from './libcrypto.js';
 import { allocNative, type NativeBuffer } from './native.js';
 
 const KEY = 32;
@@ -31,16 +31,18 @@ let scratch: NativeBuffer | undefined;
 
 function load(): Fns | undefined {
   if (fns === undefined) {
-    try {
-      const l = koffi().load('libsodium.so.23');
-      if ((l.func('int sodium_init()') as () => number)() < 0) throw new Error('sodium_init failed');
-      fns = {
-        scalarmult: l.func('int crypto_scalarmult_curve25519(uintptr_t q, uintptr_t n, uintptr_t p)'),
-        base: l.func('int crypto_scalarmult_curve25519_base(uintptr_t q, uintptr_t n)'),
-      } as unknown as Fns;
-    } catch {
-      fns = null;
-    }
+    const l = libsodium();
+    fns = null;
+    // A libsodium without these symbols counts as none.
+    if (l)
+      try {
+        fns = {
+          scalarmult: l.func('int crypto_scalarmult_curve25519(uintptr_t q, uintptr_t n, uintptr_t p)'),
+          base: l.func('int crypto_scalarmult_curve25519_base(uintptr_t q, uintptr_t n)'),
+        } as unknown as Fns;
+      } catch {
+        // Stays null.
+      }
   }
   return fns ?? undefined;
 }
