@@ -40,6 +40,7 @@ import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
 import type { PeerPathConfig } from './core/endpoints.js';
 import { DataPlane, type Moved } from './dataplane/dataplane.js';
+import { switchedOn } from './dataplane/offload.js';
 import { deviceFromText, deviceToText, pathToText } from './endpoint-text.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
@@ -78,8 +79,7 @@ export interface EngineOptions {
 
 /** WGM_MIRROR=off (or 0, no, false) turns mirroring off; anything else leaves it on. */
 export function mirrorFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = (env['WGM_MIRROR'] ?? '').trim().toLowerCase();
-  return !['off', '0', 'no', 'false'].includes(v);
+  return switchedOn(env, 'WGM_MIRROR');
 }
 
 function maxPeersFromEnv(): number {

@@ -28,10 +28,18 @@ export interface OffloadInfo {
   note: string;
 }
 
+/**
+ * An engine feature switch in the environment (WGM_OFFLOAD here, WGM_MIRROR in device.ts):
+ * off, 0, no or false (any case) turn it off; anything else, or nothing, leaves it on.
+ */
+export function switchedOn(env: NodeJS.ProcessEnv, name: string): boolean {
+  const v = (env[name] ?? '').trim().toLowerCase();
+  return !['off', '0', 'no', 'false'].includes(v);
+}
+
 /** WGM_OFFLOAD=off (or 0, no, false) turns every offload off; anything else leaves them on. */
 export function offloadFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
-  const v = (env['WGM_OFFLOAD'] ?? '').trim().toLowerCase();
-  return !(v === 'off' || v === '0' || v === 'no' || v === 'false');
+  return switchedOn(env, 'WGM_OFFLOAD');
 }
 
 /**
