@@ -7,16 +7,15 @@
 // non-blocking instead and read with tryRecv whenever poll(2) says it is readable.
 
 import { check, errno, libc, SysError } from './libc.js';
+import { MSG_DONTWAIT } from './msg-batch.js';
 import { EAGAIN, EINTR } from './native.js';
-import { MSG_TRUNC, SOCK_CLOEXEC, SOL_SOCKET } from './sockaddr.js';
+import { MSG_TRUNC, SOCK_CLOEXEC, SOCK_NONBLOCK, SOL_SOCKET } from './sockaddr.js';
 
 export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
 export const NETLINK_GENERIC = 16;
 
 const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const MSG_DONTWAIT = 0x40;
 const SO_RCVTIMEO = 20;
 const SOL_NETLINK = 270;
 /** Keep ACKs short: do not echo the whole request back in an NLMSG_ERROR. */

@@ -8,6 +8,7 @@ export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCK_DGRAM = 2;
 export const SOCK_CLOEXEC = 0o2000000;
+export const SOCK_NONBLOCK = 0o4000;
 export const SOL_SOCKET = 1;
 export const MSG_TRUNC = 0x20;
 export const EAFNOSUPPORT = 97;

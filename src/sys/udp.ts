@@ -41,6 +41,7 @@ import {
   type RawAddr,
   SOCK_CLOEXEC,
   SOCK_DGRAM,
+  SOCK_NONBLOCK,
   SOCKADDR_SIZE,
   SOL_SOCKET,
   setU64,
@@ -49,8 +50,6 @@ import {
 export { MSG_DONTWAIT, MsgBatch } from './msg-batch.js';
 export type { LocalAddr } from './pktinfo.js';
 export { decodeSockaddr, encodeSockaddr, type RawAddr, SOCKADDR_SIZE } from './sockaddr.js';
-
-const SOCK_NONBLOCK = 0o4000;
 
 const SO_SNDBUF = 7;
 const SO_RCVBUF = 8;
