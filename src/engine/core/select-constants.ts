@@ -72,11 +72,11 @@ export const MIN_RTT_SAMPLES = 3;
 /** ...none of them more than this much older than the newest. */
 export const MIN_RTT_WINDOW_MS = 300_000;
 /**
- * In the probes after connecting, a candidate whose figure rests on one sample and is within
- * this factor of the best figure is probed once more before it is ruled out (one busy moment
- * at either end inflates a sample several-fold on fast paths).
+ * In the probes after connecting, a candidate whose figure rests on fewer than MIN_RTT_SAMPLES
+ * samples and is within this factor of the best figure is probed again before it is ruled out
+ * (one busy moment at either end inflates a sample several-fold on fast paths).
  */
-export const SECOND_PROBE_RATIO = 3;
+export const REPROBE_RATIO = 3;
 
 /** Latency policy: a path must be this much faster, relatively and absolutely, to take over. */
 export const LATENCY_MARGIN_RATIO = 0.1;

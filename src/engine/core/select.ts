@@ -21,11 +21,12 @@ import {
   LIVENESS_INTERVAL_MS,
   LIVENESS_SILENCE_MS,
   MAX_ROUND_INITIATIONS,
+  MIN_RTT_SAMPLES,
   MIRROR_MAX_MS,
   PERIODIC_JITTER_RATIO,
   PROBE_GAP_MS,
+  REPROBE_RATIO,
   ROUND_TIMEOUT_MIN_MS,
-  SECOND_PROBE_RATIO,
   SERIAL_AFTER_FAILURES,
   SUSPECT_MIN_MS,
   UPGRADE_INTERVAL_MS,
@@ -85,10 +86,11 @@ export class PeerSelector {
   private upgradeAt: number | undefined;
   private probeQueue: string[] = [];
   /**
-   * The probes after connecting are under way: when their queue runs dry, candidates whose one
-   * sample may have been inflated get a second probe (`secondProbes`), once per connection.
+   * Passes of probes after connecting still allowed: when a pass's queue runs dry, candidates
+   * whose figure may rest on inflated samples get one more probe (`moreProbes`), up to
+   * MIN_RTT_SAMPLES samples each, once per connection.
    */
-  private settling = false;
+  private morePasses = 0;
   /** The candidate whose response connected us: its sample includes the cold start. */
   private firstContactKey: string | undefined;
   private nextProbeAt: number | undefined;
@@ -491,28 +493,29 @@ export class PeerSelector {
 
   private scheduleAfterConnect(now: number): void {
     this.upgradeAt = now + this.jittered(UPGRADE_INTERVAL_MS, -1);
-    this.settling = this.policy === 'latency';
+    this.morePasses = this.policy === 'latency' ? MIN_RTT_SAMPLES - 1 : 0;
     this.queueProbes(now, false);
     if (!this.probeQueue.length) this.afterProbe(now);
   }
 
   /**
-   * One sample is not enough to rule a path out: a busy moment at either end, or the cold start
-   * of the first handshake, inflates it, and a minimum needs a second sample to work. So once the
-   * first probes are done, a candidate whose figure rests on one sample gets one more probe when
-   * it is not the best and either connected us (the cold-start sample) or is within
-   * SECOND_PROBE_RATIO of the best figure; lowest figure first, PROBE_GAP_MS apart like the rest.
+   * A few samples are needed to rule a path out: a busy moment at either end, or the cold start
+   * of the first handshake, inflates a sample, and the minimum only helps once there are several.
+   * So once a pass of probes is done, a candidate whose figure rests on fewer than
+   * MIN_RTT_SAMPLES samples gets one more probe when it is not the best and either its only
+   * sample is the cold start (it connected us) or its figure is within REPROBE_RATIO of the
+   * best; lowest figure first, PROBE_GAP_MS apart like the rest.
    */
-  private secondProbes(): string[] {
+  private moreProbes(): string[] {
     const live = this.table.all().filter((c) => c.rtt.min !== undefined && !isFailed(c));
     let best = Number.POSITIVE_INFINITY;
     for (const c of live) best = Math.min(best, c.rtt.min!);
     return live
       .filter(
         (c) =>
-          c.rtt.samples === 1 &&
+          c.rtt.samples < MIN_RTT_SAMPLES &&
           c.rtt.min! > best &&
-          (c.key === this.firstContactKey || c.rtt.min! <= SECOND_PROBE_RATIO * best),
+          ((c.key === this.firstContactKey && c.rtt.samples === 1) || c.rtt.min! <= REPROBE_RATIO * best),
       )
       .sort((a, b) => a.rtt.min! - b.rtt.min!)
       .map((c) => c.key);
@@ -547,9 +550,9 @@ export class PeerSelector {
   }
 
   private afterProbe(now: number): void {
-    if (!this.probeQueue.length && this.settling) {
-      this.settling = false;
-      this.probeQueue = this.secondProbes();
+    if (!this.probeQueue.length && this.morePasses > 0) {
+      this.probeQueue = this.moreProbes();
+      this.morePasses = this.probeQueue.length ? this.morePasses - 1 : 0;
     }
     this.nextProbeAt = this.probeQueue.length ? now + this.jittered(PROBE_GAP_MS) : undefined;
   }

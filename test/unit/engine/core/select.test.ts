@@ -404,7 +404,7 @@ test('latency policy: probes each other candidate 1 s apart after connecting; sw
   assert.equal(d.sel.active!.address[2], 3);
 });
 
-test('latency policy: after the first probes, a one-sample candidate gets a second probe if it connected us or is within 3x of the best', () => {
+test('latency policy: after the first probes, a candidate with fewer than 3 samples is probed again if it connected us or is within 3x of the best', () => {
   const d = new Driver([1, 2, 3, 4]);
   d.connect(1, 120); // first contact, cold: 120 ms on what is really a 15 ms path
   d.until(1120);
@@ -431,10 +431,60 @@ test('latency policy: after the first probes, a one-sample candidate gets a seco
   assert.equal(d.sel.active!.address[2], 1);
   const c1 = d.sel.snapshot().candidates.find((c) => c.addr.address[2] === 1)!;
   assert.equal(c1.minRtt, 15);
-  // Once per connection: no more probes until the upgrade sweep.
+  // A third pass: path 2 (one sample, 40 ms) is within 3x of the new best (15 ms); path 3 (two
+  // samples, 58 ms at best) is not; path 1 is the best.
+  d.until(d.now + 1000);
+  assert.deepEqual(
+    d.inits(d.now - 1000).map((x) => x.to),
+    [2],
+  );
+  d.respond(2, 39);
+  assert.equal(d.sel.active!.address[2], 1);
+  // Passes end at MIN_RTT_SAMPLES samples, once per connection: nothing more until the upgrade sweep.
   const before = d.inits().length;
   d.until(50_000);
   assert.equal(d.inits().length, before);
+});
+
+test('latency policy: a fast path whose first two samples were inflated gets a third probe and wins the traffic back', () => {
+  // What engine-select saw on a loaded CI machine: the 5 ms path (about 12 ms RTT) connected
+  // us and measured 45 and 44 ms, so the 15 ms path (32 ms) took over until the upgrade sweep.
+  const d = new Driver([1, 2, 3]);
+  d.connect(1, 45);
+  /** Runs to the next initiation (within 5 s); the paths it goes to. */
+  const next = (): number[] => {
+    const k = d.inits().length;
+    for (;;) {
+      const n = d.sel.next();
+      if (n === undefined || n > d.now + 5000) return [];
+      d.until(n);
+      if (d.inits().length > k)
+        return d
+          .inits()
+          .slice(k)
+          .map((x) => x.to);
+    }
+  };
+  assert.deepEqual(next(), [2]);
+  d.respond(2, 32);
+  assert.equal(d.sel.active!.address[2], 2, 'clearly faster than 45 ms');
+  assert.deepEqual(next(), [3]);
+  d.respond(3, 52);
+  assert.deepEqual(next(), [1], 'second pass: the cold-start path first');
+  d.respond(1, 44);
+  assert.equal(d.sel.active!.address[2], 2);
+  assert.deepEqual(next(), [3]);
+  d.respond(3, 53);
+  assert.deepEqual(next(), [1], 'third pass: two samples are not enough to rule it out');
+  d.respond(1, 12);
+  assert.equal(d.of('switch').at(-1)!.reason, 'faster');
+  assert.equal(d.sel.active!.address[2], 1);
+  assert.deepEqual(next(), [3]);
+  d.respond(3, 52);
+  assert.deepEqual(next(), [], 'every candidate has three samples or is far from the best');
+  const before = d.inits().length;
+  d.until(50_000);
+  assert.equal(d.inits().length, before, 'nothing more until the upgrade sweep');
 });
 
 test('latency policy: a preferred path within the margin of the fastest keeps the traffic', () => {
