@@ -28,9 +28,19 @@ export interface PacketSocketOptions {
   receiveBuffer?: number;
 }
 
+/** Sets a socket option of the socket being configured (throws on failure). */
+type SetOption = (level: number, name: number, value: Uint8Array) => void;
+
 /** An AF_PACKET socket bound to `ifname`, set up by `configure` before the bind. */
-function rawSocket(ifname: string, configure: (fd: number) => void): { fd: number; close(): void } {
+function rawSocket(ifname: string, configure: (set: SetOption) => void): { fd: number; close(): void } {
   const lib = libc();
+  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as (
+    fd: number,
+    l: number,
+    n: number,
+    v: Uint8Array,
+    len: number,
+  ) => number;
   const socket = lib.func('int socket(int, int, int)') as (a: number, b: number, c: number) => number;
   const bind = lib.func('int bind(int, const void *, uint32_t)') as (
     fd: number,
@@ -42,7 +52,9 @@ function rawSocket(ifname: string, configure: (fd: number) => void): { fd: numbe
   if (index === 0) throw new Error(`no interface ${ifname}`);
   const fd = check('socket', socket(AF_PACKET, SOCK_RAW, ETH_P_ALL_BE));
   try {
-    configure(fd);
+    configure((level, name, value) => {
+      check('setsockopt', setsockopt(fd, level, name, value, value.length));
+    });
     const sll = new Uint8Array(20); // struct sockaddr_ll
     const v = new DataView(sll.buffer);
     v.setUint16(0, AF_PACKET, true);
@@ -58,29 +70,22 @@ function rawSocket(ifname: string, configure: (fd: number) => void): { fd: numbe
 
 export function openPacketSocket(ifname: string, opts: PacketSocketOptions): PacketSocket {
   const lib = libc();
-  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as (
-    fd: number,
-    l: number,
-    n: number,
-    v: Uint8Array,
-    len: number,
-  ) => number;
   const recv = lib.func('intptr_t recv(int, void *, size_t, int)') as (
     fd: number,
     b: Uint8Array,
     l: number,
     f: number,
   ) => number;
-  const sock = rawSocket(ifname, (fd) => {
+  const sock = rawSocket(ifname, (set) => {
     if (opts.receiveBuffer) {
       const size = new Uint8Array(new Int32Array([opts.receiveBuffer]).buffer);
-      check('setsockopt', setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4));
+      set(SOL_SOCKET, SO_RCVBUFFORCE, size);
     }
     const tv = new Uint8Array(16);
     const tvv = new DataView(tv.buffer);
     tvv.setBigInt64(0, BigInt(Math.floor(opts.timeoutMs / 1000)), true);
     tvv.setBigInt64(8, BigInt((opts.timeoutMs % 1000) * 1000), true);
-    check('setsockopt', setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16));
+    set(SOL_SOCKET, SO_RCVTIMEO, tv);
   });
   return {
     recv(buf) {
@@ -131,13 +136,6 @@ export interface PacketRingOptions {
 export function openPacketRing(ifname: string, opts: PacketRingOptions): PacketRing {
   const k = koffi();
   const lib = libc();
-  const setsockopt = lib.func('int setsockopt(int, int, int, const void *, uint32_t)') as (
-    fd: number,
-    l: number,
-    n: number,
-    v: Uint8Array,
-    len: number,
-  ) => number;
   const getsockopt = lib.func('int getsockopt(int, int, int, void *, _Inout_ uint32_t *)') as (
     fd: number,
     l: number,
@@ -151,15 +149,15 @@ export function openPacketRing(ifname: string, opts: PacketRingOptions): PacketR
 
   const { blockSize, blocks } = opts;
   const FRAME = 2048; // only sets tp_frame_nr; V3 frames take the room they need
-  const sock = rawSocket(ifname, (fd) => {
+  const sock = rawSocket(ifname, (set) => {
     const int = (n: number) => new Uint8Array(new Int32Array([n]).buffer);
-    check('setsockopt', setsockopt(fd, SOL_PACKET, PACKET_VERSION, int(TPACKET_V3), 4));
+    set(SOL_PACKET, PACKET_VERSION, int(TPACKET_V3));
     // struct tpacket_req3: block size and count, frame size and count, the timeout that hands
     // a partly filled block over (each such block holds only what came in that time, so a
     // short one fills the ring with nearly empty blocks while the reader lags), private area
     // size, features.
     const req = new Uint32Array([blockSize, blocks, FRAME, (blockSize / FRAME) * blocks, 100, 0, 0]);
-    check('setsockopt', setsockopt(fd, SOL_PACKET, PACKET_RX_RING, new Uint8Array(req.buffer), 28));
+    set(SOL_PACKET, PACKET_RX_RING, new Uint8Array(req.buffer));
   });
   const size = blockSize * blocks;
   const base = mmap(null, size, PROT_READ | PROT_WRITE, MAP_SHARED, sock.fd, 0);
