@@ -34,7 +34,10 @@
 // arrived, before the response leaves, and messages seen in between (a response to its own
 // initiation, its own staggered initiations) may have been processed before or after it. The
 // audit replays both orders (the response where the tap saw it, and at the initiation's
-// arrival) and counts a packet as dropped only if it is in both. And its initiations come
+// arrival) and counts a packet as dropped only if it is in both. Likewise its 1 s rules compare
+// times of its own processing, which lag the tap's by up to a scheduling delay on a loaded
+// machine: they are replayed with the threshold TIMING_SLACK_MS lower and higher too, and a
+// packet counts only if every variant drops it. And its initiations come
 // in rounds: the first response to one of them ends the round (the
 // others are forgotten), and a round with no response ends max(1 s, 3 RTT) after its last
 // initiation (src/engine/core/select.ts; RTT as the last used response showed it), after
@@ -67,6 +70,8 @@ interface Slot {
 }
 
 const YOUNG_MS = 1000;
+/** How far the tap's times may be from the engine's own for its 1 s rules (see the header). */
+const TIMING_SLACK_MS = 150;
 
 /**
  * Replays the keypair slots of the peer listening at `peer` ("addr:port", as the tap prints
@@ -74,15 +79,27 @@ const YOUNG_MS = 1000;
  * wgm-engine peer's with several endpoints.
  */
 export function auditPeerIndices(events: readonly TapEvent[], peer: string, wgm?: WgmRules): IndexAudit {
-  const seen = replay(events, peer, wgm);
+  const seen = replay(events, peer, wgm, YOUNG_MS);
   if (!wgm) return seen;
-  const early = new Set(replay(inProcessingOrder(events, peer), peer, wgm).unknown.map(dataKey));
-  return { ...seen, unknown: seen.unknown.filter((e) => early.has(dataKey(e))) };
+  const reordered = inProcessingOrder(events, peer);
+  let unknown = seen.unknown;
+  for (const order of [events, reordered])
+    for (const limit of [YOUNG_MS - TIMING_SLACK_MS, YOUNG_MS, YOUNG_MS + TIMING_SLACK_MS]) {
+      const also = new Set(replay(order, peer, wgm, limit).unknown.map(dataKey));
+      unknown = unknown.filter((e) => also.has(dataKey(e)));
+    }
+  return { ...seen, unknown };
 }
 
 const dataKey = (e: Extract<TapEvent, { type: 'data' }>) => `${e.t}/${e.receiver}/${e.counter}`;
 
-function replay(events: readonly TapEvent[], peer: string, wgm?: WgmRules): IndexAudit {
+/** `limit`: the 1 s of the wgm rules (YOUNG_MS, or a variant of it). */
+function replay(
+  events: readonly TapEvent[],
+  peer: string,
+  wgm: WgmRules | undefined,
+  limit: number,
+): IndexAudit {
   let previous: Slot | undefined;
   let current: Slot | undefined;
   let next: Slot | undefined;
@@ -101,19 +118,19 @@ function replay(events: readonly TapEvent[], peer: string, wgm?: WgmRules): Inde
       case 'resp':
         if (e.from === peer) {
           out.responses++;
-          const keep = wgm !== undefined && current !== undefined && e.t - current.at < YOUNG_MS;
+          const keep = wgm !== undefined && current !== undefined && e.t - current.at < limit;
           next = { index: e.sender, at: e.t, initiator: false };
           if (!keep) previous = undefined;
         } else if (e.to === peer && ownInitiations.has(e.receiver)) {
           const sentAt = ownInitiations.get(e.receiver)!;
           ownInitiations.delete(e.receiver);
           if (wgm) {
-            if (e.t - lastInit > Math.max(YOUNG_MS, 3 * rtt)) break; // the round had ended
+            if (e.t - lastInit > Math.max(limit, 3 * rtt)) break; // the round had ended
             ownInitiations.clear();
             rtt = e.t - sentAt;
           }
           const mine: Slot = { index: e.receiver, at: e.t, initiator: true };
-          if (wgm && next && e.t - next.at >= YOUNG_MS) next = undefined;
+          if (wgm && next && e.t - next.at >= limit) next = undefined;
           const since = (k: Slot | undefined) => k !== undefined && !k.initiator && k.at >= sentAt;
           const crossed = wgm !== undefined && (since(next) || (next === undefined && since(current)));
           if (crossed && (wgm.yields || current !== undefined)) {

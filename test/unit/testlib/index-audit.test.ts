@@ -145,3 +145,27 @@ test('wgm rules: crossed handshakes end on the larger key’s, and nothing in fl
     'standard: the old session goes',
   );
 });
+
+test('wgm rules: a response near the 1 s mark is judged with the slack of the tap’s timing', () => {
+  // The peer answers an initiation 1,050 ms (tap time) after its `current` was made; its own
+  // clock may have seen less than 1 s (it processed the response late), so `previous` may
+  // have stayed: data on it is not counted. At 1,300 ms it is beyond any slack.
+  const at = (e: TapEvent, ms: number): TapEvent => ({ ...e, t: ms });
+  const run = (gap: number) =>
+    auditPeerIndices(
+      [
+        at(resp(PEER, P1, 1, 0xa1), 0),
+        at(data(P1, PEER, 1), 10), // current = 1
+        at(init(PEER, P1, 0x20), 100),
+        at(resp(P1, PEER, 0xb2, 0x20), 120), // current = 0x20 (made at 120), previous = 1
+        at(init(P1, PEER, 0xc3), 120 + gap - 1),
+        at(resp(PEER, P1, 3, 0xc3), 120 + gap), // keeps previous only if current is young
+        at(data(P1, PEER, 1), 130 + gap),
+      ],
+      PEER,
+      { yields: false },
+    ).unknown.map((u) => u.receiver);
+  assert.deepEqual(run(500), []);
+  assert.deepEqual(run(1050), []);
+  assert.deepEqual(run(1300), [1]);
+});
