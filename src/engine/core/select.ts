@@ -21,11 +21,8 @@ import {
   LIVENESS_INTERVAL_MS,
   LIVENESS_SILENCE_MS,
   MAX_ROUND_INITIATIONS,
-  MIN_RTT_SAMPLES,
   MIRROR_MAX_MS,
   PERIODIC_JITTER_RATIO,
-  PROBE_GAP_MS,
-  REPROBE_RATIO,
   ROUND_TIMEOUT_MIN_MS,
   SERIAL_AFTER_FAILURES,
   SUSPECT_MIN_MS,
@@ -56,6 +53,7 @@ import {
   switchReasonOf,
   type Verdict,
 } from './select-policy.js';
+import { ProbePlan } from './select-probes.js';
 import { advanceRound, candidateSnapshots, type Round } from './select-round.js';
 
 export * from './select-policy.js';
@@ -84,16 +82,7 @@ export class PeerSelector {
   /** The wait after a liveness round before the next may start (jittered per round). */
   private livenessGap = LIVENESS_INTERVAL_MS;
   private upgradeAt: number | undefined;
-  private probeQueue: string[] = [];
-  /**
-   * Passes of probes after connecting still allowed: when a pass's queue runs dry, candidates
-   * whose figure may rest on inflated samples get one more probe (`moreProbes`), up to
-   * MIN_RTT_SAMPLES samples each, once per connection.
-   */
-  private morePasses = 0;
-  /** The candidate whose response connected us: its sample includes the cold start. */
-  private firstContactKey: string | undefined;
-  private nextProbeAt: number | undefined;
+  private readonly probes = new ProbePlan(this.table, (ms) => this.jittered(ms));
   private mirror: { key: string; to: PathAddr; until: number } | undefined;
   /**
    * Paths we chose to leave (or a probe we declined): packets still in flight from them must not
@@ -189,7 +178,7 @@ export class PeerSelector {
       // A session the peer started (we answered its initiation): selection starts from here.
       this.connected = true;
       this.resetAttempts();
-      this.firstContactKey = undefined;
+      this.probes.firstContactKey = undefined;
       this.scheduleAfterConnect(now);
     }
     return this.drain();
@@ -294,15 +283,15 @@ export class PeerSelector {
       const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
       if (active && !this.better(target, active)) {
         this.holdOff(target, now);
-        this.afterProbe(now);
+        this.probes.probed(now);
         this.settle(now);
         return { use: true, to: active.addr, outputs: this.drain() };
       }
     }
-    if (r.reason === 'probe') this.afterProbe(now);
+    if (r.reason === 'probe') this.probes.probed(now);
     this.setActive(target.key, this.switchReason(r.reason, target), now);
     if (firstContact) {
-      this.firstContactKey = key;
+      this.probes.firstContactKey = key;
       this.scheduleAfterConnect(now);
     }
     this.settle(now);
@@ -331,7 +320,7 @@ export class PeerSelector {
       this.checkSilence(now);
     if (settled && this.connected && !this.round && this.retryAt === undefined) {
       if (this.upgradeAt !== undefined && this.upgradeAt <= now) this.upgrade(now);
-      if (this.nextProbeAt !== undefined && this.nextProbeAt <= now) this.probeNext(now);
+      if (this.probes.nextAt !== undefined && this.probes.nextAt <= now) this.probeNext(now);
     }
     this.table.expireLearned(now, this.activeKey);
     for (const [k, until] of this.declined) if (until <= now) this.declined.delete(k);
@@ -346,7 +335,7 @@ export class PeerSelector {
     if (r) times.push(r.nextSendAt, r.deadline);
     else times.push(this.retryAt);
     if (this.connected && !this.round && this.retryAt === undefined)
-      later.push(this.upgradeAt, this.nextProbeAt);
+      later.push(this.upgradeAt, this.probes.nextAt);
     const quiet = !r || r.reason === 'probe';
     if (this.rekeyPending && quiet) later.push(this.rekeyAt ?? this.settleUntil);
     if (this.networkChangePending) later.push(this.settleUntil);
@@ -463,7 +452,7 @@ export class PeerSelector {
     }
     this.endRound();
     if (r.reason === 'probe') {
-      this.afterProbe(now);
+      this.probes.probed(now);
       if (!r.sent.has(this.activeKey ?? '')) return;
     }
     this.failedRounds++;
@@ -493,68 +482,12 @@ export class PeerSelector {
 
   private scheduleAfterConnect(now: number): void {
     this.upgradeAt = now + this.jittered(UPGRADE_INTERVAL_MS, -1);
-    this.morePasses = this.policy === 'latency' ? MIN_RTT_SAMPLES - 1 : 0;
-    this.queueProbes(now, false);
-    if (!this.probeQueue.length) this.afterProbe(now);
-  }
-
-  /**
-   * A few samples are needed to rule a path out: a busy moment at either end, or the cold start
-   * of the first handshake, inflates a sample, and the minimum only helps once there are several.
-   * So once a pass of probes is done, a candidate whose figure rests on fewer than
-   * MIN_RTT_SAMPLES samples gets one more probe when it is not the best and either its only
-   * sample is the cold start (it connected us) or its figure is within REPROBE_RATIO of the
-   * best; lowest figure first, PROBE_GAP_MS apart like the rest.
-   */
-  private moreProbes(): string[] {
-    const live = this.table.all().filter((c) => c.rtt.min !== undefined && !isFailed(c));
-    let best = Number.POSITIVE_INFINITY;
-    for (const c of live) best = Math.min(best, c.rtt.min!);
-    return live
-      .filter(
-        (c) =>
-          c.rtt.samples < MIN_RTT_SAMPLES &&
-          c.rtt.min! > best &&
-          ((c.key === this.firstContactKey && c.rtt.samples === 1) || c.rtt.min! <= REPROBE_RATIO * best),
-      )
-      .sort((a, b) => a.rtt.min! - b.rtt.min!)
-      .map((c) => c.key);
-  }
-
-  /**
-   * Single-candidate rounds toward the candidates the policy could prefer over the active one,
-   * PROBE_GAP_MS apart. Right after connecting, candidates in backoff are skipped; the upgrade
-   * sweep (`upgrade`) probes them anyway, its own interval being the rate limit, so that a
-   * preferred path that comes back is found within one upgrade interval. The sweep ends with the
-   * active path, which refreshes its RTT (the only way to measure it against a standard peer).
-   */
-  private queueProbes(now: number, sweep: boolean): void {
-    const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
-    const others = this.table
-      .ordered()
-      .filter((c) => c.key !== this.activeKey && (sweep || c.backoffUntil <= now))
-      .filter((c) => this.policy === 'latency' || !active || c.rank < active.rank);
-    this.probeQueue = [...others.map((c) => c.key), ...(sweep && active ? [active.key] : [])];
-    this.nextProbeAt = this.probeQueue.length ? now + this.jittered(PROBE_GAP_MS) : undefined;
+    this.probes.afterConnect(now, this.policy, this.activeKey);
   }
 
   private probeNext(now: number): void {
-    this.nextProbeAt = undefined;
-    while (this.probeQueue.length) {
-      const key = this.probeQueue.shift()!;
-      if (this.table.get(key)) {
-        this.startRound('probe', now, key);
-        return;
-      }
-    }
-  }
-
-  private afterProbe(now: number): void {
-    if (!this.probeQueue.length && this.morePasses > 0) {
-      this.probeQueue = this.moreProbes();
-      this.morePasses = this.probeQueue.length ? this.morePasses - 1 : 0;
-    }
-    this.nextProbeAt = this.probeQueue.length ? now + this.jittered(PROBE_GAP_MS) : undefined;
+    const key = this.probes.take();
+    if (key) this.startRound('probe', now, key);
   }
 
   private upgrade(now: number): void {
@@ -568,8 +501,7 @@ export class PeerSelector {
     if (this.policy === 'preference') {
       if (!onBest) this.startRound('upgrade', now);
     } else if (!onBest || (active.rtt.min ?? 0) > GOOD_ENOUGH_RTT_MS) {
-      this.queueProbes(now, true);
-      this.nextProbeAt = now;
+      this.probes.sweep(now, this.policy, this.activeKey);
       this.probeNext(now);
     }
   }
