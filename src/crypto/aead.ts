@@ -104,6 +104,9 @@ export const chachaPoly: ChaChaPoly = getCiphers().includes('chacha20-poly1305')
 /** Plaintexts up to this size go to jsChaChaPoly (it is the faster below ~400 bytes here). */
 export const SMALL_MAX = 256;
 
+/** The nonce handed to a RawAead, which copies it before returning. */
+const scratchNonce = new Uint8Array(AEAD_NONCE_LEN);
+
 /** WireGuard's nonce for a message counter: 32 zero bits, then the counter as u64 LE. */
 export function counterNonce(counter: number, out: Uint8Array = new Uint8Array(AEAD_NONCE_LEN)): Uint8Array {
   if (!(Number.isSafeInteger(counter) && counter >= 0)) throw new RangeError(`bad AEAD counter ${counter}`);
@@ -121,15 +124,37 @@ export function counterNonce(counter: number, out: Uint8Array = new Uint8Array(A
   return out;
 }
 
+/**
+ * ChaCha20-Poly1305 for small messages from elsewhere, used instead of jsChaChaPoly when
+ * installed and `fits` the sizes (the engine installs libsodium's, sys/sodium-aead.ts: one
+ * native call instead of the JavaScript ChaCha20 and Poly1305). Same answers, same layout.
+ */
+export interface RawAead {
+  /** Checks the key's and nonce's sizes as ChaChaPoly does. */
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array;
+  open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Uint8Array | undefined;
+  /** Whether a message of `sealedLen` bytes (tag included) with `adLen` bytes of AD is taken. */
+  fits(sealedLen: number, adLen: number): boolean;
+}
+
+let raw: RawAead | undefined;
+
+/** Uses `impl` for this thread's small AEAD messages from now on (undefined: the JS one again). */
+export function useRawAead(impl: RawAead | undefined): void {
+  raw = impl;
+}
+
 /** AEAD(key, counter, plaintext, authtext) of the whitepaper. */
 export function aeadSeal(
   key: Uint8Array,
   counter: number,
   plaintext: Uint8Array,
-  ad?: Uint8Array,
+  ad: Uint8Array = EMPTY,
 ): Uint8Array {
-  const impl = plaintext.length <= SMALL_MAX ? jsChaChaPoly : chachaPoly;
-  return impl.seal(key, counterNonce(counter), plaintext, ad);
+  if (plaintext.length > SMALL_MAX) return chachaPoly.seal(key, counterNonce(counter), plaintext, ad);
+  if (raw?.fits(plaintext.length + AEAD_TAG_LEN, ad.length))
+    return raw.seal(key, counterNonce(counter, scratchNonce), plaintext, ad);
+  return jsChaChaPoly.seal(key, counterNonce(counter), plaintext, ad);
 }
 
 /** The inverse of aeadSeal; undefined when the tag does not verify. */
@@ -137,10 +162,13 @@ export function aeadOpen(
   key: Uint8Array,
   counter: number,
   sealed: Uint8Array,
-  ad?: Uint8Array,
+  ad: Uint8Array = EMPTY,
 ): Uint8Array | undefined {
-  const impl = sealed.length <= SMALL_MAX + AEAD_TAG_LEN ? jsChaChaPoly : chachaPoly;
-  return impl.open(key, counterNonce(counter), sealed, ad);
+  if (sealed.length > SMALL_MAX + AEAD_TAG_LEN)
+    return chachaPoly.open(key, counterNonce(counter), sealed, ad);
+  if (raw?.fits(sealed.length, ad.length))
+    return raw.open(key, counterNonce(counter, scratchNonce), sealed, ad);
+  return jsChaChaPoly.open(key, counterNonce(counter), sealed, ad);
 }
 
 /** XAEAD(key, nonce, plaintext, authtext) of the whitepaper: XChaCha20-Poly1305. */

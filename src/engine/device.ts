@@ -25,9 +25,11 @@
 // send-error triggers.
 
 import { EventEmitter } from 'node:events';
+import { useRawAead } from '../crypto/aead.js';
 import { publicKeyOf, useRawX25519 } from '../crypto/x25519-native.js';
 import { type Device, type EndpointPolicy, isZeroKey, keysEqual } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
+import { sodiumAeadAvailable, sodiumAeadFits, sodiumOpen, sodiumSeal } from '../sys/sodium-aead.js';
 import { sodiumPublicKeyOf, sodiumSharedSecret, sodiumX25519Available } from '../sys/sodium-x25519.js';
 import type { TunLocation } from '../sys/tun.js';
 import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
@@ -174,6 +176,8 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     // The handshakes' X25519 on raw keys when libsodium is there (sys/sodium-x25519.ts says why).
     if (sodiumX25519Available())
       useRawX25519({ publicKeyOf: sodiumPublicKeyOf, sharedSecret: sodiumSharedSecret });
+    // And their ChaCha20-Poly1305 fields (sys/sodium-aead.ts).
+    if (sodiumAeadAvailable()) useRawAead({ seal: sodiumSeal, open: sodiumOpen, fits: sodiumAeadFits });
     const maxPeers = opts.maxPeers ?? maxPeersFromEnv();
     const dp = await DataPlane.start({
       tunName: ifname,

@@ -335,6 +335,25 @@ export function libsodiumAvailable(): boolean {
   return loadSodium() !== undefined;
 }
 
+// The native memory of SodiumChaChaPoly objects (key and nonce, 64 bytes), kept for reuse,
+// wiped, when an object is freed: a responder makes two keys per handshake (one per worker), and
+// koffi's malloc, views and free cost more than the libsodium calls of a handshake's packets.
+const KEY_MEM_SIZE = 64;
+const KEY_MEM_KEPT = 256;
+const keyMemPool: NativeBuffer[] = [];
+
+function takeKeyMem(): NativeBuffer {
+  return keyMemPool.pop() ?? allocNative(KEY_MEM_SIZE);
+}
+
+function giveKeyMem(m: NativeBuffer): void {
+  if (keyMemPool.length >= KEY_MEM_KEPT) freeNative(m);
+  else {
+    m.bytes.fill(0);
+    keyMemPool.push(m);
+  }
+}
+
 /**
  * One ChaCha20-Poly1305 key from libsodium, one call per packet. Same interface and nonce as
  * EvpChaChaPoly; works in place (libsodium verifies before it decrypts). The key and nonce
@@ -351,7 +370,7 @@ export class SodiumChaChaPoly implements NativeAead {
     if (!f) throw new Error('libsodium is not available');
     if (key.length !== CHACHA_KEY_LEN) throw new RangeError(`key must be ${CHACHA_KEY_LEN} bytes`);
     this.fns = f;
-    this.mem = allocNative(64);
+    this.mem = takeKeyMem();
     this.mem.bytes.set(key, 0);
     this.key = this.mem.addr;
     this.nonce = this.mem.addr + 32;
@@ -390,8 +409,17 @@ export class SodiumChaChaPoly implements NativeAead {
     return openBytes(this, nonce, sealed, ad);
   }
 
+  /**
+   * The key, as a view of this object's native memory (not a copy): for making another
+   * provider's object of the same key (cipher.ts). Valid until `free`.
+   */
+  keyView(): Uint8Array {
+    if (!this.mem) throw new Error('SodiumChaChaPoly used after free');
+    return this.mem.bytes.subarray(0, CHACHA_KEY_LEN);
+  }
+
   free(): void {
-    if (this.mem) freeNative(this.mem);
+    if (this.mem) giveKeyMem(this.mem);
     this.mem = undefined;
   }
 }

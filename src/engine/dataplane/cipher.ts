@@ -45,29 +45,45 @@ export function bestCipher(): CipherKind {
   return libcryptoAvailable() || libsodiumAvailable() ? 'native' : 'node';
 }
 
-/** Native providers, split by size when there are two. */
+/**
+ * Native providers, split by size when there are two. With both, the EVP context is made on
+ * the first packet that needs it: most keypairs (every handshake's, in each worker) never carry
+ * a jumbo packet, and making and freeing a context per keypair showed in a responder's profile.
+ */
 class NativeCipher implements PacketCipher {
   private readonly small: NativeAead;
-  private readonly large: NativeAead;
-  constructor(kind: CipherKind, key: Uint8Array, encrypt: boolean) {
-    const evp = kind !== 'libsodium' && libcryptoAvailable() ? new EvpChaChaPoly(key, encrypt) : undefined;
+  private large: NativeAead | undefined;
+  constructor(
+    kind: CipherKind,
+    key: Uint8Array,
+    private readonly encrypt: boolean,
+  ) {
+    const evp = kind !== 'libsodium' && libcryptoAvailable();
     const na = kind !== 'libcrypto' && libsodiumAvailable() ? new SodiumChaChaPoly(key) : undefined;
-    const any = evp ?? na;
-    if (!any) throw new Error(`no native ChaCha20-Poly1305 for '${kind}'`);
-    this.small = na ?? any;
-    this.large = evp ?? any;
+    if (na) {
+      this.small = na;
+      if (!evp) this.large = na;
+    } else if (evp) {
+      this.small = this.large = new EvpChaChaPoly(key, encrypt);
+    } else throw new Error(`no native ChaCha20-Poly1305 for '${kind}'`);
+  }
+  private get big(): NativeAead {
+    // Only with both providers is `large` made late, from the libsodium object's key.
+    this.large ??= new EvpChaChaPoly((this.small as SodiumChaChaPoly).keyView(), this.encrypt);
+    return this.large;
   }
   seal(counter: number, mem: NativeBuffer, off: number, len: number): void {
     const p = mem.addr + off;
-    (len < SODIUM_BELOW ? this.small : this.large).sealAt(counter, p, len, p);
+    (len < SODIUM_BELOW ? this.small : this.big).sealAt(counter, p, len, p);
   }
   open(counter: number, mem: NativeBuffer, off: number, len: number): boolean {
     const p = mem.addr + off;
-    return (len < SODIUM_BELOW + POLY1305_TAG_LEN ? this.small : this.large).openAt(counter, p, len, p);
+    return (len < SODIUM_BELOW + POLY1305_TAG_LEN ? this.small : this.big).openAt(counter, p, len, p);
   }
   free(): void {
+    if (this.large && this.large !== this.small) this.large.free();
     this.small.free();
-    if (this.large !== this.small) this.large.free();
+    this.large = undefined;
   }
 }
 

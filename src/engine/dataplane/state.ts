@@ -29,6 +29,8 @@ export interface Keypair extends KeypairFields {
 }
 
 const NO_SOURCE = new Uint8Array(0);
+/** Replay windows of dropped keypairs kept for reuse (a peer holds at most three keypairs). */
+const SPARE_REPLAY_FILTERS = 64;
 
 export class WorkerState {
   readonly init: WorkerInit;
@@ -69,6 +71,7 @@ export class WorkerState {
   readonly byIndex = new Map<number, Keypair>();
   /** rx: keypairs waiting for their first packet to promote them (promoteOnReceive). */
   readonly awaiting = new Set<Keypair>();
+  private readonly spareReplays: ReplayFilter[] = [];
   /** rx: what lets handshake messages through to the main thread (gate.ts). */
   readonly gate = new HandshakeGate();
   udpFd: number;
@@ -155,7 +158,7 @@ export class WorkerState {
           promoteOnReceive: c.promoteOnReceive,
           promoteOver: c.promoteOver,
           counter: c.counter,
-          replay: rx ? new ReplayFilter() : undefined,
+          replay: rx ? this.replayFilter() : undefined,
         };
         c.key.fill(0);
         this.keypairs.set(c.slot, kp);
@@ -274,10 +277,24 @@ export class WorkerState {
     this.mirrors--;
   }
 
+  /**
+   * A cleared replay window for a new keypair, reusing a dropped keypair's. Its ring is 1 KiB of
+   * memory outside the V8 heap: one allocated and collected per handshake kept the receive
+   * worker in malloc and the young-generation sweeper while answering a flood. Keypairs are
+   * applied and dropped only between batches (`sync`), so none is in use while it moves.
+   */
+  private replayFilter(): ReplayFilter {
+    const r = this.spareReplays.pop();
+    if (!r) return new ReplayFilter();
+    r.reset();
+    return r;
+  }
+
   private dropKeypair(slot: number): void {
     const kp = this.keypairs.get(slot);
     if (!kp) return;
     kp.cipher.free();
+    if (kp.replay && this.spareReplays.length < SPARE_REPLAY_FILTERS) this.spareReplays.push(kp.replay);
     this.keypairs.delete(slot);
     if (this.byIndex.get(kp.localIndex) === kp) this.byIndex.delete(kp.localIndex);
     this.awaiting.delete(kp);

@@ -183,6 +183,39 @@ test('replayed, forged and wrongly-sourced transport messages are dropped; good 
   }
 });
 
+test("a keypair installed after another was dropped has a window of its own (a dropped keypair's is reused)", async (t) => {
+  if (!need(t, { root: true, commands: ['ip'] })) return;
+  const p = await makePair({ net: 76, tag: 'e76' });
+  const attacker = inNetns(p.nsA, () => UdpSocket.open({ port: 0 }));
+  const listener = inNetns(p.nsB, () => UdpSocket.open({ port: 0 }));
+  try {
+    const to = addr4(`192.168.${p.net}.2`, p.dpB.port);
+    const msg = (counter: number, text: string) =>
+      transport(counter, udp4([10, p.net, 0, 1], [10, p.net, 0, 2], listener.port, text));
+    send(attacker, to, msg(0, 'one'));
+    send(attacker, to, msg(1, 'two'));
+    send(attacker, to, msg(1, 'replayed'));
+    assert.deepEqual(drain(listener, 300), ['one', 'two']);
+    // Rekeyed several times (same keys and index, so the same datagrams open): each new
+    // keypair starts with an empty window, whichever dropped keypair's ring it got.
+    let slot = p.keypairB;
+    for (let round = 0; round < 3; round++) {
+      p.dpB.removeKeypair(slot);
+      slot = p.dpB.installKeypair(p.peerOnB, new Keypair(K2, K1, INDEX_B, INDEX_A, p.dpB.now(), false));
+      p.dpB.setSendKeypair(p.peerOnB, slot);
+      await p.dpB.settle();
+      send(attacker, to, msg(0, `one ${round}`));
+      send(attacker, to, msg(1, `two ${round}`));
+      send(attacker, to, msg(0, 'replayed'));
+      assert.deepEqual(drain(listener, 300), [`one ${round}`, `two ${round}`]);
+    }
+  } finally {
+    attacker.close();
+    listener.close();
+    await p.close();
+  }
+});
+
 test('an authenticated packet from a new source address is reported (roam), once', async (t) => {
   if (!need(t, { root: true, commands: ['ip'] })) return;
   const p = await makePair({ net: 74, tag: 'e74' });
