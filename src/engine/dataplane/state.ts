@@ -28,6 +28,7 @@ export interface Keypair extends KeypairFields {
   replay: ReplayFilter | undefined;
 }
 
+/** An empty view: no sticky source, or no sockaddr view made yet. */
 const NO_SOURCE = new Uint8Array(0);
 
 export class WorkerState {
@@ -38,7 +39,10 @@ export class WorkerState {
   /** Per peer: encoded destination sockaddr (SOCKADDR_SIZE bytes) and its length; 0 = none. */
   readonly endpoint: Uint8Array;
   readonly endpointLen: Int32Array;
-  /** Per peer: its sockaddr bytes as a view, made once (no allocation per packet). */
+  /**
+   * Per peer: its sockaddr bytes as a view, made when it first gets an endpoint and kept (no
+   * allocation per packet); empty before.
+   */
   readonly endpointView: Uint8Array[];
   /**
    * tx, per peer: a second destination for its packets while endpoint selection mirrors
@@ -47,6 +51,7 @@ export class WorkerState {
    */
   readonly mirror: Uint8Array;
   readonly mirrorLen: Int32Array;
+  /** Views as for `endpointView`. */
   readonly mirrorView: Uint8Array[];
   readonly mirrorUntil: Float64Array;
   mirrors = 0;
@@ -82,14 +87,12 @@ export class WorkerState {
     const n = this.shared.sizes.maxPeers;
     this.endpoint = new Uint8Array(n * SOCKADDR_SIZE);
     this.endpointLen = new Int32Array(n);
-    this.endpointView = [];
-    for (let p = 0; p < n; p++)
-      this.endpointView.push(this.endpoint.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
+    // Views are made when a peer first gets an address (a view is ~100 bytes of heap, and
+    // made for every slot they were ~1.5 MiB per worker whatever the number of peers).
+    this.endpointView = new Array(n).fill(NO_SOURCE);
     this.mirror = new Uint8Array(n * SOCKADDR_SIZE);
     this.mirrorLen = new Int32Array(n);
-    this.mirrorView = [];
-    for (let p = 0; p < n; p++)
-      this.mirrorView.push(this.mirror.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
+    this.mirrorView = new Array(n).fill(NO_SOURCE);
     this.mirrorUntil = new Float64Array(n);
     this.lastSource = new Array(n).fill(undefined);
     this.sourceGen = new Int32Array(n).fill(-1);
@@ -247,6 +250,8 @@ export class WorkerState {
     const view = new DataView(this.endpoint.buffer, this.endpoint.byteOffset, this.endpoint.byteLength);
     try {
       this.endpointLen[peer] = encodeSockaddr(addr, view, off, this.init.udpFamily);
+      if (this.endpointView[peer] === NO_SOURCE)
+        this.endpointView[peer] = this.endpoint.subarray(off, off + SOCKADDR_SIZE);
     } catch {
       this.endpointLen[peer] = 0; // an IPv6 endpoint on an IPv4-only socket: unreachable
     }
@@ -259,7 +264,10 @@ export class WorkerState {
     if (!addr) return;
     const view = new DataView(this.mirror.buffer, this.mirror.byteOffset, this.mirror.byteLength);
     try {
-      this.mirrorLen[peer] = encodeSockaddr(addr, view, peer * SOCKADDR_SIZE, this.init.udpFamily);
+      const off = peer * SOCKADDR_SIZE;
+      this.mirrorLen[peer] = encodeSockaddr(addr, view, off, this.init.udpFamily);
+      if (this.mirrorView[peer] === NO_SOURCE)
+        this.mirrorView[peer] = this.mirror.subarray(off, off + SOCKADDR_SIZE);
     } catch {
       return; // an IPv6 path on an IPv4-only socket: nothing to mirror onto
     }
