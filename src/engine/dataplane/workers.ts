@@ -5,6 +5,7 @@
 
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { closeFd, Waker } from '../../sys/native.js';
+import { afterWorkerStart } from '../heap.js';
 import type { Control, WorkerEvent, WorkerInit } from './protocol.js';
 import type { Shared } from './shared.js';
 
@@ -56,6 +57,8 @@ export class WorkerPool {
   private collecting = 0;
   private readonly held = new Map<WorkerSlot, { list: Control[]; transfer: ArrayBuffer[] }>();
   private stopping = false;
+  /** Workers spawned and not yet running (heap.ts afterWorkerStart). */
+  private starting = 0;
 
   constructor(
     private readonly shared: Shared,
@@ -89,7 +92,12 @@ export class WorkerPool {
       exited,
     };
     return new Promise((ok, fail) => {
-      worker.once('online', ok);
+      this.starting++;
+      worker.once('online', () => {
+        this.starting--;
+        afterWorkerStart();
+        ok();
+      });
       worker.once('error', fail);
       worker.once('exit', () => fail(new Error('data-plane worker exited while starting')));
     });
@@ -107,6 +115,10 @@ export class WorkerPool {
   post(thread: number, c: Control, lazy = false): void {
     const w = this.slots[thread];
     if (!w) return;
+    // A worker starting resets V8's flags at some point of its start (heap.ts): the main
+    // thread goes on applying a configuration meanwhile, and sets them again as it posts
+    // (~4 µs each, only in that window) so that its young generation does not grow.
+    if (this.starting > 0) afterWorkerStart();
     // A key moves to the worker rather than being copied, so no stray copy stays here.
     const transfer = c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : [];
     if (this.collecting > 0) {
