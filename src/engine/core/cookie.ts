@@ -10,8 +10,9 @@
 // Times are the core's monotonic milliseconds; randomness is injected.
 
 import { XAEAD_NONCE_LEN, xaeadOpen, xaeadSeal } from '../../crypto/aead.js';
-import { bytesEqual, hash, mac } from '../../crypto/blake2s.js';
-import { COOKIE_REFRESH_TIME_MS, LABEL_COOKIE, LABEL_MAC1 } from './constants.js';
+import { bytesEqual, mac } from '../../crypto/blake2s.js';
+import { COOKIE_REFRESH_TIME_MS } from './constants.js';
+import { cookieKey, mac1Key } from './mac-keys.js';
 import {
   decodeCookieReply,
   encodeCookieReply,
@@ -21,17 +22,7 @@ import {
   senderIndex,
 } from './messages.js';
 
-const text = (s: string) => new TextEncoder().encode(s);
-
-/** HASH(LABEL_MAC1 ‖ Spub): the key of mac1 for messages to the owner of `publicKey`. */
-export function mac1Key(publicKey: Uint8Array): Uint8Array {
-  return hash(text(LABEL_MAC1), publicKey);
-}
-
-/** HASH(LABEL_COOKIE ‖ Spub): the key of cookie replies from the owner of `publicKey`. */
-export function cookieKey(publicKey: Uint8Array): Uint8Array {
-  return hash(text(LABEL_COOKIE), publicKey);
-}
+export { cookieKey, mac1Key };
 
 /** The responder's side: checks MACs of messages to us, and writes cookie replies. */
 export class CookieChecker {

@@ -75,7 +75,7 @@ export class WorkerState {
   /** rx: keypairs waiting for their first packet to promote them (promoteOnReceive). */
   readonly awaiting = new Set<Keypair>();
   /** rx: what lets handshake messages through to the main thread (gate.ts). */
-  readonly gate = new HandshakeGate();
+  readonly gate: HandshakeGate;
   udpFd: number;
   mtu: number;
   private applied = 0;
@@ -84,6 +84,7 @@ export class WorkerState {
     this.init = init;
     this.shared = new Shared(init.shared);
     this.cipherKind = init.cipher;
+    this.gate = new HandshakeGate(init.gateSeed);
     const n = this.shared.sizes.maxPeers;
     this.endpoint = new Uint8Array(n * SOCKADDR_SIZE);
     this.endpointLen = new Int32Array(n);

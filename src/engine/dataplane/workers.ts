@@ -4,6 +4,7 @@
 // them. What they report (`WorkerEvent`) goes to the owner's `onEvent`.
 
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { randomBytes } from '../../crypto/random.js';
 import { closeFd, Waker } from '../../sys/native.js';
 import { afterWorkerStart } from '../heap.js';
 import type { Control, WorkerEvent, WorkerInit } from './protocol.js';
@@ -66,10 +67,11 @@ export class WorkerPool {
   ) {}
 
   /** Starts one worker; `online` resolves once it runs (rejects if it fails or exits first). */
-  spawn(init: Omit<WorkerInit, 'port' | 'wakeFd'>): Promise<void> {
+  spawn(init: Omit<WorkerInit, 'port' | 'wakeFd' | 'gateSeed'>): Promise<void> {
     const { port1, port2 } = new MessageChannel();
     const waker = new Waker();
-    const full: WorkerInit = { ...init, port: port2, wakeFd: waker.fd };
+    const gateSeed = new DataView(randomBytes(4).buffer).getUint32(0, true);
+    const full: WorkerInit = { ...init, port: port2, wakeFd: waker.fd, gateSeed };
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: full,
       transferList: [port2],
