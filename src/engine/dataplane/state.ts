@@ -79,6 +79,8 @@ export class WorkerState {
   udpFd: number;
   mtu: number;
   private applied = 0;
+  /** Entries in the per-peer arrays of objects (ensureRoom). */
+  private room = 0;
 
   constructor(init: WorkerInit) {
     this.init = init;
@@ -88,20 +90,21 @@ export class WorkerState {
     const n = this.shared.sizes.maxPeers;
     this.endpoint = new Uint8Array(n * SOCKADDR_SIZE);
     this.endpointLen = new Int32Array(n);
-    // Views are made when a peer first gets an address (a view is ~100 bytes of heap, and
-    // made for every slot they were ~1.5 MiB per worker whatever the number of peers).
-    this.endpointView = new Array(n).fill(NO_SOURCE);
+    // The per-peer arrays of objects grow with the slots in use (ensureRoom); views are made
+    // when a peer first gets an address (a view is ~100 bytes of heap, and made for every slot
+    // they were ~1.5 MiB per worker whatever the number of peers).
+    this.endpointView = [];
     this.mirror = new Uint8Array(n * SOCKADDR_SIZE);
     this.mirrorLen = new Int32Array(n);
-    this.mirrorView = new Array(n).fill(NO_SOURCE);
+    this.mirrorView = [];
     this.mirrorUntil = new Float64Array(n);
-    this.lastSource = new Array(n).fill(undefined);
+    this.lastSource = [];
     this.sourceGen = new Int32Array(n).fill(-1);
     this.sourceLen = new Int32Array(n);
     this.sourceCtl = new Uint8Array(n * CONTROL_SIZE);
     this.sourceDV = new DataView(this.sourceCtl.buffer);
     this.sourceWords = new Int32Array(this.sourceCtl.buffer);
-    this.sourceView = new Array(n).fill(NO_SOURCE); // views made when a peer gets a source
+    this.sourceView = []; // views made when a peer gets a source
     this.present = new Uint8Array(n);
     this.udpFd = init.udpFd;
     this.mtu = init.mtu;
@@ -126,7 +129,26 @@ export class WorkerState {
     this.shared.noteApplied(this.init.thread, this.applied);
   }
 
+  /**
+   * Makes the per-peer arrays of objects reach slot `peer`. They hold the slots in use rather
+   * than `maxPeers` (8192 entries of 8 bytes each, four arrays: 256 KiB per worker), grown
+   * packed, by doubling; every message about a peer comes through here first, so a loop
+   * reading them for a peer it holds a keypair or endpoint of never finds a hole.
+   */
+  private ensureRoom(peer: number): void {
+    if (peer < this.room) return;
+    const want = Math.min(this.shared.sizes.maxPeers, Math.max(peer + 1, this.room * 2, 64));
+    for (let p = this.room; p < want; p++) {
+      this.endpointView.push(NO_SOURCE);
+      this.mirrorView.push(NO_SOURCE);
+      this.sourceView.push(NO_SOURCE);
+      this.lastSource.push(undefined);
+    }
+    this.room = want;
+  }
+
   private apply(c: Control): void {
+    if ('peer' in c) this.ensureRoom(c.peer);
     switch (c.t) {
       case 'peer':
         if (!c.present) this.dropPeer(c.peer);
