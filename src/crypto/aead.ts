@@ -13,6 +13,9 @@
 import { createCipheriv, createDecipheriv, getCiphers } from 'node:crypto';
 import { chacha20poly1305, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import * as small from './chacha20poly1305-js.js';
+import { counterNonce } from './counter-nonce.js';
+
+export { counterNonce };
 
 export const AEAD_KEY_LEN = 32;
 export const AEAD_TAG_LEN = 16;
@@ -106,23 +109,6 @@ export const SMALL_MAX = 256;
 
 /** The nonce handed to a RawAead, which copies it before returning. */
 const scratchNonce = new Uint8Array(AEAD_NONCE_LEN);
-
-/** WireGuard's nonce for a message counter: 32 zero bits, then the counter as u64 LE. */
-export function counterNonce(counter: number, out: Uint8Array = new Uint8Array(AEAD_NONCE_LEN)): Uint8Array {
-  if (!(Number.isSafeInteger(counter) && counter >= 0)) throw new RangeError(`bad AEAD counter ${counter}`);
-  out.fill(0, 0, 4);
-  const lo = counter >>> 0;
-  const hi = Math.floor(counter / 2 ** 32);
-  out[4] = lo & 0xff;
-  out[5] = (lo >>> 8) & 0xff;
-  out[6] = (lo >>> 16) & 0xff;
-  out[7] = lo >>> 24;
-  out[8] = hi & 0xff;
-  out[9] = (hi >>> 8) & 0xff;
-  out[10] = (hi >>> 16) & 0xff;
-  out[11] = hi >>> 24;
-  return out;
-}
 
 /**
  * ChaCha20-Poly1305 for small messages from elsewhere, used instead of jsChaChaPoly when

@@ -157,7 +157,7 @@ export function readDevice(ctx: CoreContext, settings: DeviceSettings): Device<P
         {
           addr: copyPath(peer.endpoint),
           state: 'active',
-          lastSeenSec: peer.lastSeen.get(pathKey(peer.endpoint)) ?? 0,
+          lastSeenSec: peer.lastSeen?.get(pathKey(peer.endpoint)) ?? 0,
         },
       ];
     d.peers.push(p);
@@ -181,7 +181,7 @@ export function endpointStates(peer: PeerState): EndpointState<PathAddr>[] {
       addr,
       // Before selection chose, the first line is where traffic would go (endpoint=).
       state: key === active ? 'active' : viewState(c),
-      lastSeenSec: peer.lastSeen.get(key) ?? 0,
+      lastSeenSec: peer.lastSeen?.get(key) ?? 0,
     };
     if (c.srtt !== undefined) s.rttMs = c.srtt;
     out.push(s);

@@ -10,8 +10,9 @@
 // Times are the core's monotonic milliseconds; randomness is injected.
 
 import { XAEAD_NONCE_LEN, xaeadOpen, xaeadSeal } from '../../crypto/aead.js';
-import { bytesEqual, hash, mac } from '../../crypto/blake2s.js';
-import { COOKIE_REFRESH_TIME_MS, LABEL_COOKIE, LABEL_MAC1 } from './constants.js';
+import { bytesEqual, mac } from '../../crypto/blake2s.js';
+import { COOKIE_REFRESH_TIME_MS } from './constants.js';
+import { cookieKey, mac1Key } from './mac-keys.js';
 import {
   decodeCookieReply,
   encodeCookieReply,
@@ -21,17 +22,7 @@ import {
   senderIndex,
 } from './messages.js';
 
-const text = (s: string) => new TextEncoder().encode(s);
-
-/** HASH(LABEL_MAC1 ‖ Spub): the key of mac1 for messages to the owner of `publicKey`. */
-export function mac1Key(publicKey: Uint8Array): Uint8Array {
-  return hash(text(LABEL_MAC1), publicKey);
-}
-
-/** HASH(LABEL_COOKIE ‖ Spub): the key of cookie replies from the owner of `publicKey`. */
-export function cookieKey(publicKey: Uint8Array): Uint8Array {
-  return hash(text(LABEL_COOKIE), publicKey);
-}
+export { cookieKey, mac1Key };
 
 /** The responder's side: checks MACs of messages to us, and writes cookie replies. */
 export class CookieChecker {
@@ -90,14 +81,17 @@ const REMEMBERED_MAC1 = 16;
  */
 export class CookieGenerator {
   private readonly mac1Key: Uint8Array;
-  private readonly cookieKey: Uint8Array;
-  private readonly cookies = new Map<string, { cookie: Uint8Array; at: number }>();
+  /** Made by the first cookie reply (most peers never send one). */
+  private cookieKey: Uint8Array | undefined;
+  // Both made on first use: a device holds a generator per peer, and two empty Maps are
+  // ~0.4 KiB of heap each time.
+  private cookies: Map<string, { cookie: Uint8Array; at: number }> | undefined;
   /** Our sender index → the mac1 we sent with it, so a reply can be decrypted. */
-  private readonly sent = new Map<number, Uint8Array>();
+  private sent: Map<number, Uint8Array> | undefined;
 
-  constructor(remotePublic: Uint8Array) {
+  /** `remotePublic` is kept by reference (a peer's key does not change). */
+  constructor(private readonly remotePublic: Uint8Array) {
     this.mac1Key = mac1Key(remotePublic);
-    this.cookieKey = cookieKey(remotePublic);
   }
 
   /** Fills mac1, and mac2 when we hold a fresh cookie for `target`. Mutates `msg`. */
@@ -105,10 +99,11 @@ export class CookieGenerator {
     const { mac1, mac2 } = macOffsets(messageType(msg));
     const m1 = mac(this.mac1Key, msg.subarray(0, mac1));
     msg.set(m1, mac1);
+    this.sent ??= new Map();
     this.sent.delete(senderIndex(msg));
     this.sent.set(senderIndex(msg), m1);
     if (this.sent.size > REMEMBERED_MAC1) this.sent.delete(this.sent.keys().next().value!);
-    const c = this.cookies.get(target);
+    const c = this.cookies?.get(target);
     if (c && now - c.at <= COOKIE_REFRESH_TIME_MS) msg.set(mac(c.cookie, msg.subarray(0, mac2)), mac2);
     else msg.fill(0, mac2, mac2 + MAC_LEN);
   }
@@ -117,11 +112,13 @@ export class CookieGenerator {
   consumeReply(reply: Uint8Array, source: string, now: number): boolean {
     const r = decodeCookieReply(reply);
     if (!r) return false;
-    const mac1 = this.sent.get(r.receiver);
+    const mac1 = this.sent?.get(r.receiver);
     if (!mac1) return false;
+    this.cookieKey ??= cookieKey(this.remotePublic);
     const cookie = xaeadOpen(this.cookieKey, r.nonce, r.encryptedCookie, mac1);
     if (!cookie) return false;
-    this.sent.delete(r.receiver);
+    this.sent?.delete(r.receiver);
+    this.cookies ??= new Map();
     this.cookies.get(source)?.cookie.fill(0);
     this.cookies.set(source, { cookie: Uint8Array.from(cookie), at: now });
     return true;
@@ -129,8 +126,8 @@ export class CookieGenerator {
 
   /** Forgets cookies (e.g. when the peer's key changes). */
   clear(): void {
-    for (const c of this.cookies.values()) c.cookie.fill(0);
-    this.cookies.clear();
-    this.sent.clear();
+    if (this.cookies) for (const c of this.cookies.values()) c.cookie.fill(0);
+    this.cookies?.clear();
+    this.sent?.clear();
   }
 }

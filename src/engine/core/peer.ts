@@ -60,8 +60,11 @@ export class PeerState {
   txBytes = 0;
   /** Wall time (ns since the Unix epoch) of the last completed handshake. */
   lastHandshakeNs: bigint | undefined;
-  /** Wall seconds of the last authenticated packet per source address. */
-  readonly lastSeen = new Map<string, number>();
+  /**
+   * Wall seconds of the last authenticated packet per source address; made by the first one
+   * (an empty Map is ~0.2 KiB, per peer).
+   */
+  lastSeen: Map<string, number> | undefined;
   readonly timers: PeerTimers;
   readonly cookies: CookieGenerator;
   private readonly shortName: string;
@@ -118,6 +121,7 @@ export class PeerState {
   /** Records when an authenticated packet last came from `from` (wall seconds, for a get). */
   heardFrom(from: PathAddr, wallSec: number): void {
     // The common case, per packet: from the active endpoint, whose key is kept (no new string).
+    this.lastSeen ??= new Map();
     this.lastSeen.set(samePath(from, this.endpoints.active) ? this.endpointAddrKey : pathKey(from), wallSec);
   }
 

@@ -86,9 +86,10 @@ export class PeerSelector {
   private mirror: { key: string; to: PathAddr; until: number } | undefined;
   /**
    * Paths we chose to leave (or a probe we declined): packets still in flight from them must not
-   * pull us back by roaming, so roaming to them is ignored until the time given.
+   * pull us back by roaming, so roaming to them is ignored until the time given. Made on
+   * first use (an empty Map is ~0.2 KiB, and there is a selector per peer).
    */
-  private readonly declined = new Map<string, number>();
+  private declined: Map<string, number> | undefined;
   /**
    * No discretionary round (probe, upgrade, rekey, suspect, liveness) before this time: the
    * confirmation of the keypair just installed must reach the peer first. A newer initiation
@@ -171,7 +172,7 @@ export class PeerSelector {
     const c = this.table.learn(src, now);
     if (
       !this.activeKey ||
-      (c.key !== this.activeKey && this.roaming && (this.declined.get(c.key) ?? 0) <= now)
+      (c.key !== this.activeKey && this.roaming && (this.declined?.get(c.key) ?? 0) <= now)
     )
       this.setActive(c.key, 'roamed', now);
     if (!this.connected) {
@@ -323,7 +324,7 @@ export class PeerSelector {
       if (this.probes.nextAt !== undefined && this.probes.nextAt <= now) this.probeNext(now);
     }
     this.table.expireLearned(now, this.activeKey);
-    for (const [k, until] of this.declined) if (until <= now) this.declined.delete(k);
+    if (this.declined) for (const [k, until] of this.declined) if (until <= now) this.declined.delete(k);
     return this.drain();
   }
 
@@ -581,6 +582,7 @@ export class PeerSelector {
       c.rtt.srtt ?? 0,
       this.active ? (this.table.get(this.activeKey!)?.rtt.srtt ?? 0) : 0,
     );
+    this.declined ??= new Map();
     this.declined.set(c.key, now + Math.max(ROUND_TIMEOUT_MIN_MS, 4 * srtt));
   }
 

@@ -28,10 +28,9 @@
 // the mac1 check.
 
 import { bytesEqual, mac } from '../../crypto/blake2s.js';
-import { randomBytes } from '../../crypto/random.js';
 import { isV4Mapped } from '../../sys/pktinfo.js';
 import { AF_INET, AF_INET6 } from '../../sys/sockaddr.js';
-import { mac1Key } from '../core/cookie.js';
+import { mac1Key } from '../core/mac-keys.js';
 import { MAC_LEN, MESSAGE_COOKIE_REPLY, macOffsets } from '../core/messages.js';
 
 /** Handshake messages per second one source may send to the main thread... */
@@ -59,7 +58,8 @@ export class HandshakeGate {
    */
   quiet = false;
 
-  constructor(seed = new DataView(randomBytes(4).buffer).getUint32(0, true)) {
+  /** `seed`: random, chosen by the main thread (workers.ts), so the worker loads no RNG. */
+  constructor(seed: number) {
     this.seed = seed >>> 0;
   }
 

@@ -105,6 +105,8 @@ export interface WorkerInit {
   tunUso: boolean;
   /** Try UDP_SEGMENT on send and UDP_GRO on receive. */
   udpOffload: boolean;
+  /** rx: the random seed of the handshake gate's source table (gate.ts). */
+  gateSeed: number;
 }
 
 type MessagePort = import('node:worker_threads').MessagePort;

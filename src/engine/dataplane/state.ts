@@ -28,6 +28,7 @@ export interface Keypair extends KeypairFields {
   replay: ReplayFilter | undefined;
 }
 
+/** An empty view: no sticky source, or no sockaddr view made yet. */
 const NO_SOURCE = new Uint8Array(0);
 /** Replay windows of dropped keypairs kept for reuse (a peer holds at most three keypairs). */
 const SPARE_REPLAY_FILTERS = 64;
@@ -40,7 +41,10 @@ export class WorkerState {
   /** Per peer: encoded destination sockaddr (SOCKADDR_SIZE bytes) and its length; 0 = none. */
   readonly endpoint: Uint8Array;
   readonly endpointLen: Int32Array;
-  /** Per peer: its sockaddr bytes as a view, made once (no allocation per packet). */
+  /**
+   * Per peer: its sockaddr bytes as a view, made when it first gets an endpoint and kept (no
+   * allocation per packet); empty before.
+   */
   readonly endpointView: Uint8Array[];
   /**
    * tx, per peer: a second destination for its packets while endpoint selection mirrors
@@ -49,6 +53,7 @@ export class WorkerState {
    */
   readonly mirror: Uint8Array;
   readonly mirrorLen: Int32Array;
+  /** Views as for `endpointView`. */
   readonly mirrorView: Uint8Array[];
   readonly mirrorUntil: Float64Array;
   mirrors = 0;
@@ -73,34 +78,36 @@ export class WorkerState {
   readonly awaiting = new Set<Keypair>();
   private readonly spareReplays: ReplayFilter[] = [];
   /** rx: what lets handshake messages through to the main thread (gate.ts). */
-  readonly gate = new HandshakeGate();
+  readonly gate: HandshakeGate;
   udpFd: number;
   mtu: number;
   private applied = 0;
+  /** Entries in the per-peer arrays of objects (ensureRoom). */
+  private room = 0;
 
   constructor(init: WorkerInit) {
     this.init = init;
     this.shared = new Shared(init.shared);
     this.cipherKind = init.cipher;
+    this.gate = new HandshakeGate(init.gateSeed);
     const n = this.shared.sizes.maxPeers;
     this.endpoint = new Uint8Array(n * SOCKADDR_SIZE);
     this.endpointLen = new Int32Array(n);
+    // The per-peer arrays of objects grow with the slots in use (ensureRoom); views are made
+    // when a peer first gets an address (a view is ~100 bytes of heap, and made for every slot
+    // they were ~1.5 MiB per worker whatever the number of peers).
     this.endpointView = [];
-    for (let p = 0; p < n; p++)
-      this.endpointView.push(this.endpoint.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
     this.mirror = new Uint8Array(n * SOCKADDR_SIZE);
     this.mirrorLen = new Int32Array(n);
     this.mirrorView = [];
-    for (let p = 0; p < n; p++)
-      this.mirrorView.push(this.mirror.subarray(p * SOCKADDR_SIZE, (p + 1) * SOCKADDR_SIZE));
     this.mirrorUntil = new Float64Array(n);
-    this.lastSource = new Array(n).fill(undefined);
+    this.lastSource = [];
     this.sourceGen = new Int32Array(n).fill(-1);
     this.sourceLen = new Int32Array(n);
     this.sourceCtl = new Uint8Array(n * CONTROL_SIZE);
     this.sourceDV = new DataView(this.sourceCtl.buffer);
     this.sourceWords = new Int32Array(this.sourceCtl.buffer);
-    this.sourceView = new Array(n).fill(NO_SOURCE); // views made when a peer gets a source
+    this.sourceView = []; // views made when a peer gets a source
     this.present = new Uint8Array(n);
     this.udpFd = init.udpFd;
     this.mtu = init.mtu;
@@ -125,7 +132,26 @@ export class WorkerState {
     this.shared.noteApplied(this.init.thread, this.applied);
   }
 
+  /**
+   * Makes the per-peer arrays of objects reach slot `peer`. They hold the slots in use rather
+   * than `maxPeers` (8192 entries of 8 bytes each, four arrays: 256 KiB per worker), grown
+   * packed, by doubling; every message about a peer comes through here first, so a loop
+   * reading them for a peer it holds a keypair or endpoint of never finds a hole.
+   */
+  private ensureRoom(peer: number): void {
+    if (peer < this.room) return;
+    const want = Math.min(this.shared.sizes.maxPeers, Math.max(peer + 1, this.room * 2, 64));
+    for (let p = this.room; p < want; p++) {
+      this.endpointView.push(NO_SOURCE);
+      this.mirrorView.push(NO_SOURCE);
+      this.sourceView.push(NO_SOURCE);
+      this.lastSource.push(undefined);
+    }
+    this.room = want;
+  }
+
   private apply(c: Control): void {
+    if ('peer' in c) this.ensureRoom(c.peer);
     switch (c.t) {
       case 'peer':
         if (!c.present) this.dropPeer(c.peer);
@@ -250,6 +276,8 @@ export class WorkerState {
     const view = new DataView(this.endpoint.buffer, this.endpoint.byteOffset, this.endpoint.byteLength);
     try {
       this.endpointLen[peer] = encodeSockaddr(addr, view, off, this.init.udpFamily);
+      if (this.endpointView[peer] === NO_SOURCE)
+        this.endpointView[peer] = this.endpoint.subarray(off, off + SOCKADDR_SIZE);
     } catch {
       this.endpointLen[peer] = 0; // an IPv6 endpoint on an IPv4-only socket: unreachable
     }
@@ -262,7 +290,10 @@ export class WorkerState {
     if (!addr) return;
     const view = new DataView(this.mirror.buffer, this.mirror.byteOffset, this.mirror.byteLength);
     try {
-      this.mirrorLen[peer] = encodeSockaddr(addr, view, peer * SOCKADDR_SIZE, this.init.udpFamily);
+      const off = peer * SOCKADDR_SIZE;
+      this.mirrorLen[peer] = encodeSockaddr(addr, view, off, this.init.udpFamily);
+      if (this.mirrorView[peer] === NO_SOURCE)
+        this.mirrorView[peer] = this.mirror.subarray(off, off + SOCKADDR_SIZE);
     } catch {
       return; // an IPv6 path on an IPv4-only socket: nothing to mirror onto
     }

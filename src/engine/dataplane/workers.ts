@@ -4,7 +4,9 @@
 // them. What they report (`WorkerEvent`) goes to the owner's `onEvent`.
 
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { randomBytes } from '../../crypto/random.js';
 import { closeFd, Waker } from '../../sys/native.js';
+import { afterWorkerStart } from '../heap.js';
 import type { Control, WorkerEvent, WorkerInit } from './protocol.js';
 import type { Shared } from './shared.js';
 
@@ -56,6 +58,8 @@ export class WorkerPool {
   private collecting = 0;
   private readonly held = new Map<WorkerSlot, { list: Control[]; transfer: ArrayBuffer[] }>();
   private stopping = false;
+  /** Workers spawned and not yet running (heap.ts afterWorkerStart). */
+  private starting = 0;
 
   constructor(
     private readonly shared: Shared,
@@ -63,10 +67,11 @@ export class WorkerPool {
   ) {}
 
   /** Starts one worker; `online` resolves once it runs (rejects if it fails or exits first). */
-  spawn(init: Omit<WorkerInit, 'port' | 'wakeFd'>): Promise<void> {
+  spawn(init: Omit<WorkerInit, 'port' | 'wakeFd' | 'gateSeed'>): Promise<void> {
     const { port1, port2 } = new MessageChannel();
     const waker = new Waker();
-    const full: WorkerInit = { ...init, port: port2, wakeFd: waker.fd };
+    const gateSeed = new DataView(randomBytes(4).buffer).getUint32(0, true);
+    const full: WorkerInit = { ...init, port: port2, wakeFd: waker.fd, gateSeed };
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
       workerData: full,
       transferList: [port2],
@@ -89,7 +94,12 @@ export class WorkerPool {
       exited,
     };
     return new Promise((ok, fail) => {
-      worker.once('online', ok);
+      this.starting++;
+      worker.once('online', () => {
+        this.starting--;
+        afterWorkerStart();
+        ok();
+      });
       worker.once('error', fail);
       worker.once('exit', () => fail(new Error('data-plane worker exited while starting')));
     });
@@ -107,6 +117,10 @@ export class WorkerPool {
   post(thread: number, c: Control, lazy = false): void {
     const w = this.slots[thread];
     if (!w) return;
+    // A worker starting resets V8's flags at some point of its start (heap.ts): the main
+    // thread goes on applying a configuration meanwhile, and sets them again as it posts
+    // (~4 µs each, only in that window) so that its young generation does not grow.
+    if (this.starting > 0) afterWorkerStart();
     // A key moves to the worker rather than being copied, so no stray copy stays here.
     const transfer = c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : [];
     if (this.collecting > 0) {
