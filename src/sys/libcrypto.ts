@@ -278,7 +278,8 @@ type SodiumCall = (
   k: number,
 ) => number;
 
-interface SodiumFns {
+/** libsodium's ChaCha20-Poly1305 (IETF) entry points: SodiumChaChaPoly here, sodium-aead.ts. */
+export interface SodiumFns {
   /** (c, clen_p, m, mlen, ad, adlen, nsec, npub, k) */
   encrypt: SodiumCall;
   /** (m, mlen_p, nsec, c, clen, ad, adlen, npub, k) */
@@ -333,6 +334,11 @@ function loadSodium(): SodiumFns | undefined {
 /** Whether libsodium's ChaCha20-Poly1305 (IETF) is installed. */
 export function libsodiumAvailable(): boolean {
   return loadSodium() !== undefined;
+}
+
+/** libsodium's ChaCha20-Poly1305 (IETF) calls, bound once per thread; undefined without it. */
+export function sodiumAeadCalls(): SodiumFns | undefined {
+  return loadSodium();
 }
 
 // The native memory of SodiumChaChaPoly objects (key and nonce, 64 bytes), kept for reuse,

@@ -11,7 +11,7 @@
 // so key, nonce, associated data and message pass through one per-thread scratch buffer of
 // native memory, wiped after each call.
 
-import { libsodium } from './libcrypto.js';
+import { sodiumAeadCalls } from './libcrypto.js';
 import { allocNative, type NativeBuffer } from './native.js';
 
 const KEY_LEN = 32;
@@ -29,49 +29,9 @@ const IN = AD + SODIUM_AEAD_MAX_AD;
 const OUT = IN + SODIUM_AEAD_MAX_SEALED;
 const SIZE = OUT + SODIUM_AEAD_MAX_SEALED;
 
-type Call = (
-  out: number,
-  outLen: number,
-  a: number,
-  b: number,
-  c: number,
-  d: number,
-  e: number,
-  npub: number,
-  k: number,
-) => number;
-
-interface Fns {
-  /** (c, clen_p, m, mlen, ad, adlen, nsec, npub, k) */
-  encrypt: Call;
-  /** (m, mlen_p, nsec, c, clen, ad, adlen, npub, k) */
-  decrypt: Call;
-}
-
-let fns: Fns | undefined | null;
 let scratch: NativeBuffer | undefined;
 
-function load(): Fns | undefined {
-  if (fns === undefined) {
-    const l = libsodium();
-    fns = null;
-    // A libsodium without these symbols counts as none.
-    if (l)
-      try {
-        fns = {
-          encrypt: l.func(
-            'int crypto_aead_chacha20poly1305_ietf_encrypt(uintptr_t c, uintptr_t clen_p, uintptr_t m, uint64_t mlen, uintptr_t ad, uint64_t adlen, uintptr_t nsec, uintptr_t npub, uintptr_t k)',
-          ),
-          decrypt: l.func(
-            'int crypto_aead_chacha20poly1305_ietf_decrypt(uintptr_t m, uintptr_t mlen_p, uintptr_t nsec, uintptr_t c, uint64_t clen, uintptr_t ad, uint64_t adlen, uintptr_t npub, uintptr_t k)',
-          ),
-        } as unknown as Fns;
-      } catch {
-        // Stays null.
-      }
-  }
-  return fns ?? undefined;
-}
+const load = sodiumAeadCalls;
 
 /** Whether libsodium's ChaCha20-Poly1305 is installed for the handshake fields. */
 export function sodiumAeadAvailable(): boolean {
