@@ -44,10 +44,20 @@ function setup() {
   return { tx, rx, q, msg, received, counted, failed, close };
 }
 
-test('messages of a slice leave together at its end, in order, each counted', () => {
+/** Runs `body` with fresh sockets and a batch, and frees both after it. */
+function withBatch(body: (s: ReturnType<typeof setup>, b: ReplyBatch) => void): void {
   const s = setup();
   const b = new ReplyBatch();
   try {
+    body(s, b);
+  } finally {
+    b.free();
+    s.close();
+  }
+}
+
+test('messages of a slice leave together at its end, in order, each counted', () =>
+  withBatch((s, b) => {
     b.collect(
       () => s.tx,
       () => {
@@ -62,16 +72,10 @@ test('messages of a slice leave together at its end, in order, each counted', ()
     assert.deepEqual(s.counted, [92, 92, 92, 92, 92]);
     assert.deepEqual(s.failed, []);
     assert.equal(b.active, false);
-  } finally {
-    b.free();
-    s.close();
-  }
-});
+  }));
 
-test('a refused datagram (port 0) is tried alone and reported; the ones after it still go', () => {
-  const s = setup();
-  const b = new ReplyBatch();
-  try {
+test('a refused datagram (port 0) is tried alone and reported; the ones after it still go', () =>
+  withBatch((s, b) => {
     b.collect(
       () => s.tx,
       () => {
@@ -83,16 +87,10 @@ test('a refused datagram (port 0) is tried alone and reported; the ones after it
     assert.deepEqual(s.received(), [1, 3]);
     assert.deepEqual(s.failed, [2]);
     assert.equal(s.counted.length, 2);
-  } finally {
-    b.free();
-    s.close();
-  }
-});
+  }));
 
-test('a nested slice flushes with the outer one; a full batch flushes early; too long is refused', () => {
-  const s = setup();
-  const b = new ReplyBatch();
-  try {
+test('a nested slice flushes with the outer one; a full batch flushes early; too long is refused', () =>
+  withBatch((s, b) => {
     b.collect(
       () => s.tx,
       () => {
@@ -108,8 +106,4 @@ test('a nested slice flushes with the outer one; a full batch flushes early; too
     );
     assert.deepEqual(s.received(), [65, 66, 67, 68, 69, 70]);
     assert.equal(s.counted.length, 70);
-  } finally {
-    b.free();
-    s.close();
-  }
-});
+  }));
