@@ -26,6 +26,9 @@ export const IDENTIFIER = 'WireGuard v1 zx2c4 Jason@zx2c4.com';
 export const LABEL_MAC1 = 'mac1----';
 export const LABEL_COOKIE = 'cookie--';
 
+/** The bytes of one of the strings above, as the protocol hashes them. */
+export const labelBytes = (s: string): Uint8Array => new TextEncoder().encode(s);
+
 // ---- Implementation constants (wireguard-go device/constants.go; kernel messages.h) ----
 
 /** Jitter added to REKEY_TIMEOUT and to the new-handshake timer: 0 ≤ jitter < 334 ms. */

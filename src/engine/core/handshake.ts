@@ -9,7 +9,7 @@
 import { aeadOpen, aeadSeal } from '../../crypto/aead.js';
 import { hash, kdf1, kdf2, kdf3 } from '../../crypto/blake2s.js';
 import { publicKeyOf, sharedSecret } from '../../crypto/x25519-native.js';
-import { CONSTRUCTION, IDENTIFIER } from './constants.js';
+import { CONSTRUCTION, IDENTIFIER, labelBytes } from './constants.js';
 import {
   decodeInitiation,
   decodeResponse,
@@ -18,14 +18,13 @@ import {
   TIMESTAMP_LEN,
 } from './messages.js';
 
-const text = (s: string) => new TextEncoder().encode(s);
 const EMPTY = new Uint8Array(0);
 const ZERO_KEY = new Uint8Array(32);
 
 /** Ci := HASH(CONSTRUCTION) */
-export const INITIAL_CHAINING_KEY = hash(text(CONSTRUCTION));
+export const INITIAL_CHAINING_KEY = hash(labelBytes(CONSTRUCTION));
 /** Hi := HASH(Ci ‖ IDENTIFIER) */
-export const INITIAL_HASH = hash(INITIAL_CHAINING_KEY, text(IDENTIFIER));
+export const INITIAL_HASH = hash(INITIAL_CHAINING_KEY, labelBytes(IDENTIFIER));
 
 /** DH(private, public), or undefined for a public key of low order (an all-zero result). */
 export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined {

@@ -2,16 +2,14 @@
 // that the data-plane workers, which check mac1, do not load the XAEAD of cookie replies.
 
 import { hash } from '../../crypto/blake2s.js';
-import { LABEL_COOKIE, LABEL_MAC1 } from './constants.js';
-
-const text = (s: string) => new TextEncoder().encode(s);
+import { LABEL_COOKIE, LABEL_MAC1, labelBytes } from './constants.js';
 
 /** HASH(LABEL_MAC1 ‖ Spub): the key of mac1 for messages to the owner of `publicKey`. */
 export function mac1Key(publicKey: Uint8Array): Uint8Array {
-  return hash(text(LABEL_MAC1), publicKey);
+  return hash(labelBytes(LABEL_MAC1), publicKey);
 }
 
 /** HASH(LABEL_COOKIE ‖ Spub): the key of cookie replies from the owner of `publicKey`. */
 export function cookieKey(publicKey: Uint8Array): Uint8Array {
-  return hash(text(LABEL_COOKIE), publicKey);
+  return hash(labelBytes(LABEL_COOKIE), publicKey);
 }
