@@ -21,7 +21,7 @@ import { closeSync, type FSWatcher, lstatSync, unlinkSync, watch, writeSync } fr
 import { basename } from 'node:path';
 import { validIfname } from '../sys/ifname.js';
 import { ENGINE_VERSION, EngineDevice } from './device.js';
-import { keepYoungGenerationSmall } from './heap.js';
+import { keepYoungGenerationSmall, QuietCollector } from './heap.js';
 import { LinkWatch } from './link-watch.js';
 import { Logger, logLevelFrom } from './log.js';
 import { UAPI_DIR, UapiServer, uapiSocketPath } from './uapi-server.js';
@@ -175,7 +175,8 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
   };
   process.once('SIGTERM', onEarly);
   process.once('SIGINT', onEarly);
-  const server = new UapiServer(device, log);
+  const collector = new QuietCollector();
+  const server = new UapiServer(device, log, () => collector.changed());
   try {
     await server.listen(path);
   } catch (e) {
@@ -249,6 +250,7 @@ async function serve(ifname: string, log: Logger, ready?: (error?: string) => vo
 
   log.verbose(`Shutting down: ${reason}`);
   forceExitAfter(STOP_TIMEOUT_MS, 0);
+  collector.stop();
   await server.close();
   removeSocket();
   await device.close();

@@ -177,9 +177,11 @@ export class UapiServer {
   private queue: Promise<void> = Promise.resolve();
   private readonly sockets = new Set<Socket>();
 
+  /** `onSet` runs after each set request that was applied. */
   constructor(
     private readonly device: UapiDevice,
     private readonly log: Logger,
+    private readonly onSet?: () => void,
   ) {}
 
   /**
@@ -370,6 +372,7 @@ export class UapiServer {
           if (result === 0) {
             try {
               result = await this.device.set(folder.request());
+              if (result === 0) this.onSet?.();
             } catch (e) {
               this.log.error(`UAPI set failed: ${(e as Error).message}`);
               result = EIO;

@@ -5,10 +5,14 @@
 // nothing.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { keyToHex } from '../../../src/crypto/keys.js';
-import { SetFolder } from '../../../src/engine/uapi-server.js';
+import { Logger } from '../../../src/engine/log.js';
+import { SetFolder, UapiServer } from '../../../src/engine/uapi-server.js';
 import type { Peer } from '../../../src/model/index.js';
 import { SetRequestDecoder } from '../../../src/uapi/set.js';
 import { type Daemon, keypair, Lab, SOCKET_DIR } from '../../lib/netns.js';
@@ -16,7 +20,7 @@ import { need } from '../../lib/run.js';
 
 const hexOf = (b64: string) => keyToHex(Buffer.from(b64, 'base64'));
 
-/** Sends `request` on a fresh connection and collects everything until the server closes or `replies` replies came. */
+/** Sends `request` on a fresh connection (to interface `ifname`'s socket, or a socket path) and collects everything until the server closes or `replies` replies came. */
 function raw(
   ifname: string,
   request: string,
@@ -24,7 +28,8 @@ function raw(
   timeoutMs = 3000,
 ): Promise<{ text: string; closed: boolean }> {
   return new Promise((resolve) => {
-    const c = createConnection({ path: `${SOCKET_DIR}/${ifname}.sock` });
+    const path = ifname.includes('/') ? ifname : `${SOCKET_DIR}/${ifname}.sock`;
+    const c = createConnection({ path });
     let text = '';
     let done = false;
     const finish = (closed: boolean) => {
@@ -99,6 +104,39 @@ test('SetFolder: the folded change means what applying the lines in order means'
     r2.change.peers[0]!.endpoints.map((e) => e.addr?.address),
     ['2001:db8::1'],
   );
+});
+
+test('onSet runs after each applied set, not after a refused or failed one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wgm-uapi-'));
+  let answer = 0;
+  let sets = 0;
+  let applied = 0;
+  const device = {
+    get: () => {
+      throw new Error('not asked');
+    },
+    set: async () => {
+      sets++;
+      return answer;
+    },
+  };
+  const server = new UapiServer(device, new Logger('silent', 'test', () => {}), () => applied++);
+  const path = join(dir, 'x.sock');
+  try {
+    await server.listen(path);
+    assert.equal((await raw(path, 'set=1\nlisten_port=1\n\n')).text, 'errno=0\n\n');
+    assert.equal(applied, 1);
+    // A malformed line: refused before the device sees it.
+    assert.equal((await raw(path, 'set=1\nlisten_port=x\n\n')).text, 'errno=-22\n\n');
+    assert.equal(sets, 1);
+    // The device refuses the change.
+    answer = 22;
+    assert.equal((await raw(path, 'set=1\nlisten_port=2\n\n')).text, 'errno=-22\n\n');
+    assert.deepEqual([sets, applied], [2, 1]);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 interface Pair {
