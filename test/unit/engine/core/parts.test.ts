@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { publicKeyOf } from '../../../../src/crypto/x25519.js';
 import {
   cookieSource,
+  copyPath,
   formatPath,
   pathKey,
   rateLimitKey,
@@ -189,6 +190,17 @@ test('addresses: compared by bytes, port and scope; cookie source is address ‖
   assert.equal(Buffer.from(cookieSource(sock('10.1.2.3', 0x1234))).toString('hex'), '0a0102031234');
   assert.equal(rateLimitKey(pathAddr('[2001:db8::ffff]:1')), rateLimitKey(a), 'IPv6 /64 buckets');
   assert.notEqual(rateLimitKey(pathAddr('[2001:db8:0:1::1]:1')), rateLimitKey(a));
+});
+
+test('copyPath: a copy shares no bytes with a received address, and a copy of a copy is itself', () => {
+  const received = pathAddr('192.0.2.7:51820');
+  const copy = copyPath(received);
+  assert.ok(samePath(copy, received));
+  assert.notEqual(copy.address.buffer, received.address.buffer);
+  received.address[3] = 8; // the receive path's memory, reused for the next datagram
+  assert.equal(formatPath(copy), '192.0.2.7:51820');
+  assert.equal(copyPath(copy), copy);
+  assert.notEqual(copyPath(received), copy);
 });
 
 test('rate limiter: burst of 5, then 20 per second', () => {
