@@ -44,6 +44,7 @@ import type { PeerPathConfig } from './core/endpoints.js';
 import { DataPlane, type Moved } from './dataplane/dataplane.js';
 import { switchedOn } from './dataplane/offload.js';
 import { deviceFromText, deviceToText, pathToText } from './endpoint-text.js';
+import { HandshakeNursery } from './heap.js';
 import type { Logger } from './log.js';
 import { PeerMirror } from './mirror.js';
 import { EndpointNames, engineLookup } from './names.js';
@@ -115,6 +116,8 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
    * get; the core receives them through configurePeer.
    */
   private readonly knobs = new Map<string, { policy: EndpointPolicy; roaming: boolean }>();
+  /** Lets the main thread's young generation grow during a handshake flood (heap.ts). */
+  private readonly nursery = new HandshakeNursery();
 
   private constructor(
     private readonly dp: DataPlane,
@@ -134,9 +137,10 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     this.core = new Core({ wallEpochNs });
     this.mirror = new PeerMirror(dp);
     // Under load by the depth of the queue to this thread, as wireguard-go (Core.datagram).
-    dp.on('handshake', (data, from, waiting) =>
-      this.apply(this.core.datagram(from, data, dp.now(), waiting)),
-    );
+    dp.on('handshake', (data, from, waiting) => {
+      this.nursery.note();
+      this.apply(this.core.datagram(from, data, dp.now(), waiting));
+    });
     // The receive workers shed handshake messages (a source over its budget, or the queue to
     // this thread full): a flood. Answer the rest with cookies rather than a DH each.
     dp.on('handshakeShed', () => this.core.setUnderLoad(dp.now() + UNDER_LOAD_AFTER_TIME_MS));
@@ -553,6 +557,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.mtuTimer);
+    this.nursery.stop();
     this.netWatch.close();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     for (const fn of this.onClose.splice(0)) fn();

@@ -3,8 +3,15 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
-const GROWTH_FLAG = '--semi-space-growth-factor=1';
-let keepSmall = false;
+/** V8's semi-space growth factor when left alone: each growth doubles the young generation. */
+const V8_GROWTH = 2;
+/** The current growth factor, or undefined while V8's defaults stand (library use, tests). */
+let growth: number | undefined;
+
+function setGrowth(factor: number): void {
+  growth = factor;
+  setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+}
 
 /**
  * V8 starts an isolate's young generation with two 1 MiB semi-spaces and doubles them, up to
@@ -16,21 +23,87 @@ let keepSmall = false;
  * collected garbage at all during a 5-second iperf3 run through it. Unlike
  * --max-semi-space-size, this flag still takes effect when set at run time (also measured),
  * so the daemon calls this first thing, whichever way it was started. The workers' young
- * generation is set by their resourceLimits (dataplane/workers.ts).
+ * generation is set by their resourceLimits (dataplane/workers.ts). A handshake flood lets it
+ * grow for a while (HandshakeNursery).
  */
 export function keepYoungGenerationSmall(): void {
-  keepSmall = true;
-  setFlagsFromString(GROWTH_FLAG);
+  setGrowth(1);
 }
 
 /**
  * V8's flags are per process, and a worker thread puts them back to their defaults as it
  * starts (measured on Node 20, for a worker started from a file: once it had started, the main
  * thread's semi-spaces doubled again up to 16 MiB). The pool calls this while workers start
- * and once each runs; it sets the flag again only in a process that asked for it.
+ * and once each runs; it sets the flag again only in a process that set it.
  */
 export function afterWorkerStart(): void {
-  if (keepSmall) setFlagsFromString(GROWTH_FLAG);
+  if (growth !== undefined) setGrowth(growth);
+}
+
+/** The semi-space growth factor in force, or undefined if the engine left V8's default. */
+export function youngGenerationGrowth(): number | undefined {
+  return growth;
+}
+
+/** Handshake messages within a second that let the young generation grow. */
+const BUSY_HANDSHAKES = 200;
+/** How long after the last such second it is kept small again. */
+const CALM_AFTER_MS = 30_000;
+
+/**
+ * Lets the main thread's young generation grow while handshake messages pour in, and keeps it
+ * small again (above) once they have stopped for CALM_AFTER_MS.
+ *
+ * Answering a handshake allocates ~7 KB (hash outputs, the keypair and its keys, the response,
+ * the messages to the workers), and most of it dies within tens of milliseconds, when the same
+ * initiator's next handshake replaces that keypair. With 1 MiB semi-spaces a flood fills the
+ * nursery every few tens of milliseconds, while much of it is still alive: measured with
+ * test/bench/handshake-profile.ts (100 initiators, ~2,400 handshakes/s, three 5 s rounds), the
+ * responder's main thread ran 1,071 scavenges taking 1.18 s and promoted enough to grow its old
+ * space to 28.5 MiB; with V8's own growth, 78 scavenges taking 0.45 s and 17 MiB. The room a
+ * flood took is given back by V8's memory reducer once the daemon is idle again.
+ */
+export class HandshakeNursery {
+  private second = Number.NEGATIVE_INFINITY;
+  private count = 0;
+  private busyUntil = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly clock: () => number = () => performance.now()) {}
+
+  /** `n` handshake messages reached the main thread. */
+  note(n = 1): void {
+    if (growth === undefined) return;
+    const now = this.clock();
+    if (now - this.second >= 1000) {
+      this.second = now;
+      this.count = 0;
+    }
+    this.count += n;
+    if (this.count < BUSY_HANDSHAKES) return;
+    this.busyUntil = now + CALM_AFTER_MS;
+    if (growth === V8_GROWTH) return;
+    setGrowth(V8_GROWTH);
+    this.timer = setTimeout(() => this.calm(), CALM_AFTER_MS);
+    this.timer.unref();
+  }
+
+  /** Keeps it small again if the flood is over, or looks again when it could be. */
+  calm(): void {
+    const left = this.busyUntil - this.clock();
+    if (left > 0) {
+      this.timer = setTimeout(() => this.calm(), left);
+      this.timer.unref();
+      return;
+    }
+    this.timer = undefined;
+    if (growth === V8_GROWTH) setGrowth(1);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
 }
 
 /** Heap growth since the last collection that makes a quiet engine collect at once. */

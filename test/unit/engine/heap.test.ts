@@ -1,11 +1,17 @@
 // The engine's collection after large configuration changes (src/engine/heap.ts QuietCollector):
 // it waits for the UAPI to be quiet, collects only when the heap grew past its threshold since
-// the last collection, and the collection it gets from V8 is a real one.
+// the last collection, and the collection it gets from V8 is a real one. The young generation
+// policy (HandshakeNursery): grown during a handshake flood, small again once it is over.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { getHeapStatistics } from 'node:v8';
-import { QuietCollector } from '../../../src/engine/heap.js';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import {
+  HandshakeNursery,
+  keepYoungGenerationSmall,
+  QuietCollector,
+  youngGenerationGrowth,
+} from '../../../src/engine/heap.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = 1024 * 1024;
@@ -79,4 +85,32 @@ test('the default collection is V8’s: garbage is gone after it, and no gc glob
   assert.ok(before - after > 16 * MiB, `heap used ${before} -> ${after}`);
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined');
   c.stop();
+});
+
+test('a handshake flood lets the young generation grow; it is kept small again once calm', () => {
+  const before = youngGenerationGrowth();
+  keepYoungGenerationSmall();
+  let now = 0;
+  const n = new HandshakeNursery(() => now);
+  try {
+    for (let i = 0; i < 150; i++) n.note();
+    now = 1500; // a new second: the count starts again
+    for (let i = 0; i < 150; i++) n.note();
+    assert.equal(youngGenerationGrowth(), 1, '150 a second is no flood');
+    n.note(60);
+    assert.equal(youngGenerationGrowth(), 2, 'V8’s own growth during the flood');
+    now += 20_000;
+    n.calm();
+    assert.equal(youngGenerationGrowth(), 2, 'not yet calm');
+    n.note(250); // still flooding: calm moves on
+    now += 20_000;
+    n.calm();
+    assert.equal(youngGenerationGrowth(), 2);
+    now += 10_000;
+    n.calm();
+    assert.equal(youngGenerationGrowth(), 1, 'small again 30 s after the last busy second');
+  } finally {
+    n.stop();
+    if (before === undefined) setFlagsFromString('--semi-space-growth-factor=2');
+  }
 });
