@@ -102,7 +102,12 @@ export function threadsLayout(asked: ThreadLayout | undefined, tx: number, rx: n
       throw new RangeError('a combined data-plane worker runs one queue and one socket');
     return 'split';
   }
-  return asked ?? threadsFromEnv() ?? (availableParallelism() <= COMBINED_MAX_CPUS ? 'combined' : 'split');
+  return asked ?? threadsFromEnv() ?? hostThreads();
+}
+
+/** The layout this host gets when nothing is asked for: by its CPUs (COMBINED_MAX_CPUS). */
+export function hostThreads(): ThreadLayout {
+  return availableParallelism() <= COMBINED_MAX_CPUS ? 'combined' : 'split';
 }
 
 /** What starting the workers takes, kept from `start` until the first peer. */
