@@ -1,7 +1,7 @@
 // Both loops of the data plane in one worker thread: the transmit loop's batches (tx.ts
 // makeTx: TUN queue → seal → sendmmsg) and the receive loop's (rx.ts makeRx: recvmmsg → open →
 // TUN write) over one TUN queue and one UDP socket, for a host with few CPUs, where a second
-// worker costs ~11 MiB of resident memory (a V8 isolate, its thread arena) and its CPU would
+// worker costs 10-13 MiB of resident memory (a V8 isolate, its thread arena) and its CPU would
 // mostly be taken from the first one anyway (dataplane.ts `threads`, README.md in this folder).
 //
 // One poll(2) covers the TUN queue, the socket and the eventfd. Each round runs at most one

@@ -81,7 +81,7 @@ export type ThreadLayout = 'combined' | 'split';
 /**
  * Hosts with this many CPUs or fewer get one worker for both directions by default: there a
  * second worker mostly takes its CPU from the first (and from the main thread), while its
- * isolate costs ~11 MiB of resident memory (README.md in this folder, Memory).
+ * isolate costs 10-13 MiB of resident memory (README.md in this folder, Memory).
  */
 export const COMBINED_MAX_CPUS = 2;
 
