@@ -41,7 +41,7 @@ import { viewState } from './core/configure.js';
 import { UNDER_LOAD_AFTER_TIME_MS } from './core/constants.js';
 import { Core } from './core/core.js';
 import type { PeerPathConfig } from './core/endpoints.js';
-import { DataPlane, type Moved } from './dataplane/dataplane.js';
+import { DataPlane, type Moved, type ThreadLayout } from './dataplane/dataplane.js';
 import { switchedOn } from './dataplane/offload.js';
 import { deviceFromText, deviceToText, pathToText } from './endpoint-text.js';
 import { HandshakeNursery } from './heap.js';
@@ -71,6 +71,11 @@ export interface EngineOptions {
   maxPeers?: number;
   txThreads?: number;
   rxThreads?: number;
+  /**
+   * One data-plane worker for both directions, or one each (dataplane.ts `threads`); default:
+   * WGM_DATAPLANE if set, else by the host's CPUs.
+   */
+  threads?: ThreadLayout;
   /** Resolves endpoint names (tests point it at their own DNS server); the system's by default. */
   lookup?: Lookup;
   /**
@@ -191,6 +196,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
       maxPeers: maxPeers * 2,
       txThreads: opts.txThreads ?? 1,
       rxThreads: opts.rxThreads ?? 1,
+      threads: opts.threads,
     });
     return new EngineDevice(dp, log, maxPeers, opts.lookup ?? engineLookup(), opts.mirror ?? mirrorFromEnv());
   }

@@ -4,10 +4,12 @@
 // neither inside the tunnel nor outside (the namespaces' reassembly counters stay at zero);
 // one byte over the interface MTU is refused locally; iperf3 carries TCP both ways with the
 // MSS a 8920-byte MTU gives; a TCP stream's SHA-256 matches at the far end both ways. With
-// the engine's offloads on (TSO super-packets of 8920-byte segments), and for some pairs off.
+// the engine's offloads on (TSO super-packets of 8920-byte segments), and for some pairs off,
+// and for some in the data-plane layout this host does not get by default (WGM_DATAPLANE).
 
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
+import { type Layout, layoutEnv } from '../lib/dataplane-layout.js';
 import { type Impl, Lab, ping, type Side, snmp, tunnel } from '../lib/netns.js';
 import { need } from '../lib/run.js';
 import { spawnReady, tcp } from '../lib/tunnel-traffic.js';
@@ -20,16 +22,18 @@ const TUNNEL_MTU = LINK_MTU - 80;
 const PING_SIZE = 8800;
 const IPERF_SECONDS = 2;
 
-/** Pair, outer family, engine offloads (WGM_OFFLOAD). */
-const RUNS: [Impl, Impl, 4 | 6, 'on' | 'off'][] = [
-  ['wgm-engine', 'wgm-engine', 4, 'on'],
-  ['wgm-engine', 'wgm-engine', 6, 'on'],
-  ['wgm-engine', 'wireguard-go', 4, 'on'],
-  ['wgm-engine', 'wireguard-go', 6, 'on'],
-  ['wireguard-go', 'wgm-engine', 4, 'on'],
-  ['wireguard-go', 'wgm-engine', 6, 'on'],
-  ['wgm-engine', 'wgm-engine', 4, 'off'],
-  ['wireguard-go', 'wgm-engine', 6, 'off'],
+/** Pair, outer family, engine offloads (WGM_OFFLOAD), data-plane layout (WGM_DATAPLANE). */
+const RUNS: [Impl, Impl, 4 | 6, 'on' | 'off', Layout][] = [
+  ['wgm-engine', 'wgm-engine', 4, 'on', 'default'],
+  ['wgm-engine', 'wgm-engine', 6, 'on', 'default'],
+  ['wgm-engine', 'wireguard-go', 4, 'on', 'default'],
+  ['wgm-engine', 'wireguard-go', 6, 'on', 'default'],
+  ['wireguard-go', 'wgm-engine', 4, 'on', 'default'],
+  ['wireguard-go', 'wgm-engine', 6, 'on', 'default'],
+  ['wgm-engine', 'wgm-engine', 4, 'off', 'default'],
+  ['wireguard-go', 'wgm-engine', 6, 'off', 'default'],
+  ['wgm-engine', 'wgm-engine', 6, 'on', 'other'],
+  ['wgm-engine', 'wireguard-go', 4, 'on', 'other'],
 ];
 
 /** IPv4 + IPv6 reassembly requests a namespace has seen (fragments that arrived). */
@@ -71,11 +75,12 @@ async function jumbo(
   implB: Impl,
   outer: 4 | 6,
   offload: 'on' | 'off',
+  layout: Layout,
 ): Promise<void> {
   if (!need(t, NEEDS)) return;
   const lab = new Lab('ej');
   t.after(() => lab.cleanup());
-  const env = { WGM_OFFLOAD: offload };
+  const env = { WGM_OFFLOAD: offload, ...layoutEnv(layout).env };
   const { a, b } = await tunnel(lab, implA, implB, { outer, linkMtu: LINK_MTU, mtu: TUNNEL_MTU, env });
   assert.match(lab.ip(a.ns, 'link', 'show', a.ifname), new RegExp(`mtu ${TUNNEL_MTU} `));
   assert.ok(ping(lab, a, b.inner.v4, { count: 2, min: 1 }), 'small ping (A initiates)');
@@ -123,7 +128,8 @@ async function jumbo(
   );
 }
 
-for (const [implA, implB, outer, offload] of RUNS) {
-  test(`jumbo MTU ${TUNNEL_MTU}, ${implA} initiates to ${implB}, outer IPv${outer}, offloads ${offload}`, (t) =>
-    jumbo(t, implA, implB, outer, offload));
+for (const [implA, implB, outer, offload, layout] of RUNS) {
+  const other = layout === 'other' ? `, data plane ${layoutEnv(layout).env.WGM_DATAPLANE}` : '';
+  test(`jumbo MTU ${TUNNEL_MTU}, ${implA} initiates to ${implB}, outer IPv${outer}, offloads ${offload}${other}`, (t) =>
+    jumbo(t, implA, implB, outer, offload, layout));
 }

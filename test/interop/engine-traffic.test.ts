@@ -5,12 +5,15 @@
 // counters that agree exactly between the two ends (while nothing is lost), and bursts of UDP
 // handed to the kernel with UDP_SEGMENT both ways (checked datagram by datagram). Each pair
 // runs with the engine's offloads on (the default: TUN TSO/USO split and merged in the
-// workers, UDP GSO/GRO); some combinations run again with WGM_OFFLOAD=off, the plain path.
+// workers, UDP GSO/GRO); some combinations run again with WGM_OFFLOAD=off, the plain path,
+// and some with the data-plane layout this host does not get by default (WGM_DATAPLANE: one
+// worker for both directions, or one each).
 // Then the same through a third namespace that routes between the two, with roaming across it.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { IFF_VNET_HDR, tunFeatures } from '../../src/sys/tun-offload.js';
+import { type Layout, layoutEnv } from '../lib/dataplane-layout.js';
 import {
   dumpPeers,
   type Impl,
@@ -30,17 +33,24 @@ const NEEDS = { root: true, commands: ['wireguard-go', 'wg', 'ip', 'ping'] };
 
 type Offload = 'on' | 'off';
 
-/** Pair, outer family, engine offloads: every pair and family with offloads, a cross of them without. */
-const RUNS: [Impl, Impl, 4 | 6, Offload][] = [
-  ['wgm-engine', 'wireguard-go', 4, 'on'],
-  ['wgm-engine', 'wireguard-go', 6, 'on'],
-  ['wireguard-go', 'wgm-engine', 4, 'on'],
-  ['wireguard-go', 'wgm-engine', 6, 'on'],
-  ['wgm-engine', 'wgm-engine', 4, 'on'],
-  ['wgm-engine', 'wgm-engine', 6, 'on'],
-  ['wgm-engine', 'wireguard-go', 6, 'off'],
-  ['wireguard-go', 'wgm-engine', 4, 'off'],
-  ['wgm-engine', 'wgm-engine', 4, 'off'],
+/**
+ * Pair, outer family, engine offloads, layout: every pair and family with offloads, a cross of
+ * them without, and a cross of them in the other layout.
+ */
+const RUNS: [Impl, Impl, 4 | 6, Offload, Layout][] = [
+  ['wgm-engine', 'wireguard-go', 4, 'on', 'default'],
+  ['wgm-engine', 'wireguard-go', 6, 'on', 'default'],
+  ['wireguard-go', 'wgm-engine', 4, 'on', 'default'],
+  ['wireguard-go', 'wgm-engine', 6, 'on', 'default'],
+  ['wgm-engine', 'wgm-engine', 4, 'on', 'default'],
+  ['wgm-engine', 'wgm-engine', 6, 'on', 'default'],
+  ['wgm-engine', 'wireguard-go', 6, 'off', 'default'],
+  ['wireguard-go', 'wgm-engine', 4, 'off', 'default'],
+  ['wgm-engine', 'wgm-engine', 4, 'off', 'default'],
+  ['wgm-engine', 'wireguard-go', 4, 'on', 'other'],
+  ['wireguard-go', 'wgm-engine', 6, 'on', 'other'],
+  ['wgm-engine', 'wgm-engine', 6, 'on', 'other'],
+  ['wgm-engine', 'wgm-engine', 4, 'off', 'other'],
 ];
 
 /** What the engine's verbose log says of its TUN with offloads on, or off. */
@@ -100,17 +110,21 @@ async function countersAgree(lab: Lab, t: Tunnel): Promise<void> {
   ).catch(() => assert.fail(`counters disagree: ${last}`));
 }
 
-for (const [implA, implB, outer, offload] of RUNS) {
-  test(`${implA} initiates to ${implB}, outer IPv${outer}, offloads ${offload}: ping, TCP, UDP, counters`, async (t) => {
+for (const [implA, implB, outer, offload, layout] of RUNS) {
+  const other = layout === 'other' ? `, data plane ${layoutEnv(layout).env.WGM_DATAPLANE}` : '';
+  test(`${implA} initiates to ${implB}, outer IPv${outer}, offloads ${offload}${other}: ping, TCP, UDP, counters`, async (t) => {
     if (!need(t, NEEDS)) return;
     const lab = new Lab('et');
     t.after(() => lab.cleanup());
-    const env = { LOG_LEVEL: 'verbose', WGM_OFFLOAD: offload };
+    const threads = layoutEnv(layout);
+    const env = { LOG_LEVEL: 'verbose', WGM_OFFLOAD: offload, ...threads.env };
     const tun = await tunnel(lab, implA, implB, { outer, env });
     const { a, b } = tun;
     for (const s of [a, b])
-      if (s.d.impl === 'wgm-engine')
+      if (s.d.impl === 'wgm-engine') {
         assert.match(s.d.output(), offloadLine(offload), 'the engine says which path');
+        assert.match(s.d.output(), threads.line, 'and which workers');
+      }
     const started = Math.floor(Date.now() / 1000);
     // A speaks first, so A initiates the handshake.
     assert.ok(ping(lab, a, b.inner.v4, { count: 3, min: 2 }), 'ping over IPv4 inner');

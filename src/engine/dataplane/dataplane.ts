@@ -19,6 +19,7 @@
 // this thread sends itself is sealed by main-send.ts, from the address main-source.ts picks.
 
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { WgError } from '../../model/errors.js';
 import type { TunDevice } from '../../sys/tun.js';
 import type { RawAddr } from '../../sys/udp.js';
@@ -31,7 +32,7 @@ import { Inbox, type Moved } from './inbox.js';
 import { MainSender } from './main-send.js';
 import { MainSources } from './main-source.js';
 import { type OffloadInfo, offloadFromEnv, openEngineTun } from './offload.js';
-import { laneOfIndex, type PrefixMsg, type WorkerEvent } from './protocol.js';
+import { laneOfIndex, type PrefixMsg, receives, sends, type WorkerEvent } from './protocol.js';
 import { monotonicMs, NO_KEYPAIR, Shared } from './shared.js';
 import { SlotPool } from './slots.js';
 import { WorkerPool } from './workers.js';
@@ -47,6 +48,13 @@ export interface DataPlaneOptions {
   port?: number;
   /** SO_MARK for the UDP sockets; 0 = none. */
   fwmark?: number;
+  /**
+   * 'split': a transmit and a receive worker (tx.ts, rx.ts); 'combined': one worker runs both
+   * loops (both.ts; only with one transmit and one receive thread). Default: WGM_DATAPLANE if
+   * set, else combined with one of each on a host of at most COMBINED_MAX_CPUS CPUs, split
+   * otherwise (`threadsLayout`).
+   */
+  threads?: ThreadLayout;
   /** Transmit threads, one TUN queue each (default 1). */
   txThreads?: number;
   /** Receive threads, one UDP socket each, steered by receiver index (default 1). */
@@ -68,8 +76,43 @@ export interface DataPlaneOptions {
   lazyWorkers?: boolean;
 }
 
+export type ThreadLayout = 'combined' | 'split';
+
+/**
+ * Hosts with this many CPUs or fewer get one worker for both directions by default: there a
+ * second worker mostly takes its CPU from the first (and from the main thread), while its
+ * isolate costs 10-13 MiB of resident memory (README.md in this folder, Memory).
+ */
+export const COMBINED_MAX_CPUS = 2;
+
+/** WGM_DATAPLANE=combined or split (tests and benches compare the two); anything else: unset. */
+export function threadsFromEnv(env: NodeJS.ProcessEnv = process.env): ThreadLayout | undefined {
+  const v = (env.WGM_DATAPLANE ?? '').trim().toLowerCase();
+  return v === 'combined' || v === 'split' ? v : undefined;
+}
+
+/**
+ * The layout to run: what was asked for (the option, else the environment), else the host's
+ * default. More than one thread either way is split: a combined worker has one TUN queue and
+ * one socket (asked for explicitly, that is an error).
+ */
+export function threadsLayout(asked: ThreadLayout | undefined, tx: number, rx: number): ThreadLayout {
+  if (tx > 1 || rx > 1) {
+    if (asked === 'combined')
+      throw new RangeError('a combined data-plane worker runs one queue and one socket');
+    return 'split';
+  }
+  return asked ?? threadsFromEnv() ?? hostThreads();
+}
+
+/** The layout this host gets when nothing is asked for: by its CPUs (COMBINED_MAX_CPUS). */
+export function hostThreads(): ThreadLayout {
+  return availableParallelism() <= COMBINED_MAX_CPUS ? 'combined' : 'split';
+}
+
 /** What starting the workers takes, kept from `start` until the first peer. */
 interface SpawnPlan {
+  layout: ThreadLayout;
   tx: number;
   rx: number;
   batch: number;
@@ -166,17 +209,23 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const maxPeers = opts.maxPeers ?? 1024;
     if (!(tx >= 1 && tx <= 64 && rx >= 1 && rx <= 64 && batch >= 1 && batch <= 1024 && maxPeers >= 1))
       throw new RangeError('bad data plane shape');
+    const layout = threadsLayout(opts.threads, tx, rx);
     const { tun, info } = openEngineTun(opts.tunName, tx, opts.offload ?? offloadFromEnv());
+    info.note +=
+      layout === 'combined'
+        ? '; one data-plane worker for both directions'
+        : `; data-plane workers: ${tx} transmit, ${rx} receive`;
     let group: UdpGroup | undefined;
     let dp: DataPlane | undefined;
     try {
       tun.mtu = opts.mtu ?? DEFAULT_MTU;
       tun.up = true;
       group = UdpGroup.open(opts.port ?? 0, rx, opts.fwmark ?? 0, opts.family);
-      const shared = Shared.create({ maxPeers, maxKeypairs: maxPeers * 3 + 8, threads: 1 + tx + rx });
+      const workers = layout === 'combined' ? 1 : tx + rx;
+      const shared = Shared.create({ maxPeers, maxKeypairs: maxPeers * 3 + 8, threads: 1 + workers });
       dp = new DataPlane(tun, group, shared, rx);
       dp.offload = info;
-      dp.spawnPlan = { tx, rx, batch, cipher: opts.cipher ?? bestCipher(), info };
+      dp.spawnPlan = { layout, tx, rx, batch, cipher: opts.cipher ?? bestCipher(), info };
       if (opts.lazyWorkers === false) await dp.startWorkers();
       return dp;
     } catch (e) {
@@ -198,15 +247,13 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     const plan = this.spawnPlan!;
     const { tx, rx, info } = plan;
     const online: Promise<void>[] = [];
-    for (let i = 0; i < tx + rx; i++) {
-      const role = i < tx ? 'tx' : 'rx';
-      const lane = role === 'tx' ? i : i - tx;
+    const spawn = (role: 'tx' | 'rx' | 'both', i: number, lane: number, lanes: number) =>
       online.push(
         this.workers.spawn({
           role,
           thread: 1 + i,
           lane,
-          lanes: role === 'tx' ? tx : rx,
+          lanes,
           tunFd: this.tun.queues[lane % tx]!,
           udpFd: this.group.sockets[lane % rx]!.fd,
           udpFamily: this.group.family,
@@ -219,7 +266,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
           udpOffload: info.udp,
         }),
       );
-    }
+    if (plan.layout === 'combined') spawn('both', 0, 0, 1);
+    else for (let i = 0; i < tx + rx; i++) i < tx ? spawn('tx', i, i, tx) : spawn('rx', i, i - tx, rx);
     if (this.handshakeKey) this.workers.postAll({ t: 'handshakeKey', publicKey: this.handshakeKey }, 'rx');
     this.running = Promise.all(online).then(() => {});
     return this.running;
@@ -266,6 +314,11 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
   /** The clock of every time this data plane takes or reports: monotonic milliseconds. */
   now(): number {
     return monotonicMs();
+  }
+
+  /** Whether one worker runs both directions ('combined') or each has its own ('split'). */
+  get threads(): ThreadLayout {
+    return this.spawnPlan!.layout;
   }
 
   get port(): number {
@@ -364,10 +417,12 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     };
     const owner = laneOfIndex(k.localIndex >>> 0, this.rxThreads);
     for (const { thread, role, lane } of this.workers.threads()) {
+      // Every sending worker gets the sending key, the receive lane that owns the index the
+      // receiving key; a combined worker both, in one message.
+      const sendKey = sends(role) ? Uint8Array.from(k.sendKey) : undefined;
+      const recvKey = receives(role) && lane === owner ? Uint8Array.from(k.recvKey) : undefined;
       // Lazily woken: each worker applies it before its next batch (workers.ts LAZY_WAKE_MS).
-      if (role === 'tx') this.workers.post(thread, { ...common, key: Uint8Array.from(k.sendKey) }, true);
-      else if (lane === owner)
-        this.workers.post(thread, { ...common, key: Uint8Array.from(k.recvKey) }, true);
+      if (sendKey || recvKey) this.workers.post(thread, { ...common, sendKey, recvKey }, true);
     }
     return slot;
   }

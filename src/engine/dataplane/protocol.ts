@@ -49,9 +49,9 @@ export type Control =
   | { t: 'allowed'; peer: number; prefixes: PrefixMsg[] }
   /**
    * A keypair. Transmit workers get the sending key, the receive worker that owns
-   * `localIndex` gets the receiving key; `key` is the one this worker needs.
+   * `localIndex` gets the receiving key, a worker of both directions both (one message).
    */
-  | ({ t: 'keypair'; key: Uint8Array } & KeypairFields)
+  | ({ t: 'keypair'; sendKey: Uint8Array | undefined; recvKey: Uint8Array | undefined } & KeypairFields)
   | { t: 'keypairGone'; slot: number }
   | { t: 'mtu'; mtu: number }
   /** The device's public key, for the receive workers' mac1 check (gate.ts); undefined: none. */
@@ -82,12 +82,28 @@ export type WorkerEvent =
   | { t: 'note'; message: string }
   | { t: 'fatal'; message: string };
 
+/**
+ * What a worker runs: the transmit loop (tx.ts), the receive loop (rx.ts), or both in one
+ * thread (both.ts: one TUN queue and one socket, polled together).
+ */
+export type WorkerRole = 'tx' | 'rx' | 'both';
+
+/** Does a worker of `role` send (TUN → UDP)? */
+export function sends(role: WorkerRole): boolean {
+  return role !== 'rx';
+}
+
+/** Does a worker of `role` receive (UDP → TUN)? */
+export function receives(role: WorkerRole): boolean {
+  return role !== 'tx';
+}
+
 /** What a worker is started with (worker_threads workerData). */
 export interface WorkerInit {
-  role: 'tx' | 'rx';
+  role: WorkerRole;
   /** Thread number in the shared rows (1-based; 0 is the main thread). */
   thread: number;
-  /** For rx: which socket of the reuse-port group this is; for tx: its TUN queue. */
+  /** For rx: which socket of the reuse-port group this is; for tx: its TUN queue; both: 0. */
   lane: number;
   lanes: number;
   shared: import('./shared.js').SharedBuffers;

@@ -14,6 +14,10 @@
 // it came from and the local one it arrived at, which the transmit workers send from. Only a
 // new remote address is reported to the main thread ('source', for roaming); a new local address
 // alone just changes the shared record.
+//
+// `makeRx` is the loop's body, one batch per `step()`; `runRx` runs it alone in a worker,
+// blocking in poll(2) on the socket and the worker's eventfd, and both.ts runs it beside the
+// transmit loop's in one thread.
 
 import { EAGAIN, EBADF, EINTR, POLLIN, POLLNVAL, PollSet, Waker } from '../../sys/native.js';
 import { MsgBatch, SOCKADDR_SIZE } from '../../sys/udp.js';
@@ -31,6 +35,7 @@ import { HandshakeBatchWriter } from './handshake-batch.js';
 import { MAX_HANDSHAKES_IN_FLIGHT } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
+import { END, IDLE, type LoopStep, MORE } from './step.js';
 import { Tally } from './tally.js';
 import { TunSink } from './tun-write.js';
 import { type Post, SLOT_BYTES } from './tx.js';
@@ -48,28 +53,58 @@ function sameSource(bytes: Uint8Array, off: number, known: Uint8Array | undefine
   return true;
 }
 
+/** The receive loop alone in a worker: blocks in poll(2) on its socket and its eventfd. */
 export function runRx(st: WorkerState, post: Post): void {
+  const { init, shared } = st;
+  const idle = new PollSet([
+    { fd: st.udpFd, events: POLLIN },
+    { fd: init.wakeFd, events: POLLIN },
+  ]);
+  const wake = new Waker(init.wakeFd);
+  const rx = makeRx(st, post, new Tally(shared, init.thread));
+  try {
+    for (;;) {
+      if (shared.stopped) return;
+      const r = rx.step();
+      if (r === END) return;
+      if (r === IDLE) {
+        // recvmmsg returned fewer datagrams than asked for, so it found the queue empty:
+        // block in poll rather than ask again (a system call less per wake-up, and the thread
+        // sleeps sooner after writing to the TUN, which woke the transmit worker on the same CPU).
+        st.sync();
+        idle.setFd(0, st.udpFd);
+        idle.wait(-1);
+        if (idle.revents(1) & POLLIN) wake.drain();
+        if (idle.revents(0) & POLLNVAL) st.sync(); // the socket was swapped under us
+      }
+    }
+  } finally {
+    idle.free();
+    wake.free();
+    rx.free();
+  }
+}
+
+/**
+ * The receive loop's body: each `step()` takes one recvmmsg batch from the socket, writes
+ * what it opens to the TUN and posts its handshake messages. `tally` is the thread's.
+ */
+export function makeRx(st: WorkerState, post: Post, tally: Tally): { step(): LoopStep; free(): void } {
   const { init, shared } = st;
   const batch = new MsgBatch(init.batch, SLOT_BYTES, init.udpFamily);
   const mem = batch.mem;
   const bytes = mem.bytes;
   const view = mem.view;
   const words = batch.words;
-  const tally = new Tally(shared, init.thread);
   const handshakes = new HandshakeBatchWriter(batch.count);
   let shed = 0; // handshake messages the gate refused since the last post
   let used = 0; // the most bytes any slot held: what to wipe at the end
-  const wake = new Waker(init.wakeFd);
   const sink = new TunSink(init.tunFd, mem, init.vnetHdr, init.tunUso);
   let now = 0;
   // Whether st.udpFd has UDP_GRO on (set per socket: a port change brings a new one).
   let groFd = -1;
   let groOn = false;
   let groSaid = false;
-  const idle = new PollSet([
-    { fd: st.udpFd, events: POLLIN },
-    { fd: init.wakeFd, events: POLLIN },
-  ]);
 
   const postHandshakes = (): void => {
     const hs = handshakes.take();
@@ -107,7 +142,7 @@ export function runRx(st: WorkerState, post: Post): void {
     if (len < KEEPALIVE_SIZE || view.getUint32(off, true) !== MESSAGE_TRANSPORT) return;
     const kp = st.byIndex.get(view.getUint32(off + DATA_RECEIVER, true));
     if (!kp) return;
-    const plain = openInPlace(kp.cipher, kp.replay!, kp.created, mem, off, len, now);
+    const plain = openInPlace(kp.opener!, kp.replay!, kp.created, mem, off, len, now);
     if (plain < 0) return;
     const peer = kp.peer;
     // Counted like wireguard-go: every authenticated message, before the inner checks.
@@ -127,7 +162,7 @@ export function runRx(st: WorkerState, post: Post): void {
     const roamed = !sameSource(bytes, name, st.lastSource[peer]);
     if (
       roamed ||
-      shared.sources.gen(peer) !== st.sourceGen[peer] ||
+      shared.sources.gen(peer) !== st.arrivalGen[peer] ||
       !st.sameArrival(peer, words, ctl >> 2, ctlLen)
     )
       st.learnSource(peer, bytes, name, batch.destination(i), ctl, ctlLen);
@@ -148,77 +183,61 @@ export function runRx(st: WorkerState, post: Post): void {
     sink.add(inner, ipLen);
   };
 
-  // The last recvmmsg returned fewer datagrams than asked for, so it found the queue empty:
-  // block in poll next instead of asking again (a system call less per wake-up, and the thread
-  // sleeps sooner after writing to the TUN, which woke the transmit worker on the same CPU).
-  let empty = false;
-  try {
-    for (;;) {
-      if (shared.stopped) return;
-      if (empty) {
-        empty = false;
-        st.sync();
-        idle.setFd(0, st.udpFd);
-        idle.wait(-1);
-        if (idle.revents(1) & POLLIN) wake.drain();
-        if (idle.revents(0) & POLLNVAL) st.sync(); // the socket was swapped under us
-        continue;
+  const step = (): LoopStep => {
+    if (init.udpOffload && st.udpFd !== groFd) {
+      groFd = st.udpFd;
+      groOn = setUdpGro(groFd, true);
+      if (!groOn && !groSaid && init.lane === 0) {
+        groSaid = true;
+        post({ t: 'note', message: 'UDP receive offload unavailable (no UDP_GRO): one datagram per read' });
       }
-      if (init.udpOffload && st.udpFd !== groFd) {
-        groFd = st.udpFd;
-        groOn = setUdpGro(groFd, true);
-        if (!groOn && !groSaid && init.lane === 0) {
-          groSaid = true;
-          post({ t: 'note', message: 'UDP receive offload unavailable (no UDP_GRO): one datagram per read' });
-        }
-      }
-      const n = batch.recv(st.udpFd);
-      if (n === -EAGAIN || n === -EINTR || n === 0) {
-        empty = true;
-        continue;
-      }
-      if (n === -EBADF) {
-        post({ t: 'fatal', message: 'UDP socket closed under the receive loop' });
-        return;
-      }
-      if (n < 0) continue; // a pending socket error (e.g. ICMP); the next call reads data
-      empty = n < batch.count;
-      st.sync();
-      now = monotonicMs();
-      for (let i = 0; i < n; i++) {
-        if (batch.truncated(i)) continue;
-        const len = batch.length(i);
-        if (len > used) used = len;
-        const off = batch.slotOffset(i);
-        let ctl = batch.controlOffset(i);
-        let ctlLen = batch.controlLength(i);
-        // UDP_GRO: several datagrams of one sender, each `seg` bytes (the last may be
-        // shorter); the kernel puts its control message before the arrival address.
-        let seg = 0;
-        if (groOn && ctlLen >= UDP_GRO_SPACE && view.getInt32(ctl + 8, true) === SOL_UDP) {
-          if (view.getInt32(ctl + 12, true) === UDP_GRO) seg = view.getUint16(ctl + 16, true);
-          ctl += UDP_GRO_SPACE;
-          ctlLen -= UDP_GRO_SPACE;
-        }
-        if (seg === 0 || seg >= len) one(i, off, len, ctl, ctlLen);
-        else for (let at = 0; at < len; at += seg) one(i, off + at, Math.min(seg, len - at), ctl, ctlLen);
-      }
-      // The tally before the last TUN writes, the messages to the main thread after them: the
-      // rest of the stack waits for the writes (an echo reply leaves through the transmit
-      // worker at once, maybe on this CPU), and a postMessage costs tens of microseconds.
-      const tell = tally.flush(now);
-      sink.flush();
-      if (sink.gone !== 0) {
-        post({ t: 'linkGone', errno: -sink.gone });
-        return;
-      }
-      if (tell) post({ t: 'traffic' });
-      postHandshakes();
     }
-  } finally {
-    idle.free();
-    wake.free();
-    sink.free();
-    batch.free(used);
-  }
+    const n = batch.recv(st.udpFd);
+    if (n === -EAGAIN || n === -EINTR || n === 0) return IDLE;
+    if (n === -EBADF) {
+      post({ t: 'fatal', message: 'UDP socket closed under the receive loop' });
+      return END;
+    }
+    if (n < 0) return MORE; // a pending socket error (e.g. ICMP); the next call reads data
+    const empty = n < batch.count;
+    st.sync();
+    now = monotonicMs();
+    for (let i = 0; i < n; i++) {
+      if (batch.truncated(i)) continue;
+      const len = batch.length(i);
+      if (len > used) used = len;
+      const off = batch.slotOffset(i);
+      let ctl = batch.controlOffset(i);
+      let ctlLen = batch.controlLength(i);
+      // UDP_GRO: several datagrams of one sender, each `seg` bytes (the last may be
+      // shorter); the kernel puts its control message before the arrival address.
+      let seg = 0;
+      if (groOn && ctlLen >= UDP_GRO_SPACE && view.getInt32(ctl + 8, true) === SOL_UDP) {
+        if (view.getInt32(ctl + 12, true) === UDP_GRO) seg = view.getUint16(ctl + 16, true);
+        ctl += UDP_GRO_SPACE;
+        ctlLen -= UDP_GRO_SPACE;
+      }
+      if (seg === 0 || seg >= len) one(i, off, len, ctl, ctlLen);
+      else for (let at = 0; at < len; at += seg) one(i, off + at, Math.min(seg, len - at), ctl, ctlLen);
+    }
+    // The tally before the last TUN writes, the messages to the main thread after them: the
+    // rest of the stack waits for the writes (an echo reply leaves through the transmit
+    // worker at once, maybe on this CPU), and a postMessage costs tens of microseconds.
+    const tell = tally.flush(now);
+    sink.flush();
+    if (sink.gone !== 0) {
+      post({ t: 'linkGone', errno: -sink.gone });
+      return END;
+    }
+    if (tell) post({ t: 'traffic' });
+    postHandshakes();
+    return empty ? IDLE : MORE;
+  };
+  return {
+    step,
+    free(): void {
+      sink.free();
+      batch.free(used);
+    },
+  };
 }

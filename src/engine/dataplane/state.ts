@@ -1,11 +1,14 @@
 // A worker's private copy of the configuration: peers' endpoints (already encoded as
 // sockaddrs), the allowed-IPs table, and the keypairs this worker needs with their cipher
 // contexts (and, on the receive side, their replay windows). Built from Control messages,
-// which `sync` takes off the worker's port before each batch.
+// which `sync` takes off the worker's port before each batch. A worker of both directions
+// (both.ts) holds one state for its two loops: each keypair then has both cipher contexts.
 //
 // It also caches each peer's sticky source address (source.ts) as ancillary data bytes, under
-// the shared record's generation: a transmit worker re-reads the record only when that
-// changed, and a receive worker writes it only when a packet's addresses differ from it.
+// the shared record's generation: a transmit loop re-reads the record only when that
+// changed (`source*`: what it sends with), and a receive loop writes it only when a packet's
+// addresses differ from it (`arrival*`: what the packet that set it carried). The two caches
+// are apart, so one thread can run both loops.
 
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { CONTROL_SIZE, encodePktinfo, type LocalAddr } from '../../sys/pktinfo.js';
@@ -15,7 +18,14 @@ import { AllowedIPs } from '../core/allowedips.js';
 import { ReplayFilter } from '../core/replay.js';
 import { type CipherKind, makeCipher, type PacketCipher } from './cipher.js';
 import { HandshakeGate } from './gate.js';
-import { type Control, type KeypairFields, laneOfIndex, type WorkerInit } from './protocol.js';
+import {
+  type Control,
+  type KeypairFields,
+  laneOfIndex,
+  receives,
+  sends,
+  type WorkerInit,
+} from './protocol.js';
 import { Shared } from './shared.js';
 import { SourceRecord } from './source.js';
 
@@ -23,7 +33,10 @@ import { SourceRecord } from './source.js';
 export const STALE_PROMOTION = -2;
 
 export interface Keypair extends KeypairFields {
-  cipher: PacketCipher;
+  /** Transmit side only: seals with the sending key. */
+  sealer: PacketCipher | undefined;
+  /** Receive side only (the lane that owns the index): opens with the receiving key. */
+  opener: PacketCipher | undefined;
   /** Receive side only. */
   replay: ReplayFilter | undefined;
 }
@@ -60,16 +73,22 @@ export class WorkerState {
   /** Per peer: the source last reported to the main thread (rx), to report changes once. */
   readonly lastSource: (Uint8Array | undefined)[];
   /**
-   * Per peer, the sticky source as of record generation `sourceGen` (-1: read it again), as
-   * ancillary data: for tx what to send with (`sourceLen` 0: none), for rx what the packet
-   * that set the record carried.
+   * tx, per peer: the sticky source as of record generation `sourceGen` (-1: read it again),
+   * as the ancillary data to send with (`sourceLen` 0: none).
    */
   readonly sourceGen: Int32Array;
   readonly sourceLen: Int32Array;
   readonly sourceView: Uint8Array[];
   private readonly sourceCtl: Uint8Array;
   private readonly sourceDV: DataView;
-  private readonly sourceWords: Int32Array;
+  /**
+   * rx, per peer: the record generation this worker last wrote or saw (-1: none) and the
+   * ancillary data of the packet that set it.
+   */
+  readonly arrivalGen: Int32Array;
+  private readonly arrivalLen: Int32Array;
+  private readonly arrivalCtl: Uint8Array;
+  private readonly arrivalWords: Int32Array;
   private readonly record = new SourceRecord();
   readonly present: Uint8Array;
   readonly keypairs = new Map<number, Keypair>();
@@ -102,12 +121,18 @@ export class WorkerState {
     this.mirrorView = [];
     this.mirrorUntil = new Float64Array(n);
     this.lastSource = [];
-    this.sourceGen = new Int32Array(n).fill(-1);
-    this.sourceLen = new Int32Array(n);
-    this.sourceCtl = new Uint8Array(n * CONTROL_SIZE);
+    // The caches of the direction this worker does not run are left empty (zero-length).
+    const tx = sends(init.role) ? n : 0;
+    const rx = receives(init.role) ? n : 0;
+    this.sourceGen = new Int32Array(tx).fill(-1);
+    this.sourceLen = new Int32Array(tx);
+    this.sourceCtl = new Uint8Array(tx * CONTROL_SIZE);
     this.sourceDV = new DataView(this.sourceCtl.buffer);
-    this.sourceWords = new Int32Array(this.sourceCtl.buffer);
     this.sourceView = []; // views made when a peer gets a source
+    this.arrivalGen = new Int32Array(rx).fill(-1);
+    this.arrivalLen = new Int32Array(rx);
+    this.arrivalCtl = new Uint8Array(rx * CONTROL_SIZE);
+    this.arrivalWords = new Int32Array(this.arrivalCtl.buffer);
     this.present = new Uint8Array(n);
     this.udpFd = init.udpFd;
     this.mtu = init.mtu;
@@ -169,27 +194,30 @@ export class WorkerState {
         return;
       case 'keypair': {
         this.dropKeypair(c.slot);
-        const rx = this.init.role === 'rx';
-        if (rx && laneOfIndex(c.localIndex, this.init.lanes) !== this.init.lane) {
-          c.key.fill(0);
-          return;
+        // The main thread sends the receiving key only to the lane that owns the index
+        // (dataplane.ts installKeypair), and the sending key only to workers that send.
+        const rx = c.recvKey !== undefined && laneOfIndex(c.localIndex, this.init.lanes) === this.init.lane;
+        const tx = c.sendKey !== undefined;
+        if (rx || tx) {
+          const kp: Keypair = {
+            slot: c.slot,
+            peer: c.peer,
+            localIndex: c.localIndex,
+            remoteIndex: c.remoteIndex,
+            sealer: tx ? makeCipher(this.cipherKind, c.sendKey!, true) : undefined,
+            opener: rx ? makeCipher(this.cipherKind, c.recvKey!, false) : undefined,
+            created: c.created,
+            promoteOnReceive: rx && c.promoteOnReceive,
+            promoteOver: c.promoteOver,
+            counter: c.counter,
+            replay: rx ? this.replayFilter() : undefined,
+          };
+          this.keypairs.set(c.slot, kp);
+          if (rx) this.byIndex.set(c.localIndex, kp);
+          if (kp.promoteOnReceive) this.awaiting.add(kp);
         }
-        const kp: Keypair = {
-          slot: c.slot,
-          peer: c.peer,
-          localIndex: c.localIndex,
-          remoteIndex: c.remoteIndex,
-          cipher: makeCipher(this.cipherKind, c.key, !rx),
-          created: c.created,
-          promoteOnReceive: c.promoteOnReceive,
-          promoteOver: c.promoteOver,
-          counter: c.counter,
-          replay: rx ? this.replayFilter() : undefined,
-        };
-        c.key.fill(0);
-        this.keypairs.set(c.slot, kp);
-        if (rx) this.byIndex.set(c.localIndex, kp);
-        if (rx && kp.promoteOnReceive) this.awaiting.add(kp);
+        c.sendKey?.fill(0);
+        c.recvKey?.fill(0);
         return;
       }
       case 'keypairGone':
@@ -232,8 +260,8 @@ export class WorkerState {
    * `peer`'s record? (Compared a word at a time: a few times faster than bytes, per packet.)
    */
   sameArrival(peer: number, words: Int32Array, word: number, len: number): boolean {
-    if (this.sourceLen[peer] !== len) return false;
-    const ctl = this.sourceWords;
+    if (this.arrivalLen[peer] !== len) return false;
+    const ctl = this.arrivalWords;
     const at = (peer * CONTROL_SIZE) >> 2;
     for (let i = 0; i < len >> 2; i++) if (words[word + i] !== ctl[at + i]) return false;
     return true;
@@ -253,16 +281,22 @@ export class WorkerState {
   ): void {
     const rec = this.record;
     rec.set(bytes, name, this.init.udpFamily === 6 ? SOCKADDR_SIZE : 16, local);
-    this.sourceGen[peer] = this.shared.sources.store(peer, rec);
+    this.arrivalGen[peer] = this.shared.sources.store(peer, rec);
     const n = Math.min(ctlLen, CONTROL_SIZE);
-    this.sourceCtl.set(bytes.subarray(ctl, ctl + n), peer * CONTROL_SIZE);
-    this.sourceLen[peer] = n;
+    this.arrivalCtl.set(bytes.subarray(ctl, ctl + n), peer * CONTROL_SIZE);
+    this.arrivalLen[peer] = n;
   }
 
   private forgetSource(peer: number): void {
-    this.sourceGen[peer] = -1;
-    this.sourceLen[peer] = 0;
-    this.sourceView[peer] = NO_SOURCE;
+    if (this.sourceGen.length > 0) {
+      this.sourceGen[peer] = -1;
+      this.sourceLen[peer] = 0;
+      this.sourceView[peer] = NO_SOURCE;
+    }
+    if (this.arrivalGen.length > 0) {
+      this.arrivalGen[peer] = -1;
+      this.arrivalLen[peer] = 0;
+    }
   }
 
   private setEndpoint(peer: number, addr: RawAddr | undefined): void {
@@ -324,7 +358,8 @@ export class WorkerState {
   private dropKeypair(slot: number): void {
     const kp = this.keypairs.get(slot);
     if (!kp) return;
-    kp.cipher.free();
+    kp.sealer?.free();
+    kp.opener?.free();
     if (kp.replay && this.spareReplays.length < SPARE_REPLAY_FILTERS) this.spareReplays.push(kp.replay);
     this.keypairs.delete(slot);
     if (this.byIndex.get(kp.localIndex) === kp) this.byIndex.delete(kp.localIndex);

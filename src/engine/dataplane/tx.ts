@@ -22,8 +22,10 @@
 // the kernel refuses (EPERM from a firewall rule, ENETUNREACH...) is reported to the main thread,
 // at most once per peer per REFUSED_REPORT_GAP_MS: selection counts it as a failed path.
 //
-// The loop blocks in poll(2) on the queue and the worker's eventfd; a wake makes it apply
-// configuration or, when the stop flag is set, return.
+// `makeTx` is the loop's body, one batch per `step()`; `runTx` runs it alone in a worker,
+// blocking in poll(2) on the queue and the worker's eventfd (a wake makes it apply
+// configuration or, when the stop flag is set, return), and both.ts runs it beside the
+// receive loop's in one thread.
 
 import { GsoBatch } from '../../sys/gso-batch.js';
 import { POLY1305_TAG_LEN } from '../../sys/libcrypto.js';
@@ -39,6 +41,7 @@ import { sealInPlace } from './cipher.js';
 import { REFUSED_REPORT_GAP_MS, type WorkerEvent } from './protocol.js';
 import { monotonicMs } from './shared.js';
 import type { WorkerState } from './state.js';
+import { END, IDLE, type LoopStep, MORE } from './step.js';
 import { Tally } from './tally.js';
 import { VnetReader } from './tun-read.js';
 
@@ -64,9 +67,48 @@ type Done = (j: number, errno: number) => void;
 
 export type Post = (e: WorkerEvent, transfer?: ArrayBuffer[]) => void;
 
+/** The transmit loop alone in a worker: blocks in poll(2) on its TUN queue and its eventfd. */
 export function runTx(st: WorkerState, post: Post): void {
   const { init, shared } = st;
-  const thread = init.thread;
+  const idle = new PollSet([
+    { fd: init.tunFd, events: POLLIN },
+    { fd: init.wakeFd, events: POLLIN },
+  ]);
+  const wake = new Waker(init.wakeFd);
+  const tx = makeTx(st, post, new Tally(shared, init.thread), idle);
+  try {
+    for (;;) {
+      if (shared.stopped) return;
+      const r = tx.step();
+      if (r === END) return;
+      if (r === IDLE) {
+        // The queue was empty (or a short batch found it so): block in poll rather than read
+        // again, a system call less per wake-up and the thread asleep sooner after its send.
+        st.sync();
+        idle.wait(-1);
+        if (idle.revents(1) & POLLIN) wake.drain();
+        if (idle.revents(0) & POLLNVAL) return;
+      }
+    }
+  } finally {
+    idle.free();
+    wake.free();
+    tx.free();
+  }
+}
+
+/**
+ * The transmit loop's body: each `step()` reads one batch from the TUN queue and sends it.
+ * `polled` is the thread's poll set, the TUN queue its entry 0: a read error after POLLERR
+ * there is the link gone. `tally` is the thread's (one per thread, flushed by either loop).
+ */
+export function makeTx(
+  st: WorkerState,
+  post: Post,
+  tally: Tally,
+  polled: PollSet,
+): { step(): LoopStep; free(): void } {
+  const { init, shared } = st;
   const slots = init.vnetHdr ? Math.max(init.batch, OFFLOAD_BATCH) : init.batch;
   const batch = new MsgBatch(slots, SLOT_BYTES, init.udpFamily);
   const mem = batch.mem;
@@ -89,13 +131,8 @@ export function runTx(st: WorkerState, post: Post): void {
   let gsoOn = false;
   const refusedFds = new Set<number>();
   let gsoSaid = false;
-  const tally = new Tally(shared, thread);
   let used = 0; // the most bytes any slot held: what to wipe at the end
   const wake = new Waker(init.wakeFd);
-  const idle = new PollSet([
-    { fd: init.tunFd, events: POLLIN },
-    { fd: init.wakeFd, events: POLLIN },
-  ]);
   const full = new PollSet([
     { fd: st.udpFd, events: POLLOUT },
     { fd: init.wakeFd, events: POLLIN },
@@ -116,132 +153,119 @@ export function runTx(st: WorkerState, post: Post): void {
     post({ t: 'needKey', peer, packet }, [packet.buffer]);
   };
 
-  // The last read found the queue empty (a short batch): block in poll next instead of reading
-  // again, a system call less per wake-up and the thread asleep sooner after its send.
-  let empty = false;
-  try {
-    for (;;) {
-      if (shared.stopped) return;
-      if (empty) {
-        empty = false;
-        st.sync();
-        idle.wait(-1);
-        if (idle.revents(1) & POLLIN) wake.drain();
-        if (idle.revents(0) & POLLNVAL) return;
+  const step = (): LoopStep => {
+    const n = reader
+      ? reader.fill(batch, lens, slots)
+      : tunReadBatch(init.tunFd, first, batch.slotSize, MAX_PLAINTEXT, slots, lens);
+    if (reader && reader.dropped > dropsSaid && dropsSaid === 0) {
+      post({ t: 'note', message: `Dropped a TUN packet the splitter refused: ${reader.lastDrop}` });
+      dropsSaid = reader.dropped;
+    }
+    if (n === -EAGAIN || n === -EINTR || n === 0) return IDLE;
+    if (n < 0) {
+      if (isLinkGone(n) || polled.revents(0) & POLLERR) post({ t: 'linkGone', errno: -n });
+      else post({ t: 'fatal', message: `TUN read failed: errno ${-n}` });
+      return END;
+    }
+    // A read that failed otherwise than EAGAIN ended a plain batch too: poll reports that
+    // at once (POLLERR for a deleted link), and the next read returns the error.
+    const empty = reader ? reader.drained : n < slots;
+    st.sync();
+    full.setFd(0, st.udpFd);
+    const now = monotonicMs();
+    const mtu = st.mtu;
+    const mirroring = st.mirrors > 0;
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const len = lens[i]!;
+      if (len + SLOT_SLACK > used) used = len + SLOT_SLACK;
+      const off = batch.slotOffset(i) + DATA_HEADER_SIZE;
+      const version = len > 0 ? bytes[off]! >> 4 : 0;
+      let peer: number | undefined;
+      if (version === 4 && len >= 20) peer = st.allowed.lookup(4, bytes, off + 16);
+      else if (version === 6 && len >= 40) peer = st.allowed.lookup(6, bytes, off + 24);
+      if (peer === undefined) continue; // no route: dropped, as wireguard-go does
+      const slot = shared.sendKeypair(peer);
+      const kp = slot >= 0 ? st.keypairs.get(slot) : undefined;
+      if (!kp?.sealer || kp.peer !== peer || keypairExpired(kp.created, now)) {
+        handToCore(peer, off, len, now);
         continue;
       }
-      const n = reader
-        ? reader.fill(batch, lens, slots)
-        : tunReadBatch(init.tunFd, first, batch.slotSize, MAX_PLAINTEXT, slots, lens);
-      if (reader && reader.dropped > dropsSaid && dropsSaid === 0) {
-        post({ t: 'note', message: `Dropped a TUN packet the splitter refused: ${reader.lastDrop}` });
-        dropsSaid = reader.dropped;
-      }
-      if (n === -EAGAIN || n === -EINTR || n === 0) {
-        empty = true;
+      const namelen = st.endpointLen[peer]!;
+      if (namelen === 0) continue; // no endpoint to send to
+      const counter = reserveCounter(kp.counter);
+      if (counter === undefined) {
+        handToCore(peer, off, len, now);
         continue;
       }
-      if (n < 0) {
-        if (isLinkGone(n) || idle.revents(0) & POLLERR) post({ t: 'linkGone', errno: -n });
-        else post({ t: 'fatal', message: `TUN read failed: errno ${-n}` });
-        return;
-      }
-      // A read that failed otherwise than EAGAIN ended a plain batch too: poll reports that
-      // at once (POLLERR for a deleted link), and the next read returns the error.
-      empty = reader ? reader.drained : n < slots;
-      st.sync();
-      full.setFd(0, st.udpFd);
-      const now = monotonicMs();
-      const mtu = st.mtu;
-      const mirroring = st.mirrors > 0;
-      let m = 0;
-      for (let i = 0; i < n; i++) {
-        const len = lens[i]!;
-        if (len + SLOT_SLACK > used) used = len + SLOT_SLACK;
-        const off = batch.slotOffset(i) + DATA_HEADER_SIZE;
-        const version = len > 0 ? bytes[off]! >> 4 : 0;
-        let peer: number | undefined;
-        if (version === 4 && len >= 20) peer = st.allowed.lookup(4, bytes, off + 16);
-        else if (version === 6 && len >= 40) peer = st.allowed.lookup(6, bytes, off + 24);
-        if (peer === undefined) continue; // no route: dropped, as wireguard-go does
-        const slot = shared.sendKeypair(peer);
-        const kp = slot >= 0 ? st.keypairs.get(slot) : undefined;
-        if (!kp || kp.peer !== peer || keypairExpired(kp.created, now)) {
-          handToCore(peer, off, len, now);
-          continue;
-        }
-        const namelen = st.endpointLen[peer]!;
-        if (namelen === 0) continue; // no endpoint to send to
-        const counter = reserveCounter(kp.counter);
-        if (counter === undefined) {
-          handToCore(peer, off, len, now);
-          continue;
-        }
-        const total = sealInPlace(kp.cipher, mem, off, len, mtu, kp.remoteIndex, counter);
-        bytes.set(st.endpointView[peer]!, batch.nameOffset(m));
-        if (shared.sources.gen(peer) !== st.sourceGen[peer]) st.refreshSource(peer);
-        const ctlLen = st.sourceLen[peer]!;
-        if (ctlLen > 0) bytes.set(st.sourceView[peer]!, batch.controlOffset(m));
-        batch.point(m, i);
-        batch.prepareEncoded(m, namelen, total, ctlLen);
-        if (mirroring) msgSlot[m] = i;
-        msgPeer[m] = peer;
-        msgLen[m] = total;
-        msgData[m] = len > 0 ? 1 : 0;
-        m++;
-      }
-      // A datagram the kernel refused still counts for the peer's timers (bytes only when
-      // sent), as in wireguard-go's RoutineSequentialSender (device/send.go), which calls
-      // timersAnyAuthenticatedPacketSent and timersDataSent whatever SendBuffers returns: with
-      // the route to the endpoint gone, that is what starts the handshake that moves on.
-      const done: Done = (j, errno) => {
-        const peer = msgPeer[j]!;
-        tally.sent(peer, errno === 0 ? msgLen[j]! : 0, msgData[j] === 1);
-        if (errno === 0 || errno === ENOBUFS || errno === ENOMEM || errno === EMSGSIZE) return;
-        if (now - refusedAt[peer]! < REFUSED_REPORT_GAP_MS) return;
-        refusedAt[peer] = now;
-        const addr = batch.source(j); // the destination it was sent to
-        if (addr) post({ t: 'refused', peer, addr, errno });
-      };
-      if (gso && st.udpFd !== gsoFd) {
-        gsoFd = st.udpFd;
-        gsoOn = !refusedFds.has(gsoFd) && udpGsoSupported(gsoFd);
-        if (!gsoOn && !gsoSaid && !refusedFds.has(gsoFd) && init.lane === 0) {
-          gsoSaid = true; // the kernel lacks it: once per device is enough
-          post({
-            t: 'note',
-            message: 'UDP segmentation offload unavailable (no UDP_SEGMENT): one datagram per send',
-          });
-        }
-      }
-      if (gso && gsoOn && gso.build(m, msgPeer, msgLen) < m) {
-        const refused = sendRuns(gso, batch, st, full, wake, m, msgPeer, done);
-        if (refused !== 0) {
-          gsoOn = false;
-          refusedFds.add(gsoFd);
-          post({
-            t: 'note',
-            message: `UDP segmentation offload refused (errno ${refused}): sending one datagram at a time`,
-          });
-        }
-      } else sendAll(batch, st, full, wake, 0, m, msgPeer, done);
-      if (mirroring) {
-        const k = prepareMirrors(batch, st, m, msgPeer, msgSlot, msgLen, copyPeer, copyLen, now);
-        // Copies count as bytes sent; a refused copy says nothing about the active path.
-        sendAll(batch, st, full, wake, 0, k, copyPeer, (j, errno) => {
-          if (errno === 0) tally.sent(copyPeer[j]!, copyLen[j]!, false);
+      const total = sealInPlace(kp.sealer, mem, off, len, mtu, kp.remoteIndex, counter);
+      bytes.set(st.endpointView[peer]!, batch.nameOffset(m));
+      if (shared.sources.gen(peer) !== st.sourceGen[peer]) st.refreshSource(peer);
+      const ctlLen = st.sourceLen[peer]!;
+      if (ctlLen > 0) bytes.set(st.sourceView[peer]!, batch.controlOffset(m));
+      batch.point(m, i);
+      batch.prepareEncoded(m, namelen, total, ctlLen);
+      if (mirroring) msgSlot[m] = i;
+      msgPeer[m] = peer;
+      msgLen[m] = total;
+      msgData[m] = len > 0 ? 1 : 0;
+      m++;
+    }
+    // A datagram the kernel refused still counts for the peer's timers (bytes only when
+    // sent), as in wireguard-go's RoutineSequentialSender (device/send.go), which calls
+    // timersAnyAuthenticatedPacketSent and timersDataSent whatever SendBuffers returns: with
+    // the route to the endpoint gone, that is what starts the handshake that moves on.
+    const done: Done = (j, errno) => {
+      const peer = msgPeer[j]!;
+      tally.sent(peer, errno === 0 ? msgLen[j]! : 0, msgData[j] === 1);
+      if (errno === 0 || errno === ENOBUFS || errno === ENOMEM || errno === EMSGSIZE) return;
+      if (now - refusedAt[peer]! < REFUSED_REPORT_GAP_MS) return;
+      refusedAt[peer] = now;
+      const addr = batch.source(j); // the destination it was sent to
+      if (addr) post({ t: 'refused', peer, addr, errno });
+    };
+    if (gso && st.udpFd !== gsoFd) {
+      gsoFd = st.udpFd;
+      gsoOn = !refusedFds.has(gsoFd) && udpGsoSupported(gsoFd);
+      if (!gsoOn && !gsoSaid && !refusedFds.has(gsoFd) && init.lane === 0) {
+        gsoSaid = true; // the kernel lacks it: once per device is enough
+        post({
+          t: 'note',
+          message: 'UDP segmentation offload unavailable (no UDP_SEGMENT): one datagram per send',
         });
       }
-      if (tally.flush(now)) post({ t: 'traffic' });
     }
-  } finally {
-    idle.free();
-    full.free();
-    wake.free();
-    reader?.free();
-    gso?.free();
-    batch.free(used);
-  }
+    if (gso && gsoOn && gso.build(m, msgPeer, msgLen) < m) {
+      const refused = sendRuns(gso, batch, st, full, wake, m, msgPeer, done);
+      if (refused !== 0) {
+        gsoOn = false;
+        refusedFds.add(gsoFd);
+        post({
+          t: 'note',
+          message: `UDP segmentation offload refused (errno ${refused}): sending one datagram at a time`,
+        });
+      }
+    } else sendAll(batch, st, full, wake, 0, m, msgPeer, done);
+    if (mirroring) {
+      const k = prepareMirrors(batch, st, m, msgPeer, msgSlot, msgLen, copyPeer, copyLen, now);
+      // Copies count as bytes sent; a refused copy says nothing about the active path.
+      sendAll(batch, st, full, wake, 0, k, copyPeer, (j, errno) => {
+        if (errno === 0) tally.sent(copyPeer[j]!, copyLen[j]!, false);
+      });
+    }
+    if (tally.flush(now)) post({ t: 'traffic' });
+    return empty ? IDLE : MORE;
+  };
+  return {
+    step,
+    free(): void {
+      full.free();
+      wake.free();
+      reader?.free();
+      gso?.free();
+      batch.free(used);
+    },
+  };
 }
 
 /**

@@ -7,7 +7,14 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { randomBytes } from '../../crypto/random.js';
 import { closeFd, Waker } from '../../sys/native.js';
 import { afterWorkerStart } from '../heap.js';
-import type { Control, WorkerEvent, WorkerInit } from './protocol.js';
+import {
+  type Control,
+  receives,
+  sends,
+  type WorkerEvent,
+  type WorkerInit,
+  type WorkerRole,
+} from './protocol.js';
 import type { Shared } from './shared.js';
 
 const STOP_TIMEOUT_MS = 3000;
@@ -35,7 +42,7 @@ interface WorkerSlot {
   worker: Worker;
   port: MessagePort;
   waker: Waker;
-  role: 'tx' | 'rx';
+  role: WorkerRole;
   lane: number;
   exited: Promise<void>;
 }
@@ -106,7 +113,7 @@ export class WorkerPool {
   }
 
   /** The workers' thread numbers, with their role and lane. */
-  *threads(): Generator<{ thread: number; role: 'tx' | 'rx'; lane: number }> {
+  *threads(): Generator<{ thread: number; role: WorkerRole; lane: number }> {
     for (let t = 1; t < this.slots.length; t++) {
       const w = this.slots[t];
       if (w) yield { thread: t, role: w.role, lane: w.lane };
@@ -122,7 +129,11 @@ export class WorkerPool {
     // (~4 µs each, only in that window) so that its young generation does not grow.
     if (this.starting > 0) afterWorkerStart();
     // A key moves to the worker rather than being copied, so no stray copy stays here.
-    const transfer = c.t === 'keypair' ? [c.key.buffer as ArrayBuffer] : [];
+    const transfer: ArrayBuffer[] = [];
+    if (c.t === 'keypair') {
+      if (c.sendKey) transfer.push(c.sendKey.buffer as ArrayBuffer);
+      if (c.recvKey) transfer.push(c.recvKey.buffer as ArrayBuffer);
+    }
     if (this.collecting > 0) {
       const h = this.held.get(w);
       if (h) {
@@ -187,9 +198,13 @@ export class WorkerPool {
     this.held.clear();
   }
 
-  /** Posts `c` to every worker, or to those of one role (`lazy`: as for post). */
-  postAll(c: Control, role?: 'tx' | 'rx', lazy = false): void {
-    for (const { thread, role: r } of this.threads()) if (!role || r === role) this.post(thread, c, lazy);
+  /**
+   * Posts `c` to every worker, or to those that run one direction ('tx': the transmit and
+   * combined workers, 'rx': the receive and combined ones; `lazy`: as for post).
+   */
+  postAll(c: Control, direction?: 'tx' | 'rx', lazy = false): void {
+    for (const { thread, role } of this.threads())
+      if (!direction || (direction === 'tx' ? sends(role) : receives(role))) this.post(thread, c, lazy);
   }
 
   /** Resolves once every worker applied every message posted so far (or after `ms`). */

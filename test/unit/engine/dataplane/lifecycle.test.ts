@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Keypair } from '../../../../src/engine/core/keypair.js';
-import { DataPlane } from '../../../../src/engine/dataplane/dataplane.js';
+import { DataPlane, threadsLayout } from '../../../../src/engine/dataplane/dataplane.js';
 import { hostAddr } from '../../../lib/path-addr.js';
 import { need } from '../../../lib/run.js';
 import { addNetns, deleteNetns, inNetns, ip, nsName } from '../../sys/netns.js';
@@ -31,6 +31,8 @@ test('start brings the TUN up with its MTU; stop wakes the blocked workers, ends
     assert.ok(link.flags.includes('UP'));
     assert.equal(link.ifindex, dp.ifindex);
     assert.ok(dp.port > 0);
+    assert.equal(dp.threads, 'split', 'more than one thread a way is always split');
+    assert.throws(() => threadsLayout('combined', 2, 2), RangeError);
     const threads = threadCount();
     dp.addPeer(); // the workers start with the first peer
     await dp.startWorkers();
@@ -47,30 +49,33 @@ test('start brings the TUN up with its MTU; stop wakes the blocked workers, ends
   }
 });
 
-test('a data plane without peers runs no worker: they start with the first peer, already configured', async (t) => {
-  if (!need(t, { root: true, commands: ['ip'] })) return;
-  const ns = nsName('l5');
-  deleteNetns(ns);
-  addNetns(ns);
-  const dp = await inNetns(ns, () => DataPlane.start({ tunName: 'dpl5', port: 0 }));
-  try {
-    const threads = threadCount();
-    dp.setHandshakeKey(new Uint8Array(32).fill(7)); // posted to no one yet: kept for the start
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(threadCount(), threads, 'no worker before the first peer');
-    const p = dp.addPeer();
-    dp.setAllowedIPs(p, [{ family: 4, address: Uint8Array.of(10, 5, 0, 2), cidr: 32 }]);
-    await dp.startWorkers();
-    assert.equal(threadCount(), threads + 2, 'one transmit and one receive worker');
-    await dp.settle();
-    dp.addPeer();
-    await dp.startWorkers();
-    assert.equal(threadCount(), threads + 2, 'started once');
-  } finally {
-    await dp.stop();
+for (const threads of ['split', 'combined'] as const)
+  test(`a data plane without peers runs no worker: they start with the first peer, already configured (${threads})`, async (t) => {
+    if (!need(t, { root: true, commands: ['ip'] })) return;
+    const ns = nsName(`l5${threads[0]}`);
     deleteNetns(ns);
-  }
-});
+    addNetns(ns);
+    const dp = await inNetns(ns, () => DataPlane.start({ tunName: 'dpl5', port: 0, threads }));
+    const workers = threads === 'split' ? 2 : 1;
+    try {
+      assert.equal(dp.threads, threads);
+      const before = threadCount();
+      dp.setHandshakeKey(new Uint8Array(32).fill(7)); // posted to no one yet: kept for the start
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(threadCount(), before, 'no worker before the first peer');
+      const p = dp.addPeer();
+      dp.setAllowedIPs(p, [{ family: 4, address: Uint8Array.of(10, 5, 0, 2), cidr: 32 }]);
+      await dp.startWorkers();
+      assert.equal(threadCount(), before + workers, 'one transmit and one receive worker, or one for both');
+      await dp.settle();
+      dp.addPeer();
+      await dp.startWorkers();
+      assert.equal(threadCount(), before + workers, 'started once');
+    } finally {
+      await dp.stop();
+      deleteNetns(ns);
+    }
+  });
 
 test('deleting the TUN link is reported once (linkGone)', async (t) => {
   if (!need(t, { root: true, commands: ['ip'] })) return;

@@ -14,7 +14,23 @@ import { INDEX_A, INDEX_B, K1, K2, makePair, ping, until } from './pair.js';
 const wire = (size: number) => 16 + Math.ceil((size + 8 + 20) / 16) * 16 + 16;
 
 for (const shape of [
-  { name: 'one thread each way, libcrypto', dp: { txThreads: 1, rxThreads: 1 }, net: 61 },
+  {
+    name: 'one thread each way, libcrypto',
+    dp: { txThreads: 1, rxThreads: 1, threads: 'split' as const },
+    net: 61,
+  },
+  { name: 'one thread for both directions', dp: { threads: 'combined' as const }, net: 69 },
+  {
+    name: 'one thread for both directions, offloads off',
+    dp: { threads: 'combined' as const, offload: false },
+    net: 60,
+  },
+  {
+    name: 'one thread for both directions on A, one each way on B',
+    dp: { threads: 'combined' as const },
+    dpB: { threads: 'split' as const },
+    net: 70,
+  },
   {
     name: 'two threads each way (multi-queue TUN, steered sockets)',
     dp: { txThreads: 2, rxThreads: 2 },
