@@ -80,7 +80,8 @@ const REMEMBERED_MAC1 = 16;
  * reply is filed under the address it came from and used for messages sent to that address.
  */
 export class CookieGenerator {
-  private readonly mac1Key: Uint8Array;
+  /** Made by the first message to the peer (a 32-byte key is ~0.2 KiB of heap per peer). */
+  private mac1Key: Uint8Array | undefined;
   /** Made by the first cookie reply (most peers never send one). */
   private cookieKey: Uint8Array | undefined;
   // Both made on first use: a device holds a generator per peer, and two empty Maps are
@@ -90,13 +91,12 @@ export class CookieGenerator {
   private sent: Map<number, Uint8Array> | undefined;
 
   /** `remotePublic` is kept by reference (a peer's key does not change). */
-  constructor(private readonly remotePublic: Uint8Array) {
-    this.mac1Key = mac1Key(remotePublic);
-  }
+  constructor(private readonly remotePublic: Uint8Array) {}
 
   /** Fills mac1, and mac2 when we hold a fresh cookie for `target`. Mutates `msg`. */
   addMacs(msg: Uint8Array, target: string, now: number): void {
     const { mac1, mac2 } = macOffsets(messageType(msg));
+    this.mac1Key ??= mac1Key(this.remotePublic);
     const m1 = mac(this.mac1Key, msg.subarray(0, mac1));
     msg.set(m1, mac1);
     this.sent ??= new Map();
