@@ -134,15 +134,19 @@ export class QuietCollector {
   private baseline = getHeapStatistics().used_heap_size;
   private timer: NodeJS.Timeout | undefined;
 
+  /**
+   * `collect` runs the collection; by default V8's own, fetched when first needed (it lives in
+   * a context of its own, which a daemon that never takes a large change need not make; null
+   * where V8 refuses it).
+   */
   constructor(
-    private readonly collect: (() => void) | undefined = fullCollection(),
+    private collect: (() => void) | null | undefined = undefined,
     private readonly growth = COLLECT_GROWTH_BYTES,
     private readonly quietMs = COLLECT_QUIET_MS,
   ) {}
 
   /** A configuration change was applied: look at the heap once the UAPI is quiet. */
   changed(): void {
-    if (!this.collect) return;
     if (this.timer) this.timer.refresh();
     else {
       this.timer = setTimeout(() => this.check(), this.quietMs);
@@ -153,7 +157,9 @@ export class QuietCollector {
   private check(): void {
     this.timer = undefined;
     if (getHeapStatistics().used_heap_size - this.baseline < this.growth) return;
-    this.collect!();
+    this.collect ??= fullCollection() ?? null;
+    if (!this.collect) return;
+    this.collect();
     this.collections++;
     this.baseline = getHeapStatistics().used_heap_size;
   }
