@@ -35,7 +35,7 @@ export function runBoth(st: WorkerState, post: Post): void {
   const wake = new Waker(init.wakeFd);
   // One tally for the thread: its row in shared.ts counts both directions.
   const tally = new Tally(shared, init.thread);
-  const tx = makeTx(st, post, tally, polled);
+  const tx = makeTx(st, post, tally, polled, wake);
   const rx = makeRx(st, post, tally);
   // Start by reading both: whatever came before the thread ran.
   let txDue = true;

@@ -75,7 +75,7 @@ export function runTx(st: WorkerState, post: Post): void {
     { fd: init.wakeFd, events: POLLIN },
   ]);
   const wake = new Waker(init.wakeFd);
-  const tx = makeTx(st, post, new Tally(shared, init.thread), idle);
+  const tx = makeTx(st, post, new Tally(shared, init.thread), idle, wake);
   try {
     for (;;) {
       if (shared.stopped) return;
@@ -100,13 +100,15 @@ export function runTx(st: WorkerState, post: Post): void {
 /**
  * The transmit loop's body: each `step()` reads one batch from the TUN queue and sends it.
  * `polled` is the thread's poll set, the TUN queue its entry 0: a read error after POLLERR
- * there is the link gone. `tally` is the thread's (one per thread, flushed by either loop).
+ * there is the link gone. `tally` is the thread's (one per thread, flushed by either loop),
+ * and so is `wake`, the waker on its eventfd (drained while a send waits for room).
  */
 export function makeTx(
   st: WorkerState,
   post: Post,
   tally: Tally,
   polled: PollSet,
+  wake: Waker,
 ): { step(): LoopStep; free(): void } {
   const { init, shared } = st;
   const slots = init.vnetHdr ? Math.max(init.batch, OFFLOAD_BATCH) : init.batch;
@@ -132,7 +134,6 @@ export function makeTx(
   const refusedFds = new Set<number>();
   let gsoSaid = false;
   let used = 0; // the most bytes any slot held: what to wipe at the end
-  const wake = new Waker(init.wakeFd);
   const full = new PollSet([
     { fd: st.udpFd, events: POLLOUT },
     { fd: init.wakeFd, events: POLLIN },
@@ -260,7 +261,6 @@ export function makeTx(
     step,
     free(): void {
       full.free();
-      wake.free();
       reader?.free();
       gso?.free();
       batch.free(used);
