@@ -20,12 +20,27 @@ export interface Prefix {
   cidr: number;
 }
 
+/**
+ * A trie node. `bits` holds the prefix in its first `cidr` bits; what follows is not read, so a
+ * node made where two prefixes diverge shares the bytes of the prefix that made it instead of
+ * a masked copy of its own. The children are two fields rather than a pair: a node per prefix
+ * or two, in the core and in every data-plane worker, and an array costs ~64 bytes more each.
+ */
 interface Node<P> {
   bits: Uint8Array;
   cidr: number;
   owner: P | undefined;
   parent: Node<P> | undefined;
-  child: [Node<P> | undefined, Node<P> | undefined];
+  /** The child whose next bit (bit `cidr`) is 0, and the one whose next bit is 1. */
+  zero: Node<P> | undefined;
+  one: Node<P> | undefined;
+}
+
+const childOf = <P>(n: Node<P>, side: 0 | 1): Node<P> | undefined => (side === 0 ? n.zero : n.one);
+
+function setChild<P>(n: Node<P>, side: 0 | 1, c: Node<P> | undefined): void {
+  if (side === 0) n.zero = c;
+  else n.one = c;
 }
 
 const lengthOf = (f: Family) => (f === 4 ? 4 : 16);
@@ -129,7 +144,7 @@ export class AllowedIPs<P> {
       if (commonBits(node.bits, bytes, offset, node.cidr) < node.cidr) break;
       if (node.owner !== undefined) best = node.owner;
       if (node.cidr === max) break;
-      node = node.child[bitAt(bytes, offset, node.cidr)];
+      node = childOf(node, bitAt(bytes, offset, node.cidr));
     }
     return best;
   }
@@ -155,18 +170,19 @@ export class AllowedIPs<P> {
     while (node && node.cidr <= cidr) {
       if (commonBits(node.bits, bits, 0, node.cidr) < node.cidr) return undefined;
       if (node.cidr === cidr) return node;
-      node = node.child[bitAt(bits, 0, node.cidr)];
+      node = childOf(node, bitAt(bits, 0, node.cidr));
     }
     return undefined;
   }
 
   private findOrCreate(family: Family, bits: Uint8Array, cidr: number): Node<P> {
-    const fresh = (parent: Node<P> | undefined): Node<P> => ({
+    const fresh = (parent: Node<P> | undefined, at = cidr): Node<P> => ({
       bits,
-      cidr,
+      cidr: at,
       owner: undefined,
       parent,
-      child: [undefined, undefined],
+      zero: undefined,
+      one: undefined,
     });
     const root = this.roots[family];
     if (!root) {
@@ -181,10 +197,10 @@ export class AllowedIPs<P> {
       if (common === node.cidr) {
         // `node` is a proper prefix of the new one: go down, or hang it here.
         const side = bitAt(bits, 0, node.cidr);
-        const next: Node<P> | undefined = node.child[side];
+        const next = childOf(node, side);
         if (!next) {
           const leaf = fresh(node);
-          node.child[side] = leaf;
+          setChild(node, side, leaf);
           return leaf;
         }
         node = next;
@@ -195,18 +211,12 @@ export class AllowedIPs<P> {
       let top: Node<P>;
       if (common === cidr) {
         top = fresh(parent);
-        top.child[bitAt(node.bits, 0, cidr)] = node;
+        setChild(top, bitAt(node.bits, 0, cidr), node);
       } else {
-        top = {
-          bits: maskPrefix(bits, common),
-          cidr: common,
-          owner: undefined,
-          parent,
-          child: [undefined, undefined],
-        };
+        top = fresh(parent, common);
         const leaf = fresh(top);
-        top.child[bitAt(node.bits, 0, common)] = node;
-        top.child[bitAt(bits, 0, common)] = leaf;
+        setChild(top, bitAt(node.bits, 0, common), node);
+        setChild(top, bitAt(bits, 0, common), leaf);
         node.parent = top;
         this.replaceLink(family, parent, node, top);
         return leaf;
@@ -224,8 +234,8 @@ export class AllowedIPs<P> {
     by: Node<P> | undefined,
   ): void {
     if (!parent) this.roots[family] = by;
-    else if (parent.child[0] === old) parent.child[0] = by;
-    else parent.child[1] = by;
+    else if (parent.zero === old) parent.zero = by;
+    else parent.one = by;
     if (by) by.parent = parent;
   }
 
@@ -234,7 +244,8 @@ export class AllowedIPs<P> {
     node.owner = undefined;
     let n: Node<P> | undefined = node;
     while (n && n.owner === undefined) {
-      const [a, b] = n.child;
+      const a = n.zero;
+      const b = n.one;
       if (a && b) return;
       const only = a ?? b;
       const parent: Node<P> | undefined = n.parent;
