@@ -68,7 +68,14 @@ function setPrivateKey(ctx: CoreContext, key: Uint8Array, now: number): void {
   }
 }
 
-function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, jitter: () => number): void {
+/** The clocks and randomness a new peer is made with: one set per configuration change. */
+interface PeerClocks {
+  jitter: () => number;
+  random: () => number;
+  wallNs: (now: number) => bigint;
+}
+
+function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, clocks: PeerClocks): void {
   if (!change.publicKey) throw new WgError('protocol', 'peer without a public key');
   if (ctx.identity && keysEqual(change.publicKey, ctx.identity.publicKey)) return;
   const peerHex = keyHex(change.publicKey);
@@ -79,12 +86,7 @@ function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, jitter
   }
   if (!peer) {
     if (change.updateOnly) return;
-    peer = new PeerState(
-      Uint8Array.from(change.publicKey),
-      jitter,
-      () => uniform(ctx.random(4)),
-      (n) => ctx.wallNs(n),
-    );
+    peer = new PeerState(Uint8Array.from(change.publicKey), clocks.jitter, clocks.random, clocks.wallNs);
     peer.staticStatic = ctx.identity ? dh(ctx.identity.privateKey, peer.publicKey) : undefined;
     ctx.peers.set(peerHex, peer);
   }
@@ -124,7 +126,9 @@ export function configure(
   if (change.listenPort !== undefined) settings.listenPort = change.listenPort;
   if (change.fwmark !== undefined) settings.fwmark = change.fwmark;
   if (change.replacePeers) for (const p of [...ctx.peers.values()]) removePeer(ctx, p);
-  for (const p of change.peers) applyPeer(ctx, p, now, jitter);
+  // Shared by the peers this change makes rather than closures of their own (~0.15 KiB a peer).
+  const clocks: PeerClocks = { jitter, random: () => uniform(ctx.random(4)), wallNs: (n) => ctx.wallNs(n) };
+  for (const p of change.peers) applyPeer(ctx, p, now, clocks);
 }
 
 /** The device as a UAPI `get` reports it, with wgm's extras (candidates, active endpoint). */

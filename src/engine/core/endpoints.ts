@@ -27,12 +27,10 @@ export interface PeerPathConfig {
 export class PeerPaths {
   readonly selector: PeerSelector;
   private lines: PathAddr[][] = [];
-  /** The core time of the call in progress (the selector reads the wall clock through it). */
-  private now = 0;
   private addressCount = 0;
 
   constructor(random: () => number, wallNs: (now: number) => bigint) {
-    this.selector = new PeerSelector({ random, wallNs: () => wallNs(this.now) });
+    this.selector = new PeerSelector({ random, wallNs });
   }
 
   /**
@@ -82,7 +80,6 @@ export class PeerPaths {
     if (!Number.isInteger(rank) || rank < 0 || rank >= this.lines.length)
       throw new RangeError(`Endpoint line ${rank + 1} does not exist (the peer has ${this.lines.length})`);
     const copy = addrs.map(copyPath);
-    this.now = now;
     const out = this.selector.updateLine(rank, copy, now);
     this.lines[rank] = copy;
     this.addressCount = this.lines.reduce((n, l) => n + l.length, 0);
@@ -92,49 +89,40 @@ export class PeerPaths {
   // ---- Events, forwarded with the time ----
 
   start(now: number): SelectOutput[] {
-    this.now = now;
     return this.selector.start(now);
   }
 
   dataSent(now: number): SelectOutput[] {
     if (!this.racing) return [];
-    this.now = now;
     return this.selector.onDataSent(now);
   }
 
   received(from: PathAddr, now: number): SelectOutput[] {
-    this.now = now;
     return this.selector.onReceive(from, now);
   }
 
   rekeyDue(now: number): SelectOutput[] {
-    this.now = now;
     return this.selector.onRekeyDue(now);
   }
 
   networkChanged(now: number): SelectOutput[] {
-    this.now = now;
     return this.selector.onNetworkChange(now);
   }
 
   sendError(to: PathAddr, now: number): SelectOutput[] {
-    this.now = now;
     return this.selector.onSendError(pathKey(to), now);
   }
 
   dataRefused(to: PathAddr, now: number): SelectOutput[] {
     if (!this.racing) return [];
-    this.now = now;
     return this.selector.onDataRefused(pathKey(to), now);
   }
 
   response(round: number, candidate: string, from: PathAddr, now: number): Verdict {
-    this.now = now;
     return this.selector.onResponse(round, candidate, from, now);
   }
 
   tick(now: number): SelectOutput[] {
-    this.now = now;
     return this.selector.tick(now);
   }
 

@@ -55,7 +55,7 @@ export function dropInitiations(ctx: CoreContext, peer: PeerState): void {
     ctx.index.delete(i.localIndex);
     i.ephemeralPrivate.fill(0);
   }
-  peer.initiations.clear();
+  peer.clearInitiations();
 }
 
 function newInitiation(
@@ -88,7 +88,7 @@ function newInitiation(
     return undefined;
   }
   initiating.chain = made.chain;
-  peer.initiations.set(initiating.localIndex, initiating);
+  peer.addInitiation(initiating);
   return { initiating, message: made.message };
 }
 
@@ -179,7 +179,7 @@ export function dropRound(ctx: CoreContext, peer: PeerState, round: number): voi
     if (st.round === round) {
       ctx.index.delete(i);
       st.ephemeralPrivate.fill(0);
-      peer.initiations.delete(i);
+      peer.removeInitiation(i);
     }
 }
 
@@ -258,7 +258,7 @@ function dropOne(ctx: CoreContext, peer: PeerState, i: number): void {
   if (!st) return;
   ctx.index.delete(i);
   st.ephemeralPrivate.fill(0);
-  peer.initiations.delete(i);
+  peer.removeInitiation(i);
 }
 
 /**
@@ -376,7 +376,7 @@ export function handleResponse(
     return undefined;
   }
   // The first valid response of the round wins; the other states of the round go.
-  peer.initiations.delete(initiation.localIndex);
+  peer.removeInitiation(initiation.localIndex);
   initiation.ephemeralPrivate.fill(0);
   if (initiation.round !== undefined) {
     const v = peer.endpoints.response(initiation.round, initiation.candidate!, from, now);

@@ -31,6 +31,8 @@ export interface Responding {
   remoteIndex: number;
 }
 
+const NO_INITIATIONS: ReadonlyMap<number, Initiating> = new Map();
+
 /** A public key as the key of the core's peer table (`ctx.peers`). */
 export const keyHex = (key: Key): string => Buffer.from(key).toString('hex');
 
@@ -49,7 +51,11 @@ export class PeerState {
    * apart from the responder slot (`responding`): an initiation the peer sends does not cancel
    * our round.
    */
-  readonly initiations = new Map<number, Initiating>();
+  get initiations(): ReadonlyMap<number, Initiating> {
+    return this.sent ?? NO_INITIATIONS;
+  }
+  /** Made by the first initiation (an empty Map is ~0.2 KiB, and most peers wait idle). */
+  private sent: Map<number, Initiating> | undefined;
   responding: Responding | undefined;
   lastReceivedTimestamp: Uint8Array | undefined;
   lastInitiationConsumption: number | undefined;
@@ -67,7 +73,7 @@ export class PeerState {
   lastSeen: Map<string, number> | undefined;
   readonly timers: PeerTimers;
   readonly cookies: CookieGenerator;
-  private readonly shortName: string;
+  private shortName: string | undefined;
 
   constructor(
     readonly publicKey: Key,
@@ -78,10 +84,22 @@ export class PeerState {
   ) {
     this.endpoints = new PeerPaths(random, wallNs);
     this.keyHex = keyHex(publicKey);
-    const b64 = Buffer.from(publicKey).toString('base64');
-    this.shortName = `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;
-    this.timers = new PeerTimers(jitter, () => this.persistentKeepalive);
+    this.timers = new PeerTimers(jitter, this);
     this.cookies = new CookieGenerator(publicKey);
+  }
+
+  addInitiation(st: Initiating): void {
+    this.sent ??= new Map();
+    this.sent.set(st.localIndex, st);
+  }
+
+  /** True when it was there. */
+  removeInitiation(localIndex: number): boolean {
+    return this.sent?.delete(localIndex) ?? false;
+  }
+
+  clearInitiations(): void {
+    this.sent = undefined;
   }
 
   /** The active endpoint: where transport and handshake messages go. */
@@ -113,8 +131,16 @@ export class PeerState {
     this.ss = v;
   }
 
-  /** wireguard-go's short form: peer(AbCd…WxYz), from the public key (not a secret). */
+  /**
+   * wireguard-go's short form: peer(AbCd…WxYz), from the public key (not a secret). Made when
+   * first asked (log lines, built on the handshake path whatever the level), not with the peer:
+   * ~0.1 KiB of strings per peer that most configured peers never need.
+   */
   toString(): string {
+    if (this.shortName === undefined) {
+      const b64 = Buffer.from(this.publicKey).toString('base64');
+      this.shortName = `peer(${b64.slice(0, 4)}…${b64.slice(39, 43)})`;
+    }
     return this.shortName;
   }
 

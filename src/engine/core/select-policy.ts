@@ -80,8 +80,11 @@ export interface SelectOptions {
   roaming?: boolean;
   /** Uniform in [0, 1); the only source of randomness (retry jitter). */
   random: () => number;
-  /** Wall time in ns since the Unix epoch, read only when a round starts (its timestamp). */
-  wallNs: () => bigint;
+  /**
+   * Wall time in ns since the Unix epoch at core time `now`, read only when a round starts (its
+   * timestamp).
+   */
+  wallNs: (now: number) => bigint;
   /** The last timestamp this peer sent (kept across restarts of the selector). */
   lastTimestamp?: Uint8Array;
 }

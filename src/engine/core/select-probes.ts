@@ -2,9 +2,18 @@
 // when (select.ts runs each probe as a single-candidate round). docs/endpoint-selection.md,
 // "Triggers", gives the schedule; select-constants.ts the figures.
 
-import { MIN_RTT_SAMPLES, PROBE_GAP_MS, REPROBE_RATIO } from './select-constants.js';
+import { MIN_RTT_SAMPLES, PERIODIC_JITTER_RATIO, PROBE_GAP_MS, REPROBE_RATIO } from './select-constants.js';
 import { type CandidateTable, isFailed } from './select-path.js';
 import type { Policy } from './select-policy.js';
+
+/**
+ * `ms` jittered by up to PERIODIC_JITTER_RATIO of it, later (sign 1) or earlier (-1), so that
+ * peers' periodic rounds drift apart; exact with fewer than two candidates (nothing to race).
+ */
+export function jitteredGap(table: CandidateTable, random: () => number, ms: number, sign = 1): number {
+  if (table.all().length < 2) return ms;
+  return ms + sign * Math.floor(random() * ms * PERIODIC_JITTER_RATIO);
+}
 
 export class ProbePlan {
   /** When the next probe is due; undefined while none is queued. */
@@ -19,10 +28,10 @@ export class ProbePlan {
    */
   private morePasses = 0;
 
-  /** `gap(ms)`: a minimum gap, jittered by the selector (select.ts `jittered`). */
+  /** `random`: the selector's, for the gaps' jitter (the selector's own function, not a closure per peer). */
   constructor(
     private readonly table: CandidateTable,
-    private readonly gap: (ms: number) => number,
+    private readonly random: () => number,
   ) {}
 
   /** Connected over `activeKey`: the probes of the other candidates the policy could prefer. */
@@ -59,7 +68,7 @@ export class ProbePlan {
       this.queue = this.moreProbes();
       this.morePasses = this.queue.length ? this.morePasses - 1 : 0;
     }
-    this.nextAt = this.queue.length ? now + this.gap(PROBE_GAP_MS) : undefined;
+    this.nextAt = this.queue.length ? now + jitteredGap(this.table, this.random, PROBE_GAP_MS) : undefined;
   }
 
   /**
@@ -73,7 +82,7 @@ export class ProbePlan {
       .filter((c) => c.key !== activeKey && (sweep || c.backoffUntil <= now))
       .filter((c) => policy === 'latency' || !active || c.rank < active.rank);
     this.queue = [...others.map((c) => c.key), ...(sweep && active ? [active.key] : [])];
-    this.nextAt = this.queue.length ? now + this.gap(PROBE_GAP_MS) : undefined;
+    this.nextAt = this.queue.length ? now + jitteredGap(this.table, this.random, PROBE_GAP_MS) : undefined;
   }
 
   /**

@@ -22,7 +22,6 @@ import {
   LIVENESS_SILENCE_MS,
   MAX_ROUND_INITIATIONS,
   MIRROR_MAX_MS,
-  PERIODIC_JITTER_RATIO,
   ROUND_TIMEOUT_MIN_MS,
   SERIAL_AFTER_FAILURES,
   SUSPECT_MIN_MS,
@@ -53,7 +52,7 @@ import {
   switchReasonOf,
   type Verdict,
 } from './select-policy.js';
-import { ProbePlan } from './select-probes.js';
+import { jitteredGap, ProbePlan } from './select-probes.js';
 import { advanceRound, candidateSnapshots, type Round } from './select-round.js';
 
 export * from './select-policy.js';
@@ -63,7 +62,7 @@ export class PeerSelector {
   policy: Policy;
   roaming: boolean;
   private readonly random: () => number;
-  private readonly wallNs: () => bigint;
+  private readonly wallNs: (now: number) => bigint;
   lastTimestamp: Uint8Array | undefined;
 
   private activeKey: string | undefined;
@@ -82,7 +81,7 @@ export class PeerSelector {
   /** The wait after a liveness round before the next may start (jittered per round). */
   private livenessGap = LIVENESS_INTERVAL_MS;
   private upgradeAt: number | undefined;
-  private readonly probes = new ProbePlan(this.table, (ms) => this.jittered(ms));
+  private readonly probes: ProbePlan;
   private mirror: { key: string; to: PathAddr; until: number } | undefined;
   /**
    * Paths we chose to leave (or a probe we declined): packets still in flight from them must not
@@ -113,6 +112,7 @@ export class PeerSelector {
     this.roaming = opts.roaming ?? true;
     this.random = opts.random;
     this.wallNs = opts.wallNs;
+    this.probes = new ProbePlan(this.table, opts.random);
     this.lastTimestamp = opts.lastTimestamp;
   }
 
@@ -400,7 +400,7 @@ export class PeerSelector {
     this.retryAt = undefined;
     // Any race but a probe covers what a pending network change asked for.
     if (reason !== 'probe') this.networkChangePending = false;
-    const timestamp = nextTai64n(this.wallNs(), this.lastTimestamp);
+    const timestamp = nextTai64n(this.wallNs(now), this.lastTimestamp);
     this.lastTimestamp = timestamp;
     const active = this.activeKey ? this.table.get(this.activeKey) : undefined;
     const r: Round = {
@@ -568,8 +568,7 @@ export class PeerSelector {
    * the core's randomness exactly as a standard peer's do.
    */
   private jittered(ms: number, sign = 1): number {
-    if (this.table.all().length < 2) return ms;
-    return ms + sign * Math.floor(this.random() * ms * PERIODIC_JITTER_RATIO);
+    return jitteredGap(this.table, this.random, ms, sign);
   }
 
   private settle(now: number): void {

@@ -47,8 +47,11 @@ export class PeerTimers {
   constructor(
     /** 0 ≤ jitter < REKEY_TIMEOUT_JITTER_MAX_MS, from the injected randomness. */
     private readonly jitter: () => number,
-    /** Seconds; 0 = off. Read on every traversal. */
-    private readonly persistentKeepalive: () => number,
+    /**
+     * Its `persistentKeepalive`, in seconds (0 = off), is read on every traversal: the peer
+     * itself rather than a closure over it (one fewer object and context per peer).
+     */
+    private readonly keepalive: { readonly persistentKeepalive: number },
   ) {}
 
   private mod(name: TimerName, at: number): void {
@@ -131,7 +134,7 @@ export class PeerTimers {
 
   /** Before an authenticated packet is sent, or after one is received. */
   anyAuthenticatedPacketTraversal(now: number): void {
-    const interval = this.persistentKeepalive();
+    const interval = this.keepalive.persistentKeepalive;
     if (interval > 0) this.mod('persistentKeepalive', now + interval * 1000);
   }
 

@@ -111,11 +111,8 @@ test('keypair counters are shared and never reused', () => {
 });
 
 test('timers: one-shot deadlines with the paper’s intervals', () => {
-  let pka = 0;
-  const t = new PeerTimers(
-    () => 100,
-    () => pka,
-  );
+  const peer = { persistentKeepalive: 0 };
+  const t = new PeerTimers(() => 100, peer);
   t.handshakeInitiated(1000);
   assert.equal(t.deadline.retransmitHandshake, 1000 + 5000 + 100);
   t.dataSent(2000);
@@ -133,7 +130,7 @@ test('timers: one-shot deadlines with the paper’s intervals', () => {
   assert.equal(t.deadline.sendKeepalive, 24_000);
   t.anyAuthenticatedPacketTraversal(0);
   assert.equal(t.deadline.persistentKeepalive, undefined, 'off');
-  pka = 25;
+  peer.persistentKeepalive = 25;
   t.anyAuthenticatedPacketTraversal(30_000);
   assert.equal(t.deadline.persistentKeepalive, 55_000);
   t.sessionDerived(0);
