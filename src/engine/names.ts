@@ -97,7 +97,7 @@ export class EndpointNames {
     private readonly log: Logger,
   ) {}
 
-  /** The lines held for a peer (tests, get). */
+  /** The lines held for a peer: only a peer with a name among its lines has some (tests). */
   linesOf(peerHex: string): readonly EndpointLine[] | undefined {
     return this.peers.get(peerHex);
   }
@@ -123,9 +123,15 @@ export class EndpointNames {
       }
       if (p.endpoints.length === 0) continue;
       const next = linesOf(p);
+      if (!next.some((l) => l.kind === 'name')) {
+        // Addresses alone go to the core as they are, every time (wg's meaning), and there is
+        // nothing to resolve: nothing is held (it was ~0.5 KiB per peer, a copy of each address
+        // among it). Names the peer had stop.
+        this.drop(key);
+        continue;
+      }
       const held = this.peers.get(key);
-      const hasName = next.some((l) => l.kind === 'name');
-      if (hasName && held && held.length === next.length && held.every((l, i) => sameLine(l, next[i]!))) {
+      if (held && held.length === next.length && held.every((l, i) => sameLine(l, next[i]!))) {
         p.endpoints = [];
         p.clearEndpoints = undefined;
         continue;
@@ -147,7 +153,6 @@ export class EndpointNames {
       next.forEach((l, rank) => {
         if (l.kind === 'name' && !l.watcher) this.watch(key, l, rank);
       });
-      if (!hasName) continue;
       const addrs = flattenLines(next);
       p.endpoints = addrs.map((addr) => ({ addr }));
       p.clearEndpoints = addrs.length === 0 ? true : undefined;
