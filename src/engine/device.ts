@@ -140,7 +140,7 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
     this.mtu = dp.tun.mtu;
     const wallEpochNs = BigInt(Date.now()) * 1_000_000n - BigInt(Math.round(dp.now() * 1e6));
     this.core = new Core({ wallEpochNs });
-    this.mirror = new PeerMirror(dp);
+    this.mirror = new PeerMirror(dp, (peerHex) => this.core.peers.get(peerHex));
     // Under load by the depth of the queue to this thread, as wireguard-go (Core.datagram).
     dp.on('handshake', (data, from, waiting) => {
       this.nursery.note();

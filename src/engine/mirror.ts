@@ -28,8 +28,11 @@ export interface PeerSlot {
   key: Key;
   keyHex: string;
   slot: number;
-  /** The data plane's ids of the keypairs it holds, by our local index. */
-  keypairs: Map<number, number>;
+  /**
+   * The data plane's ids of the keypairs it holds, by our local index; made by the first
+   * keypair (an empty Map is ~0.2 KiB, and most configured peers have none).
+   */
+  keypairs: Map<number, number> | undefined;
   currentIndex: number | undefined;
   /** The core's keypairs as last mirrored. */
   session: SessionKeypairs;
@@ -41,13 +44,22 @@ function allowedKeyOf(list: AllowedIP[]): string {
   return list.map((a) => `${a.family}/${Buffer.from(a.address).toString('hex')}/${a.cidr}`).join(',');
 }
 
+/** What a peer without keypairs mirrors (replaced, never changed). */
+const NO_SESSION: SessionKeypairs = Object.freeze({});
+
+/** The core's own copy of a peer's key and its hex, which the mirror shares rather than copies. */
+export type CorePeerKey = (peerHex: string) => { publicKey: Key; keyHex: string } | undefined;
+
 export class PeerMirror {
   private readonly byKey = new Map<string, PeerSlot>();
   private readonly bySlot = new Map<number, PeerSlot>();
   /** Keypairs the core made for a peer that has no slot yet (installed when it gets one). */
   private readonly pendingKeypairs = new Map<string, SessionKeypairs>();
 
-  constructor(private readonly dp: DataPlane) {}
+  constructor(
+    private readonly dp: DataPlane,
+    private readonly corePeer: CorePeerKey = () => undefined,
+  ) {}
 
   ofSlot(slot: number): PeerSlot | undefined {
     return this.bySlot.get(slot);
@@ -69,13 +81,14 @@ export class PeerMirror {
       // Slots given back are reused once every worker has seen them go (milliseconds).
       return undefined;
     }
+    const own = this.corePeer(peerHex);
     p = {
-      key: Uint8Array.from(key),
-      keyHex: peerHex,
+      key: own?.publicKey ?? Uint8Array.from(key),
+      keyHex: own?.keyHex ?? peerHex,
       slot,
-      keypairs: new Map(),
+      keypairs: undefined,
       currentIndex: undefined,
-      session: {},
+      session: NO_SESSION,
       endpoint: undefined,
       allowedKey: '',
     };
@@ -140,18 +153,19 @@ export class PeerMirror {
     }
     const { current, previous, next } = session;
     const wanted = new Set([current, previous, next].flatMap((k) => (k ? [k.localIndex] : [])));
-    for (const [index, slot] of [...p.keypairs]) {
+    for (const [index, slot] of [...(p.keypairs ?? [])]) {
       if (!wanted.has(index)) {
         this.dp.removeKeypair(slot);
-        p.keypairs.delete(index);
+        p.keypairs?.delete(index);
       }
     }
     p.session = { current, previous, next };
     p.currentIndex = current?.localIndex;
     for (const k of [current, previous, next]) {
-      if (!k || p.keypairs.has(k.localIndex)) continue;
+      if (!k || p.keypairs?.has(k.localIndex)) continue;
       // `next` may replace, on its first packet, only what sends now for the core: `current`.
       const awaiting = k === next && { over: this.sendingFor(p) };
+      p.keypairs ??= new Map();
       p.keypairs.set(k.localIndex, this.dp.installKeypair(p.slot, k, awaiting));
     }
     this.syncSend(p);
@@ -171,12 +185,12 @@ export class PeerMirror {
   private sendingFor(p: PeerSlot): number | undefined {
     const current = p.session.current;
     const usable = current && Number(Atomics.load(current.sendCounterCell, 0)) < COUNTER_LIMIT;
-    return usable ? p.keypairs.get(current.localIndex) : undefined;
+    return usable ? p.keypairs?.get(current.localIndex) : undefined;
   }
 
   private syncSend(p: PeerSlot): void {
     const next = p.session.next;
-    const nextSlot = next && p.keypairs.get(next.localIndex);
+    const nextSlot = next && p.keypairs?.get(next.localIndex);
     // A worker may already have promoted `next` (its first packet arrived); the core hears of
     // it through 'confirmed'. Keep that choice rather than step back to the old keypair: it is
     // what the core will choose.
@@ -186,7 +200,7 @@ export class PeerMirror {
 
   /** The local index of the keypair held in data-plane slot `kpSlot` for `p`. */
   indexOfSlot(p: PeerSlot, kpSlot: number): number | undefined {
-    for (const [index, slot] of p.keypairs) if (slot === kpSlot) return index;
+    for (const [index, slot] of p.keypairs ?? []) if (slot === kpSlot) return index;
     return undefined;
   }
 }
