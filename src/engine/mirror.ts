@@ -92,7 +92,7 @@ export class PeerMirror {
       endpoint: undefined,
       allowedKey: '',
     };
-    this.byKey.set(peerHex, p);
+    this.byKey.set(p.keyHex, p);
     this.bySlot.set(slot, p);
     const waiting = this.pendingKeypairs.get(peerHex);
     if (waiting) {

@@ -74,6 +74,12 @@ export function maskPrefix(address: Uint8Array, cidr: number): Uint8Array {
   return out;
 }
 
+function samePrefix(p: Prefix, family: Family, bits: Uint8Array, cidr: number): boolean {
+  if (p.family !== family || p.cidr !== cidr) return false;
+  for (let i = 0; i < bits.length; i++) if (p.address[i] !== bits[i]) return false;
+  return true;
+}
+
 function prefixKey(family: Family, bits: Uint8Array, cidr: number): string {
   let s = `${family}/${cidr}/`;
   for (const b of bits) s += b.toString(16).padStart(2, '0');
@@ -82,8 +88,12 @@ function prefixKey(family: Family, bits: Uint8Array, cidr: number): string {
 
 export class AllowedIPs<P> {
   private readonly roots: Record<Family, Node<P> | undefined> = { 4: undefined, 6: undefined };
-  /** Per owner, its prefixes in insertion order. */
-  private readonly byOwner = new Map<P, Map<string, Prefix>>();
+  /**
+   * Per owner, its prefixes in insertion order: the prefix itself while the owner has one (most
+   * peers: a Map and its key string cost ~0.3 KiB, in the core and in every data-plane worker),
+   * a Map by prefixKey from the second on.
+   */
+  private readonly byOwner = new Map<P, Prefix | Map<string, Prefix>>();
 
   /** Maps `address/cidr` to `owner`, moving it from any other owner. Throws on a bad cidr. */
   insert(family: Family, address: Uint8Array, cidr: number, owner: P): void {
@@ -92,15 +102,31 @@ export class AllowedIPs<P> {
     if (!(Number.isInteger(cidr) && cidr >= 0 && cidr <= len * 8)) throw new RangeError(`bad cidr ${cidr}`);
     const bits = maskPrefix(address, cidr);
     const node = this.findOrCreate(family, bits, cidr);
-    const key = prefixKey(family, bits, cidr);
-    if (node.owner !== undefined && node.owner !== owner) this.byOwner.get(node.owner)?.delete(key);
+    if (node.owner !== undefined && node.owner !== owner) this.unlist(node.owner, family, bits, cidr);
     node.owner = owner;
-    let list = this.byOwner.get(owner);
-    if (!list) {
-      list = new Map();
-      this.byOwner.set(owner, list);
+    this.list(owner, { family, address: bits, cidr });
+  }
+
+  /** Adds `p` at the end of `owner`'s prefixes unless it is among them. */
+  private list(owner: P, p: Prefix): void {
+    const held = this.byOwner.get(owner);
+    if (!held) this.byOwner.set(owner, p);
+    else if (held instanceof Map) {
+      const key = prefixKey(p.family, p.address, p.cidr);
+      if (!held.has(key)) held.set(key, p);
+    } else if (!samePrefix(held, p.family, p.address, p.cidr)) {
+      const two = new Map<string, Prefix>();
+      two.set(prefixKey(held.family, held.address, held.cidr), held);
+      two.set(prefixKey(p.family, p.address, p.cidr), p);
+      this.byOwner.set(owner, two);
     }
-    if (!list.has(key)) list.set(key, { family, address: bits, cidr });
+  }
+
+  /** Drops a prefix from `owner`'s list. */
+  private unlist(owner: P, family: Family, bits: Uint8Array, cidr: number): void {
+    const held = this.byOwner.get(owner);
+    if (held instanceof Map) held.delete(prefixKey(family, bits, cidr));
+    else if (held && samePrefix(held, family, bits, cidr)) this.byOwner.delete(owner);
   }
 
   /** Removes `address/cidr` if `owner` holds it (wireguard-go's `-prefix`). True if removed. */
@@ -110,28 +136,31 @@ export class AllowedIPs<P> {
     const bits = maskPrefix(address, cidr);
     const node = this.findExact(family, bits, cidr);
     if (!node || node.owner !== owner) return false;
-    this.byOwner.get(owner)?.delete(prefixKey(family, bits, cidr));
+    this.unlist(owner, family, bits, cidr);
     this.detach(family, node);
     return true;
   }
 
   /** Removes every prefix of `owner`. */
   removeOwner(owner: P): void {
-    const list = this.byOwner.get(owner);
-    if (!list) return;
-    for (const p of [...list.values()]) this.remove(p.family, p.address, p.cidr, owner);
+    for (const p of this.listOf(owner)) this.remove(p.family, p.address, p.cidr, owner);
     this.byOwner.delete(owner);
   }
 
   /** The prefixes of `owner` in insertion order (copies). */
   entries(owner: P): Prefix[] {
-    const list = this.byOwner.get(owner);
-    if (!list) return [];
-    return [...list.values()].map((p) => ({
+    return this.listOf(owner).map((p) => ({
       family: p.family,
       address: Uint8Array.from(p.address),
       cidr: p.cidr,
     }));
+  }
+
+  /** `owner`'s prefixes in insertion order (the held objects, in an array of their own). */
+  private listOf(owner: P): Prefix[] {
+    const held = this.byOwner.get(owner);
+    if (!held) return [];
+    return held instanceof Map ? [...held.values()] : [held];
   }
 
   /** Longest-prefix match of the address at `bytes[offset..]`. */

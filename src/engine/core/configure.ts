@@ -88,7 +88,7 @@ function applyPeer(ctx: CoreContext, change: Peer<PathAddr>, now: number, clocks
     if (change.updateOnly) return;
     peer = new PeerState(Uint8Array.from(change.publicKey), clocks.jitter, clocks.random, clocks.wallNs);
     peer.staticStatic = ctx.identity ? dh(ctx.identity.privateKey, peer.publicKey) : undefined;
-    ctx.peers.set(peerHex, peer);
+    ctx.peers.set(peer.keyHex, peer);
   }
   if (change.presharedKey)
     peer.presharedKey = isZeroKey(change.presharedKey) ? undefined : Uint8Array.from(change.presharedKey);

@@ -50,6 +50,38 @@ test('remove only what the peer holds; removeOwner clears a peer', () => {
   assert.deepEqual(t.entries('p'), []);
 });
 
+test('a peer with one prefix, then more, then one again: lists stay exact and ordered', () => {
+  const t = new AllowedIPs<string>();
+  t.insert(4, v4('10.0.0.1'), 32, 'p');
+  t.insert(4, v4('10.0.0.1'), 32, 'p');
+  assert.deepEqual(t.entries('p').map(show), ['10.0.0.1/32'], 'a second insert of the one prefix');
+  t.insert(4, v4('10.0.0.2'), 32, 'p');
+  t.insert(4, v4('10.0.0.1'), 32, 'p');
+  assert.deepEqual(t.entries('p').map(show), ['10.0.0.1/32', '10.0.0.2/32']);
+  assert.equal(t.remove(4, v4('10.0.0.1'), 32, 'p'), true);
+  assert.deepEqual(t.entries('p').map(show), ['10.0.0.2/32']);
+  // Its one prefix moves to another peer: p has none left, and q's one is q's.
+  t.insert(4, v4('10.0.0.2'), 32, 'q');
+  assert.deepEqual(t.entries('p'), []);
+  assert.deepEqual(t.entries('q').map(show), ['10.0.0.2/32']);
+  // Same bytes and length in another family, or another length: other prefixes.
+  t.insert(4, v4('10.0.0.0'), 31, 'q');
+  assert.deepEqual(t.entries('q').map(show), ['10.0.0.2/32', '10.0.0.0/31']);
+  assert.equal(t.remove(4, v4('10.0.0.2'), 32, 'p'), false);
+  t.removeOwner('q');
+  assert.deepEqual(t.entries('q'), []);
+  assert.equal(t.lookup(4, v4('10.0.0.2')), undefined);
+  // A removal of a prefix the peer does not hold leaves its one prefix.
+  t.insert(4, v4('10.0.0.7'), 32, 'r');
+  assert.equal(t.remove(4, v4('10.0.0.8'), 32, 'r'), false);
+  assert.deepEqual(t.entries('r').map(show), ['10.0.0.7/32']);
+  // A peer's only prefix taken by another peer, or removed.
+  t.insert(4, v4('10.0.0.7'), 32, 's');
+  assert.deepEqual(t.entries('r'), []);
+  assert.equal(t.remove(4, v4('10.0.0.7'), 32, 's'), true);
+  assert.deepEqual(t.entries('s'), []);
+});
+
 test('packet helpers read IPv4/IPv6 source and destination', () => {
   const t = new AllowedIPs<string>();
   t.insert(4, v4('192.0.2.0'), 24, 'src');
