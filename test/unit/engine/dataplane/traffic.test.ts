@@ -69,9 +69,13 @@ for (const shape of [
       assert.equal(ping(p.nsA, `10.${p.net}.0.2`, 5), 5, 'A → B');
       assert.equal(ping(p.nsB, `10.${p.net}.0.1`, 3, 1000), 3, 'B → A, 1000-byte payload');
       const bytes = 5 * wire(56) + 3 * wire(1000);
-      // Receive tallies reach shared memory at the end of each worker batch: wait for both sides.
-      assert.ok(await until(() => p.dpA.counters(p.peerOnA).rxBytes === BigInt(bytes)));
-      assert.ok(await until(() => p.dpB.counters(p.peerOnB).rxBytes === BigInt(bytes)));
+      // Tallies reach shared memory at the end of each worker batch, after its sends: the
+      // answer to a packet can be counted by the other thread before the packet's own batch
+      // ends (seen once on a loaded machine). Wait for both directions on both sides.
+      const settled = (c: { rxBytes: bigint; txBytes: bigint }) =>
+        c.rxBytes === BigInt(bytes) && c.txBytes === BigInt(bytes);
+      await until(() => settled(p.dpA.counters(p.peerOnA)));
+      await until(() => settled(p.dpB.counters(p.peerOnB)));
       assert.deepEqual(p.dpA.counters(p.peerOnA), { rxBytes: BigInt(bytes), txBytes: BigInt(bytes) });
       assert.deepEqual(p.dpB.counters(p.peerOnB), { rxBytes: BigInt(bytes), txBytes: BigInt(bytes) });
       // What the core hears: data both ways, at times on the data plane's clock (threads agree
