@@ -261,3 +261,55 @@ export function hmacBlake2s(key: Uint8Array, parts: readonly Uint8Array[]): Uint
   if (k !== key) k.fill(0);
   return finish(new Uint8Array(MAX_OUT_LEN));
 }
+
+/**
+ * An HMAC-BLAKE2s-256 key made ready for several messages: the chain value after the key's
+ * ipad block (words 0-7) and after its opad block (words 8-15). RFC 5869's HKDF, which
+ * WireGuard's KDFn is, MACs each output block under the one key τ0; with these states each
+ * block after the first costs two compressions instead of four. Secret when the key is:
+ * the caller wipes it (`fill(0)`).
+ */
+export function hmacKeyState(key: Uint8Array): Int32Array {
+  if (key.length > BLOCK_LEN) throw new RangeError(`HMAC key state: key of at most ${BLOCK_LEN} bytes`);
+  const state = new Int32Array(16);
+  for (const [pad, at] of [
+    [0x36, 0],
+    [0x5c, 8],
+  ] as const) {
+    initPadded(key, pad);
+    t = BLOCK_LEN;
+    compress(false);
+    state.set(h, at);
+  }
+  h.fill(0);
+  m.fill(0);
+  block.fill(0);
+  fill = 0;
+  t = 0;
+  return state;
+}
+
+/** Resumes from one half of an `hmacKeyState`: one block (the key's) already compressed. */
+function resume(state: Int32Array, at: number): void {
+  for (let i = 0; i < 8; i++) h[i] = state[at + i]!;
+  t = BLOCK_LEN;
+  fill = 0;
+}
+
+/**
+ * HMAC-BLAKE2s-256 of `parts` under a key prepared by `hmacKeyState`; equal to `hmacBlake2s`
+ * with that key. The message must not be empty: then the key's block would be the last one,
+ * compressed with the final flag, which the prepared state is not.
+ */
+export function hmacWithState(state: Int32Array, parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  if (n === 0) throw new RangeError('HMAC with a prepared key: the message is empty');
+  resume(state, 0);
+  for (const p of parts) update(p);
+  finish(inner);
+  resume(state, 8);
+  update(inner);
+  inner.fill(0);
+  return finish(new Uint8Array(MAX_OUT_LEN));
+}

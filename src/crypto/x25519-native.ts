@@ -94,7 +94,7 @@ function buildPublic(key: Key): KeyObject {
 
 /**
  * X25519 on raw keys from elsewhere, used instead of node:crypto when installed (the engine
- * installs libsodium's, sys/sodium-x25519.ts: no KeyObject to build per key). `sharedSecret`
+ * installs node's OpenSSL's or libsodium's, sys/x25519-raw.ts: no KeyObject to build per key). `sharedSecret`
  * returns undefined for an all-zero result.
  */
 export interface RawX25519 {

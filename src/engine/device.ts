@@ -30,8 +30,8 @@ import { publicKeyOf, useRawX25519 } from '../crypto/x25519-native.js';
 import { type Device, type EndpointPolicy, isZeroKey, keysEqual } from '../model/index.js';
 import { formatSockAddr } from '../model/inet.js';
 import { sodiumAeadAvailable, sodiumAeadFits, sodiumOpen, sodiumSeal } from '../sys/sodium-aead.js';
-import { sodiumPublicKeyOf, sodiumSharedSecret, sodiumX25519Available } from '../sys/sodium-x25519.js';
 import type { TunLocation } from '../sys/tun.js';
+import { fastestRawX25519 } from '../sys/x25519-raw.js';
 import { EADDRINUSE, EINVAL, ENOMEM } from '../uapi/errno.js';
 import { CAPABILITY_ENDPOINT_NAMES, CAPABILITY_MULTI_ENDPOINT, type GetExtensions } from '../uapi/get.js';
 import { CAPABILITY_MONITOR, type PathEvent } from '../uapi/monitor.js';
@@ -182,9 +182,9 @@ export class EngineDevice extends EventEmitter<{ path: [PathEvent] }> implements
 
   /** Creates the TUN interface `ifname`, binds a UDP port and starts the data plane. */
   static async open(ifname: string, log: Logger, opts: EngineOptions = {}): Promise<EngineDevice> {
-    // The handshakes' X25519 on raw keys when libsodium is there (sys/sodium-x25519.ts says why).
-    if (sodiumX25519Available())
-      useRawX25519({ publicKeyOf: sodiumPublicKeyOf, sharedSecret: sodiumSharedSecret });
+    // The handshakes' X25519 on raw keys, from node's OpenSSL or libsodium (sys/x25519-raw.ts says why).
+    const x25519 = fastestRawX25519();
+    if (x25519) useRawX25519(x25519.x25519);
     // And their ChaCha20-Poly1305 fields (sys/sodium-aead.ts).
     if (sodiumAeadAvailable()) useRawAead({ seal: sodiumSeal, open: sodiumOpen, fits: sodiumAeadFits });
     const maxPeers = opts.maxPeers ?? maxPeersFromEnv();

@@ -52,7 +52,7 @@ type Lib = ReturnType<ReturnType<typeof koffi>['load']>;
  * libcrypto.so.3 next to it makes that library's internal calls bind to node's exported copies
  * of the same functions, a mix of two builds. Undefined when node was built without them.
  */
-function ownOpenSSL(): Lib | undefined {
+export function ownOpenSSL(): Lib | undefined {
   try {
     return koffi().load(null);
   } catch {
@@ -292,7 +292,7 @@ let sodiumLib: Library | undefined | null;
 
 /**
  * libsodium, loaded and initialised (sodium_init) once for every user in this thread
- * (ChaCha20-Poly1305 here, X25519 in sodium-x25519.ts); undefined when it is not installed.
+ * (ChaCha20-Poly1305 here, X25519 in x25519-raw.ts); undefined when it is not installed.
  */
 export function libsodium(): Library | undefined {
   if (sodiumLib === undefined) {

@@ -7,7 +7,7 @@
 // chaining key and hash, Cr/Hr the responder's.
 
 import { aeadOpen, aeadSeal } from '../../crypto/aead.js';
-import { hash, kdf1, kdf2, kdf3 } from '../../crypto/blake2s.js';
+import { hash, kdf1, kdf2, kdf3, PreparedKey } from '../../crypto/blake2s.js';
 import { publicKeyOf, sharedSecret } from '../../crypto/x25519-native.js';
 import { CONSTRUCTION, IDENTIFIER, labelBytes } from './constants.js';
 import {
@@ -25,6 +25,8 @@ const ZERO_KEY = new Uint8Array(32);
 export const INITIAL_CHAINING_KEY = hash(labelBytes(CONSTRUCTION));
 /** Hi := HASH(Ci ‖ IDENTIFIER) */
 export const INITIAL_HASH = hash(INITIAL_CHAINING_KEY, labelBytes(IDENTIFIER));
+/** Ci as a KDF key: every handshake's first KDF1 starts from it (blake2s.ts PreparedKey). */
+const INITIAL_KDF_KEY = new PreparedKey(INITIAL_CHAINING_KEY);
 
 /** DH(private, public), or undefined for a public key of low order (an all-zero result). */
 export function dh(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined {
@@ -64,14 +66,13 @@ export interface InitiationOutput {
 /** Message 1 (whitepaper 5.4.2), without MACs. Undefined when a DH result is zero. */
 export function createInitiation(i: InitiationInput): InitiationOutput | undefined {
   if (i.timestamp.length !== TIMESTAMP_LEN) throw new RangeError('timestamp must be 12 bytes');
-  // Ci := HASH(CONSTRUCTION); Hi := HASH(Ci ‖ IDENTIFIER)
-  let c = INITIAL_CHAINING_KEY;
+  // Ci := HASH(CONSTRUCTION) (INITIAL_KDF_KEY); Hi := HASH(Ci ‖ IDENTIFIER);
   // Hi := HASH(Hi ‖ Spub_r)
   let h = hash(INITIAL_HASH, i.remotePublic);
   // (Eipriv, Eipub) := DH-GENERATE(); msg.ephemeral := Eipub
   const ephemeral = publicKeyOf(i.ephemeralPrivate);
   // Ci := KDF1(Ci, msg.ephemeral)
-  c = kdf1(c, ephemeral);
+  let c = kdf1(INITIAL_KDF_KEY, ephemeral);
   // Hi := HASH(Hi ‖ msg.ephemeral)
   h = hash(h, ephemeral);
   // (Ci, κ) := KDF2(Ci, DH(Eipriv, Spub_r))
@@ -119,7 +120,7 @@ export function openInitiation(
   let h = hash(INITIAL_HASH, localPublic);
   // Hi := HASH(Hi ‖ msg.ephemeral); Ci := KDF1(Ci, msg.ephemeral)
   h = hash(h, remoteEphemeral);
-  let c = kdf1(INITIAL_CHAINING_KEY, remoteEphemeral);
+  let c = kdf1(INITIAL_KDF_KEY, remoteEphemeral);
   // (Ci, κ) := KDF2(Ci, DH(Spriv_r, Eipub))
   const es = dh(localPrivate, remoteEphemeral);
   if (!es) return undefined;

@@ -5,8 +5,17 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { blake2s as nobleBlake2s } from '@noble/hashes/blake2.js';
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js';
-import { bytesEqual, hash, hmacBlake2s, kdf1, kdf2, kdf3, mac } from '../../../src/crypto/blake2s.js';
-import { blake2s } from '../../../src/crypto/blake2s-js.js';
+import {
+  bytesEqual,
+  hash,
+  hmacBlake2s,
+  kdf1,
+  kdf2,
+  kdf3,
+  mac,
+  PreparedKey,
+} from '../../../src/crypto/blake2s.js';
+import { blake2s, hmacKeyState, hmacWithState } from '../../../src/crypto/blake2s-js.js';
 import { Rng, testSeed } from '../../lib/rng.js';
 import { ROOT } from '../../lib/run.js';
 
@@ -43,6 +52,15 @@ test('KDF1/2/3 (HKDF over HMAC-BLAKE2s) match wireguard-go kdf_test.go', () => {
     const [d, e] = kdf2(hex(t.key), hex(t.input));
     assert.deepEqual([toHex(d), toHex(e)], [t.t1, t.t2]);
     assert.equal(toHex(kdf1(hex(t.key), hex(t.input))), t.t1);
+    // The same from a prepared key, which refuses an empty input (blake2s-js.ts hmacWithState).
+    const p = new PreparedKey(hex(t.key));
+    if (t.input === '') {
+      assert.throws(() => kdf1(p, hex(t.input)), RangeError);
+      continue;
+    }
+    assert.equal(toHex(kdf1(p, hex(t.input))), t.t1);
+    assert.deepEqual(kdf2(p, hex(t.input)).map(toHex), [t.t1, t.t2]);
+    assert.deepEqual(kdf3(p, hex(t.input)).map(toHex), [t.t1, t.t2, t.t3]);
   }
 });
 
@@ -124,6 +142,28 @@ test(`HMAC agrees with OpenSSL and @noble/hashes, keys of 0 to 100 bytes (seed $
     if (haveOpenSSL)
       assert.equal(toHex(got), createHmac('blake2s256', key).update(data).digest('hex'), 'vs OpenSSL');
   }
+});
+
+test(`HMAC from a prepared key state equals HMAC, keys of 0 to 64 bytes (seed ${seed})`, () => {
+  const rng = new Rng(seed ^ 0x3c3c3c3c);
+  for (let i = 0; i < 300; i++) {
+    const key = rng.bytes(i <= 64 ? i : rng.int(65));
+    // Every message length around the block boundaries, then anything up to four blocks.
+    const data = rng.bytes(1 + (i < 140 ? i : rng.int(260)));
+    const state = hmacKeyState(key);
+    const parts = split(rng, data);
+    assert.deepEqual(
+      hmacWithState(state, parts),
+      hmacBlake2s(key, data),
+      `key ${key.length}, data ${data.length}`,
+    );
+    // The state serves again, and a plain HMAC between does not disturb it.
+    hmacBlake2s(rng.bytes(32), rng.bytes(40));
+    assert.deepEqual(hmacWithState(state, [data]), nobleHmac(nobleBlake2s, key, data));
+  }
+  // An empty message would need the key block compressed as the last one: refused.
+  assert.throws(() => hmacWithState(hmacKeyState(new Uint8Array(32)), [new Uint8Array(0)]), RangeError);
+  assert.throws(() => hmacKeyState(new Uint8Array(65)), RangeError);
 });
 
 test('BLAKE2s refuses output and key lengths outside 1..32', () => {
