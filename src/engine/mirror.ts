@@ -52,6 +52,11 @@ export type CorePeerKey = (peerHex: string) => { publicKey: Key; keyHex: string 
 
 export class PeerMirror {
   private readonly byKey = new Map<string, PeerSlot>();
+  /**
+   * The same slots by the core's own key object, which its actions carry: a handshake's
+   * keypairChanged finds its peer without making the key's hex (a string per handshake).
+   */
+  private readonly byKeyObject = new WeakMap<Key, PeerSlot>();
   private readonly bySlot = new Map<number, PeerSlot>();
   /** Keypairs the core made for a peer that has no slot yet (installed when it gets one). */
   private readonly pendingKeypairs = new Map<string, SessionKeypairs>();
@@ -66,7 +71,7 @@ export class PeerMirror {
   }
 
   ofKey(key: Key): PeerSlot | undefined {
-    return this.byKey.get(keyHex(key));
+    return this.byKeyObject.get(key) ?? this.byKey.get(keyHex(key));
   }
 
   /** The peer's slot, taken now if needed; undefined when the data plane has no free slot yet. */
@@ -93,6 +98,7 @@ export class PeerMirror {
       allowedKey: '',
     };
     this.byKey.set(p.keyHex, p);
+    this.byKeyObject.set(p.key, p);
     this.bySlot.set(slot, p);
     const waiting = this.pendingKeypairs.get(peerHex);
     if (waiting) {
@@ -105,6 +111,7 @@ export class PeerMirror {
   private drop(p: PeerSlot): void {
     this.dp.removePeer(p.slot);
     this.byKey.delete(p.keyHex);
+    this.byKeyObject.delete(p.key);
     this.bySlot.delete(p.slot);
   }
 
@@ -138,7 +145,7 @@ export class PeerMirror {
   }
 
   setEndpoint(key: Key, addr: PathAddr | undefined): void {
-    const p = this.byKey.get(keyHex(key));
+    const p = this.ofKey(key);
     if (!p || samePath(addr, p.endpoint)) return;
     p.endpoint = addr;
     this.dp.setEndpoint(p.slot, addr);
@@ -146,7 +153,7 @@ export class PeerMirror {
 
   /** Installs and removes keypairs so that the data plane holds exactly `info`. */
   setKeypairs(key: Key, session: SessionKeypairs): void {
-    const p = this.byKey.get(keyHex(key));
+    const p = this.ofKey(key);
     if (!p) {
       this.pendingKeypairs.set(keyHex(key), session);
       return;
@@ -177,7 +184,7 @@ export class PeerMirror {
    * keypair is again the core's choice (the promotion stands only if the core confirmed it).
    */
   confirmed(key: Key): void {
-    const p = this.byKey.get(keyHex(key));
+    const p = this.ofKey(key);
     if (p) this.syncSend(p);
   }
 
