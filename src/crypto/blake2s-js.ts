@@ -215,12 +215,17 @@ function finish(out: Uint8Array): Uint8Array {
   block.fill(0, fill);
   compress(true);
   for (let i = 0; i < out.length; i++) out[i] = h[i >> 2]! >>> (8 * (i & 3));
+  wipe();
+  return out;
+}
+
+/** Clears the working state (it held key-dependent values). */
+function wipe(): void {
   h.fill(0);
   m.fill(0);
   block.fill(0);
   fill = 0;
   t = 0;
-  return out;
 }
 
 function checkLengths(outLen: number, key: Uint8Array | undefined): void {
@@ -281,11 +286,7 @@ export function hmacKeyState(key: Uint8Array): Int32Array {
     compress(false);
     state.set(h, at);
   }
-  h.fill(0);
-  m.fill(0);
-  block.fill(0);
-  fill = 0;
-  t = 0;
+  wipe();
   return state;
 }
 
