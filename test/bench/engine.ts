@@ -21,7 +21,12 @@ import { fileURLToPath } from 'node:url';
 import { type Daemon, fillerPeers, type Impl, keypair, Lab, type Tunnel, tunnel } from '../lib/netns.js';
 import { cpuSeconds, rssKiB } from '../lib/proc.js';
 import { which } from '../lib/run.js';
-import { HANDSHAKE_PEERS, type Initiators, prepareInitiators, runInitiators } from './handshake-initiators.js';
+import {
+  HANDSHAKE_PEERS,
+  type Initiators,
+  prepareInitiators,
+  runInitiators,
+} from './handshake-initiators.js';
 import { median, type Row } from './report.js';
 
 const MEMORY_PEERS = 1000;
