@@ -20,9 +20,17 @@
 //
 // Keys pass through one per-thread scratch buffer of native memory, wiped after each call.
 
-import type { RawX25519 } from '../crypto/x25519-native.js';
 import { libsodium, ownOpenSSL } from './libcrypto.js';
 import { allocNative, type NativeBuffer } from './native.js';
+
+/**
+ * X25519 on raw keys, the shape crypto/x25519-native.ts `useRawX25519` takes (declared here:
+ * sys may not import crypto): `sharedSecret` is undefined for an all-zero result.
+ */
+export interface RawX25519 {
+  publicKeyOf(privateKey: Uint8Array): Uint8Array;
+  sharedSecret(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array | undefined;
+}
 
 const KEY = 32;
 const OUT = 0;
