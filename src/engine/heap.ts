@@ -128,9 +128,9 @@ const COLLECT_QUIET_MS = 250;
  * collection, 92.8-93.5 after two, which took 13 and 11 ms). A daemon between configuration
  * changes has nothing better to do; small changes (a peer's endpoint, a `wg set` of one key)
  * never reach the threshold, so the data path and the handshake path never pay for it.
- * Then the C heap's free pages go back too (malloc_trim(3)): 1 s after that setconf, 76.9-77.4
- * MiB resident over three runs against 77.4-78.9 without (the freed native memory of parsing
- * and compiling the change otherwise stays in glibc's arenas).
+ * Then the C heap's free pages go back too (malloc_trim(3)): 1 s after that setconf, 76.6-77.4
+ * MiB resident over four runs against 77.4-78.9 over three without (the freed native memory
+ * of parsing and compiling the change otherwise stays in glibc's arenas).
  */
 export class QuietCollector {
   /** Collections run so far. */

@@ -93,9 +93,8 @@ export class PeerState {
     this.sent.set(st.localIndex, st);
   }
 
-  /** True when it was there. */
-  removeInitiation(localIndex: number): boolean {
-    return this.sent?.delete(localIndex) ?? false;
+  removeInitiation(localIndex: number): void {
+    this.sent?.delete(localIndex);
   }
 
   clearInitiations(): void {
