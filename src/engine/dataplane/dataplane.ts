@@ -180,7 +180,8 @@ export class DataPlane extends EventEmitter<DataPlaneEvents> {
     this.peers = new SlotPool(maxPeers, shared.sizes.threads, sent, applied);
     this.keypairs = new SlotPool(maxKeypairs, shared.sizes.threads, sent, applied);
     this.endpoints = new Array(maxPeers).fill(undefined);
-    this.sender = new MainSender(shared, tun.mtu);
+    // A reply that leaves before its slice ends (reply-batch.ts) still follows its keypair.
+    this.sender = new MainSender(shared, tun.mtu, () => this.workers.release());
     this.sources = new MainSources(shared.sources, () => this.group.family);
     this.workers = new WorkerPool(shared, {
       onEvent: (e) => this.onEvent(e),

@@ -50,13 +50,16 @@ export class MainSender {
   private readonly scratch: NativeBuffer;
   private readonly kind = bestCipher();
   /** Handshake messages of the current answering slice (reply-batch.ts). */
-  readonly replies = new ReplyBatch();
+  readonly replies: ReplyBatch;
 
+  /** `beforeEarlyReplies`: what must go before replies that leave ahead of a slice's end. */
   constructor(
     private readonly shared: Shared,
     mtu: number,
+    beforeEarlyReplies?: () => void,
   ) {
     this.mtu = mtu;
+    this.replies = new ReplyBatch(beforeEarlyReplies);
     this.scratch = allocNative(SLOT_BYTES);
   }
 

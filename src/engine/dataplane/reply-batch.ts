@@ -4,7 +4,8 @@
 //
 // Deferring them to the end of the slice also keeps the order the workers rely on: the keypairs
 // a slice installed are posted to the workers before any of its responses leave, so the peer's
-// first data packet finds its keypair. A datagram the kernel refuses is tried once more alone
+// first data packet finds its keypair. A flush before the end (a full batch, or another socket)
+// keeps it too: it runs `beforeEarlyFlush` first, which posts what the slice holds so far. A datagram the kernel refuses is tried once more alone
 // (with sendFrom's fallback for a source address that is gone); what still fails is reported
 // to its `failed` callback after the slice, as an immediate send reports it at once.
 
@@ -35,6 +36,12 @@ export class ReplyBatch {
   private depth = 0;
   private sock: UdpSocket | undefined;
 
+  /**
+   * `beforeEarlyFlush` runs before messages leave ahead of the end of `collect` (dataplane.ts:
+   * it posts the keypairs held for the workers so far, which the end of a slice posts first).
+   */
+  constructor(private readonly beforeEarlyFlush: () => void = () => {}) {}
+
   /** Whether messages are being collected (inside `collect`). */
   get active(): boolean {
     return this.depth > 0;
@@ -56,7 +63,10 @@ export class ReplyBatch {
    */
   add(sock: UdpSocket, data: Uint8Array, q: QueuedReply, from: LocalAddr | undefined): boolean {
     if (data.length > INITIATION_SIZE) return false;
-    if (this.queued.length === REPLY_BATCH || (this.sock && this.sock !== sock)) this.flush(this.sock!);
+    if (this.queued.length === REPLY_BATCH || (this.sock && this.sock !== sock)) {
+      this.beforeEarlyFlush();
+      this.flush(this.sock!);
+    }
     if (!this.batch || this.family !== sock.family) {
       this.batch?.free(INITIATION_SIZE);
       this.batch = new MsgBatch(REPLY_BATCH, INITIATION_SIZE, sock.family);

@@ -1,7 +1,8 @@
 // The main thread's handshake replies of one slice, sent with one sendmmsg at its end
 // (dataplane/reply-batch.ts), on real sockets on loopback: nothing leaves before the slice
 // ends, everything leaves in order with its bytes counted, a refused datagram is tried alone and
-// reported while the ones after it still go, and nested or full slices flush once each.
+// reported while the ones after it still go, nested or full slices flush once each, and a
+// flush before the slice's end first runs its hook (the keypairs the slice holds go first).
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -107,3 +108,33 @@ test('a nested slice flushes with the outer one; a full batch flushes early; too
     assert.deepEqual(s.received(), [65, 66, 67, 68, 69, 70]);
     assert.equal(s.counted.length, 70);
   }));
+
+test('an early flush first runs the hook (the slice posts its keypairs), the end of the slice does not', () => {
+  const s = setup();
+  const other = UdpSocket.open({ port: 0 });
+  const calls: number[] = [];
+  // What had left when the hook ran: nothing of this slice may leave before it.
+  const b = new ReplyBatch(() => calls.push(s.received().length));
+  try {
+    b.collect(
+      () => other,
+      () => {
+        for (let i = 1; i <= 64; i++) b.add(s.tx, s.msg(i), { ...s.q(i), len: 92 }, undefined);
+        assert.deepEqual(calls, [], 'not while the batch has room');
+        b.add(s.tx, s.msg(65), { ...s.q(65), len: 92 }, undefined);
+        assert.deepEqual(calls, [0], 'once, before the first 64 left');
+        assert.equal(s.received().length, 64);
+        // A message for another socket flushes early too.
+        b.add(other, s.msg(66), { ...s.q(66), len: 92 }, undefined);
+        assert.deepEqual(calls, [0, 0]);
+        assert.deepEqual(s.received(), [65]);
+      },
+    );
+    assert.deepEqual(calls, [0, 0], 'the end of a slice is not early');
+    assert.deepEqual(s.received(), [66]);
+  } finally {
+    b.free();
+    other.close();
+    s.close();
+  }
+});
