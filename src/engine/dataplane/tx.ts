@@ -263,7 +263,7 @@ export function makeTx(
       full.free();
       reader?.free();
       gso?.free();
-      batch.free(used);
+      batch.free(Math.max(used, reader?.slotBytesUsed ?? 0));
     },
   };
 }
