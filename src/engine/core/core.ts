@@ -15,6 +15,7 @@
 // in milliseconds chosen by the owner; it must not go backwards. The core reads no clock,
 // owns no socket or timer, and takes its randomness from `options.random`.
 
+import { bytesEqual } from '../../crypto/blake2s.js';
 import { randomBytes } from '../../crypto/random.js';
 import { WgError } from '../../model/errors.js';
 import type { Device, Key } from '../../model/index.js';
@@ -64,6 +65,8 @@ export interface CoreOptions {
 export class Core implements CoreContext {
   identity: Identity | undefined;
   readonly peers = new Map<string, PeerState>();
+  /** peerByKey's memory: the peer last found for a key object. */
+  private readonly byKeyObject = new WeakMap<Key, PeerState>();
   readonly index: IndexTable;
   readonly allowedIPs = new AllowedIPs<PeerState>();
   checker: CookieChecker | undefined;
@@ -153,7 +156,7 @@ export class Core implements CoreContext {
    */
   initiate(peerKey: Key, now: number, options: RoundOptions = {}): Action[] {
     return this.run(now, false, () => {
-      const peer = this.peers.get(keyHex(peerKey));
+      const peer = this.peerByKey(peerKey);
       if (peer) sendInitiation(this, peer, now, options);
     });
   }
@@ -185,7 +188,7 @@ export class Core implements CoreContext {
    */
   transportSent(peerKey: Key, bytes: number, dataPackets: number, now: number): Action[] {
     return this.run(now, false, () => {
-      const peer = this.peers.get(keyHex(peerKey));
+      const peer = this.peerByKey(peerKey);
       if (peer) transportSent(this, peer, bytes, dataPackets, now);
     });
   }
@@ -232,7 +235,7 @@ export class Core implements CoreContext {
   /** Sending a datagram of `peerKey` to `to` failed locally (ENETUNREACH, EHOSTUNREACH...). */
   sendError(peerKey: Key, to: PathAddr, now: number): Action[] {
     return this.run(now, false, () => {
-      const peer = this.peers.get(keyHex(peerKey));
+      const peer = this.peerByKey(peerKey);
       if (peer?.endpoints.racing) runSelect(this, peer, peer.endpoints.sendError(to, now), now);
     });
   }
@@ -244,7 +247,7 @@ export class Core implements CoreContext {
    */
   dataRefused(peerKey: Key, to: PathAddr, now: number, why = 'refused'): Action[] {
     return this.run(now, false, () => {
-      const peer = this.peers.get(keyHex(peerKey));
+      const peer = this.peerByKey(peerKey);
       if (!peer) return;
       const outs = peer.endpoints.dataRefused(to, now);
       if (outs.length > 0)
@@ -258,11 +261,25 @@ export class Core implements CoreContext {
 
   /** Endpoint selection's view of a peer's candidates, in race order; undefined: no such peer. */
   candidates(peerKey: Key): CandidateSnapshot[] | undefined {
-    return this.peers.get(keyHex(peerKey))?.endpoints.snapshot();
+    return this.peerByKey(peerKey)?.endpoints.snapshot();
+  }
+
+  /**
+   * The peer of `peerKey`, or undefined. The engine passes the core's own key objects (it
+   * shares them: mirror.ts), so the peer found for an object is remembered for it: no hex
+   * string per call (the data plane's traffic reaches transportSent every 25 ms per peer). The
+   * bytes are compared again, in case a caller reused the object for another key.
+   */
+  private peerByKey(peerKey: Key): PeerState | undefined {
+    const known = this.byKeyObject.get(peerKey);
+    if (known && this.peers.get(known.keyHex) === known && bytesEqual(known.publicKey, peerKey)) return known;
+    const peer = this.peers.get(keyHex(peerKey));
+    if (peer) this.byKeyObject.set(peerKey, peer);
+    return peer;
   }
 
   private peerOf(peerKey: Key): PeerState {
-    const peer = this.peers.get(keyHex(peerKey));
+    const peer = this.peerByKey(peerKey);
     if (!peer) throw new WgError('protocol', 'no such peer');
     return peer;
   }

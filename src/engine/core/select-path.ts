@@ -3,7 +3,7 @@
 // resolved to, and sources the peer roamed to ("learned"). Bounded, deduplicated by address
 // bytes and port, and ordered the Happy Eyeballs way (RFC 8305 section 4).
 
-import { copyPath, type PathAddr, pathKey } from './addr.js';
+import { copyPath, type PathAddr, pathKey, samePath } from './addr.js';
 import {
   CANDIDATE_BACKOFF_MAX_MS,
   CANDIDATE_BACKOFF_MIN_MS,
@@ -176,6 +176,8 @@ export type EndpointLine = readonly PathAddr[];
 
 export class CandidateTable {
   private readonly byKey = new Map<string, Candidate>();
+  /** The candidate `learn` found or added last (its fast path). */
+  private lastLearned: Candidate | undefined;
   /** Addresses dropped because a bound was reached (for the snapshot and a log line). */
   dropped = 0;
 
@@ -259,11 +261,20 @@ export class CandidateTable {
 
   /** An authenticated packet came from `addr`: refresh it, or add it as a learned candidate. */
   learn(addr: PathAddr, now: number): Candidate {
+    // Traffic comes from one path at a time: the candidate learned last, if still in the
+    // table, is found without making its key (a string built per call, for every 'traffic'
+    // event of the data plane).
+    const last = this.lastLearned;
+    if (last && this.byKey.get(last.key) === last && samePath(addr, last.addr)) {
+      last.lastSeen = now;
+      return last;
+    }
     checkAddr(addr, 'learned source');
     const key = pathKey(addr);
     const c = this.byKey.get(key);
     if (c) {
       c.lastSeen = now;
+      this.lastLearned = c;
       return c;
     }
     const learned = [...this.byKey.values()].filter((x) => x.source === 'learned');
@@ -274,6 +285,7 @@ export class CandidateTable {
     const n = newCandidate(addr, 'learned', LEARNED_RANK, 0);
     n.lastSeen = now;
     this.byKey.set(key, n);
+    this.lastLearned = n;
     return n;
   }
 

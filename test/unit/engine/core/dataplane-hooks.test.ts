@@ -63,3 +63,20 @@ test('transportReceived confirms a responder keypair and counts; transportSent a
   assert.equal(a.core.getDevice().peers[0]!.txBytes, before + 1000n);
   assert.ok(timers.pending('newHandshake'), 'data sent arms the new-handshake timer');
 });
+
+test('a key object the core found a peer for finds the peer of its bytes, even when reused', () => {
+  const { net, a, b } = pair();
+  const key = Uint8Array.from(b.publicKey);
+  const txBytes = () => a.core.getDevice().peers[0]!.txBytes!;
+  const before = txBytes();
+  a.core.transportSent(key, 100, 1, net.now);
+  a.core.transportSent(key, 100, 1, net.now); // found by the object this time
+  assert.equal(txBytes(), before + 200n);
+  // The same object, other bytes: no peer of those, nothing counted.
+  key[0] = (key[0]! + 1) & 0xff;
+  a.core.transportSent(key, 100, 1, net.now);
+  assert.equal(txBytes(), before + 200n);
+  key.set(b.publicKey);
+  a.core.transportSent(key, 100, 1, net.now);
+  assert.equal(txBytes(), before + 300n);
+});

@@ -171,3 +171,24 @@ test('the minimum RTT: the least of the last 3 samples, none more than 300 s old
   assert.equal(e.min, undefined);
   assert.equal(e.samples, 0);
 });
+
+test('learn: the same path from another object, and again after its candidate left the table', () => {
+  const t = new CandidateTable();
+  t.configure([[v4(1)]]);
+  const first = t.learn(v4(100), 1);
+  assert.equal(t.learn(v4(100), 2), first, 'the same candidate for an equal address');
+  assert.equal(first.lastSeen, 2);
+  t.expireLearned(2 + 120_000, undefined);
+  assert.equal(t.get(first.key), undefined);
+  const again = t.learn(v4(100), 200_000);
+  assert.notEqual(again, first, 'learned afresh once forgotten');
+  assert.equal(t.get(again.key), again);
+  // A configured address whose candidate a new configuration replaced.
+  const c1 = t.learn(v4(1), 200_001);
+  t.configure([[v4(1)], [v4(2)]]);
+  const c2 = t.learn(v4(1), 200_002);
+  assert.equal(c2.source, 'config');
+  assert.equal(t.get(c2.key), c2);
+  assert.equal(t.learn(v4(2), 200_003).source, 'config');
+  assert.ok(c1.source === 'config');
+});
