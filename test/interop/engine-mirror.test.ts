@@ -78,13 +78,24 @@ async function failovers(t: import('node:test').TestContext, mirror: boolean): P
   }
 }
 
+/**
+ * Echoes a typical failover must save with mirroring (100 ms at 50 a second; it saves ~12
+ * here). Typical: the median of three, since now and then one failover of either kind loses
+ * 30-40 echoes more than the others (and once, under the full test run's load, one mirrored
+ * failover lost 395 with no mirroring decided): sums of three were at the mercy of that one.
+ */
+const MIN_SAVED = 5;
+
 test('the active path dies under pings: mirroring loses fewer echoes than no mirroring', async (t) => {
   if (!need(t, NEEDS)) return;
   const on = await failovers(t, true);
   const off = await failovers(t, false);
-  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
-  t.diagnostic(`echoes lost in three failovers at 50 a second: ${sum(on)} mirrored, ${sum(off)} not`);
-  assert.ok(sum(on) < sum(off), `lost ${on.join(', ')} with mirroring, ${off.join(', ')} without`);
+  const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  t.diagnostic(`echoes lost per failover at 50 a second, median: ${median(on)} mirrored, ${median(off)} not`);
+  assert.ok(
+    median(on) + MIN_SAVED <= median(off),
+    `lost ${on.join(', ')} with mirroring, ${off.join(', ')} without`,
+  );
 });
 
 test('a firewall refuses the active path: the switch comes without waiting for silence', async (t) => {
