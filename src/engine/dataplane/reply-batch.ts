@@ -5,9 +5,10 @@
 // Deferring them to the end of the slice also keeps the order the workers rely on: the keypairs
 // a slice installed are posted to the workers before any of its responses leave, so the peer's
 // first data packet finds its keypair. A flush before the end (a full batch, or another socket)
-// keeps it too: it runs `beforeEarlyFlush` first, which posts what the slice holds so far. A datagram the kernel refuses is tried once more alone
-// (with sendFrom's fallback for a source address that is gone); what still fails is reported
-// to its `failed` callback after the slice, as an immediate send reports it at once.
+// keeps it too: it runs `beforeEarlyFlush` first, which posts what the slice holds so far. A
+// datagram the kernel refuses is tried once more alone (with sendFrom's fallback for a source
+// address that is gone); what still fails is reported to its `failed` callback after the slice,
+// as an immediate send reports it at once.
 
 import { MsgBatch } from '../../sys/msg-batch.js';
 import type { LocalAddr } from '../../sys/pktinfo.js';

@@ -187,8 +187,8 @@ test('learn: the same path from another object, and again after its candidate le
   const c1 = t.learn(v4(1), 200_001);
   t.configure([[v4(1)], [v4(2)]]);
   const c2 = t.learn(v4(1), 200_002);
+  assert.notEqual(c2, c1, 'the replaced candidate is not returned');
   assert.equal(c2.source, 'config');
   assert.equal(t.get(c2.key), c2);
   assert.equal(t.learn(v4(2), 200_003).source, 'config');
-  assert.ok(c1.source === 'config');
 });
